@@ -1,0 +1,162 @@
+// Champion next to an existing Azure Machine Learning workspace: a Flex Consumption Function App (Node 22) with a
+// user-assigned identity, identity-only storage for the Functions host and Durable Functions, monitoring, role
+// assignments, and the workspace's Event Grid system topic wired to the app's Event Grid functions.
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(64)
+@description('Environment name; seeds resource names and the azd-env-name tag.')
+param environmentName string
+
+@description('Region for Champion\'s resources. The Event Grid system topic always follows the workspace.')
+param location string = resourceGroup().location
+
+@description('Name of the existing Azure ML workspace Champion manages.')
+param workspaceName string
+
+@description('Resource group of the workspace (same subscription). Empty means this resource group.')
+param workspaceResourceGroupName string = ''
+
+@description('Function App name; generated from the environment name when empty.')
+param functionAppName string = ''
+
+@description('Upper bound on instances. Champion is low-volume; this caps a runaway, not a bill.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('AzureMLDataScientist (built-in) or ChampionCustom (a narrower custom role, created in the workspace resource group).')
+@allowed(['AzureMLDataScientist', 'ChampionCustom'])
+param workspaceRole string = 'AzureMLDataScientist'
+
+@description('An Azure ML workspace can have only one system topic. Name it here if one exists; otherwise one is created.')
+param existingSystemTopicName string = ''
+
+@description('Event subscriptions need the functions to exist: deploy the code first, then provision again with true.')
+param deployEventSubscriptions bool = false
+
+@description('Commit the deployed code was built from (recorded in promotion evidence).')
+param gitSha string = ''
+
+@description('Repository URL of the deployed code.')
+param gitRepository string = ''
+
+@description('Promotion and retraining policies, passed to the app as JSON.')
+param championPolicies object = {}
+
+param tags object = {}
+
+var workspaceRg = empty(workspaceResourceGroupName) ? resourceGroup().name : workspaceResourceGroupName
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var appName = !empty(functionAppName) ? functionAppName : 'func-champion-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+var deadLetterContainerName = 'eventgrid-deadletter'
+var appInsightsName = 'appi-champion-${resourceToken}'
+var allTags = union(tags, { 'azd-env-name': environmentName, application: 'champion' })
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-champion-${resourceToken}'
+  location: location
+  tags: allTags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'champion-monitoring'
+  params: {
+    location: location
+    tags: allTags
+    logAnalyticsName: 'log-champion-${resourceToken}'
+    applicationInsightsName: appInsightsName
+    principalId: identity.properties.principalId
+  }
+}
+
+// Read where it is needed rather than passed through a module output, which deployment history would keep.
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'champion-storage'
+  params: {
+    location: location
+    tags: allTags
+    name: 'stchampion${take(resourceToken, 13)}'
+    containerNames: [deploymentContainerName, deadLetterContainerName]
+    principalId: identity.properties.principalId
+  }
+}
+
+// Everything the app reads at start, plus the identity-based host storage connection. The host and Durable
+// Functions use AzureWebJobsStorage__*; there is no connection string and no account key anywhere.
+var appSettings = {
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  // Lets the Functions host send telemetry with Entra ID instead of the instrumentation key.
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  AZURE_CLIENT_ID: identity.properties.clientId
+  AZURE_SUBSCRIPTION_ID: subscription().subscriptionId
+  AZURE_RESOURCE_GROUP: workspaceRg
+  AZUREML_WORKSPACE_NAME: workspaceName
+  CHAMPION_GIT_SHA: gitSha
+  CHAMPION_GIT_REPOSITORY: gitRepository
+  CHAMPION_POLICIES: string(championPolicies)
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'champion-function-app'
+  dependsOn: [monitoring]
+  params: {
+    location: location
+    tags: union(allTags, { 'azd-service-name': 'champion' })
+    planName: 'plan-champion-${resourceToken}'
+    appName: appName
+    identityId: identity.id
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    appSettings: appSettings
+  }
+}
+
+module workspaceAccess 'modules/workspace-access.bicep' = {
+  name: 'champion-workspace-access'
+  scope: resourceGroup(workspaceRg)
+  params: {
+    workspaceName: workspaceName
+    principalId: identity.properties.principalId
+    workspaceRole: workspaceRole
+  }
+}
+
+module events 'modules/event-grid.bicep' = {
+  name: 'champion-event-grid'
+  scope: resourceGroup(workspaceRg)
+  params: {
+    workspaceName: workspaceName
+    existingSystemTopicName: existingSystemTopicName
+    functionAppId: functionApp.outputs.id
+    deployEventSubscriptions: deployEventSubscriptions
+    identityId: identity.id
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: deadLetterContainerName
+    tags: allTags
+  }
+}
+
+// Names and ids only: nothing here grants access.
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
+output AZURE_CLIENT_ID string = identity.properties.clientId
+output AZURE_PRINCIPAL_ID string = identity.properties.principalId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_DEPLOYMENT_CONTAINER string = deploymentContainerName
+output AZURE_EVENTGRID_SYSTEM_TOPIC string = events.outputs.systemTopicName
+output AZURE_EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
