@@ -1,0 +1,325 @@
+/**
+ * MlWorkspace over the official Azure ML management SDK (@azure/arm-machinelearning, api-version 2022-10-01).
+ *
+ * Two calls go around the typed operations on purpose, through the same client pipeline (auth, retries):
+ * - traffic changes use a newer api-version, because the typed serializer drops `mirrorTraffic` and a
+ *   GET-change-PUT with it would silently wipe mirror traffic;
+ * - operation status is read from the Azure-AsyncOperation URL, the only place ARM reports why a deployment
+ *   failed (OutOfQuota, ResourceNotReady, …).
+ */
+import { AzureMachineLearningWorkspaces, type ModelVersion as ArmModelVersion } from '@azure/arm-machinelearning';
+import type { TokenCredential } from '@azure/core-auth';
+import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import type {
+  Accepted,
+  Deployment,
+  DeploymentSpec,
+  Endpoint,
+  Job,
+  MlWorkspace,
+  ModelVersion,
+  NewModelVersion,
+  OperationStatus,
+} from '../ports';
+
+export interface WorkspaceAddress {
+  subscriptionId: string;
+  resourceGroup: string;
+  workspaceName: string;
+  /** ARM endpoint; https://management.azure.com on Azure. */
+  armEndpoint?: string;
+  /** Extra CA certificate (PEM) to trust, for a workspace with a private certificate. */
+  caCert?: string;
+}
+
+const TRAFFIC_API_VERSION = '2023-04-01';
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+function stringMap(value: Record<string, string | null> | undefined | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value ?? {})) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
+function retryAfter(headers: { get(name: string): string | undefined } | undefined): number {
+  const value = Number(headers?.get('retry-after'));
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_RETRY_AFTER_SECONDS;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { statusCode?: number }).statusCode === 404;
+}
+
+export class AzureMlWorkspace implements MlWorkspace {
+  readonly client: AzureMachineLearningWorkspaces;
+  readonly #rg: string;
+  readonly #ws: string;
+  readonly #base: string;
+
+  constructor(credential: TokenCredential, address: WorkspaceAddress) {
+    this.client = new AzureMachineLearningWorkspaces(credential, address.subscriptionId, {
+      endpoint: address.armEndpoint,
+      ...(address.caCert ? { tlsOptions: { ca: address.caCert } } : {}),
+    });
+    this.#rg = address.resourceGroup;
+    this.#ws = address.workspaceName;
+    const endpoint = (address.armEndpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+    this.#base =
+      `${endpoint}/subscriptions/${address.subscriptionId}/resourceGroups/${address.resourceGroup}` +
+      `/providers/Microsoft.MachineLearningServices/workspaces/${address.workspaceName}`;
+  }
+
+  #toModelVersion(name: string, arm: ArmModelVersion): ModelVersion {
+    return {
+      name,
+      version: arm.name ?? '',
+      id: arm.id ?? '',
+      tags: stringMap(arm.properties.tags),
+      properties: stringMap(arm.properties.properties),
+      modelUri: arm.properties.modelUri,
+      description: arm.properties.description,
+    };
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion | undefined> {
+    try {
+      return this.#toModelVersion(name, await this.client.modelVersions.get(this.#rg, this.#ws, name, version));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async listModelVersions(name: string): Promise<ModelVersion[]> {
+    const out: ModelVersion[] = [];
+    try {
+      for await (const v of this.client.modelVersions.list(this.#rg, this.#ws, name)) {
+        out.push(this.#toModelVersion(name, v));
+      }
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    return out;
+  }
+
+  async updateModelTags(name: string, version: string, set: Record<string, string>, remove: string[]): Promise<ModelVersion> {
+    const current = await this.client.modelVersions.get(this.#rg, this.#ws, name, version);
+    const tags = { ...stringMap(current.properties.tags), ...set };
+    for (const key of remove) delete tags[key];
+    const updated = await this.client.modelVersions.createOrUpdate(this.#rg, this.#ws, name, version, {
+      properties: { ...current.properties, tags },
+    });
+    return this.#toModelVersion(name, updated);
+  }
+
+  async registerModelVersion(model: NewModelVersion): Promise<ModelVersion> {
+    const created = await this.client.modelVersions.createOrUpdate(this.#rg, this.#ws, model.name, model.version, {
+      properties: {
+        modelUri: model.modelUri,
+        modelType: 'custom_model',
+        tags: model.tags ?? {},
+        properties: model.properties ?? {},
+        description: model.description,
+      },
+    });
+    return this.#toModelVersion(model.name, created);
+  }
+
+  async getEndpoint(name: string): Promise<Endpoint | undefined> {
+    // Read with the newer api-version so mirror traffic is visible.
+    const response = await this.#send('GET', `/onlineEndpoints/${name}`, TRAFFIC_API_VERSION);
+    if (response.status === 404) return undefined;
+    const body = this.#json(response) as {
+      name: string;
+      tags?: Record<string, string>;
+      properties: { provisioningState?: string; traffic?: Record<string, number>; mirrorTraffic?: Record<string, number>; scoringUri?: string };
+    };
+    return {
+      name: body.name,
+      provisioningState: body.properties.provisioningState ?? 'Succeeded',
+      traffic: body.properties.traffic ?? {},
+      mirrorTraffic: body.properties.mirrorTraffic ?? {},
+      scoringUri: body.properties.scoringUri,
+      tags: body.tags ?? {},
+    };
+  }
+
+  async beginCreateEndpoint(name: string, tags: Record<string, string>): Promise<Accepted> {
+    const workspace = await this.client.workspaces.get(this.#rg, this.#ws);
+    return this.#accepted((onResponse) =>
+      this.client.onlineEndpoints.beginCreateOrUpdate(
+        this.#rg,
+        this.#ws,
+        name,
+        { location: workspace.location ?? 'local', tags, identity: { type: 'SystemAssigned' }, properties: { authMode: 'Key' } },
+        { onResponse },
+      ),
+    );
+  }
+
+  async setTraffic(endpointName: string, traffic: Record<string, number>): Promise<void> {
+    const current = await this.#send('GET', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION);
+    const body = this.#json(current) as { properties: Record<string, unknown> };
+    body.properties.traffic = traffic;
+    const put = await this.#send('PUT', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION, body);
+    this.#json(put);
+  }
+
+  async updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void> {
+    const current = await this.getEndpoint(endpointName);
+    if (!current) throw new Error(`Endpoint ${endpointName} does not exist.`);
+    // PATCH accepts tags alone and leaves traffic untouched.
+    await this.client.onlineEndpoints.beginUpdateAndWait(this.#rg, this.#ws, endpointName, {
+      tags: { ...current.tags, ...tags },
+    });
+  }
+
+  async getEndpointKey(endpointName: string): Promise<string> {
+    const keys = await this.client.onlineEndpoints.listKeys(this.#rg, this.#ws, endpointName);
+    if (!keys.primaryKey) throw new Error(`Endpoint ${endpointName} returned no key.`);
+    return keys.primaryKey;
+  }
+
+  #toDeployment(endpointName: string, d: { name?: string; tags?: Record<string, string>; sku?: { capacity?: number }; properties: { provisioningState?: string; model?: string; instanceType?: string } }): Deployment {
+    return {
+      name: d.name ?? '',
+      endpointName,
+      provisioningState: d.properties.provisioningState ?? 'Succeeded',
+      modelId: d.properties.model,
+      tags: d.tags ?? {},
+      instanceType: d.properties.instanceType,
+      instanceCount: d.sku?.capacity,
+    };
+  }
+
+  async getDeployment(endpointName: string, name: string): Promise<Deployment | undefined> {
+    try {
+      return this.#toDeployment(endpointName, await this.client.onlineDeployments.get(this.#rg, this.#ws, endpointName, name));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async listDeployments(endpointName: string): Promise<Deployment[]> {
+    const out: Deployment[] = [];
+    for await (const d of this.client.onlineDeployments.list(this.#rg, this.#ws, endpointName)) {
+      out.push(this.#toDeployment(endpointName, d));
+    }
+    return out;
+  }
+
+  async beginCreateDeployment(endpointName: string, name: string, spec: DeploymentSpec): Promise<Accepted> {
+    const workspace = await this.client.workspaces.get(this.#rg, this.#ws);
+    return this.#accepted((onResponse) =>
+      this.client.onlineDeployments.beginCreateOrUpdate(
+        this.#rg,
+        this.#ws,
+        endpointName,
+        name,
+        {
+          location: workspace.location ?? 'local',
+          tags: spec.tags,
+          sku: { name: 'Default', capacity: spec.instanceCount },
+          properties: { endpointComputeType: 'Managed', model: spec.modelId, instanceType: spec.instanceType },
+        },
+        { onResponse },
+      ),
+    );
+  }
+
+  async beginDeleteDeployment(endpointName: string, name: string): Promise<Accepted> {
+    return this.#accepted((onResponse) =>
+      this.client.onlineDeployments.beginDelete(this.#rg, this.#ws, endpointName, name, { onResponse }),
+    );
+  }
+
+  async updateDeploymentTags(endpointName: string, name: string, tags: Record<string, string>): Promise<void> {
+    const current = await this.client.onlineDeployments.get(this.#rg, this.#ws, endpointName, name);
+    await this.client.onlineDeployments.beginUpdateAndWait(this.#rg, this.#ws, endpointName, name, {
+      tags: { ...(current.tags ?? {}), ...tags },
+    });
+  }
+
+  async getOperationStatus(operationUrl: string): Promise<OperationStatus> {
+    const response = await this.client.sendRequest(createPipelineRequest({ url: operationUrl, method: 'GET' }));
+    const body = this.#json(response) as { status?: string; error?: { code?: string; message?: string } };
+    return {
+      status: body.status ?? 'InProgress',
+      error: body.error ? { code: body.error.code ?? 'Unknown', message: body.error.message ?? '' } : undefined,
+      retryAfterSeconds: retryAfter(response.headers),
+    };
+  }
+
+  async submitJob(name: string, spec: Record<string, unknown>): Promise<Job> {
+    const created = await this.client.jobs.createOrUpdate(this.#rg, this.#ws, name, {
+      properties: spec as never,
+    });
+    return this.#toJob(created as never);
+  }
+
+  async getJob(name: string): Promise<Job | undefined> {
+    try {
+      return this.#toJob((await this.client.jobs.get(this.#rg, this.#ws, name)) as never);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async cancelJob(name: string): Promise<void> {
+    await this.client.jobs.beginCancel(this.#rg, this.#ws, name);
+  }
+
+  #toJob(job: {
+    name?: string;
+    properties: { status?: string; properties?: Record<string, string | null>; tags?: Record<string, string | null>; outputs?: Record<string, { uri?: string } | null> };
+  }): Job {
+    const outputs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(job.properties.outputs ?? {})) if (v?.uri) outputs[k] = v.uri;
+    return {
+      name: job.name ?? '',
+      status: job.properties.status ?? 'Unknown',
+      properties: stringMap(job.properties.properties),
+      tags: stringMap(job.properties.tags),
+      outputs,
+    };
+  }
+
+  /** Sends the initial request of an LRO and returns without waiting: orchestrations poll with durable timers. */
+  async #accepted(
+    start: (onResponse: (raw: { headers: { get(name: string): string | undefined } }) => void) => Promise<unknown>,
+  ): Promise<Accepted> {
+    let headers: { get(name: string): string | undefined } | undefined;
+    await start((raw) => {
+      headers ??= raw.headers;
+    });
+    return {
+      retryAfterSeconds: retryAfter(headers),
+      operationUrl: headers?.get('azure-asyncoperation') ?? headers?.get('location') ?? undefined,
+    };
+  }
+
+  async #send(method: 'GET' | 'PUT', path: string, apiVersion: string, body?: unknown): Promise<PipelineResponse> {
+    const request = createPipelineRequest({
+      url: `${this.#base}${path}?api-version=${apiVersion}`,
+      method,
+      headers: createHttpHeaders({ 'content-type': 'application/json' }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return this.client.sendRequest(request);
+  }
+
+  #json(response: PipelineResponse): unknown {
+    const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as unknown) : {};
+    if (response.status >= 400) {
+      const error = (body as { error?: { code?: string; message?: string } }).error;
+      const err = new Error(`${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim()) as Error & { statusCode: number; code?: string };
+      err.statusCode = response.status;
+      err.code = error?.code;
+      throw err;
+    }
+    return body;
+  }
+}

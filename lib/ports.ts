@@ -1,0 +1,147 @@
+/**
+ * The ports activities use to reach the outside world. Orchestrations never see these; activities get them from
+ * `createActivities(deps)`. Azure adapters implement them with the official SDKs; unit tests hand in fakes.
+ */
+
+export interface ModelVersion {
+  name: string;
+  version: string;
+  /** ARM id of the version, e.g. `/subscriptions/…/models/churn/versions/3`. */
+  id: string;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+  modelUri?: string;
+  description?: string;
+}
+
+export interface NewModelVersion {
+  name: string;
+  version: string;
+  modelUri: string;
+  tags?: Record<string, string>;
+  properties?: Record<string, string>;
+  description?: string;
+}
+
+export type ProvisioningState = 'Creating' | 'Updating' | 'Deleting' | 'Succeeded' | 'Failed' | 'Canceled' | string;
+
+export interface Endpoint {
+  name: string;
+  provisioningState: ProvisioningState;
+  /** deployment name → percent; sums to 100 once any deployment serves. */
+  traffic: Record<string, number>;
+  mirrorTraffic: Record<string, number>;
+  scoringUri?: string;
+  tags: Record<string, string>;
+}
+
+export interface Deployment {
+  name: string;
+  endpointName: string;
+  provisioningState: ProvisioningState;
+  /** ARM id of the model version it serves. */
+  modelId?: string;
+  tags: Record<string, string>;
+  instanceType?: string;
+  instanceCount?: number;
+  /** Set when provisioning failed: Azure ML's error code (OutOfQuota, ResourceNotReady, …) and message. */
+  error?: { code: string; message: string };
+}
+
+export interface DeploymentSpec {
+  modelId: string;
+  instanceType: string;
+  instanceCount: number;
+  tags: Record<string, string>;
+}
+
+/** What an LRO-starting call tells the caller about polling. */
+export interface Accepted {
+  retryAfterSeconds: number;
+  /** Azure-AsyncOperation URL, when ARM gave one: it carries the error code of a failed operation. */
+  operationUrl?: string;
+}
+
+export interface OperationStatus {
+  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled' | string;
+  error?: { code: string; message: string };
+  retryAfterSeconds: number;
+}
+
+export interface Job {
+  name: string;
+  status: string;
+  properties: Record<string, string>;
+  tags: Record<string, string>;
+  /** URI of the job's model output, when it has one. */
+  outputs: Record<string, string>;
+}
+
+export interface MlWorkspace {
+  getModelVersion(name: string, version: string): Promise<ModelVersion | undefined>;
+  listModelVersions(name: string): Promise<ModelVersion[]>;
+  /** Sets and removes tags on one version (GET, change, PUT: ARM has no PATCH for model versions). */
+  updateModelTags(name: string, version: string, set: Record<string, string>, remove: string[]): Promise<ModelVersion>;
+  registerModelVersion(model: NewModelVersion): Promise<ModelVersion>;
+
+  getEndpoint(name: string): Promise<Endpoint | undefined>;
+  /** Starts creating the endpoint; poll with getEndpoint. */
+  beginCreateEndpoint(name: string, tags: Record<string, string>): Promise<Accepted>;
+  /** Replaces the traffic split, keeping mirror traffic and tags as they are. */
+  setTraffic(endpointName: string, traffic: Record<string, number>): Promise<void>;
+  updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void>;
+  getEndpointKey(endpointName: string): Promise<string>;
+
+  getDeployment(endpointName: string, name: string): Promise<Deployment | undefined>;
+  listDeployments(endpointName: string): Promise<Deployment[]>;
+  /** Starts creating or replacing a deployment; poll with getDeployment. */
+  beginCreateDeployment(endpointName: string, name: string, spec: DeploymentSpec): Promise<Accepted>;
+  beginDeleteDeployment(endpointName: string, name: string): Promise<Accepted>;
+  updateDeploymentTags(endpointName: string, name: string, tags: Record<string, string>): Promise<void>;
+
+  getOperationStatus(operationUrl: string): Promise<OperationStatus>;
+
+  submitJob(name: string, spec: Record<string, unknown>): Promise<Job>;
+  getJob(name: string): Promise<Job | undefined>;
+  cancelJob(name: string): Promise<void>;
+}
+
+export interface ScoreRequest {
+  scoringUri: string;
+  key: string;
+  /** Rows in column order; sent as {"input_data": {"columns", "data"}}. */
+  columns: string[];
+  rows: number[][];
+  /** Sends the request to this deployment only (header azureml-model-deployment), bypassing the split. */
+  deployment?: string;
+}
+
+export interface ScoreResult {
+  predictions: number[];
+  /** The deployment that answered, from the response header. */
+  servedBy?: string;
+  latencyMs: number;
+}
+
+export interface Scoring {
+  score(request: ScoreRequest): Promise<ScoreResult>;
+}
+
+export interface ApprovalRequest {
+  promotionId: string;
+  modelName: string;
+  modelVersion: string;
+  evidenceSummary: string;
+  approveUrl: string;
+  rejectUrl: string;
+  expiresAt: string;
+}
+
+export interface Notifier {
+  approvalRequested(request: ApprovalRequest): Promise<void>;
+}
+
+export interface Telemetry {
+  event(name: string, properties: Record<string, string | number | boolean>): void;
+  exception(error: Error, properties?: Record<string, string>): void;
+}
