@@ -1,0 +1,444 @@
+/**
+ * Promotion policies: one validated policy per model, parsed from JSON.
+ *
+ * `parsePolicies` accepts `{ "policies": [ ... ] }` and either returns the policies keyed by model name or throws a
+ * `PolicyError` whose message starts with the exact key path of the first bad field, e.g.
+ * `policies[0].rollout.steps[2]: must be between 1 and 100`.
+ *
+ * Durations are ISO-8601 (`PT24H`, `P1D`, `PT90S`) or a number of seconds; the parsed policy keeps what was written
+ * and adds the value in milliseconds (`approval.timeoutMs`, `rollout.provisioningDeadlineMs`,
+ * `retraining.cooldownMs`). `minImprovement` and guardrail margins are absolute, in the metric's own units.
+ */
+import { z } from 'zod';
+import {
+  CLASSIFICATION_METRICS,
+  DEFAULT_BOOTSTRAP_SAMPLES,
+  DEFAULT_BOOTSTRAP_SEED,
+  DEFAULT_CONFIDENCE,
+  DEFAULT_MIN_SAMPLES,
+  REGRESSION_METRICS,
+  isMetricForTask,
+  metricDirection,
+  metricsForTask,
+  type MetricName,
+  type Task,
+} from './evaluation';
+
+// ---------------------------------------------------------------------------------------------------------------
+// ISO-8601 durations
+
+export class DurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DurationError';
+  }
+}
+
+const DURATION_PATTERN =
+  /^P(?:(?<years>\d+(?:[.,]\d+)?)Y)?(?:(?<months>\d+(?:[.,]\d+)?)M)?(?:(?<weeks>\d+(?:[.,]\d+)?)W)?(?:(?<days>\d+(?:[.,]\d+)?)D)?(?:T(?:(?<hours>\d+(?:[.,]\d+)?)H)?(?:(?<minutes>\d+(?:[.,]\d+)?)M)?(?:(?<seconds>\d+(?:[.,]\d+)?)S)?)?$/;
+
+const MS_PER = { weeks: 604_800_000, days: 86_400_000, hours: 3_600_000, minutes: 60_000, seconds: 1000 } as const;
+
+/**
+ * Milliseconds in an ISO-8601 duration such as `PT24H`, `P1DT12H`, `PT0.5S` or `P2W`. Years and months are
+ * refused because their length depends on the calendar; use days.
+ */
+export function parseIsoDuration(text: string): number {
+  const trimmed = text.trim().toUpperCase();
+  const match = DURATION_PATTERN.exec(trimmed);
+  if (!match?.groups || trimmed === 'P' || trimmed.endsWith('T')) {
+    throw new DurationError(`'${text}' is not an ISO-8601 duration (expected e.g. PT24H, P1D, PT30M or PT90S)`);
+  }
+  const groups = match.groups;
+  if (groups.years !== undefined || groups.months !== undefined) {
+    throw new DurationError(`'${text}' uses years or months, which have no fixed length: use days (e.g. P30D)`);
+  }
+  let total = 0;
+  for (const unit of Object.keys(MS_PER) as (keyof typeof MS_PER)[]) {
+    const value = groups[unit];
+    if (value !== undefined) total += Number(value.replace(',', '.')) * MS_PER[unit];
+  }
+  return Math.round(total);
+}
+
+/** Milliseconds in a duration given as ISO-8601 text or as a number of seconds. */
+export function durationToMilliseconds(duration: string | number): number {
+  if (typeof duration === 'number') {
+    if (!Number.isFinite(duration) || duration < 0) {
+      throw new DurationError(`a duration in seconds must be a finite number ≥ 0, got ${duration}`);
+    }
+    return Math.round(duration * 1000);
+  }
+  return parseIsoDuration(duration);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// NCRONTAB (Azure Functions timer schedules: second minute hour day month day-of-week)
+
+const NCRONTAB_FIELDS = [
+  { name: 'second', min: 0, max: 59, names: [] as string[] },
+  { name: 'minute', min: 0, max: 59, names: [] as string[] },
+  { name: 'hour', min: 0, max: 23, names: [] as string[] },
+  { name: 'day', min: 1, max: 31, names: [] as string[] },
+  {
+    name: 'month',
+    min: 1,
+    max: 12,
+    names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'],
+  },
+  { name: 'day-of-week', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+];
+
+/** Why an NCRONTAB expression is invalid, or undefined when it is valid. */
+export function ncrontabError(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return `must have 6 fields (second minute hour day month day-of-week), got ${expression.trim() === '' ? 0 : fields.length}`;
+  }
+  for (const [index, field] of fields.entries()) {
+    const spec = NCRONTAB_FIELDS[index] as (typeof NCRONTAB_FIELDS)[number];
+    const value = (text: string): number | undefined => {
+      const named = spec.names.indexOf(text.toUpperCase());
+      if (named >= 0) return spec.min + named;
+      return /^\d+$/.test(text) ? Number(text) : undefined;
+    };
+    for (const item of (field as string).split(',')) {
+      const [range, step, extra] = item.split('/');
+      const bad = `${spec.name} field '${field}' is invalid`;
+      if (extra !== undefined || range === undefined || range === '') return bad;
+      if (step !== undefined && !(/^\d+$/.test(step) && Number(step) > 0))
+        return `${bad}: step must be a positive number`;
+      if (range === '*') continue;
+      const bounds = range.split('-');
+      if (bounds.length > 2) return bad;
+      const values = bounds.map(value);
+      for (const bound of values) {
+        if (bound === undefined) return bad;
+        if (bound < spec.min || bound > spec.max) return `${bad}: values must be between ${spec.min} and ${spec.max}`;
+      }
+      if (values.length === 2 && (values[0] as number) > (values[1] as number)) return `${bad}: range is reversed`;
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schema
+
+const ALL_METRICS = [...REGRESSION_METRICS, ...CLASSIFICATION_METRICS] as const;
+
+const durationSchema = z
+  .union([z.string(), z.number()], { error: 'must be an ISO-8601 duration (e.g. PT24H) or a number of seconds' })
+  .superRefine((value, context) => {
+    try {
+      if (durationToMilliseconds(value) <= 0) context.addIssue({ code: 'custom', message: 'must be longer than 0' });
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+const assetVersion = z
+  .union([nonEmpty, z.number().int().min(1)], { error: 'must be a version string or number' })
+  .transform(String);
+
+const dataAssetSchema = z.strictObject({ name: nonEmpty, version: assetVersion });
+
+const percentStep = z
+  .number()
+  .int('must be a whole percentage')
+  .min(1, 'must be between 1 and 100')
+  .max(100, 'must be between 1 and 100');
+
+const guardrailSchema = z.strictObject({
+  metric: z.enum(ALL_METRICS),
+  margin: z.number().min(0, 'must be ≥ 0'),
+});
+
+const evaluationSchema = z
+  .strictObject({
+    mode: z.enum(['paired', 'recorded']).default('paired'),
+    dataAsset: dataAssetSchema.optional(),
+    labelColumn: nonEmpty.default('label'),
+    minSamples: z.number().int().min(1).default(DEFAULT_MIN_SAMPLES),
+    bootstrapSamples: z
+      .number()
+      .int()
+      .min(100, 'must be between 100 and 100000')
+      .max(100_000, 'must be between 100 and 100000')
+      .default(DEFAULT_BOOTSTRAP_SAMPLES),
+    seed: z.number().int().min(0).max(0xffffffff).default(DEFAULT_BOOTSTRAP_SEED),
+    confidence: z
+      .number()
+      .min(0.5, 'must be at least 0.5 and below 1')
+      .lt(1, 'must be at least 0.5 and below 1')
+      .default(DEFAULT_CONFIDENCE),
+    /** Positive class for F1 and AUC when the labels are not 0/1 or true/false. */
+    positiveLabel: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    whenNoChampion: z.enum(['win', 'inconclusive']).default('win'),
+  })
+  .superRefine((evaluation, context) => {
+    if (evaluation.mode === 'paired' && evaluation.dataAsset === undefined) {
+      context.addIssue({ code: 'custom', path: ['dataAsset'], message: 'is required when mode is "paired"' });
+    }
+  });
+
+const approvalSchema = z
+  .strictObject({
+    required: z.boolean().default(true),
+    timeout: durationSchema.default('PT24H'),
+    onTimeout: z.enum(['reject', 'approve']).default('reject'),
+    approvers: z.array(nonEmpty).min(1, 'must list at least one approver when given').optional(),
+  })
+  .transform((approval) => ({ ...approval, timeoutMs: durationToMilliseconds(approval.timeout) }));
+
+const goldenCaseSchema = z
+  .strictObject({
+    input: z.unknown(),
+    expected: z.unknown(),
+    /** Absolute tolerance for numeric outputs. */
+    tolerance: z.number().min(0, 'must be ≥ 0').default(0),
+  })
+  .superRefine((golden, context) => {
+    if (golden.input === undefined) context.addIssue({ code: 'custom', path: ['input'], message: 'is required' });
+    if (golden.expected === undefined) context.addIssue({ code: 'custom', path: ['expected'], message: 'is required' });
+  });
+
+const testSpecSchema = z
+  .strictObject({
+    /** Request rows sent to the new deployment; it must answer each within the latency budget. */
+    sampleRows: z.array(z.unknown()).min(1, 'must have at least one row when given').optional(),
+    /** Requests with known answers. */
+    goldenCases: z.array(goldenCaseSchema).min(1, 'must have at least one case when given').optional(),
+    latencyBudgetMs: z.number().positive('must be > 0').default(1000),
+    /** JSON Schema the responses must satisfy. */
+    responseSchema: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((spec, context) => {
+    if (spec.sampleRows === undefined && spec.goldenCases === undefined) {
+      context.addIssue({ code: 'custom', message: 'needs sampleRows or goldenCases' });
+    }
+  });
+
+const rolloutSchema = z
+  .strictObject({
+    instanceType: nonEmpty,
+    instanceCount: z.number().int().min(1).default(1),
+    /** Challenger traffic percentages, strictly increasing, ending at 100. */
+    steps: z.array(percentStep).min(1, 'must have at least one step').default([100]),
+    provisioningDeadline: durationSchema.default('PT1H'),
+    testSpec: testSpecSchema,
+  })
+  .superRefine((rollout, context) => {
+    rollout.steps.forEach((step, index) => {
+      const previous = rollout.steps[index - 1];
+      if (previous !== undefined && step <= previous) {
+        context.addIssue({
+          code: 'custom',
+          path: ['steps', index],
+          message: `must be greater than the previous step (${previous})`,
+        });
+      }
+    });
+    if (rollout.steps[rollout.steps.length - 1] !== 100) {
+      context.addIssue({
+        code: 'custom',
+        path: ['steps', rollout.steps.length - 1],
+        message: 'the last step must be 100',
+      });
+    }
+  })
+  .transform((rollout) => ({
+    ...rollout,
+    provisioningDeadlineMs: durationToMilliseconds(rollout.provisioningDeadline),
+  }));
+
+const retrainingSchema = z
+  .strictObject({
+    /** NCRONTAB (6 fields, seconds first), as Azure Functions timer triggers use. */
+    schedule: z
+      .string()
+      .superRefine((schedule, context) => {
+        const problem = ncrontabError(schedule);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    /** Minimum time between two retraining runs of this model. */
+    cooldown: durationSchema.default('P1D'),
+    /** Retrain when k of the last n data checks failed. */
+    kOfN: z
+      .strictObject({ k: z.number().int().min(1), n: z.number().int().min(1) })
+      .superRefine((kOfN, context) => {
+        if (kOfN.k > kOfN.n) context.addIssue({ code: 'custom', path: ['k'], message: `must be ≤ n (${kOfN.n})` });
+      })
+      .optional(),
+    /** Version omitted = latest. */
+    trainingDataAsset: z.strictObject({ name: nonEmpty, version: assetVersion.optional() }),
+    /** Reference to the training job specification (e.g. a job YAML path or a registered component). */
+    jobSpec: nonEmpty,
+  })
+  .transform((retraining) => ({ ...retraining, cooldownMs: durationToMilliseconds(retraining.cooldown) }));
+
+export const policySchema = z
+  .strictObject({
+    modelName: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
+        'must start with a letter or digit and contain only letters, digits, "-", "_" or "." (at most 255 characters)',
+      ),
+    endpointName: z
+      .string()
+      .regex(
+        /^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$/,
+        'must be 3–32 characters: a letter first, then letters, digits or "-", not ending with "-"',
+      ),
+    task: z.enum(['regression', 'classification']),
+    /** Defaults to mse (regression) or accuracy (classification). */
+    primaryMetric: z.enum(ALL_METRICS).optional(),
+    /** δ: absolute, in primary-metric units. */
+    minImprovement: z.number().min(0, 'must be ≥ 0').default(0),
+    guardrails: z.array(guardrailSchema).default([]),
+    evaluation: evaluationSchema,
+    approval: approvalSchema.prefault({}),
+    rollout: rolloutSchema,
+    retraining: retrainingSchema.optional(),
+  })
+  .superRefine((policy, context) => {
+    const allowed = metricsForTask(policy.task).join(', ');
+    if (policy.primaryMetric !== undefined && !isMetricForTask(policy.task, policy.primaryMetric)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['primaryMetric'],
+        message: `'${policy.primaryMetric}' does not apply to a ${policy.task} task (use one of ${allowed})`,
+      });
+    }
+    const seen = new Set<string>();
+    policy.guardrails.forEach((guardrail, index) => {
+      if (!isMetricForTask(policy.task, guardrail.metric)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['guardrails', index, 'metric'],
+          message: `'${guardrail.metric}' does not apply to a ${policy.task} task (use one of ${allowed})`,
+        });
+      } else if (seen.has(guardrail.metric)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['guardrails', index, 'metric'],
+          message: `duplicate guardrail for '${guardrail.metric}'`,
+        });
+      }
+      seen.add(guardrail.metric);
+    });
+  })
+  .transform((policy) => {
+    const primaryMetric: MetricName = policy.primaryMetric ?? (policy.task === 'regression' ? 'mse' : 'accuracy');
+    return { ...policy, primaryMetric, direction: metricDirection(primaryMetric) };
+  });
+
+export type PolicyInput = z.input<typeof policySchema>;
+export type Policy = z.output<typeof policySchema>;
+export type EvaluationSettings = Policy['evaluation'];
+export type ApprovalSettings = Policy['approval'];
+export type RolloutSettings = Policy['rollout'];
+export type TestSpec = RolloutSettings['testSpec'];
+export type RetrainingSettings = NonNullable<Policy['retraining']>;
+export type { MetricName, Task };
+
+/** Policies keyed by model name (a plain object, so it survives JSON between activities). */
+export type PolicySet = Record<string, Policy>;
+
+const policyFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  policies: z.array(policySchema),
+});
+
+export class PolicyError extends Error {
+  /** Key path of the first bad field, e.g. `policies[0].rollout.steps[2]`. */
+  readonly path: string;
+  readonly problem: string;
+
+  constructor(path: string, problem: string) {
+    super(`${path || 'policy file'}: ${problem}`);
+    this.name = 'PolicyError';
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+/** `policies[0].rollout.steps[2]`-style path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === 'number') return `${text}[${key}]`;
+    const name = String(key);
+    if (/^[A-Za-z_$][\w$]*$/.test(name)) return text ? `${text}.${name}` : name;
+    return `${text}[${JSON.stringify(name)}]`;
+  }, '');
+}
+
+const describeType = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+
+/** Messages for issues the schema does not word itself. */
+const errorMap: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'is required';
+      return `must be ${issue.expected === 'int' ? 'an integer' : issue.expected === 'array' || issue.expected === 'object' ? `an ${issue.expected}` : `a ${issue.expected}`}, got ${describeType(issue.input)}`;
+    case 'too_small':
+      if (issue.origin === 'array') return `must have at least ${issue.minimum} item(s)`;
+      if (issue.origin === 'string') return 'must not be empty';
+      return `must be ${issue.inclusive ? '≥' : '>'} ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `must have at most ${issue.maximum} item(s)`;
+      return `must be ${issue.inclusive ? '≤' : '<'} ${issue.maximum}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
+    default:
+      return undefined;
+  }
+};
+
+/**
+ * Validates a policy file (`{ "policies": [...] }`) and returns the policies keyed by model name. Throws a
+ * `PolicyError` naming the key path of the first bad field. Two policies may not share a model or an endpoint
+ * (the blue/green slots of an endpoint belong to one model).
+ */
+export function parsePolicies(json: unknown): PolicySet {
+  const parsed = policyFileSchema.safeParse(json, { error: errorMap });
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new PolicyError(formatPath(first?.path ?? []), first?.message ?? 'invalid policy file');
+  }
+  const byModel: PolicySet = {};
+  const modelAt = new Map<string, number>();
+  const endpointAt = new Map<string, number>();
+  parsed.data.policies.forEach((policy, index) => {
+    const sameModel = modelAt.get(policy.modelName);
+    if (sameModel !== undefined) {
+      throw new PolicyError(
+        `policies[${index}].modelName`,
+        `duplicate policy for model '${policy.modelName}' (also policies[${sameModel}])`,
+      );
+    }
+    const endpoint = policy.endpointName.toLowerCase();
+    const sameEndpoint = endpointAt.get(endpoint);
+    if (sameEndpoint !== undefined) {
+      throw new PolicyError(
+        `policies[${index}].endpointName`,
+        `endpoint '${policy.endpointName}' is already used by policies[${sameEndpoint}]`,
+      );
+    }
+    modelAt.set(policy.modelName, index);
+    endpointAt.set(endpoint, index);
+    byModel[policy.modelName] = policy;
+  });
+  return byModel;
+}
+
+export function policyFor(policies: PolicySet, modelName: string): Policy | undefined {
+  return Object.hasOwn(policies, modelName) ? policies[modelName] : undefined;
+}
