@@ -1,0 +1,318 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { ADMIN_PREFIX, handleAdmin } from './admin';
+import { generateDataset, type Dataset, type GenerateOptions, type Table } from './datagen';
+import { normalizeEventType, type EventGridEvent, type EventRetryOptions, type Subscriber } from './events';
+import type { Fault, FaultSpec } from './faults';
+import { sendJson } from './http';
+import { SCORING_PREFIX, type DeploymentStats } from './scoring';
+import { Store, type ArmRequestRow, type DeliveryRow } from './store';
+import { loadOrCreateCertificate } from './tls';
+import { DEFAULT_API_VERSION, Workspace, type MonitorSignal } from './workspace';
+
+export { generateDataset, parseCsv, toCsv, type Dataset, type GenerateOptions } from './datagen';
+export { AML_EVENT_TYPES, type EventGridEvent, type Subscriber } from './events';
+export type { Fault, FaultSpec } from './faults';
+export { loadPredictor, train, type ModelArtifact, type Predictor } from './ml';
+export { parseCommand } from './command';
+export { WorkspaceRestClient, type RawResponse } from './client';
+export type { DeploymentStats } from './scoring';
+export type { ArmRequestRow, DeliveryRow } from './store';
+export { DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS, type MonitorSignal } from './workspace';
+
+export interface WorkspaceOptions {
+  /** Created if missing; holds cert, SQLite db, artefacts and workspace.json. */
+  dataDir: string;
+  /** 0 = ephemeral; default 0. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  subscriptionId?: string;
+  resourceGroup?: string;
+  workspaceName?: string;
+  /** Azure region reported in resource bodies and operation URLs; default 'westeurope'. */
+  location?: string;
+  /** How long deployments/endpoints stay Creating/Updating; default 1000. */
+  provisioningMs?: number;
+  /** Retry-After value on LROs; default 1. (0 is sent as-is; the SDK then falls back to its own poll interval.) */
+  retryAfterSeconds?: number;
+  /** How long a command job takes from submission to Completed; default 1000. */
+  jobMs?: number;
+  /** Fixed ARM bearer token; default a random one, kept in the data directory across restarts. */
+  token?: string;
+  /** Page size of list operations before a nextLink; default 100. */
+  pageSize?: number;
+  /** How often in-memory scoring stats are flushed to SQLite; default 1000 ms. */
+  statsFlushMs?: number;
+  /**
+   * Also serve the scoring data plane (only) over plain http on this port (0 = ephemeral). Off by default: Azure
+   * scores over https; this exists to measure scoring without TLS and for http-only tools.
+   */
+  scoringHttpPort?: number;
+  eventSubscribers?: Subscriber[];
+  eventRetry?: EventRetryOptions;
+  /** Faults active from the start (also settable through the admin surface). */
+  faults?: FaultSpec[];
+  log?: (line: string) => void;
+}
+
+export interface LocalWorkspace {
+  /** https://127.0.0.1:PORT */
+  armEndpoint: string;
+  caCertPath: string;
+  caCert: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  workspaceName: string;
+  location: string;
+  /** Bearer token an ARM client presents (through credential()). */
+  token: string;
+  /** <dataDir>/workspace.json with all of the above. */
+  workspaceJsonPath: string;
+  dataDir: string;
+  port: number;
+  apiVersion: string;
+  /** A TokenCredential that returns the local token, for AzureMachineLearningWorkspaces. */
+  credential(): TokenCredential;
+  close(): Promise<void>;
+  /** `{armEndpoint}/endpoints/{name}/score`, the same value as the endpoint's properties.scoringUri. */
+  scoringUri(endpoint: string): string;
+  /** `http://HOST:PORT` of the plain-http scoring listener, when scoringHttpPort was given. */
+  scoringHttpEndpoint?: string;
+  /** Current keys of a Key-auth endpoint (what listKeys returns). */
+  endpointKeys(endpoint: string): { primaryKey: string; secondaryKey: string };
+  /** URL of an admin route, e.g. adminUrl('scoring/stats'). */
+  adminUrl(path?: string): string;
+  /** ARM calls received, oldest first (including LRO polls). */
+  requestLog(filter?: {
+    method?: string;
+    path?: string | RegExp;
+    since?: number;
+    writesOnly?: boolean;
+  }): ArmRequestRow[];
+  clearRequestLog(): void;
+  scoringStats(filter?: { endpoint?: string; deployment?: string }): DeploymentStats[];
+  resetScoringStats(endpoint?: string): void;
+  /** Writes in-memory scoring stats to SQLite now (they are otherwise flushed on a timer). */
+  flushScoringStats(): void;
+  faults: { add(spec: FaultSpec): Fault; list(): Fault[]; remove(id: string): boolean; clear(): void };
+  /** Generates seeded rows and registers them as a data asset version (uri_file CSV in the default datastore). */
+  generateData(
+    args: GenerateOptions & { name: string; version?: string; description?: string; tags?: Record<string, string> },
+  ): {
+    id: string;
+    name: string;
+    properties: { dataUri: string } & Record<string, unknown>;
+  };
+  /** Registers the given rows as a data asset version. */
+  uploadData(args: { name: string; version?: string; table: Table; description?: string }): {
+    id: string;
+    name: string;
+    properties: { dataUri: string } & Record<string, unknown>;
+  };
+  /** Generates rows without registering them (e.g. drifted traffic to score). */
+  sampleRows(opts?: GenerateOptions): Dataset;
+  emitMonitorSignal(kind: 'breach' | 'recovery', signal?: MonitorSignal): EventGridEvent;
+  emitDatasetDrift(args?: {
+    driftName?: string;
+    baseDatasetId?: string;
+    targetDatasetId?: string;
+    driftCoefficient?: number;
+  }): EventGridEvent;
+  addEventSubscriber(s: Subscriber): void;
+  removeEventSubscriber(url: string): boolean;
+  eventSubscribers(): Subscriber[];
+  /** Events published so far (whether or not anyone subscribed). */
+  events(filter?: { type?: string }): EventGridEvent[];
+  deliveries(filter?: { status?: 'pending' | 'delivered' | 'dead' }): DeliveryRow[];
+  /** The engine behind the server, for tests that need to reach further. */
+  readonly workspace: Workspace;
+}
+
+export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorkspace> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? (() => {});
+  const tls = loadOrCreateCertificate(dataDir, host);
+  const store = new Store(join(dataDir, 'workspace.db'));
+  let workspace: Workspace | undefined;
+  let server: Server | undefined;
+  let plainServer: HttpServer | undefined;
+  try {
+    const token = opts.token ?? store.meta('token') ?? randomBytes(32).toString('base64url');
+    store.setMeta('token', token);
+    if (!store.meta('createdAt')) store.setMeta('createdAt', String(Date.now()));
+    const ws = new Workspace(
+      {
+        dataDir,
+        subscriptionId: opts.subscriptionId ?? '00000000-0000-0000-0000-000000000000',
+        resourceGroup: opts.resourceGroup ?? 'champion-local',
+        workspaceName: opts.workspaceName ?? 'champion-ws',
+        location: opts.location ?? 'westeurope',
+        provisioningMs: opts.provisioningMs ?? 1000,
+        retryAfterSeconds: opts.retryAfterSeconds ?? 1,
+        jobMs: opts.jobMs ?? 1000,
+        pageSize: opts.pageSize ?? 100,
+        statsFlushMs: opts.statsFlushMs ?? 1000,
+        eventRetry: opts.eventRetry ?? {},
+        log,
+      },
+      token,
+      store,
+    );
+    workspace = ws;
+    for (const s of opts.eventSubscribers ?? []) ws.events.addSubscriber(s);
+    for (const f of opts.faults ?? []) ws.faults.add(f);
+
+    let info: Record<string, unknown> = {};
+    const srv = createServer({ key: tls.key, cert: tls.cert, keepAlive: true }, (req, res) => {
+      const u = req.url ?? '/';
+      if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
+      if (u.startsWith(ADMIN_PREFIX) || u === '/_local') return void handleAdmin(ws, () => info, req, res);
+      if (/^\/subscriptions\//i.test(u)) return void ws.handleArm(req, res);
+      req.resume();
+      sendJson(res, 404, { error: { code: 'NotFound', message: `Nothing is served at '${u}'.` } });
+    });
+    server = srv;
+    srv.keepAliveTimeout = 30_000;
+    await new Promise<void>((ok, fail) => {
+      srv.once('error', fail);
+      srv.listen(opts.port ?? 0, host, () => {
+        srv.off('error', fail);
+        ok();
+      });
+    });
+    const port = (srv.address() as AddressInfo).port;
+    const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    const armEndpoint = `https://${urlHost}:${port}`;
+    let scoringHttpEndpoint: string | undefined;
+    if (opts.scoringHttpPort !== undefined) {
+      const plain = createHttpServer({ keepAlive: true }, (req, res) => {
+        const u = req.url ?? '/';
+        if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
+        req.resume();
+        sendJson(res, 404, {
+          error: { code: 'NotFound', message: `Only scoring is served over http; ARM is at ${armEndpoint}.` },
+        });
+      });
+      plain.keepAliveTimeout = 30_000;
+      plainServer = plain;
+      await new Promise<void>((ok, fail) => {
+        plain.once('error', fail);
+        plain.listen(opts.scoringHttpPort, host, () => {
+          plain.off('error', fail);
+          ok();
+        });
+      });
+      scoringHttpEndpoint = `http://${urlHost}:${(plain.address() as AddressInfo).port}`;
+    }
+    ws.start(armEndpoint);
+
+    const workspaceJsonPath = join(dataDir, 'workspace.json');
+    info = {
+      armEndpoint,
+      caCertPath: tls.certPath,
+      subscriptionId: ws.opts.subscriptionId,
+      resourceGroup: ws.opts.resourceGroup,
+      workspaceName: ws.opts.workspaceName,
+      location: ws.opts.location,
+      token,
+      apiVersion: DEFAULT_API_VERSION,
+      workspaceId: ws.workspaceId,
+      scoringBaseUri: `${armEndpoint}${SCORING_PREFIX}`,
+      ...(scoringHttpEndpoint ? { scoringHttpBaseUri: `${scoringHttpEndpoint}${SCORING_PREFIX}` } : {}),
+      adminEndpoint: `${armEndpoint}/_local`,
+      pid: process.pid,
+    };
+    writeFileSync(workspaceJsonPath, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+    log(`local workspace listening on ${armEndpoint} (data ${dataDir})`);
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        await Promise.all(
+          [srv, plainServer].map(
+            (x) =>
+              x &&
+              new Promise<void>((ok) => {
+                x.close(() => ok());
+                x.closeAllConnections();
+              }),
+          ),
+        );
+        await ws.close();
+        store.close();
+      })());
+
+    return {
+      armEndpoint,
+      caCertPath: tls.certPath,
+      caCert: tls.cert,
+      subscriptionId: ws.opts.subscriptionId,
+      resourceGroup: ws.opts.resourceGroup,
+      workspaceName: ws.opts.workspaceName,
+      location: ws.opts.location,
+      token,
+      workspaceJsonPath,
+      dataDir,
+      port,
+      apiVersion: DEFAULT_API_VERSION,
+      workspace: ws,
+      credential: () => ({
+        getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000, tokenType: 'Bearer' }),
+      }),
+      close,
+      scoringUri: (endpoint) => ws.scoringUri(endpoint),
+      scoringHttpEndpoint,
+      endpointKeys: (endpoint) => {
+        const row = store.get(`onlineEndpoints/${endpoint}`);
+        if (!row) throw new Error(`No online endpoint '${endpoint}'.`);
+        return row.internal.keys;
+      },
+      adminUrl: (path = '') => `${armEndpoint}/_local/${path.replace(/^\/+/, '')}`,
+      requestLog: (filter = {}) => {
+        const method = filter.method?.toUpperCase();
+        let rows = store.requests({ since: filter.since, method: method && method !== 'WRITE' ? method : undefined });
+        if (filter.writesOnly || method === 'WRITE') rows = rows.filter((r) => r.method !== 'GET');
+        const p = filter.path;
+        if (p !== undefined) rows = rows.filter((r) => (typeof p === 'string' ? r.path.includes(p) : p.test(r.path)));
+        return rows;
+      },
+      clearRequestLog: () => store.clearRequests(),
+      scoringStats: (filter) => ws.scoring.stats(filter),
+      resetScoringStats: (endpoint) => ws.scoring.resetStats(endpoint),
+      flushScoringStats: () => ws.scoring.flush(),
+      faults: {
+        add: (spec) => ws.faults.add(spec),
+        list: () => ws.faults.all(),
+        remove: (id) => ws.faults.remove(id),
+        clear: () => ws.faults.clear(),
+      },
+      generateData: (args) => ws.generateData(args) as ReturnType<LocalWorkspace['generateData']>,
+      uploadData: (args) => ws.createDataAsset(args) as ReturnType<LocalWorkspace['uploadData']>,
+      sampleRows: (o) => generateDataset(o),
+      emitMonitorSignal: (kind, signal) => ws.emitMonitorSignal(kind, signal),
+      emitDatasetDrift: (args) => ws.emitDatasetDrift(args),
+      addEventSubscriber: (s) => ws.events.addSubscriber(s),
+      removeEventSubscriber: (url) => ws.events.removeSubscriber(url),
+      eventSubscribers: () => ws.events.subscribers(),
+      events: (filter = {}) =>
+        store
+          .events({ type: filter.type ? normalizeEventType(filter.type) : undefined })
+          .map((e) => e.event as unknown as EventGridEvent),
+      deliveries: (filter) => store.deliveries(filter),
+    };
+  } catch (err) {
+    server?.close();
+    plainServer?.close();
+    await workspace?.close().catch(() => undefined);
+    store.close();
+    throw err;
+  }
+}
