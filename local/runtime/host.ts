@@ -191,10 +191,12 @@ export class LocalFunctionsHost {
   async #invokeDurable(name: string, triggerType: string, input: unknown): Promise<unknown> {
     const fn = this.registry.get(name);
     if (!fn || fn.trigger.type !== triggerType) throw new Error(`No ${triggerType} function named "${name}".`);
-    const result = await invokeFunction(this.registry, fn, [{ name: fn.triggerName, data: jsonData(input) }], {
+    const inputs = [{ name: fn.triggerName, data: jsonData(input) }, ...this.#extraInputs(fn)];
+    const result = await invokeFunction(this.registry, fn, inputs, {
       log: (f, _id, level, message) => this.#log(`[${f}] ${level === 'information' ? '' : level + ': '}${message}`),
     });
-    return fromTypedData(result.returnValue);
+    // The engine matches yielded tasks by identity, so it reads the orchestrator state as the handler built it.
+    return triggerType === 'orchestrationTrigger' ? result.rawResult : fromTypedData(result.returnValue);
   }
 
   /** Invokes any non-HTTP function with a JSON input (Event Grid, timers, Service Bus, the admin API). */
@@ -238,6 +240,7 @@ export class LocalFunctionsHost {
           query: url.searchParams,
           body: body.toString('utf8'),
           origin: this.#origin,
+          headers: req.headers,
         });
         return send(res, reply.status, reply.body, reply.headers);
       }

@@ -13,6 +13,8 @@ export interface InputBinding {
 export interface InvocationResult {
   invocationId: string;
   returnValue: RpcTypedData | null | undefined;
+  /** The handler's value before the library converted it for the host (durable replies are read from it). */
+  rawResult: unknown;
 }
 
 export type InvocationLogger = (fn: string, invocationId: string, level: CoreLogLevel, message: string) => void;
@@ -57,7 +59,7 @@ export async function invokeFunction(
   if (post.error) throw post.error;
 
   const response = await invocation.getResponse(context, post.result);
-  return { invocationId, returnValue: response.returnValue };
+  return { invocationId, returnValue: response.returnValue, rawResult: post.result };
 }
 
 /** Reads a non-HTTP function's return value back into a plain value. */

@@ -13,7 +13,7 @@ import { sendJson } from './http';
 import { SCORING_PREFIX, type DeploymentStats } from './scoring';
 import { Store, type ArmRequestRow, type DeliveryRow } from './store';
 import { loadOrCreateCertificate } from './tls';
-import { DEFAULT_API_VERSION, Workspace, type MonitorSignal } from './workspace';
+import { BLOB_PREFIX, DEFAULT_API_VERSION, Workspace, type MonitorSignal } from './workspace';
 
 export { generateDataset, parseCsv, toCsv, type Dataset, type GenerateOptions } from './datagen';
 export { AML_EVENT_TYPES, type EventGridEvent, type Subscriber } from './events';
@@ -176,6 +176,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
       if (u.startsWith(ADMIN_PREFIX) || u === '/_local') return void handleAdmin(ws, () => info, req, res);
       if (/^\/subscriptions\//i.test(u)) return void ws.handleArm(req, res);
+      if (u.startsWith(BLOB_PREFIX)) return ws.serveBlob(req, res, u);
       req.resume();
       sendJson(res, 404, { error: { code: 'NotFound', message: `Nothing is served at '${u}'.` } });
     });

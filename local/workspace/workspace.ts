@@ -23,6 +23,12 @@ import { ScoringPlane, type EndpointDef } from './scoring';
 import { Store, type OperationRow, type ResourceKind, type ResourceRow } from './store';
 import { Layout, parseUri } from './uris';
 
+/** The one datastore of the local workspace, and the storage account name its blob URLs carry. */
+export const DEFAULT_DATASTORE = 'workspaceblobstore';
+export const LOCAL_BLOB_ACCOUNT = 'localstore';
+/** Path-style blob URLs: `/blob/{account}/{container}/{path}`. */
+export const BLOB_PREFIX = '/blob/';
+
 type Json = Record<string, any>;
 
 export const DEFAULT_API_VERSION = '2022-10-01';
@@ -319,6 +325,14 @@ export class Workspace {
       }
       if (n <= 4) throw methodNotAllowed(method);
     }
+    if (c === 'datastores') {
+      if (method !== 'GET') throw methodNotAllowed(method);
+      if (n === 1) return { status: 200, body: { value: [this.datastoreBody(DEFAULT_DATASTORE)] } };
+      if (n === 2) {
+        if (!eq(name, DEFAULT_DATASTORE)) throw notFound(`datastores/${name}`);
+        return { status: 200, body: this.datastoreBody(DEFAULT_DATASTORE) };
+      }
+    }
     if (c === 'onlineendpoints') {
       if (n === 1 && method === 'GET') return this.listEndpoints(q, url, apiVersion);
       if (n === 2) {
@@ -438,6 +452,52 @@ export class Workspace {
   }
 
   // ---- workspace ----------------------------------------------------------------------------------------------
+
+  /** The default datastore, as an Azure Blob datastore whose blobs `serveBlob` answers for (path-style URLs). */
+  private datastoreBody(name: string): Json {
+    return {
+      id: `${this.workspaceId}/datastores/${name}`,
+      name,
+      type: `${PROVIDER}/workspaces/datastores`,
+      properties: {
+        datastoreType: 'AzureBlob',
+        accountName: LOCAL_BLOB_ACCOUNT,
+        containerName: name,
+        endpoint: 'core.windows.net',
+        protocol: 'https',
+        isDefault: true,
+        credentials: { credentialsType: 'None' },
+      },
+    };
+  }
+
+  /**
+   * `GET /blob/{account}/{container}/{path}`: datastore files over the Blob REST API's path-style URLs (as
+   * Azurite serves them), for clients that read data assets with a storage bearer token.
+   */
+  serveBlob(req: IncomingMessage, res: ServerResponse, url: string): void {
+    req.resume();
+    const send = (status: number, code: string, message: string) => {
+      res.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': code });
+      res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+    };
+    if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, 'NoAuthenticationInformation', 'Bearer token required.');
+    if (req.method !== 'GET') return send(405, 'UnsupportedHttpVerb', 'Only GET is served.');
+    const parts = new URL(url, 'https://local').pathname.split('/').slice(2).map(decodeURIComponent);
+    const [account, container, ...rest] = parts;
+    if (account !== LOCAL_BLOB_ACCOUNT || container !== DEFAULT_DATASTORE || rest.length === 0) {
+      return send(404, 'ContainerNotFound', 'The specified container does not exist.');
+    }
+    let file: string;
+    try {
+      file = this.layout.datastore(container, rest.join('/'));
+    } catch {
+      return send(400, 'InvalidUri', 'The blob path is not valid.');
+    }
+    if (!existsSync(file) || !statSync(file).isFile()) return send(404, 'BlobNotFound', 'The specified blob does not exist.');
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-ms-blob-type': 'BlockBlob' });
+    res.end(readFileSync(file));
+  }
 
   private workspaceBody(): Json {
     const o = this.opts;
@@ -1733,13 +1793,13 @@ export class Workspace {
       throw new ArmError(409, 'Conflict', `Data asset '${args.name}' already has version '${version}'.`, 'version');
     }
     const rel = `local-data/${args.name}/${version}/data.csv`;
-    const file = this.layout.datastore('workspaceblobstore', rel);
+    const file = this.layout.datastore(DEFAULT_DATASTORE, rel);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, toCsv(args.table.columns, args.table.rows));
     const reply = this.putVersion(ASSETS.data!, args.name, version, {
       properties: {
         dataType: 'uri_file',
-        dataUri: `azureml://datastores/workspaceblobstore/paths/${rel}`,
+        dataUri: `azureml://datastores/${DEFAULT_DATASTORE}/paths/${rel}`,
         description: args.description ?? null,
         tags: args.tags ?? {},
         properties: {
