@@ -70,5 +70,12 @@ export default tseslint.config(
     },
   },
   { files: ['orchestrations/**/*.ts'], rules: deterministicRules },
-  { files: ['bin/**/*.js'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } } },
+  {
+    files: ['bin/**/*.js', 'test/fixtures/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'readonly', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -20,7 +20,10 @@ const settingsSchema = z.object({
   /** Promotion policies: JSON, or `@path/to/policies.json`. */
   CHAMPION_POLICIES: nonEmpty,
   /** The commit and repository this app was deployed from; stamped on deployments. */
-  CHAMPION_GIT_SHA: z.string().regex(/^[0-9a-f]{7,40}$/i, 'must be a git commit SHA').optional(),
+  CHAMPION_GIT_SHA: z
+    .string()
+    .regex(/^[0-9a-f]{7,40}$/i, 'must be a git commit SHA')
+    .optional(),
   CHAMPION_GIT_REPOSITORY: z.string().optional(),
   /** Key that signs approval links; at least 32 characters. */
   CHAMPION_APPROVAL_SECRET: z.string().min(32, 'must be at least 32 characters'),

@@ -127,6 +127,17 @@ export interface Scoring {
   score(request: ScoreRequest): Promise<ScoreResult>;
 }
 
+/** A table read from a data asset: column names and rows of cells. */
+export interface Table {
+  columns: string[];
+  rows: (number | string | null)[][];
+}
+
+export interface DataReader {
+  /** Reads a data asset version's rows (CSV with a header, or JSON rows). */
+  readDataAsset(name: string, version: string): Promise<Table>;
+}
+
 export interface ApprovalRequest {
   promotionId: string;
   modelName: string;

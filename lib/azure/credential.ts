@@ -16,6 +16,7 @@ export class StaticTokenCredential implements TokenCredential {
 
 export function createCredential(options: { accessToken?: string; managedIdentityClientId?: string }): TokenCredential {
   if (options.accessToken) return new StaticTokenCredential(options.accessToken);
-  if (options.managedIdentityClientId) return new ManagedIdentityCredential({ clientId: options.managedIdentityClientId });
+  if (options.managedIdentityClientId)
+    return new ManagedIdentityCredential({ clientId: options.managedIdentityClientId });
   return new DefaultAzureCredential();
 }

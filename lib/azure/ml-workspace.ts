@@ -103,7 +103,12 @@ export class AzureMlWorkspace implements MlWorkspace {
     return out;
   }
 
-  async updateModelTags(name: string, version: string, set: Record<string, string>, remove: string[]): Promise<ModelVersion> {
+  async updateModelTags(
+    name: string,
+    version: string,
+    set: Record<string, string>,
+    remove: string[],
+  ): Promise<ModelVersion> {
     const current = await this.client.modelVersions.get(this.#rg, this.#ws, name, version);
     const tags = { ...stringMap(current.properties.tags), ...set };
     for (const key of remove) delete tags[key];
@@ -133,7 +138,12 @@ export class AzureMlWorkspace implements MlWorkspace {
     const body = this.#json(response) as {
       name: string;
       tags?: Record<string, string>;
-      properties: { provisioningState?: string; traffic?: Record<string, number>; mirrorTraffic?: Record<string, number>; scoringUri?: string };
+      properties: {
+        provisioningState?: string;
+        traffic?: Record<string, number>;
+        mirrorTraffic?: Record<string, number>;
+        scoringUri?: string;
+      };
     };
     return {
       name: body.name,
@@ -152,7 +162,12 @@ export class AzureMlWorkspace implements MlWorkspace {
         this.#rg,
         this.#ws,
         name,
-        { location: workspace.location ?? 'local', tags, identity: { type: 'SystemAssigned' }, properties: { authMode: 'Key' } },
+        {
+          location: workspace.location ?? 'local',
+          tags,
+          identity: { type: 'SystemAssigned' },
+          properties: { authMode: 'Key' },
+        },
         { onResponse },
       ),
     );
@@ -181,7 +196,15 @@ export class AzureMlWorkspace implements MlWorkspace {
     return keys.primaryKey;
   }
 
-  #toDeployment(endpointName: string, d: { name?: string; tags?: Record<string, string>; sku?: { capacity?: number }; properties: { provisioningState?: string; model?: string; instanceType?: string } }): Deployment {
+  #toDeployment(
+    endpointName: string,
+    d: {
+      name?: string;
+      tags?: Record<string, string>;
+      sku?: { capacity?: number };
+      properties: { provisioningState?: string; model?: string; instanceType?: string };
+    },
+  ): Deployment {
     return {
       name: d.name ?? '',
       endpointName,
@@ -195,7 +218,10 @@ export class AzureMlWorkspace implements MlWorkspace {
 
   async getDeployment(endpointName: string, name: string): Promise<Deployment | undefined> {
     try {
-      return this.#toDeployment(endpointName, await this.client.onlineDeployments.get(this.#rg, this.#ws, endpointName, name));
+      return this.#toDeployment(
+        endpointName,
+        await this.client.onlineDeployments.get(this.#rg, this.#ws, endpointName, name),
+      );
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -274,7 +300,12 @@ export class AzureMlWorkspace implements MlWorkspace {
 
   #toJob(job: {
     name?: string;
-    properties: { status?: string; properties?: Record<string, string | null>; tags?: Record<string, string | null>; outputs?: Record<string, { uri?: string } | null> };
+    properties: {
+      status?: string;
+      properties?: Record<string, string | null>;
+      tags?: Record<string, string | null>;
+      outputs?: Record<string, { uri?: string } | null>;
+    };
   }): Job {
     const outputs: Record<string, string> = {};
     for (const [k, v] of Object.entries(job.properties.outputs ?? {})) if (v?.uri) outputs[k] = v.uri;
@@ -315,7 +346,9 @@ export class AzureMlWorkspace implements MlWorkspace {
     const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as unknown) : {};
     if (response.status >= 400) {
       const error = (body as { error?: { code?: string; message?: string } }).error;
-      const err = new Error(`${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim()) as Error & { statusCode: number; code?: string };
+      const err = new Error(
+        `${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
+      ) as Error & { statusCode: number; code?: string };
       err.statusCode = response.status;
       err.code = error?.code;
       throw err;

@@ -73,7 +73,7 @@ describe('local Functions host', () => {
     });
     expect(await validation.json()).toEqual({ validationResponse: 'code-1' });
 
-    const bad = [
+    const bad: { headers: Record<string, string>; body: string; status: number }[] = [
       { headers: {}, body: '[]', status: 400 },
       { headers: { 'aeg-event-type': 'Notification' }, body: '[{"id":', status: 400 },
     ];

@@ -1,0 +1,82 @@
+/**
+ * Benchmark entry: `npm run bench` (all suites) or `node dist/bench/run.js [runtime] [scoring]`.
+ * Prints one table per suite (figure, goal, met) and a summary. Figures are informative: the exit code is 0 unless
+ * a suite crashes, whatever the timings.
+ */
+import { fmt, printSuite, type SuiteResult } from './report';
+import { runRuntimeSuite } from './runtime';
+import { runScoringSuite } from './scoring';
+
+const SUITES: Record<string, { about: string; run: () => Promise<SuiteResult> }> = {
+  runtime: {
+    about: 'durable engine: HelloCities5 events/s and latency on durable SQLite, raw commit rate, replay µs/event',
+    run: () => runRuntimeSuite(),
+  },
+  scoring: {
+    about: 'local workspace scoring (https 90/10, plain http) against bare node:http / node:https servers',
+    run: () => runScoringSuite(),
+  },
+};
+
+const HELP = `Usage: node dist/bench/run.js [suite...] [--help]
+
+Runs the Champion benchmarks and prints, per suite, each figure next to its goal.
+Suites (default: all, in this order):
+${Object.entries(SUITES)
+  .map(([name, s]) => `  ${name.padEnd(9)} ${s.about}`)
+  .join('\n')}
+
+Figures are measured side by side in one run; missed goals are reported, never fatal (exit 0 unless a suite
+crashes). Progress lines go to stderr, tables to stdout. Takes about 1-2 minutes on 2 cores.`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const unknown = argv.filter((a) => !(a in SUITES));
+  if (unknown.length > 0) {
+    console.error(`Unknown suite or option: ${unknown.join(', ')}\n\n${HELP}`);
+    return 2;
+  }
+  const names = argv.length > 0 ? Object.keys(SUITES).filter((n) => argv.includes(n)) : Object.keys(SUITES);
+  console.log(
+    `Champion benchmarks: node ${process.version}, ${process.platform}/${process.arch}, ` +
+      `${(await import('node:os')).availableParallelism()} cores`,
+  );
+  const results: SuiteResult[] = [];
+  let crashed = 0;
+  for (const name of names) {
+    process.stderr.write(`running ${name}…\n`);
+    try {
+      const result = await SUITES[name]!.run();
+      results.push(result);
+      printSuite(result);
+    } catch (err) {
+      crashed++;
+      console.error(`\n== ${name}: CRASHED\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+  console.log('\n== summary');
+  for (const r of results) {
+    const goals = r.rows.filter((row) => row.met !== undefined);
+    const met = goals.filter((row) => row.met).length;
+    const missed = goals.filter((row) => !row.met).map((row) => row.metric);
+    console.log(
+      `${r.name.padEnd(16)} ${met}/${goals.length} goals met in ${fmt(r.seconds, 1)} s` +
+        (missed.length > 0 ? `; missed: ${missed.join('; ')}` : ''),
+    );
+  }
+  if (crashed > 0) console.log(`${crashed} suite(s) crashed`);
+  return crashed > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

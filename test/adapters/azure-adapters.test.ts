@@ -1,0 +1,145 @@
+/** The production Azure adapters, with the official SDK's pipeline intact, against the local workspace over https. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobDataReader } from '../../lib/azure/data-reader';
+import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
+import { EndpointScoring, ScoringError } from '../../lib/azure/scoring';
+import type { LocalWorkspace } from '../../local/workspace/index';
+import { removeTempDirs, rest, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+
+describe('Azure adapters against the local workspace', () => {
+  let ws: LocalWorkspace;
+  let aml: AzureMlWorkspace;
+  let scoring: EndpointScoring;
+  let modelId: string;
+
+  beforeAll(async () => {
+    ws = await start();
+    aml = new AzureMlWorkspace(ws.credential(), {
+      subscriptionId: ws.subscriptionId,
+      resourceGroup: ws.resourceGroup,
+      workspaceName: ws.workspaceName,
+      armEndpoint: ws.armEndpoint,
+      caCert: ws.caCert,
+    });
+    scoring = new EndpointScoring({ caCert: ws.caCert });
+    ({ modelId } = await trainAndRegister(ws, sdk(ws), { job: 'train-a', model: 'churn', version: '1' }));
+  });
+  afterAll(async () => {
+    scoring.close();
+    await ws.close();
+    removeTempDirs();
+  });
+
+  it('reads a data asset through its datastore and the Blob REST API', async () => {
+    ws.generateData({ name: 'eval', version: '1', rows: 50, seed: 3 });
+    const reader = new BlobDataReader(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
+      blobServiceUrl: `${ws.armEndpoint}/blob/{account}`,
+      caCert: ws.caCert,
+    });
+    const table = await reader.readDataAsset('eval', '1');
+    expect(table.columns).toEqual(['x1', 'x2', 'x3', 'x4', 'y']);
+    expect(table.rows).toHaveLength(50);
+    expect(table.rows.every((r) => r.every((v) => typeof v === 'number'))).toBe(true);
+    await expect(reader.readDataAsset('eval', '9')).rejects.toThrow();
+    reader.close();
+  });
+
+  it('changes model tags without losing the others', async () => {
+    await aml.updateModelTags('churn', '1', { stage: 'staged', owner: 'ana' }, []);
+    const updated = await aml.updateModelTags('churn', '1', { stage: 'production' }, ['owner']);
+    expect(updated.tags).toMatchObject({ stage: 'production' });
+    expect(updated.tags.owner).toBeUndefined();
+    expect((await aml.getModelVersion('churn', '1'))?.tags.stage).toBe('production');
+    expect(await aml.getModelVersion('churn', '42')).toBeUndefined();
+  });
+
+  it('creates an endpoint and a deployment without waiting, and polls their operations', async () => {
+    const endpoint = await aml.beginCreateEndpoint('ep-a', { team: 'ml' });
+    expect(endpoint.operationUrl).toMatch(/^https:/);
+    await waitFor(
+      async () => (await aml.getOperationStatus(endpoint.operationUrl!)).status === 'Succeeded',
+      'endpoint',
+    );
+    const deployment = await aml.beginCreateDeployment('ep-a', 'blue', {
+      modelId,
+      instanceType: 'Standard_DS3_v2',
+      instanceCount: 1,
+      tags: { 'champion.model': 'churn:1' },
+    });
+    expect(deployment.retryAfterSeconds).toBeGreaterThan(0);
+    await waitFor(async () => (await aml.getOperationStatus(deployment.operationUrl!)).status === 'Succeeded', 'blue');
+    const blue = await aml.getDeployment('ep-a', 'blue');
+    expect(blue).toMatchObject({ provisioningState: 'Succeeded', modelId, tags: { 'champion.model': 'churn:1' } });
+  });
+
+  it('reports why a deployment failed from its operation status', async () => {
+    ws.faults.add({ kind: 'provisioning', endpoint: 'ep-a', deployment: 'green', code: 'OutOfQuota', count: 1 });
+    const accepted = await aml.beginCreateDeployment('ep-a', 'green', {
+      modelId,
+      instanceType: 'Standard_DS3_v2',
+      instanceCount: 1,
+      tags: {},
+    });
+    const status = await waitFor(async () => {
+      const s = await aml.getOperationStatus(accepted.operationUrl!);
+      return s.status === 'InProgress' ? undefined : s;
+    }, 'green to fail');
+    expect(status.status).toBe('Failed');
+    expect(status.error?.code).toBe('OutOfQuota');
+  });
+
+  it('moves traffic between slots and keeps mirror traffic the typed client would drop', async () => {
+    await aml.setTraffic('ep-a', { blue: 100 });
+    await waitFor(async () => (await aml.getEndpoint('ep-a'))?.provisioningState === 'Succeeded', 'endpoint idle');
+    const accepted = await aml.beginCreateDeployment('ep-a', 'green', {
+      modelId,
+      instanceType: 'Standard_DS3_v2',
+      instanceCount: 1,
+      tags: {},
+    });
+    await waitFor(async () => (await aml.getOperationStatus(accepted.operationUrl!)).status === 'Succeeded', 'green');
+    // Someone mirrors 10 % to green with a newer api-version.
+    const path = `${rest(ws).workspacePath}/onlineEndpoints/ep-a?api-version=2023-04-01`;
+    const endpoint = (await rest(ws).request('GET', path)).body as { properties: Record<string, unknown> };
+    endpoint.properties.mirrorTraffic = { green: 10 };
+    expect((await rest(ws).request('PUT', path, { body: endpoint })).status).toBeLessThan(300);
+    await waitFor(async () => (await aml.getEndpoint('ep-a'))?.provisioningState === 'Succeeded', 'mirror applied');
+
+    // A traffic change keeps the mirror (a typed GET-change-PUT would have wiped it).
+    await aml.setTraffic('ep-a', { blue: 100, green: 0 });
+    const kept = await waitFor(async () => {
+      const e = await aml.getEndpoint('ep-a');
+      return e?.provisioningState === 'Succeeded' && e.traffic.green === 0 ? e : undefined;
+    }, 'traffic update');
+    expect(kept.mirrorTraffic).toEqual({ green: 10 });
+
+    // Green cannot take live traffic while mirrored: clear the mirror, then shift.
+    const cleared = (await rest(ws).request('GET', path)).body as { properties: Record<string, unknown> };
+    cleared.properties.mirrorTraffic = {};
+    await rest(ws).request('PUT', path, { body: cleared });
+    await waitFor(async () => (await aml.getEndpoint('ep-a'))?.provisioningState === 'Succeeded', 'mirror cleared');
+    await aml.setTraffic('ep-a', { blue: 0, green: 100 });
+    const after = await waitFor(async () => {
+      const e = await aml.getEndpoint('ep-a');
+      return e?.traffic.green === 100 && e.provisioningState === 'Succeeded' ? e : undefined;
+    }, 'traffic to move');
+    expect(after.traffic).toEqual({ blue: 0, green: 100 });
+  });
+
+  it('scores through the split and through the deployment header with the endpoint key', async () => {
+    const endpoint = await aml.getEndpoint('ep-a');
+    const key = await aml.getEndpointKey('ep-a');
+    const request = {
+      scoringUri: endpoint!.scoringUri!,
+      key,
+      columns: ['x1', 'x2', 'x3', 'x4'],
+      rows: [[0.1, 0.2, 0.3, 0.4]],
+    };
+    const routed = await scoring.score(request);
+    expect(routed.servedBy).toBe('green');
+    const pinned = await scoring.score({ ...request, deployment: 'blue' });
+    expect(pinned.servedBy).toBe('blue');
+    expect(pinned.predictions).toHaveLength(1);
+    await expect(scoring.score({ ...request, key: 'wrong' })).rejects.toBeInstanceOf(ScoringError);
+  });
+});
