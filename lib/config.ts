@@ -13,6 +13,8 @@ const settingsSchema = z.object({
   AZUREML_ARM_ENDPOINT: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
   /** PEM file of an extra CA to trust (the local workspace's self-signed certificate). */
   AZUREML_CA_CERT_PATH: z.string().optional(),
+  /** Blob service URL template (`{account}` replaced) for reading data assets; default is Azure's public cloud. */
+  AZUREML_BLOB_SERVICE_URL: z.string().optional(),
   /** A fixed bearer token (the local workspace's); on Azure the managed identity is used instead. */
   AZUREML_ACCESS_TOKEN: z.string().optional(),
   /** Client id of the user-assigned managed identity. */

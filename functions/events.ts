@@ -1,0 +1,37 @@
+/**
+ * Event Grid triggers. Deliveries are at least once: every handler is idempotent, and an event Champion cannot
+ * act on is acknowledged and logged rather than failed (a failure would make Event Grid retry it for a day).
+ */
+import * as df from 'durable-functions';
+import { getApp } from '../lib/app';
+import { EventValidationError, parseEvent } from '../lib/domain/events';
+import { startPromotion } from '../lib/promotions';
+
+df.app.client.eventGrid('onModelRegistered', {
+  handler: async (event, client, context) => {
+    let command;
+    try {
+      command = parseEvent(event);
+    } catch (err) {
+      if (err instanceof EventValidationError) {
+        context.warn(`Ignoring an invalid event ${String((event as { id?: unknown }).id)}: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    if (command.kind !== 'model-registered') {
+      context.log(`Ignoring ${event.eventType}: not a model registration.`);
+      return;
+    }
+    const outcome = await startPromotion(client, getApp().policies, {
+      modelName: command.modelName,
+      modelVersion: command.modelVersion,
+      registeredBy: command.tags['registered_by'] ?? command.properties['registered_by'],
+      source: 'event',
+    });
+    if (outcome.kind === 'no-policy') context.log(`${outcome.message} Event ${command.eventId} acknowledged.`);
+    else if (outcome.kind === 'duplicate')
+      context.log(`Promotion ${outcome.id} already exists (${outcome.runtimeStatus}).`);
+    else context.log(`Started promotion ${outcome.id}.`);
+  },
+});

@@ -1,0 +1,125 @@
+/**
+ * The HTTP API: start a promotion by hand, read promotions, and decide on one (signed link, API or CLI).
+ */
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import * as df from 'durable-functions';
+import { getApp } from '../lib/app';
+import { instanceStatus, startPromotion, submitDecision } from '../lib/promotions';
+
+const json = (status: number, body: unknown): HttpResponseInit => ({ status, jsonBody: body });
+const problem = (status: number, message: string): HttpResponseInit => json(status, { error: message });
+
+async function readJson(request: HttpRequest): Promise<Record<string, unknown> | HttpResponseInit> {
+  const text = await request.text();
+  if (!text.trim()) return {};
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return problem(400, 'The body must be a JSON object.');
+    return body as Record<string, unknown>;
+  } catch {
+    return problem(400, 'The body is not valid JSON.');
+  }
+}
+
+const isResponse = (value: unknown): value is HttpResponseInit =>
+  typeof value === 'object' && value !== null && 'status' in value && 'jsonBody' in value;
+const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+function summary(status: df.DurableOrchestrationStatus) {
+  return {
+    id: status.instanceId,
+    runtimeStatus: status.runtimeStatus,
+    createdTime: status.createdTime,
+    lastUpdatedTime: status.lastUpdatedTime,
+    status: status.customStatus,
+    result: status.output,
+  };
+}
+
+df.app.client.http('startPromotionHttp', {
+  route: 'promotions',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const body = await readJson(request);
+    if (isResponse(body)) return body;
+    const modelName = text(body.modelName);
+    const modelVersion = typeof body.modelVersion === 'number' ? String(body.modelVersion) : text(body.modelVersion);
+    if (!modelName) return problem(400, 'modelName: required.');
+    if (!modelVersion || !/^\d+$/.test(modelVersion)) return problem(400, 'modelVersion: required, a version number.');
+    const outcome = await startPromotion(client, getApp().policies, {
+      modelName,
+      modelVersion,
+      registeredBy: text(body.registeredBy),
+      source: 'manual',
+    });
+    if (outcome.kind === 'no-policy') return problem(404, outcome.message);
+    if (outcome.kind === 'duplicate')
+      return json(409, { id: outcome.id, error: `Promotion ${outcome.id} already exists (${outcome.runtimeStatus}).` });
+    return json(202, {
+      id: outcome.id,
+      statusUrl: `${new URL(request.url).origin}/api/promotions/${encodeURIComponent(outcome.id)}`,
+    });
+  },
+});
+
+df.app.client.http('listPromotions', {
+  route: 'promotions',
+  methods: ['GET'],
+  handler: async (request, client) => {
+    const model = request.query.get('model');
+    const all = await client.getStatusAll();
+    const promotions = all
+      .filter((s) => s.name === 'promoteModel')
+      .filter((s) => !model || (s.input as { modelName?: string } | undefined)?.modelName === model)
+      .sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)))
+      .map(summary);
+    return json(200, promotions);
+  },
+});
+
+df.app.client.http('getPromotion', {
+  route: 'promotions/{id}',
+  methods: ['GET'],
+  handler: async (request, client) => {
+    const status = await instanceStatus(client, request.params.id ?? '');
+    if (!status || status.name !== 'promoteModel') return problem(404, `No promotion "${request.params.id}".`);
+    return json(200, summary(status));
+  },
+});
+
+df.app.client.http('decidePromotion', {
+  route: 'promotions/{id}/decision',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const body = await readJson(request);
+    if (isResponse(body)) return body;
+    const token = request.query.get('token') ?? text(body.token);
+    // Behind App Service authentication the signed-in user is the approver, whatever the body says.
+    const approver = request.headers.get('x-ms-client-principal-name') ?? text(body.approver);
+    const via = token ? 'link' : body.via === 'cli' ? 'cli' : 'api';
+    const outcome = await submitDecision(
+      client,
+      getApp().settings.CHAMPION_APPROVAL_SECRET,
+      {
+        promotionId: request.params.id ?? '',
+        decision: text(body.decision),
+        approver,
+        comment: text(body.comment),
+        token,
+        via,
+      },
+      new Date(),
+    );
+    return outcome.ok ? json(202, { accepted: true }) : problem(outcome.status, outcome.message);
+  },
+});
+
+app.http('health', {
+  route: 'health',
+  methods: ['GET'],
+  handler: async () => {
+    const { settings, policies } = getApp();
+    return json(200, { status: 'ok', models: Object.keys(policies), gitCommit: settings.CHAMPION_GIT_SHA ?? null });
+  },
+});

@@ -1,0 +1,57 @@
+/**
+ * Registrations of the promotion flow: the orchestration, the per-model lock entity, and every activity of the
+ * contract over the adapters the composition root builds.
+ */
+import * as df from 'durable-functions';
+import { createActivities, type ActivityHandlers } from '../lib/activities';
+import { getApp } from '../lib/app';
+import type { ActivityName } from '../orchestrations/contract';
+import { MODEL_LOCK_ENTITY, promoteModel } from '../orchestrations/promote-model';
+
+df.app.orchestration('promoteModel', promoteModel);
+
+// Only locked, never called: its state is the lock itself, which the Durable runtime keeps.
+df.app.entity(MODEL_LOCK_ENTITY, (context) => {
+  context.df.return(undefined);
+});
+
+const clientInput = df.input.durableClient();
+
+function activities(context: Parameters<typeof df.getClient>[0]): ActivityHandlers {
+  const client = df.getClient(context);
+  return createActivities({
+    ...getApp().deps,
+    signal: async (instanceId, eventName, data) => {
+      try {
+        await client.raiseEvent(instanceId, eventName, data);
+        return true;
+      } catch {
+        // The instance finished or never existed: nothing waits for the signal.
+        return false;
+      }
+    },
+  });
+}
+
+// Every activity of the contract, checked by the compiler: a missing or unknown name fails to build.
+const registered: Record<ActivityName, true> = {
+  readEndpoint: true,
+  beginCreateEndpoint: true,
+  beginDeploy: true,
+  checkProvisioning: true,
+  deleteDeployment: true,
+  testDeployment: true,
+  evaluateChallenger: true,
+  changeStage: true,
+  requestApproval: true,
+  setTraffic: true,
+  recordRelease: true,
+  signalInstance: true,
+};
+
+for (const name of Object.keys(registered) as ActivityName[]) {
+  df.app.activity(name, {
+    extraInputs: [clientInput],
+    handler: (input: unknown, context) => (activities(context)[name] as (i: unknown) => Promise<unknown>)(input),
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The composition root: settings → Azure adapters → activity dependencies. Built once per process, on first use,
+ * so a bad setting fails the first invocation with the setting's name instead of crashing registration.
+ */
+import { readFileSync } from 'node:fs';
+import type { ActivityDeps } from './activities';
+import { MemoryNotifier, ServiceBusNotifier } from './adapters/notifier';
+import { createTelemetry } from './adapters/telemetry';
+import { createCredential } from './azure/credential';
+import { BlobDataReader } from './azure/data-reader';
+import { AzureMlWorkspace } from './azure/ml-workspace';
+import { EndpointScoring } from './azure/scoring';
+import { readSettings, type Settings } from './config';
+import { parsePolicies, type PolicySet } from './domain/policy';
+import type { Notifier } from './ports';
+
+export interface App {
+  settings: Settings;
+  policies: PolicySet;
+  deps: Omit<ActivityDeps, 'signal'>;
+}
+
+let app: App | undefined;
+
+export function loadPolicies(setting: string): PolicySet {
+  const text = setting.startsWith('@') ? readFileSync(setting.slice(1), 'utf8') : setting;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`CHAMPION_POLICIES: not valid JSON (${(err as Error).message})`);
+  }
+  try {
+    return parsePolicies(json);
+  } catch (err) {
+    throw new Error(`CHAMPION_POLICIES: ${(err as Error).message}`);
+  }
+}
+
+export function getApp(env: Record<string, string | undefined> = process.env): App {
+  if (app) return app;
+  const settings = readSettings(env);
+  const policies = loadPolicies(settings.CHAMPION_POLICIES);
+  const credential = createCredential({
+    accessToken: settings.AZUREML_ACCESS_TOKEN,
+    managedIdentityClientId: settings.AZURE_CLIENT_ID,
+  });
+  const caCert = settings.AZUREML_CA_CERT_PATH ? readFileSync(settings.AZUREML_CA_CERT_PATH, 'utf8') : undefined;
+  const workspace = new AzureMlWorkspace(credential, {
+    subscriptionId: settings.AZURE_SUBSCRIPTION_ID,
+    resourceGroup: settings.AZURE_RESOURCE_GROUP,
+    workspaceName: settings.AZUREML_WORKSPACE_NAME,
+    armEndpoint: settings.AZUREML_ARM_ENDPOINT,
+    caCert,
+  });
+  const log = (line: string) => console.log(line);
+  const notifier: Notifier =
+    settings.SERVICEBUS_NAMESPACE && settings.SERVICEBUS_TOPIC
+      ? new ServiceBusNotifier({
+          fullyQualifiedNamespace: settings.SERVICEBUS_NAMESPACE,
+          topicName: settings.SERVICEBUS_TOPIC,
+          credential,
+        })
+      : new MemoryNotifier({ log });
+  app = {
+    settings,
+    policies,
+    deps: {
+      workspace,
+      scoring: new EndpointScoring({ caCert }),
+      data: new BlobDataReader(
+        workspace.client,
+        credential,
+        settings.AZURE_RESOURCE_GROUP,
+        settings.AZUREML_WORKSPACE_NAME,
+        {
+          blobServiceUrl: settings.AZUREML_BLOB_SERVICE_URL,
+          caCert,
+        },
+      ),
+      notifier,
+      telemetry: createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log }),
+      approvalSecret: settings.CHAMPION_APPROVAL_SECRET,
+      publicUrl:
+        settings.CHAMPION_PUBLIC_URL ??
+        (settings.WEBSITE_HOSTNAME ? `https://${settings.WEBSITE_HOSTNAME}` : 'http://127.0.0.1:7071'),
+      gitSha: settings.CHAMPION_GIT_SHA,
+      gitRepository: settings.CHAMPION_GIT_REPOSITORY,
+    },
+  };
+  return app;
+}

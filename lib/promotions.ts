@@ -1,0 +1,115 @@
+/**
+ * Starting promotions and recording decisions: the edge logic shared by the Event Grid trigger, the HTTP API and
+ * the CLI. Idempotent: one promotion per model version, whatever the number of deliveries.
+ */
+import type * as df from 'durable-functions';
+import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../orchestrations/contract';
+import { EVENTS } from '../orchestrations/contract';
+import { checkApprover, verifyApprovalToken } from './approval';
+import { promotionInstanceId } from './domain/events';
+import { policyFor, type PolicySet } from './domain/policy';
+
+export type StartOutcome =
+  | { kind: 'started'; id: string }
+  | { kind: 'duplicate'; id: string; runtimeStatus: string }
+  | { kind: 'no-policy'; message: string };
+
+export async function instanceStatus(
+  client: df.DurableClient,
+  id: string,
+): Promise<df.DurableOrchestrationStatus | undefined> {
+  // getStatus rejects when the instance does not exist (the runtime answers 404).
+  return client.getStatus(id).catch(() => undefined);
+}
+
+export async function startPromotion(
+  client: df.DurableClient,
+  policies: PolicySet,
+  request: { modelName: string; modelVersion: string; registeredBy?: string; source: PromotionInput['source'] },
+): Promise<StartOutcome> {
+  const policy = policyFor(policies, request.modelName);
+  if (!policy) return { kind: 'no-policy', message: `No promotion policy covers model "${request.modelName}".` };
+  const id = promotionInstanceId(request.modelName, request.modelVersion);
+  const existing = await instanceStatus(client, id);
+  if (existing) return { kind: 'duplicate', id, runtimeStatus: String(existing.runtimeStatus) };
+  const input: PromotionInput = { ...request, policy };
+  try {
+    await client.startNew('promoteModel', { instanceId: id, input });
+  } catch (err) {
+    // A concurrent delivery created it first.
+    const raced = await instanceStatus(client, id);
+    if (raced) return { kind: 'duplicate', id, runtimeStatus: String(raced.runtimeStatus) };
+    throw err;
+  }
+  return { kind: 'started', id };
+}
+
+export type DecisionOutcome = { ok: true } | { ok: false; status: 400 | 403 | 404 | 409; message: string };
+
+/**
+ * Checks a decision against the promotion it is for, then hands it to the waiting orchestration. A token (from
+ * a signed link) must match the promotion and its decision; the registrant may not approve their own model.
+ */
+export async function submitDecision(
+  client: df.DurableClient,
+  secret: string,
+  request: {
+    promotionId: string;
+    decision?: string;
+    approver?: string;
+    comment?: string;
+    token?: string;
+    via: ApprovalDecision['via'];
+  },
+  now: Date,
+): Promise<DecisionOutcome> {
+  let decision = request.decision;
+  if (request.token !== undefined) {
+    const verified = verifyApprovalToken(secret, request.token, now);
+    if (!verified.ok)
+      return { ok: false, status: 403, message: `The approval link is ${verified.reason.replace('-', ' ')}.` };
+    if (verified.claims.promotionId !== request.promotionId) {
+      return { ok: false, status: 403, message: 'The approval link belongs to another promotion.' };
+    }
+    if (decision !== undefined && decision !== verified.claims.decision) {
+      return { ok: false, status: 400, message: `decision: the link is for "${verified.claims.decision}".` };
+    }
+    decision = verified.claims.decision;
+  }
+  if (decision !== 'approve' && decision !== 'reject') {
+    return { ok: false, status: 400, message: 'decision: must be "approve" or "reject".' };
+  }
+  const status = await instanceStatus(client, request.promotionId);
+  if (!status) return { ok: false, status: 404, message: `No promotion "${request.promotionId}".` };
+  const input = status.input as PromotionInput;
+  const custom = status.customStatus as PromotionStatus | undefined;
+  if (String(status.runtimeStatus) !== 'Running' || custom?.phase !== 'awaiting-approval') {
+    return {
+      ok: false,
+      status: 409,
+      message: `Promotion "${request.promotionId}" is not waiting for a decision (phase: ${custom?.phase ?? status.runtimeStatus}).`,
+    };
+  }
+  const who = checkApprover({
+    approver: request.approver,
+    registeredBy: input.registeredBy,
+    allowedApprovers: decision === 'approve' ? input.policy.approval.approvers : undefined,
+  });
+  if (!who.ok) {
+    const messages = {
+      anonymous: 'approver: who decides must be named.',
+      'self-approval': 'approver: the person who registered the model cannot approve it.',
+      'not-an-approver': `approver: "${request.approver}" is not an approver for ${input.modelName}.`,
+    } as const;
+    return { ok: false, status: who.reason === 'anonymous' ? 400 : 403, message: messages[who.reason] };
+  }
+  const payload: ApprovalDecision = {
+    decision,
+    approver: request.approver!.trim(),
+    comment: request.comment?.slice(0, 1000),
+    via: request.via,
+    at: now.toISOString(),
+  };
+  await client.raiseEvent(request.promotionId, EVENTS.decision, payload);
+  return { ok: true };
+}

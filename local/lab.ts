@@ -1,0 +1,124 @@
+/**
+ * What a data scientist does by hand, against the local workspace through the official SDK: generate data,
+ * train a model with a command job, register it. Used by the demo and the end-to-end tests.
+ */
+import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { StaticTokenCredential } from '../lib/azure/credential';
+
+export interface WorkspaceInfo {
+  armEndpoint: string;
+  caCertPath: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  workspaceName: string;
+  token: string;
+}
+
+export class Lab {
+  readonly client: AzureMachineLearningWorkspaces;
+  readonly info: WorkspaceInfo;
+  readonly #ca: string;
+
+  constructor(workspaceJsonPath: string) {
+    this.info = JSON.parse(readFileSync(workspaceJsonPath, 'utf8')) as WorkspaceInfo;
+    this.#ca = readFileSync(this.info.caCertPath, 'utf8');
+    this.client = new AzureMachineLearningWorkspaces(
+      new StaticTokenCredential(this.info.token),
+      this.info.subscriptionId,
+      {
+        endpoint: this.info.armEndpoint,
+        tlsOptions: { ca: this.#ca },
+      },
+    );
+  }
+
+  /** Calls the local workspace's admin surface (data generation, faults, monitor signals). */
+  admin(method: string, path: string, body?: unknown): Promise<unknown> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        `${this.info.armEndpoint}/_local/${path}`,
+        { method, ca: this.#ca, headers: payload ? { 'content-type': 'application/json' } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 500) >= 400)
+              reject(new Error(`${method} /_local/${path}: ${res.statusCode} ${text}`));
+            else resolve(text ? JSON.parse(text) : undefined);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /**
+   * Generates training data (seeded; `quality` < 1 corrupts targets so the model is worse on purpose), trains a
+   * regression model with a command job, waits for it, and registers the result as `name:version` with its
+   * held-out metrics. Registration makes the workspace emit ModelRegistered.
+   */
+  async trainAndRegister(args: {
+    name: string;
+    version: string;
+    seed: number;
+    quality?: number;
+    drift?: number;
+    rows?: number;
+    registeredBy?: string;
+    pollMs?: number;
+  }): Promise<void> {
+    const { resourceGroup: rg, workspaceName: ws } = this.info;
+    const dataName = `${args.name}-train-v${args.version}`;
+    await this.admin('POST', 'data/generate', {
+      name: dataName,
+      version: '1',
+      rows: args.rows ?? 600,
+      seed: args.seed,
+      quality: args.quality ?? 1,
+      drift: args.drift ?? 0,
+    });
+    const job = `${args.name}-train-v${args.version}-${args.seed}`;
+    await this.client.jobs.createOrUpdate(rg, ws, job, {
+      properties: {
+        jobType: 'Command',
+        command: 'python train.py --task regression --target y --data ${{inputs.training_data}}',
+        environmentId: 'azureml:champion-train:1',
+        // The SDK's serializer drops the uri of asset inputs; a literal input carries the data reference.
+        inputs: { training_data: { jobInputType: 'literal', value: `azureml:${dataName}:1` } },
+      } as never,
+    });
+    let status = 'NotStarted';
+    let properties: Record<string, string | null> = {};
+    for (let i = 0; i < 600 && !['Completed', 'Failed', 'Canceled'].includes(status); i++) {
+      await new Promise((r) => setTimeout(r, args.pollMs ?? 100));
+      const current = await this.client.jobs.get(rg, ws, job);
+      status = current.properties.status ?? 'Unknown';
+      properties = (current.properties.properties ?? {}) as Record<string, string | null>;
+    }
+    if (status !== 'Completed')
+      throw new Error(`Training job ${job} ended ${status}: ${properties['error.message'] ?? ''}`);
+    const metrics = Object.fromEntries(
+      Object.entries(properties).filter(([k, v]) => k.startsWith('metrics.') && v !== null),
+    ) as Record<string, string>;
+    await this.client.modelVersions.createOrUpdate(rg, ws, args.name, args.version, {
+      properties: {
+        modelUri: `azureml://jobs/${job}/outputs/model`,
+        properties: { ...metrics, 'training.job': job },
+        tags: args.registeredBy ? { registered_by: args.registeredBy } : {},
+      },
+    });
+  }
+
+  async modelStages(name: string): Promise<Record<string, string | undefined>> {
+    const out: Record<string, string | undefined> = {};
+    for await (const v of this.client.modelVersions.list(this.info.resourceGroup, this.info.workspaceName, name)) {
+      out[v.name ?? ''] = v.properties.tags?.stage ?? undefined;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The embedded default (`npm start`): the local Azure ML workspace and the local Functions host running
+ * Champion's own registrations, wired together the way Azure wires them — the app reaches the workspace through
+ * the official SDK over https, and the workspace delivers Event Grid events to the app's webhook.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LocalFunctionsHost } from './runtime/host';
+import { startWorkspace, type LocalWorkspace } from './workspace/index';
+
+const usage = `Usage: npm start -- [options]
+
+Runs Champion locally with no Azure account: a local Azure ML workspace (ARM REST over https, real models)
+and the local Functions host serving the app.
+
+Options:
+  --port N            Functions host port (default: $FUNCTIONS_HTTP_PORT or 7071)
+  --workspace-port N  local workspace port (default: $CHAMPION_WORKSPACE_PORT or 7443)
+  --data-dir DIR      where all state is kept (default: $CHAMPION_DATA_DIR or .data)
+  --policies FILE     promotion policies (default: a demo policy for the model "demand", written to the data dir)
+  --provisioning-ms N how long deployments take to provision in the local workspace (default 1500)
+  -h, --help          show this help`;
+
+export const DEMO_MODEL = 'demand';
+export const DEMO_ENDPOINT = 'demand-ep';
+export const DEMO_EVAL_DATA = { name: 'demand-eval', version: '1' };
+
+function demoPolicies(): unknown {
+  return {
+    policies: [
+      {
+        modelName: DEMO_MODEL,
+        endpointName: DEMO_ENDPOINT,
+        task: 'regression',
+        primaryMetric: 'mse',
+        minImprovement: 0,
+        guardrails: [{ metric: 'mae', margin: 0.5 }],
+        evaluation: { mode: 'paired', dataAsset: DEMO_EVAL_DATA, labelColumn: 'y', minSamples: 100 },
+        approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' },
+        rollout: {
+          instanceType: 'Standard_DS3_v2',
+          instanceCount: 1,
+          steps: [100],
+          provisioningDeadline: 'PT10M',
+          testSpec: { sampleRows: [[0, 0, 0, 0]], latencyBudgetMs: 2000 },
+        },
+      },
+    ],
+  };
+}
+
+function secretIn(dataDir: string): string {
+  const file = path.join(dataDir, 'approval-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+function gitCommit(repoDir: string): string | undefined {
+  try {
+    const head = readFileSync(path.join(repoDir, '.git', 'HEAD'), 'utf8').trim();
+    if (/^[0-9a-f]{40}$/.test(head)) return head;
+    const ref = head.replace(/^ref: /, '');
+    const file = path.join(repoDir, '.git', ref);
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const packed = path.join(repoDir, '.git', 'packed-refs');
+    const line = existsSync(packed)
+      ? readFileSync(packed, 'utf8')
+          .split('\n')
+          .find((l) => l.endsWith(` ${ref}`))
+      : undefined;
+    return line?.split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function port(value: string | undefined, fallback: number, name: string): number {
+  const n = Number(value ?? fallback);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: "${value}" is not a port number.`);
+  return n;
+}
+
+export interface Embedded {
+  host: LocalFunctionsHost;
+  workspace: LocalWorkspace;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(options: {
+  appDir: string;
+  dataDir: string;
+  port: number;
+  workspacePort: number;
+  policiesFile?: string;
+  provisioningMs?: number;
+  log?: (line: string) => void;
+}): Promise<Embedded> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  mkdirSync(options.dataDir, { recursive: true });
+  const hostUrl = `http://127.0.0.1:${options.port}`;
+  const workspace = await startWorkspace({
+    dataDir: path.join(options.dataDir, 'workspace'),
+    port: options.workspacePort,
+    provisioningMs: options.provisioningMs ?? 1500,
+    eventSubscribers: [
+      {
+        url: `${hostUrl}/runtime/webhooks/eventgrid?functionName=onModelRegistered`,
+        eventTypes: ['Microsoft.MachineLearningServices.ModelRegistered'],
+      },
+    ],
+    log: () => {},
+  });
+  try {
+    workspace.generateData({
+      ...DEMO_EVAL_DATA,
+      rows: 400,
+      seed: 1000,
+      description: 'Evaluation rows for the demo model',
+    });
+  } catch {
+    // Already there from an earlier start.
+  }
+
+  let policiesFile = options.policiesFile;
+  if (!policiesFile) {
+    policiesFile = path.join(options.dataDir, 'policies.json');
+    if (!existsSync(policiesFile)) writeFileSync(policiesFile, JSON.stringify(demoPolicies(), null, 2));
+  }
+  const sha = gitCommit(options.appDir);
+  Object.assign(process.env, {
+    AZURE_SUBSCRIPTION_ID: workspace.subscriptionId,
+    AZURE_RESOURCE_GROUP: workspace.resourceGroup,
+    AZUREML_WORKSPACE_NAME: workspace.workspaceName,
+    AZUREML_ARM_ENDPOINT: workspace.armEndpoint,
+    AZUREML_CA_CERT_PATH: workspace.caCertPath,
+    AZUREML_ACCESS_TOKEN: workspace.token,
+    AZUREML_BLOB_SERVICE_URL: `${workspace.armEndpoint}/blob/{account}`,
+    CHAMPION_POLICIES: `@${policiesFile}`,
+    CHAMPION_APPROVAL_SECRET: secretIn(options.dataDir),
+    CHAMPION_PUBLIC_URL: hostUrl,
+    ...(sha ? { CHAMPION_GIT_SHA: sha } : {}),
+    CHAMPION_GIT_REPOSITORY: process.env.CHAMPION_GIT_REPOSITORY ?? 'local',
+  });
+
+  const host = await LocalFunctionsHost.start({
+    appDir: options.appDir,
+    dataDir: path.join(options.dataDir, 'runtime'),
+    port: options.port,
+    log,
+  });
+  return {
+    host,
+    workspace,
+    close: async () => {
+      await host.close();
+      await workspace.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      'workspace-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      policies: { type: 'string' },
+      'provisioning-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const appDir = path.resolve(__dirname, '..', '..');
+  const embedded = await startEmbedded({
+    appDir,
+    dataDir: path.resolve(values['data-dir'] ?? process.env.CHAMPION_DATA_DIR ?? path.join(appDir, '.data')),
+    port: port(values.port ?? process.env.FUNCTIONS_HTTP_PORT, 7071, '--port'),
+    workspacePort: port(values['workspace-port'] ?? process.env.CHAMPION_WORKSPACE_PORT, 7443, '--workspace-port'),
+    policiesFile: values.policies ? path.resolve(values.policies) : undefined,
+    provisioningMs: values['provisioning-ms'] ? Number(values['provisioning-ms']) : undefined,
+  });
+  const { host, workspace } = embedded;
+  console.log(`Local Azure ML workspace: ${workspace.armEndpoint} (details in ${workspace.workspaceJsonPath})`);
+  console.log(`Functions host listening on ${host.url}`);
+  for (const fn of host.describe()) console.log(`  ${fn.name} [${fn.trigger}] ${fn.url ?? ''}`);
+  const stop = () => void embedded.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}

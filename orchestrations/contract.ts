@@ -1,0 +1,160 @@
+/**
+ * The one typed contract between flows and activities: every activity's name, input and output. Orchestrations
+ * call activities only through `activity(ctx, name, input)`, so a renamed activity or a changed shape fails to
+ * compile. Inputs and outputs are plain JSON: they are recorded in the orchestration history.
+ */
+import type { Evidence } from '../lib/domain/evaluation';
+import type { Policy, TestSpec } from '../lib/domain/policy';
+import type { Slot } from '../lib/domain/rollout-plan';
+
+export interface EndpointView {
+  exists: boolean;
+  provisioningState?: string;
+  traffic: Record<string, number>;
+  /** Deployment name → the model version it serves ("name:version"), when known. */
+  deployments: Record<string, { model?: string; provisioningState: string }>;
+}
+
+/** A started ARM operation: poll it with `checkProvisioning` after `retryAfterSeconds`. */
+export type Started =
+  | { ok: true; retryAfterSeconds: number; operationUrl?: string }
+  | { ok: false; code: string; message: string; retryAfterSeconds?: number };
+
+export type ProvisioningCheck =
+  | { state: 'InProgress'; retryAfterSeconds: number }
+  | { state: 'Succeeded' }
+  | { state: 'Failed'; code: string; message: string };
+
+export interface TestReport {
+  ok: boolean;
+  requests: number;
+  failures: string[];
+  p50LatencyMs: number;
+  maxLatencyMs: number;
+}
+
+export type StageTransition = 'stage' | 'promote' | 'reject' | 'unstage';
+
+export interface StageChange {
+  /** Versions whose tags were written (empty when the tags already said so). */
+  written: string[];
+  /** The version that lost its `staged` tag to this one, with the promotion that staged it. */
+  displaced?: { version: string; promotionId?: string };
+}
+
+export interface ApprovalLinks {
+  approveUrl: string;
+  rejectUrl: string;
+  expiresAt: string;
+}
+
+export interface ReleaseRecord {
+  gitSha?: string;
+  repository?: string;
+}
+
+export interface Activities {
+  readEndpoint: { input: { endpointName: string }; output: EndpointView };
+  beginCreateEndpoint: { input: { endpointName: string; modelName: string }; output: Started };
+  beginDeploy: {
+    input: {
+      endpointName: string;
+      slot: Slot;
+      modelName: string;
+      modelVersion: string;
+      instanceType: string;
+      instanceCount: number;
+      promotionId: string;
+    };
+    output: Started;
+  };
+  /** `slot` absent = the endpoint itself. */
+  checkProvisioning: { input: { endpointName: string; slot?: Slot; operationUrl?: string }; output: ProvisioningCheck };
+  deleteDeployment: { input: { endpointName: string; slot: Slot }; output: { deleted: boolean } };
+  testDeployment: { input: { endpointName: string; slot: Slot; testSpec: TestSpec }; output: TestReport };
+  evaluateChallenger: {
+    input: { policy: Policy; endpointName: string; championSlot: string | null; challengerSlot: Slot };
+    output: Evidence;
+  };
+  changeStage: {
+    input: { modelName: string; modelVersion: string; transition: StageTransition; promotionId: string };
+    output: StageChange;
+  };
+  requestApproval: {
+    input: {
+      promotionId: string;
+      modelName: string;
+      modelVersion: string;
+      evidenceSummary: string;
+      expiresAt: string;
+      nonce: string;
+    };
+    output: ApprovalLinks;
+  };
+  setTraffic: { input: { endpointName: string; traffic: Record<string, number> }; output: { ok: true } };
+  recordRelease: {
+    input: { endpointName: string; slot: Slot; promotionId: string; modelName: string; modelVersion: string };
+    output: ReleaseRecord;
+  };
+  /** Raises an event on another orchestration instance (e.g. tells a waiting promotion it was superseded). */
+  signalInstance: { input: { instanceId: string; eventName: string; data: unknown }; output: { delivered: boolean } };
+}
+
+export type ActivityName = keyof Activities;
+export type ActivityInput<K extends ActivityName> = Activities[K]['input'];
+export type ActivityOutput<K extends ActivityName> = Activities[K]['output'];
+
+/** What a promotion is started with. The trigger resolves the policy, so the flow never reads settings. */
+export interface PromotionInput {
+  modelName: string;
+  modelVersion: string;
+  policy: Policy;
+  /** Who registered the model (they may not approve it). */
+  registeredBy?: string;
+  source: 'event' | 'manual';
+}
+
+export type PromotionOutcome =
+  'promoted' | 'lost-evaluation' | 'rejected' | 'approval-timed-out' | 'superseded' | 'failed';
+
+export interface ApprovalDecision {
+  decision: 'approve' | 'reject';
+  approver: string;
+  comment?: string;
+  via: 'link' | 'api' | 'cli';
+  at: string;
+}
+
+export interface PromotionResult {
+  outcome: PromotionOutcome;
+  modelName: string;
+  modelVersion: string;
+  reason: string;
+  evidence?: Evidence;
+  decision?: ApprovalDecision;
+  release?: ReleaseRecord & { endpointName: string; slot: string };
+  failure?: { code: string; message: string };
+}
+
+/** The promotion's custom status: where it is and what happened so far, for status queries and the CLI. */
+export interface PromotionStatus {
+  phase:
+    | 'preparing'
+    | 'deploying'
+    | 'testing'
+    | 'evaluating'
+    | 'awaiting-approval'
+    | 'rolling-out'
+    | 'rolling-back'
+    | 'done';
+  modelName: string;
+  modelVersion: string;
+  timeline: { at: string; phase: string; note: string }[];
+  evidence?: { decision: string; reason: string; n?: number };
+  approval?: ApprovalLinks;
+}
+
+export const EVENTS = {
+  decision: 'decision',
+  superseded: 'superseded',
+} as const;

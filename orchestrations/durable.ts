@@ -1,0 +1,36 @@
+/**
+ * The one seam between Champion's flows and durable-functions' orchestration context. Flows compose these
+ * typed steps with `yield*`, so an activity's input and output types come from the contract and a renamed
+ * activity fails to compile.
+ */
+import type * as df from 'durable-functions';
+import type { ActivityInput, ActivityName, ActivityOutput } from './contract';
+
+export type Context = df.OrchestrationContext;
+export type Step<T> = Generator<df.Task, T, unknown>;
+
+export function* activity<K extends ActivityName>(
+  ctx: Context,
+  name: K,
+  input: ActivityInput<K>,
+): Step<ActivityOutput<K>> {
+  return (yield ctx.df.callActivity(name, input)) as ActivityOutput<K>;
+}
+
+/** Retries transient faults (throttling, timeouts) with backoff; result unions carry the expected failures. */
+export function* activityWithRetry<K extends ActivityName>(
+  ctx: Context,
+  retry: df.RetryOptions,
+  name: K,
+  input: ActivityInput<K>,
+): Step<ActivityOutput<K>> {
+  return (yield ctx.df.callActivityWithRetry(name, retry, input)) as ActivityOutput<K>;
+}
+
+export function* sleep(ctx: Context, seconds: number): Step<void> {
+  yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + seconds * 1000));
+}
+
+export function now(ctx: Context): Date {
+  return ctx.df.currentUtcDateTime;
+}

@@ -1,0 +1,207 @@
+/**
+ * promoteModel: one registered model version from "registered" to "serving", or to a recorded reason why not.
+ *
+ *   prepare (under the model's lock): idle blue/green slot → deploy the challenger at 0 % → smoke test → paired
+ *     evaluation against the champion through the deployment header → stage it (the previous staged version is
+ *     unstaged and its promotion told it was superseded);
+ *   approval: a signed decision, a newer winner, or the policy's timeout — whichever comes first;
+ *   release (under the lock): shift traffic, then tag `production` (never before traffic moved) and stamp the
+ *     deployment with the git commit; any failure puts the champion back to 100 %.
+ */
+import * as df from 'durable-functions';
+import { planBlueGreenRollout, type Slot } from '../lib/domain/rollout-plan';
+import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from './contract';
+import { EVENTS } from './contract';
+import { activity, now, type Context, type Step } from './durable';
+import { deployToSlot, removeSlot, shiftTraffic } from './rollout';
+
+export const MODEL_LOCK_ENTITY = 'modelLock';
+
+function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>): Step<T> {
+  const lock = (yield ctx.df.lock([new df.EntityId(MODEL_LOCK_ENTITY, modelName)])) as { release(): void };
+  try {
+    return yield* body();
+  } finally {
+    lock.release();
+  }
+}
+
+class Timeline {
+  readonly status: PromotionStatus;
+  constructor(
+    private readonly ctx: Context,
+    input: PromotionInput,
+  ) {
+    this.status = { phase: 'preparing', modelName: input.modelName, modelVersion: input.modelVersion, timeline: [] };
+  }
+
+  mark(phase: PromotionStatus['phase'], note: string): void {
+    this.status.phase = phase;
+    this.status.timeline.push({ at: now(this.ctx).toISOString(), phase, note });
+    this.ctx.df.setCustomStatus(this.status);
+  }
+}
+
+export function* promoteModel(ctx: Context): Step<PromotionResult> {
+  const input = ctx.df.getInput() as PromotionInput;
+  const { policy, modelName, modelVersion } = input;
+  const promotionId = ctx.df.instanceId;
+  const timeline = new Timeline(ctx, input);
+  const result = (outcome: PromotionResult['outcome'], reason: string, extra: Partial<PromotionResult> = {}) => {
+    timeline.mark('done', `${outcome}: ${reason}`);
+    return { outcome, modelName, modelVersion, reason, ...extra } satisfies PromotionResult;
+  };
+
+  // 1. Prepare and judge the challenger, holding the model's lock so two promotions never share the idle slot.
+  timeline.mark('preparing', `evaluating ${modelName}:${modelVersion} for endpoint ${policy.endpointName}`);
+  const prepared = yield* withModelLock(ctx, modelName, function* () {
+    const deployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, (note) =>
+      timeline.mark('deploying', note),
+    );
+    if (!deployed.ok) return { ok: false as const, failure: deployed.failure };
+    const { slot, champion } = deployed;
+
+    timeline.mark('testing', `smoke test of ${slot} through the azureml-model-deployment header`);
+    const test = yield* activity(ctx, 'testDeployment', {
+      endpointName: policy.endpointName,
+      slot,
+      testSpec: policy.rollout.testSpec,
+    });
+    if (!test.ok) {
+      yield* removeSlot(ctx, policy.endpointName, slot);
+      return { ok: false as const, failure: { code: 'SmokeTestFailed', message: test.failures.join('; ') } };
+    }
+
+    timeline.mark('evaluating', champion ? `paired comparison against ${champion}` : 'no champion yet');
+    const evidence = yield* activity(ctx, 'evaluateChallenger', {
+      policy,
+      endpointName: policy.endpointName,
+      championSlot: champion,
+      challengerSlot: slot,
+    });
+    timeline.status.evidence = {
+      decision: evidence.decision,
+      reason: evidence.reason,
+      n: evidence.kind === 'paired' ? evidence.n : undefined,
+    };
+    if (evidence.decision !== 'win' && evidence.decision !== 'inconclusive') {
+      yield* removeSlot(ctx, policy.endpointName, slot);
+      return { ok: true as const, staged: false, slot, evidence };
+    }
+
+    const change = yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'stage', promotionId });
+    if (change.displaced?.promotionId && change.displaced.promotionId !== promotionId) {
+      yield* activity(ctx, 'signalInstance', {
+        instanceId: change.displaced.promotionId,
+        eventName: EVENTS.superseded,
+        data: { by: promotionId, modelVersion },
+      });
+    }
+    return { ok: true as const, staged: true, slot, evidence };
+  });
+
+  if (!prepared.ok) return result('failed', prepared.failure.message, { failure: prepared.failure });
+  const { evidence, slot } = prepared;
+  if (!prepared.staged) return result('lost-evaluation', evidence.reason, { evidence });
+
+  // 2. Approval: a person decides (an inconclusive result always asks one), a newer winner, or the timeout.
+  let decision: ApprovalDecision | undefined;
+  if (policy.approval.required || evidence.decision === 'inconclusive') {
+    const expiresAt = new Date(now(ctx).getTime() + policy.approval.timeoutMs);
+    const links = yield* activity(ctx, 'requestApproval', {
+      promotionId,
+      modelName,
+      modelVersion,
+      evidenceSummary: `${evidence.decision}: ${evidence.reason}`,
+      expiresAt: expiresAt.toISOString(),
+      nonce: ctx.df.newGuid(`${promotionId}:approval`),
+    });
+    timeline.status.approval = links;
+    timeline.mark('awaiting-approval', `waiting for a decision until ${links.expiresAt}`);
+
+    const decided = ctx.df.waitForExternalEvent(EVENTS.decision);
+    const superseded = ctx.df.waitForExternalEvent(EVENTS.superseded);
+    const timeout = ctx.df.createTimer(expiresAt);
+    const winner = yield ctx.df.Task.any([decided, superseded, timeout]);
+    if (winner !== timeout) timeout.cancel();
+
+    if (winner === superseded) {
+      const by = (superseded.result as { by?: string } | undefined)?.by ?? 'a newer promotion';
+      return result('superseded', `a newer winner (${by}) replaced this staged version`, { evidence });
+    }
+    if (winner === timeout) {
+      if (policy.approval.onTimeout === 'reject') {
+        yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
+        return result('approval-timed-out', `no decision by ${links.expiresAt}; the policy rejects on timeout`, {
+          evidence,
+        });
+      }
+      decision = { decision: 'approve', approver: 'policy:onTimeout', via: 'api', at: now(ctx).toISOString() };
+    } else {
+      decision = decided.result as ApprovalDecision;
+      if (decision.decision === 'reject') {
+        yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
+        return result(
+          'rejected',
+          `rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`,
+          {
+            evidence,
+            decision,
+          },
+        );
+      }
+    }
+  }
+
+  // 3. Release: traffic first, then the production tag and the release stamp.
+  timeline.mark('rolling-out', `approved${decision ? ` by ${decision.approver}` : ' (no approval required)'}`);
+  const released = yield* withModelLock(ctx, modelName, function* () {
+    const view = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
+    const served = view.deployments[slot]?.model;
+    if (served !== `${modelName}:${modelVersion}`) {
+      return {
+        ok: false as const,
+        failure: { code: 'SlotChanged', message: `slot ${slot} no longer holds ${modelName}:${modelVersion}` },
+      };
+    }
+    const plan = planBlueGreenRollout({
+      traffic: view.traffic,
+      deployments: Object.keys(view.deployments),
+      steps: policy.rollout.steps,
+    });
+    const shifted = yield* shiftTraffic(ctx, policy.endpointName, slot, plan.steps, plan.rollback, (note) =>
+      timeline.mark(note.startsWith('rolling back') ? 'rolling-back' : 'rolling-out', note),
+    );
+    if (!shifted.ok) return shifted;
+    yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
+    const release = yield* activity(ctx, 'recordRelease', {
+      endpointName: policy.endpointName,
+      slot,
+      promotionId,
+      modelName,
+      modelVersion,
+    });
+    return { ok: true as const, release };
+  });
+  if (!released.ok)
+    return result('failed', released.failure.message, { evidence, decision, failure: released.failure });
+  return result('promoted', `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${slot}`, {
+    evidence,
+    decision,
+    release: { ...released.release, endpointName: policy.endpointName, slot },
+  });
+}
+
+function* rejectAndClean(ctx: Context, input: PromotionInput, slot: Slot, promotionId: string): Step<void> {
+  yield* activity(ctx, 'changeStage', {
+    modelName: input.modelName,
+    modelVersion: input.modelVersion,
+    transition: 'reject',
+    promotionId,
+  });
+  const view = yield* activity(ctx, 'readEndpoint', { endpointName: input.policy.endpointName });
+  // Only remove the slot if it still holds this version and serves nothing: a newer promotion may own it now.
+  if (view.deployments[slot]?.model === `${input.modelName}:${input.modelVersion}` && !view.traffic[slot]) {
+    yield* removeSlot(ctx, input.policy.endpointName, slot);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Blue/green steps on a managed online endpoint. Every wait is a durable timer that honours ARM's Retry-After,
+ * bounded by the policy's provisioning deadline; every failure leaves the champion serving 100 %.
+ */
+import type { Policy } from '../lib/domain/policy';
+import {
+  classifyDeploymentFailure,
+  planBlueGreenRollout,
+  PROVISIONING_DEADLINE_EXCEEDED,
+  type Slot,
+  type TrafficMap,
+} from '../lib/domain/rollout-plan';
+import type { ProvisioningCheck, Started } from './contract';
+import { activity, now, sleep, type Context, type Step } from './durable';
+
+type Failure = { code: string; message: string };
+
+/** Polls an ARM operation until it finishes or the deadline passes. */
+function* waitForProvisioning(
+  ctx: Context,
+  started: Extract<Started, { ok: true }>,
+  target: { endpointName: string; slot?: Slot },
+  deadline: Date,
+): Step<ProvisioningCheck> {
+  let wait = started.retryAfterSeconds;
+  for (;;) {
+    yield* sleep(ctx, wait);
+    const check = yield* activity(ctx, 'checkProvisioning', { ...target, operationUrl: started.operationUrl });
+    if (check.state !== 'InProgress') return check;
+    if (now(ctx).getTime() >= deadline.getTime()) {
+      return {
+        state: 'Failed',
+        code: PROVISIONING_DEADLINE_EXCEEDED,
+        message: `still provisioning at the policy's deadline (${deadline.toISOString()})`,
+      };
+    }
+    wait = check.retryAfterSeconds;
+  }
+}
+
+/** Starts an ARM operation, retrying only what Azure ML's failure codes say is worth retrying now. */
+function* startWithRetry(ctx: Context, start: () => Step<Started>, deadline: Date): Step<Started> {
+  for (;;) {
+    const started = yield* start();
+    if (started.ok) return started;
+    const failure = classifyDeploymentFailure(started.code, started.message, {
+      retryAfterSeconds: started.retryAfterSeconds,
+    });
+    const retryAt = now(ctx).getTime() + (failure.retryAfterSeconds ?? 0) * 1000;
+    if (failure.action !== 'retry-after' || retryAt >= deadline.getTime()) return started;
+    yield* sleep(ctx, failure.retryAfterSeconds ?? 60);
+  }
+}
+
+export interface DeployRequest {
+  policy: Policy;
+  modelName: string;
+  modelVersion: string;
+  promotionId: string;
+}
+
+export type DeployResult = { ok: true; slot: Slot; champion: string | null } | { ok: false; failure: Failure };
+
+/** Creates the endpoint if missing, then deploys the challenger into the idle slot at 0 % traffic. */
+export function* deployToSlot(
+  ctx: Context,
+  request: DeployRequest,
+  report: (note: string) => void,
+): Step<DeployResult> {
+  const { policy } = request;
+  const endpointName = policy.endpointName;
+  const deadline = new Date(now(ctx).getTime() + policy.rollout.provisioningDeadlineMs);
+
+  let view = yield* activity(ctx, 'readEndpoint', { endpointName });
+  if (!view.exists || view.provisioningState !== 'Succeeded') {
+    if (!view.exists) {
+      report(`creating endpoint ${endpointName}`);
+      const started = yield* startWithRetry(
+        ctx,
+        () => activity(ctx, 'beginCreateEndpoint', { endpointName, modelName: request.modelName }),
+        deadline,
+      );
+      if (!started.ok) return { ok: false, failure: started };
+      const done = yield* waitForProvisioning(ctx, started, { endpointName }, deadline);
+      if (done.state === 'Failed') return { ok: false, failure: done };
+    } else {
+      const done = yield* waitForProvisioning(ctx, { ok: true, retryAfterSeconds: 5 }, { endpointName }, deadline);
+      if (done.state === 'Failed') return { ok: false, failure: done };
+    }
+    view = yield* activity(ctx, 'readEndpoint', { endpointName });
+  }
+
+  let plan;
+  try {
+    plan = planBlueGreenRollout({
+      traffic: view.traffic,
+      deployments: Object.keys(view.deployments),
+      steps: policy.rollout.steps,
+    });
+  } catch (err) {
+    return { ok: false, failure: { code: 'NoIdleSlot', message: (err as Error).message } };
+  }
+  const slot = plan.challenger;
+  const model = `${request.modelName}:${request.modelVersion}`;
+  if (view.deployments[slot]?.model === model && view.deployments[slot]?.provisioningState === 'Succeeded') {
+    report(`${slot} already serves ${model} at 0 %`);
+    return { ok: true, slot, champion: plan.champion };
+  }
+
+  report(`deploying ${model} to ${slot} at 0 %${plan.champion ? ` (champion: ${plan.champion})` : ''}`);
+  const started = yield* startWithRetry(
+    ctx,
+    () =>
+      activity(ctx, 'beginDeploy', {
+        endpointName,
+        slot,
+        modelName: request.modelName,
+        modelVersion: request.modelVersion,
+        instanceType: policy.rollout.instanceType,
+        instanceCount: policy.rollout.instanceCount,
+        promotionId: request.promotionId,
+      }),
+    deadline,
+  );
+  if (!started.ok) return { ok: false, failure: started };
+  const done = yield* waitForProvisioning(ctx, started, { endpointName, slot }, deadline);
+  if (done.state === 'Failed') {
+    const failure = classifyDeploymentFailure(done.code, done.message);
+    // A failed or stuck deployment is removed so the idle slot is clean; it never carried traffic.
+    if (failure.action === 'delete-and-keep-champion' || done.code === PROVISIONING_DEADLINE_EXCEEDED) {
+      yield* removeSlot(ctx, endpointName, slot);
+    }
+    return { ok: false, failure: { code: done.code, message: `${failure.reason} (${done.message})` } };
+  }
+  return { ok: true, slot, champion: plan.champion };
+}
+
+export function* removeSlot(ctx: Context, endpointName: string, slot: Slot): Step<void> {
+  yield* activity(ctx, 'deleteDeployment', { endpointName, slot });
+}
+
+/** Applies each traffic step; on any failure restores the champion's traffic and reports why. */
+export function* shiftTraffic(
+  ctx: Context,
+  endpointName: string,
+  slot: Slot,
+  steps: TrafficMap[],
+  rollback: TrafficMap,
+  report: (note: string) => void,
+): Step<{ ok: true } | { ok: false; failure: Failure }> {
+  for (const traffic of steps) {
+    report(`traffic → ${JSON.stringify(traffic)}`);
+    try {
+      yield* activity(ctx, 'setTraffic', { endpointName, traffic });
+    } catch (err) {
+      report(`rolling back to ${JSON.stringify(rollback)}`);
+      yield* activity(ctx, 'setTraffic', { endpointName, traffic: rollback });
+      return {
+        ok: false,
+        failure: { code: 'TrafficShiftFailed', message: `moving traffic to ${slot} failed: ${(err as Error).message}` },
+      };
+    }
+  }
+  return { ok: true };
+}

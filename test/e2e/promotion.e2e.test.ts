@@ -1,0 +1,161 @@
+/**
+ * The whole promotion lifecycle on the embedded default, driven only through public surfaces: models are trained
+ * and registered through the official SDK (the workspace then delivers ModelRegistered over Event Grid), the app
+ * is read and approved over its HTTP API, and the workspace's state is checked through the SDK.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab } from '../../local/lab';
+import { eventually, startProcess, tempDir, type RunningProcess } from '../support/processes';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Promotion {
+  runtimeStatus: string;
+  status?: { phase: string; approval?: { approveUrl: string; rejectUrl: string } };
+  result?: {
+    outcome: string;
+    reason: string;
+    evidence?: { decision: string; n?: number };
+    release?: { gitSha?: string; slot: string };
+  };
+}
+
+describe('promotion on the embedded default', { timeout: 120_000 }, () => {
+  let app: RunningProcess;
+  let lab: Lab;
+  let api: string;
+
+  const promotion = async (id: string): Promise<Promotion | undefined> => {
+    const res = await fetch(`${api}/api/promotions/${encodeURIComponent(id)}`);
+    return res.status === 200 ? ((await res.json()) as Promotion) : undefined;
+  };
+  const inPhase = (id: string, phase: string) =>
+    eventually(
+      async () => {
+        const p = await promotion(id);
+        return p?.status?.phase === phase ? p : undefined;
+      },
+      `${id} to reach ${phase}`,
+      600,
+    );
+  const finished = (id: string) =>
+    eventually(
+      async () => {
+        const p = await promotion(id);
+        return p && p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending' ? p : undefined;
+      },
+      `${id} to finish`,
+      600,
+    );
+  const decide = (id: string, body: Record<string, unknown>, query = '') =>
+    fetch(`${api}/api/promotions/${encodeURIComponent(id)}/decision${query}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    const dataDir = tempDir('e2e');
+    const port = await freePort();
+    const workspacePort = await freePort();
+    app = await startProcess(
+      'dist/local/start.js',
+      [
+        '--data-dir',
+        dataDir,
+        '--port',
+        String(port),
+        '--workspace-port',
+        String(workspacePort),
+        '--provisioning-ms',
+        '100',
+      ],
+      { ready: /Functions host listening on (http\S+)/ },
+    );
+    api = app.url;
+    lab = new Lab(path.join(dataDir, 'workspace', 'workspace.json'));
+  }, 60_000);
+  afterAll(async () => app?.stop());
+
+  it('deploys the first model (no champion) once a person approves, and tags it production', async () => {
+    await lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: 'dana' });
+    const waiting = await inPhase('promote:demand:1', 'awaiting-approval');
+    expect(await lab.modelStages('demand')).toEqual({ '1': 'staged' });
+
+    // The registrant may not approve; a forged link is refused; neither changes anything.
+    expect((await decide('promote:demand:1', { decision: 'approve', approver: 'dana' })).status).toBe(403);
+    const forged = waiting.status!.approval!.approveUrl.replace(
+      /token=([^.]+)\.(.)/,
+      (_m, p: string, c: string) => `token=${p}.${c === 'A' ? 'B' : 'A'}`,
+    );
+    expect((await fetch(forged, { method: 'POST', body: JSON.stringify({ approver: 'ana' }) })).status).toBe(403);
+
+    const approved = await fetch(waiting.status!.approval!.approveUrl, {
+      method: 'POST',
+      body: JSON.stringify({ approver: 'ana' }),
+    });
+    expect(approved.status).toBe(202);
+    const done = await finished('promote:demand:1');
+    expect(done.result).toMatchObject({ outcome: 'promoted', evidence: { decision: 'win' } });
+    expect(done.result?.release?.gitSha).toMatch(/^[0-9a-f]{40}$/);
+    expect(await lab.modelStages('demand')).toEqual({ '1': 'production' });
+    // The link worked once.
+    expect(
+      (await fetch(waiting.status!.approval!.approveUrl, { method: 'POST', body: JSON.stringify({ approver: 'ana' }) }))
+        .status,
+    ).toBe(409);
+
+    const endpoint = await lab.client.onlineEndpoints.get(lab.info.resourceGroup, lab.info.workspaceName, 'demand-ep');
+    const slot = done.result!.release!.slot;
+    championSlot = slot;
+    expect(endpoint.properties.traffic).toMatchObject({ [slot]: 100 });
+    const deployment = await lab.client.onlineDeployments.get(
+      lab.info.resourceGroup,
+      lab.info.workspaceName,
+      'demand-ep',
+      slot,
+    );
+    expect(deployment.tags).toMatchObject({ 'champion.model': 'demand:1', 'git.commit': done.result!.release!.gitSha });
+  });
+
+  let championSlot = '';
+
+  it('does not stage a worse challenger and keeps the champion serving', async () => {
+    await lab.trainAndRegister({ name: 'demand', version: '2', seed: 2, quality: 0.2 });
+    const done = await finished('promote:demand:2');
+    expect(done.result?.outcome).toBe('lost-evaluation');
+    expect(await lab.modelStages('demand')).toEqual({ '1': 'production', '2': undefined });
+    const endpoint = await lab.client.onlineEndpoints.get(lab.info.resourceGroup, lab.info.workspaceName, 'demand-ep');
+    expect(Object.entries(endpoint.properties.traffic ?? {}).filter(([, v]) => v > 0)).toEqual([[championSlot, 100]]);
+  });
+
+  it('starts one promotion however often the registration is delivered, and refuses bad requests', async () => {
+    const first = await fetch(`${api}/api/promotions`, {
+      method: 'POST',
+      body: JSON.stringify({ modelName: 'demand', modelVersion: 1 }),
+    });
+    expect(first.status).toBe(409);
+    expect((await fetch(`${api}/api/promotions`, { method: 'POST', body: '{"modelName":' })).status).toBe(400);
+    expect(
+      (await fetch(`${api}/api/promotions`, { method: 'POST', body: JSON.stringify({ modelName: 'demand' }) })).status,
+    ).toBe(400);
+    expect(
+      (
+        await fetch(`${api}/api/promotions`, {
+          method: 'POST',
+          body: JSON.stringify({ modelName: 'nobody', modelVersion: 1 }),
+        })
+      ).status,
+    ).toBe(404);
+    const list = (await (await fetch(`${api}/api/promotions?model=demand`)).json()) as unknown[];
+    expect(list).toHaveLength(2);
+  });
+});
