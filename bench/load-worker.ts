@@ -19,8 +19,10 @@ export interface LoadJob {
   ca?: string;
   /** Response header whose values are counted (e.g. azureml-model-deployment). */
   countHeader?: string;
-  /** Hard stop for the measured phase (ms); the loop is bounded in count and time. */
+  /** Hard stop for each phase (ms); the loops are bounded in count and time. */
   maxMs: number;
+  /** Post {warm: true} after the warm-up and wait for any message before measuring. */
+  syncStart?: boolean;
 }
 
 export interface LoadResult {
@@ -96,6 +98,14 @@ async function run(job: LoadJob): Promise<LoadResult> {
   };
 
   await phase(job.warmup, performance.now() + job.maxMs);
+  // Several client threads start measuring together: report warm, wait for the go.
+  if (job.syncStart && parentPort) {
+    const port = parentPort;
+    await new Promise<void>((resolve) => {
+      port.once('message', () => resolve());
+      port.postMessage({ warm: true });
+    });
+  }
   measuring = true;
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();

@@ -36,8 +36,13 @@ export interface RuntimeOptions {
 }
 
 const CITIES = ['Tokyo', 'Seattle', 'London', 'Cairo', 'Sydney'] as const;
-/** 6 episodes × (OrchestratorStarted, OrchestratorCompleted) + ExecutionStarted + 5 × (TaskScheduled, TaskCompleted) + ExecutionCompleted. */
+/**
+ * Events HelloCities5 records: 6 episodes × (OrchestratorStarted, OrchestratorCompleted), ExecutionStarted,
+ * 5 × (TaskScheduled, TaskCompleted) and ExecutionCompleted.
+ */
 const HELLO_EVENTS = 24;
+
+const SYNC_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
 const GOALS = {
   eventsPerSecond: 10_000,
@@ -60,7 +65,8 @@ function* helloCities5(context: OrchestrationContext): Generator<unknown, string
 function* helloMany(context: OrchestrationContext): Generator<unknown, string[], unknown> {
   const n = context.df.getInput() as number;
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push((yield context.df.callActivity('SayHello', CITIES[i % CITIES.length])) as string);
+  for (let i = 0; i < n; i++)
+    out.push((yield context.df.callActivity('SayHello', CITIES[i % CITIES.length])) as string);
   return out;
 }
 
@@ -243,7 +249,7 @@ export async function runRuntimeSuite(opts: RuntimeOptions = {}): Promise<SuiteR
   const total = opts.orchestrations ?? 1_000;
   const concurrency = opts.concurrency ?? 32;
   const latencyRuns = opts.latencyRuns ?? 200;
-  const rounds = opts.rounds ?? 3;
+  const rounds = opts.rounds ?? 5;
   const rawCommitMs = opts.rawCommitMs ?? 1_000;
   const dir = mkdtempSync(join(tmpdir(), 'champion-bench-durable-'));
   const registry = new Registry();
@@ -291,7 +297,7 @@ export async function runRuntimeSuite(opts: RuntimeOptions = {}): Promise<SuiteR
     for (let round = 1; round <= rounds; round++) {
       log(`durable: round ${round}/${rounds}: raw SQLite commit rate`);
       const raw = rawCommitRate(store, rawCommitMs, 20_000);
-      rawRates.push(rawPerSec);
+      rawRates.push(raw.perSecond);
       rawCommits += raw.commits;
 
       log(`durable: round ${round}/${rounds}: ${total} × HelloCities5 with ${concurrency} concurrent clients`);
@@ -368,7 +374,7 @@ export async function runRuntimeSuite(opts: RuntimeOptions = {}): Promise<SuiteR
     ];
     if (run.failed > 0) rows.push({ metric: 'orchestrations not Completed', value: String(run.failed) });
     const notes = [
-      `store: ${store.file.replace(dir, '<tmp>')}, WAL, synchronous=${['OFF', 'NORMAL', 'FULL', 'EXTRA'][sync] ?? sync}; ` +
+      `store: <tmp>/durable.db, WAL, synchronous=${SYNC_NAMES[sync] ?? sync}; ` +
         `engine: maxConcurrentActivities=${maxActivities} (host.json), other options as host.ts passes them`,
       `throughput: median of ${rounds} rounds of ${int(total)} orchestrations (${HELLO_EVENTS} events each), ` +
         `${concurrency} concurrent clients; ${int(run.completed)} orchestrations in ${fmt(elapsed, 2)} s, ` +

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startScoringFixture, type ScoringFixture } from '../local/workspace/fixtures';
 import type { LoadJob, LoadResult } from './load-worker';
-import { fmt, log, median, ms, now, percentile, ratio, sortedCopy, type Row, type SuiteResult } from './report';
+import { fmt, int, log, median, ms, now, percentile, ratio, sortedCopy, type Row, type SuiteResult } from './report';
 
 export interface ScoringOptions {
   concurrency?: number;
@@ -27,6 +27,8 @@ export interface ScoringOptions {
   /** Warm-up requests per target per round (also opens the keep-alive connections). */
   warmup?: number;
   rounds?: number;
+  /** Worker threads the client load is split over (same total concurrency); default 1 (BENCH_CLIENT_THREADS). */
+  clientThreads?: number;
 }
 
 const GOAL_A_OVER_C = 0.5;
@@ -46,27 +48,83 @@ interface Aggregate {
   headerCounts: Record<string, number>;
   errors: number;
   firstError?: string;
+  /** Measured requests/s of each round. */
+  rps: number[];
   serverElu: number[];
   clientElu: number[];
 }
 
-function runWorker(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(join(__dirname, 'load-worker.js'), { workerData: job });
-    let settled = false;
-    worker.once('message', (msg: LoadResult | { crash: string }) => {
-      settled = true;
-      if ('crash' in msg) reject(new Error(`load worker crashed: ${msg.crash}`));
-      else resolve(msg);
-    });
-    worker.once('error', (err) => {
-      settled = true;
-      reject(err);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`load worker exited with code ${code} before reporting`));
-    });
-  });
+type WorkerMessage = LoadResult | { crash: string } | { warm: true };
+
+/**
+ * Runs the load in `threads` worker threads that split the concurrency and the request counts, warm up, then start
+ * measuring together. Throughput = all measured requests / the slowest thread's measured time.
+ */
+async function runLoad(job: LoadJob, threads: number): Promise<LoadResult> {
+  const workers: Worker[] = [];
+  const results: Promise<LoadResult>[] = [];
+  const warm: Promise<void>[] = [];
+  const share = (n: number, i: number): number => Math.floor(n / threads) + (i < n % threads ? 1 : 0);
+  for (let i = 0; i < threads; i++) {
+    const part: LoadJob = {
+      ...job,
+      concurrency: share(job.concurrency, i),
+      warmup: share(job.warmup, i),
+      requests: share(job.requests, i),
+      syncStart: true,
+    };
+    const worker = new Worker(join(__dirname, 'load-worker.js'), { workerData: part });
+    workers.push(worker);
+    let warmed!: () => void;
+    warm.push(new Promise<void>((resolve) => (warmed = resolve)));
+    results.push(
+      new Promise<LoadResult>((resolve, reject) => {
+        let settled = false;
+        worker.on('message', (msg: WorkerMessage) => {
+          if ('warm' in msg) return warmed();
+          settled = true;
+          if ('crash' in msg) reject(new Error(`load worker crashed: ${msg.crash}`));
+          else resolve(msg);
+        });
+        worker.once('error', (err) => {
+          settled = true;
+          reject(err);
+        });
+        worker.once('exit', (code) => {
+          if (!settled) reject(new Error(`load worker exited with code ${code} before reporting`));
+        });
+      }),
+    );
+  }
+  try {
+    await Promise.race([Promise.all(warm), Promise.all(results)]);
+    for (const w of workers) w.postMessage('go');
+    const parts = await Promise.all(results);
+    const merged: LoadResult = {
+      requests: 0,
+      elapsedMs: 0,
+      latenciesMs: new Float64Array(parts.reduce((s, p) => s + p.latenciesMs.length, 0)),
+      statuses: {},
+      headerCounts: {},
+      errors: 0,
+      clientElu: 0,
+    };
+    let offset = 0;
+    for (const p of parts) {
+      merged.requests += p.requests;
+      merged.elapsedMs = Math.max(merged.elapsedMs, p.elapsedMs);
+      merged.latenciesMs.set(p.latenciesMs, offset);
+      offset += p.latenciesMs.length;
+      for (const [k, n] of Object.entries(p.statuses)) merged.statuses[k] = (merged.statuses[k] ?? 0) + n;
+      for (const [k, n] of Object.entries(p.headerCounts)) merged.headerCounts[k] = (merged.headerCounts[k] ?? 0) + n;
+      merged.errors += p.errors;
+      if (p.firstError) merged.firstError ??= p.firstError;
+      merged.clientElu += p.clientElu / parts.length;
+    }
+    return merged;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
 
 /** One POST from the main thread (probe): status, deployment header and body. */
@@ -141,10 +199,6 @@ async function startBaseline(
   };
 }
 
-function throughput(a: Aggregate): number {
-  return (a.requests * 1000) / a.elapsedMs;
-}
-
 function splitText(counts: Record<string, number>): string {
   const total = Object.values(counts).reduce((s, n) => s + n, 0);
   return Object.entries(counts)
@@ -156,9 +210,10 @@ function splitText(counts: Record<string, number>): string {
 export async function runScoringSuite(opts: ScoringOptions = {}): Promise<SuiteResult> {
   const started = now();
   const concurrency = opts.concurrency ?? 16;
-  const requests = opts.requests ?? 8_000;
-  const warmup = opts.warmup ?? 1_000;
-  const rounds = opts.rounds ?? 3;
+  const requests = opts.requests ?? 5_000;
+  const warmup = opts.warmup ?? 500;
+  const rounds = opts.rounds ?? 7;
+  const clientThreads = Math.max(1, opts.clientThreads ?? (Number(process.env.BENCH_CLIENT_THREADS) || 1));
 
   log('scoring: starting the workspace fixture (trains two models, deploys them at 90/10)');
   const fixture: ScoringFixture = await startScoringFixture({ plainHttpScoring: true, workspace: { log: () => {} } });
@@ -194,30 +249,37 @@ export async function runScoringSuite(opts: ScoringOptions = {}): Promise<SuiteR
         statuses: {},
         headerCounts: {},
         errors: 0,
+        rps: [],
         serverElu: [],
         clientElu: [],
       });
     }
     for (let round = 1; round <= rounds; round++) {
-      for (const t of targets) {
-        log(`scoring: round ${round}/${rounds} ${t.label}: ${fmt(requests)} requests, ${concurrency} concurrent`);
+      // Rotate the order each round so no target always follows the same one.
+      const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
+      for (const t of order) {
+        log(`scoring: round ${round}/${rounds} ${t.label}: ${int(requests)} requests, ${concurrency} concurrent`);
         const elu0 = performance.eventLoopUtilization();
-        const r = await runWorker({
-          url: t.url,
-          headers,
-          body,
-          concurrency,
-          warmup,
-          requests,
-          ca: fixture.caCert,
-          countHeader: DEPLOYMENT_HEADER,
-          maxMs: 60_000,
-        });
+        const r = await runLoad(
+          {
+            url: t.url,
+            headers,
+            body,
+            concurrency,
+            warmup,
+            requests,
+            ca: fixture.caCert,
+            countHeader: DEPLOYMENT_HEADER,
+            maxMs: 60_000,
+          },
+          clientThreads,
+        );
         // Main-thread (server) utilisation over the whole run, warm-up included: close enough to tell who saturates.
         const serverElu = performance.eventLoopUtilization(elu0).utilization;
         const a = agg.get(t.key)!;
         a.requests += r.requests;
         a.elapsedMs += r.elapsedMs;
+        a.rps.push((r.requests * 1000) / r.elapsedMs);
         for (const l of r.latenciesMs) a.latencies.push(l);
         for (const [k, n] of Object.entries(r.statuses)) a.statuses[k] = (a.statuses[k] ?? 0) + n;
         for (const [k, n] of Object.entries(r.headerCounts)) a.headerCounts[k] = (a.headerCounts[k] ?? 0) + n;
@@ -232,8 +294,10 @@ export async function runScoringSuite(opts: ScoringOptions = {}): Promise<SuiteR
       const a = agg.get(k);
       if (!a) return undefined;
       const sorted = sortedCopy(a.latencies);
-      return { rps: throughput(a), p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), a };
+      return { rps: median(a.rps), p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), a };
     };
+    /** Median over the rounds of the per-round throughput ratio x/y (each round measures both back to back). */
+    const ratioOf = (x: Aggregate, y: Aggregate): number => median(x.rps.map((r, i) => r / y.rps[i]!));
     const A = fig('a')!;
     const B = fig('b');
     const C = fig('c')!;
@@ -243,7 +307,7 @@ export async function runScoringSuite(opts: ScoringOptions = {}): Promise<SuiteR
     const notes: string[] = [];
     for (const t of targets) {
       const f = fig(t.key)!;
-      rows.push({ metric: `${t.label}: req/s`, value: fmt(f.rps) });
+      rows.push({ metric: `${t.label}: req/s`, value: int(f.rps) });
       rows.push({ metric: `${t.label}: p50 / p99`, value: `${ms(f.p50)} / ${ms(f.p99)}` });
       const non200 = Object.entries(f.a.statuses).filter(([s]) => s !== '200');
       if (non200.length > 0 || f.a.errors > 0) {
@@ -257,11 +321,16 @@ export async function runScoringSuite(opts: ScoringOptions = {}): Promise<SuiteR
         );
       }
     }
-    const aOverC = A.rps / C.rps;
-    rows.push({ metric: '(a)/(c) throughput', value: ratio(aOverC), goal: `≥ ${GOAL_A_OVER_C}×`, met: aOverC >= 0.5 });
-    rows.push({ metric: '(a)/(d) throughput', value: ratio(A.rps / D.rps) });
-    if (B) rows.push({ metric: '(b)/(c) throughput', value: ratio(B.rps / C.rps) });
-    rows.push({ metric: '(d)/(c) throughput (TLS alone)', value: ratio(D.rps / C.rps) });
+    const aOverC = ratioOf(A.a, C.a);
+    rows.push({
+      metric: '(a)/(c) throughput',
+      value: ratio(aOverC),
+      goal: `≥ ${GOAL_A_OVER_C}×`,
+      met: aOverC >= GOAL_A_OVER_C,
+    });
+    rows.push({ metric: '(a)/(d) throughput', value: ratio(ratioOf(A.a, D.a)) });
+    if (B) rows.push({ metric: '(b)/(c) throughput', value: ratio(ratioOf(B.a, C.a)) });
+    rows.push({ metric: '(d)/(c) throughput (TLS alone)', value: ratio(ratioOf(D.a, C.a)) });
 
     const blue = A.a.headerCounts['blue'] ?? 0;
     const total = Object.values(A.a.headerCounts).reduce((s, n) => s + n, 0);
@@ -274,9 +343,10 @@ export async function runScoringSuite(opts: ScoringOptions = {}): Promise<SuiteR
     });
 
     notes.unshift(
-      `client: worker thread, keep-alive agent, ${concurrency} concurrent, ${fmt(warmup)} warm-up + ` +
-        `${fmt(requests)} measured requests per target per round, ${rounds} rounds interleaved a→d; ` +
-        `body ${Buffer.byteLength(body)} B, answer ${Buffer.byteLength(answer.body)} B`,
+      `client: ${clientThreads} worker thread(s), keep-alive agent, ${concurrency} concurrent, ` +
+        `${int(warmup)} warm-up + ${int(requests)} measured requests per target per round, ${rounds} rounds ` +
+        `(order rotated); body ${Buffer.byteLength(body)} B, answer ${Buffer.byteLength(answer.body)} B`,
+      `req/s and ratios: median over the rounds (ratios per round, targets back to back); latency over all requests`,
       `event-loop utilisation server/client (median of rounds): ` +
         targets
           .map((t) => {

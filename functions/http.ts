@@ -3,6 +3,7 @@
  */
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
+import { modelRef, STAGE_TAG } from '../lib/activities';
 import { getApp } from '../lib/app';
 import { instanceStatus, startPromotion, submitDecision } from '../lib/promotions';
 
@@ -112,6 +113,46 @@ df.app.client.http('decidePromotion', {
       new Date(),
     );
     return outcome.ok ? json(202, { accepted: true }) : problem(outcome.status, outcome.message);
+  },
+});
+
+app.http('getModel', {
+  route: 'models/{name}',
+  methods: ['GET'],
+  handler: async (request) => {
+    const versions = await getApp().deps.workspace.listModelVersions(request.params.name ?? '');
+    if (versions.length === 0) return problem(404, `No model "${request.params.name}".`);
+    return json(200, {
+      name: request.params.name,
+      versions: versions
+        .map((v) => ({ version: v.version, stage: v.tags[STAGE_TAG] ?? null, tags: v.tags, properties: v.properties }))
+        .sort((a, b) => Number(a.version) - Number(b.version)),
+    });
+  },
+});
+
+app.http('getEndpoint', {
+  route: 'endpoints/{name}',
+  methods: ['GET'],
+  handler: async (request) => {
+    const { workspace } = getApp().deps;
+    const endpoint = await workspace.getEndpoint(request.params.name ?? '');
+    if (!endpoint) return problem(404, `No endpoint "${request.params.name}".`);
+    const deployments = await workspace.listDeployments(endpoint.name);
+    return json(200, {
+      name: endpoint.name,
+      provisioningState: endpoint.provisioningState,
+      traffic: endpoint.traffic,
+      mirrorTraffic: endpoint.mirrorTraffic,
+      tags: endpoint.tags,
+      deployments: deployments.map((d) => ({
+        name: d.name,
+        model: modelRef(d.modelId) ?? null,
+        provisioningState: d.provisioningState,
+        traffic: endpoint.traffic[d.name] ?? 0,
+        tags: d.tags,
+      })),
+    });
   },
 });
 

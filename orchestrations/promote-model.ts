@@ -156,39 +156,48 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   // 3. Release: traffic first, then the production tag and the release stamp.
   timeline.mark('rolling-out', `approved${decision ? ` by ${decision.approver}` : ' (no approval required)'}`);
   const released = yield* withModelLock(ctx, modelName, function* () {
-    const view = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
-    const served = view.deployments[slot]?.model;
-    if (served !== `${modelName}:${modelVersion}`) {
-      return {
-        ok: false as const,
-        failure: { code: 'SlotChanged', message: `slot ${slot} no longer holds ${modelName}:${modelVersion}` },
-      };
+    // A newer challenger that lost may have taken the idle slot while this one waited: deploy and test again.
+    const redeployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, (note) =>
+      timeline.mark('rolling-out', note),
+    );
+    if (!redeployed.ok) return redeployed;
+    if (redeployed.slot !== slot || redeployed.deployed) {
+      const retest = yield* activity(ctx, 'testDeployment', {
+        endpointName: policy.endpointName,
+        slot: redeployed.slot,
+        testSpec: policy.rollout.testSpec,
+      });
+      if (!retest.ok) {
+        yield* removeSlot(ctx, policy.endpointName, redeployed.slot);
+        return { ok: false as const, failure: { code: 'SmokeTestFailed', message: retest.failures.join('; ') } };
+      }
     }
+    const view = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
     const plan = planBlueGreenRollout({
       traffic: view.traffic,
       deployments: Object.keys(view.deployments),
       steps: policy.rollout.steps,
     });
-    const shifted = yield* shiftTraffic(ctx, policy.endpointName, slot, plan.steps, plan.rollback, (note) =>
+    const shifted = yield* shiftTraffic(ctx, policy.endpointName, plan.challenger, plan.steps, plan.rollback, (note) =>
       timeline.mark(note.startsWith('rolling back') ? 'rolling-back' : 'rolling-out', note),
     );
     if (!shifted.ok) return shifted;
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
     const release = yield* activity(ctx, 'recordRelease', {
       endpointName: policy.endpointName,
-      slot,
+      slot: plan.challenger,
       promotionId,
       modelName,
       modelVersion,
     });
-    return { ok: true as const, release };
+    return { ok: true as const, release, slot: plan.challenger };
   });
   if (!released.ok)
     return result('failed', released.failure.message, { evidence, decision, failure: released.failure });
-  return result('promoted', `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${slot}`, {
+  return result('promoted', `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${released.slot}`, {
     evidence,
     decision,
-    release: { ...released.release, endpointName: policy.endpointName, slot },
+    release: { ...released.release, endpointName: policy.endpointName, slot: released.slot },
   });
 }
 

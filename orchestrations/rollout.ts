@@ -59,7 +59,9 @@ export interface DeployRequest {
   promotionId: string;
 }
 
-export type DeployResult = { ok: true; slot: Slot; champion: string | null } | { ok: false; failure: Failure };
+export type DeployResult =
+  | { ok: true; slot: Slot; champion: string | null; /** false when the slot already served the model */ deployed: boolean }
+  | { ok: false; failure: Failure };
 
 /** Creates the endpoint if missing, then deploys the challenger into the idle slot at 0 % traffic. */
 export function* deployToSlot(
@@ -103,8 +105,8 @@ export function* deployToSlot(
   const slot = plan.challenger;
   const model = `${request.modelName}:${request.modelVersion}`;
   if (view.deployments[slot]?.model === model && view.deployments[slot]?.provisioningState === 'Succeeded') {
-    report(`${slot} already serves ${model} at 0 %`);
-    return { ok: true, slot, champion: plan.champion };
+    report(`${slot} already holds ${model}`);
+    return { ok: true, slot, champion: plan.champion, deployed: false };
   }
 
   report(`deploying ${model} to ${slot} at 0 %${plan.champion ? ` (champion: ${plan.champion})` : ''}`);
@@ -132,7 +134,7 @@ export function* deployToSlot(
     }
     return { ok: false, failure: { code: done.code, message: `${failure.reason} (${done.message})` } };
   }
-  return { ok: true, slot, champion: plan.champion };
+  return { ok: true, slot, champion: plan.champion, deployed: true };
 }
 
 export function* removeSlot(ctx: Context, endpointName: string, slot: Slot): Step<void> {

@@ -1,0 +1,238 @@
+/**
+ * `champion demo`: the whole promotion story told against a running app, for a newcomer's first look. With no
+ * `--url` it starts the embedded default itself (local workspace + local Functions host) in a fresh data
+ * directory, so `npm run demo` needs nothing else. Exits non-zero when any step does not happen as described.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Lab } from '../local/lab';
+import { startEmbedded } from '../local/start';
+
+interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const usage = `Usage: champion demo [options]
+
+Tells the promotion story end to end: v1 trained and deployed (no champion) → v2 better, approved, blue/green
+swap, v1 surpassed → v3 worse, not staged → v4 staged, then v5 supersedes it → a broken challenger fails its
+smoke test and the champion keeps serving.
+
+Options:
+  --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
+  --workspace FILE   the local workspace's workspace.json (with --url; default .data/workspace/workspace.json)
+  --keep             keep the temp data folder (printed at the end)
+  -h, --help         show this help`;
+
+interface Promotion {
+  runtimeStatus: string;
+  status?: {
+    phase: string;
+    timeline: { at: string; phase: string; note: string }[];
+    approval?: { approveUrl: string };
+  };
+  result?: { outcome: string; reason: string; release?: { slot: string; gitSha?: string } };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+class Story {
+  failures = 0;
+  constructor(
+    private readonly io: Io,
+    private readonly url: string,
+    readonly lab: Lab,
+  ) {}
+
+  say(line: string): void {
+    this.io.stdout(`${line}\n`);
+  }
+
+  check(ok: boolean, what: string): void {
+    this.say(`   ${ok ? '✔' : '✘'} ${what}`);
+    if (!ok) this.failures++;
+  }
+
+  async promotion(id: string): Promise<Promotion | undefined> {
+    const res = await fetch(`${this.url}/api/promotions/${encodeURIComponent(id)}`);
+    return res.status === 200 ? ((await res.json()) as Promotion) : undefined;
+  }
+
+  /** Polls until the promotion reaches a phase or finishes; bounded (about two minutes). */
+  async until(id: string, done: (p: Promotion) => boolean): Promise<Promotion | undefined> {
+    for (let i = 0; i < 1200; i++) {
+      const p = await this.promotion(id);
+      if (p && done(p)) return p;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  }
+
+  waiting(id: string) {
+    return this.until(
+      id,
+      (p) =>
+        p.status?.phase === 'awaiting-approval' || (p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending'),
+    );
+  }
+
+  finished(id: string) {
+    return this.until(id, (p) => p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending');
+  }
+
+  async approve(p: Promotion, approver: string): Promise<boolean> {
+    const link = p.status?.approval?.approveUrl;
+    if (!link) return false;
+    const res = await fetch(link, { method: 'POST', body: JSON.stringify({ approver, comment: 'looks good' }) });
+    return res.status === 202;
+  }
+
+  async stages(): Promise<Record<string, string | undefined>> {
+    return this.lab.modelStages('demand');
+  }
+
+  async servingSlot(): Promise<string | undefined> {
+    const res = await fetch(`${this.url}/api/endpoints/demand-ep`);
+    if (res.status !== 200) return undefined;
+    const body = (await res.json()) as { deployments: { name: string; model: string | null; traffic: number }[] };
+    const serving = body.deployments.find((d) => d.traffic === 100);
+    return serving ? `${serving.name} (${serving.model})` : undefined;
+  }
+
+  timeline(p: Promotion | undefined): void {
+    for (const entry of p?.status?.timeline ?? [])
+      this.say(`     ${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.note}`);
+  }
+}
+
+async function tell(story: Story): Promise<void> {
+  const train = (version: string, seed: number, quality: number) =>
+    story.lab.trainAndRegister({ name: 'demand', version, seed, quality, registeredBy: 'dana' });
+
+  story.say('1. v1 is trained and registered; with no champion it wins by default and waits for approval.');
+  await train('1', 11, 0.6);
+  let p = await story.waiting('promote:demand:1');
+  story.timeline(p);
+  story.check(p?.status?.phase === 'awaiting-approval', 'v1 is staged and waits for a person');
+  story.check((await story.stages())['1'] === 'staged', 'v1 carries stage=staged');
+  story.check(p !== undefined && (await story.approve(p, 'ana')), 'ana approves through the signed link');
+  p = await story.finished('promote:demand:1');
+  story.check(p?.result?.outcome === 'promoted', `v1 promoted: ${p?.result?.reason}`);
+  story.say(`   serving: ${await story.servingSlot()}`);
+
+  story.say('2. v2 is better: paired evaluation on the same rows, approval, blue/green swap.');
+  await train('2', 12, 1);
+  p = await story.waiting('promote:demand:2');
+  story.check(p?.status?.phase === 'awaiting-approval', 'v2 beats the champion and waits for approval');
+  story.check(p !== undefined && (await story.approve(p, 'ana')), 'ana approves');
+  p = await story.finished('promote:demand:2');
+  story.timeline(p);
+  story.check(p?.result?.outcome === 'promoted', `v2 promoted: ${p?.result?.reason}`);
+  const afterSwap = await story.stages();
+  story.check(afterSwap['1'] === 'surpassed' && afterSwap['2'] === 'production', 'v1 surpassed, v2 production');
+  story.say(`   serving: ${await story.servingSlot()}`);
+
+  story.say('3. v3 is worse: it loses the evaluation, is never staged, and the champion keeps serving.');
+  await train('3', 13, 0.1);
+  p = await story.finished('promote:demand:3');
+  story.check(p?.result?.outcome === 'lost-evaluation', `v3: ${p?.result?.reason}`);
+  story.check((await story.stages())['3'] === undefined, 'v3 has no stage tag');
+
+  story.say('4. v4 is staged; before anyone approves it, v5 arrives and supersedes it.');
+  await train('4', 14, 1);
+  p = await story.waiting('promote:demand:4');
+  story.check(p?.status?.phase === 'awaiting-approval', 'v4 staged, waiting for approval');
+  await train('5', 15, 1);
+  p = await story.waiting('promote:demand:5');
+  const v4 = await story.finished('promote:demand:4');
+  story.check(v4?.result?.outcome === 'superseded', `v4: ${v4?.result?.reason}`);
+  const afterSupersede = await story.stages();
+  story.check(afterSupersede['4'] === 'unstaged' && afterSupersede['5'] === 'staged', 'v4 unstaged, v5 staged');
+  story.check(p !== undefined && (await story.approve(p, 'ana')), 'ana approves v5');
+  p = await story.finished('promote:demand:5');
+  story.check(p?.result?.outcome === 'promoted', `v5 promoted: ${p?.result?.reason}`);
+
+  story.say('6. v6 is broken: its scoring fails the smoke test, and v5 keeps serving 100 %.');
+  const before = await story.servingSlot();
+  await story.lab.admin('POST', 'faults', { kind: 'scoring', model: 'demand:6', status: 500 });
+  await train('6', 16, 1);
+  p = await story.finished('promote:demand:6');
+  story.timeline(p);
+  story.check(p?.result?.outcome === 'failed', `v6: ${p?.result?.reason}`);
+  story.check((await story.servingSlot()) === before, `still serving ${before}`);
+  const final = await story.stages();
+  story.check(final['5'] === 'production' && final['6'] === undefined, 'v5 production, v6 untagged');
+}
+
+export async function runDemo(argv: string[], io: Io): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: 'string' },
+        workspace: { type: 'string' },
+        keep: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    io.stderr(`${(err as Error).message}\n\n${usage}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(`${usage}\n`);
+    return 0;
+  }
+
+  let close = async () => {};
+  let url: string | undefined = values.url;
+  let workspaceJson = path.resolve(values.workspace ?? '.data/workspace/workspace.json');
+  let dataDir: string | undefined;
+  if (!url) {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'champion-demo-'));
+    io.stdout(`Starting the embedded default in ${dataDir} …\n`);
+    const embedded = await startEmbedded({
+      appDir: path.resolve(__dirname, '..', '..'),
+      dataDir,
+      port: await freePort(),
+      workspacePort: await freePort(),
+      provisioningMs: 300,
+      log: () => {},
+    });
+    url = embedded.host.url;
+    workspaceJson = embedded.workspace.workspaceJsonPath;
+    close = async () => {
+      await embedded.close();
+      if (!values.keep) rmSync(dataDir!, { recursive: true, force: true });
+    };
+  }
+
+  const story = new Story(io, url!, new Lab(workspaceJson));
+  try {
+    await tell(story);
+  } catch (err) {
+    story.check(false, `the demo stopped: ${(err as Error).message}`);
+  } finally {
+    await close();
+  }
+  story.say(
+    story.failures === 0
+      ? '\nEvery step happened as described.'
+      : `\n${story.failures} step(s) did not happen as described.`,
+  );
+  if (dataDir && values.keep) story.say(`Data kept in ${dataDir}`);
+  return story.failures === 0 ? 0 : 1;
+}
