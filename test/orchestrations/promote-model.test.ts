@@ -1,0 +1,275 @@
+/**
+ * promoteModel replayed through the real durable-functions SDK on the embedded engine, with its activities
+ * replaced by an in-memory endpoint: every branch of the flow, plus a golden history that must replay to the
+ * same actions and be reported when tampered with.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parsePolicies, type Policy } from '../../lib/domain/policy';
+import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
+import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
+import type { Activities, ActivityName, PromotionInput, PromotionResult } from '../../orchestrations/contract';
+import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
+import { Registry, startEngine, type TestEngine } from '../durable/helpers';
+
+const policy: Policy = parsePolicies({
+  policies: [
+    {
+      modelName: 'demand',
+      endpointName: 'demand-ep',
+      task: 'regression',
+      evaluation: { mode: 'paired', dataAsset: { name: 'eval', version: '1' }, labelColumn: 'y' },
+      approval: { required: true, timeout: 'PT1H' },
+      rollout: { instanceType: 'Standard_DS3_v2', provisioningDeadline: 'PT10M', testSpec: { sampleRows: [[0, 0]] } },
+    },
+  ],
+}).demand!;
+
+/** An in-memory endpoint and model registry behind the activity contract. */
+class World {
+  traffic: Record<string, number> = {};
+  deployments: Record<string, string> = {};
+  stages: Record<string, string> = {};
+  endpointExists = false;
+  evaluation: 'win' | 'lose' | 'inconclusive' = 'win';
+  deployFailure: string | undefined;
+  testFails = false;
+  trafficFails = 0;
+  calls: string[] = [];
+
+  register(registry: Registry): Registry {
+    const handlers: { [K in ActivityName]: (input: Activities[K]['input']) => Activities[K]['output'] } = {
+      readEndpoint: () => ({
+        exists: this.endpointExists,
+        provisioningState: 'Succeeded',
+        traffic: { ...this.traffic },
+        deployments: Object.fromEntries(
+          Object.entries(this.deployments).map(([k, v]) => [k, { model: v, provisioningState: 'Succeeded' }]),
+        ),
+      }),
+      beginCreateEndpoint: () => {
+        this.endpointExists = true;
+        return { ok: true, retryAfterSeconds: 0 };
+      },
+      beginDeploy: (i) => {
+        if (this.deployFailure) return { ok: false, code: this.deployFailure, message: 'not enough quota' };
+        this.deployments[i.slot] = `${i.modelName}:${i.modelVersion}`;
+        return { ok: true, retryAfterSeconds: 0 };
+      },
+      checkProvisioning: () => ({ state: 'Succeeded' }),
+      deleteDeployment: (i) => {
+        const existed = i.slot in this.deployments;
+        delete this.deployments[i.slot];
+        return { deleted: existed };
+      },
+      testDeployment: () => ({
+        ok: !this.testFails,
+        requests: 1,
+        failures: this.testFails ? ['500'] : [],
+        p50LatencyMs: 1,
+        maxLatencyMs: 1,
+      }),
+      evaluateChallenger: () =>
+        ({ kind: 'paired', decision: this.evaluation, reason: `scripted ${this.evaluation}`, n: 400 }) as never,
+      changeStage: (i) => {
+        const previous = Object.entries(this.stages).find(([v, s]) => s === 'staged' && v !== i.modelVersion)?.[0];
+        if (i.transition === 'stage') {
+          if (previous) this.stages[previous] = 'unstaged';
+          this.stages[i.modelVersion] = 'staged';
+          return {
+            written: [i.modelVersion],
+            displaced: previous ? { version: previous, promotionId: `promote:demand:${previous}` } : undefined,
+          };
+        }
+        if (i.transition === 'promote') {
+          for (const [v, s] of Object.entries(this.stages)) if (s === 'production') this.stages[v] = 'surpassed';
+          this.stages[i.modelVersion] = 'production';
+        }
+        if (i.transition === 'reject') this.stages[i.modelVersion] = 'unstaged';
+        return { written: [i.modelVersion] };
+      },
+      requestApproval: (i) => ({
+        approveUrl: `approve/${i.promotionId}`,
+        rejectUrl: `reject/${i.promotionId}`,
+        expiresAt: i.expiresAt,
+      }),
+      setTraffic: (i) => {
+        if (
+          this.trafficFails > 0 &&
+          i.traffic[Object.keys(i.traffic).find((k) => this.deployments[k]?.endsWith(':2')) ?? ''] === 100
+        ) {
+          this.trafficFails--;
+          throw new Error('ARM refused the traffic update');
+        }
+        this.traffic = { ...i.traffic };
+        return { ok: true };
+      },
+      recordRelease: () => ({ gitSha: 'abc1234', repository: 'local' }),
+      signalInstance: () => ({ delivered: true }),
+    };
+    for (const [name, fn] of Object.entries(handlers)) {
+      registry.activity(name, (input) => {
+        this.calls.push(name);
+        return (fn as (i: unknown) => unknown)(input);
+      });
+    }
+    registry.entity(MODEL_LOCK_ENTITY, (context) => context.df.return(undefined));
+    return registry.orchestration('promoteModel', promoteModel);
+  }
+}
+
+const input = (version: string): PromotionInput => ({
+  modelName: 'demand',
+  modelVersion: version,
+  policy,
+  source: 'event',
+  registeredBy: 'dana',
+});
+
+let current: TestEngine | undefined;
+afterEach(async () => {
+  await current?.close();
+  current = undefined;
+});
+
+async function start(world: World, version = '1'): Promise<{ t: TestEngine; id: string }> {
+  current = startEngine(world.register(new Registry()));
+  const id = await current.engine.startNew('promoteModel', {
+    instanceId: `promote:demand:${version}`,
+    input: input(version),
+  });
+  return { t: current, id };
+}
+
+async function phase(t: TestEngine, id: string): Promise<string | undefined> {
+  await t.engine.whenIdle();
+  return ((await t.engine.getStatus(id))?.customStatus as { phase?: string } | undefined)?.phase;
+}
+
+const decision = (d: 'approve' | 'reject') => ({
+  decision: d,
+  approver: 'ana',
+  via: 'api',
+  at: '2026-01-01T00:00:00Z',
+});
+
+describe('promoteModel', () => {
+  it('deploys at 0 %, waits for approval, then moves traffic and only then tags production', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    expect(world.traffic).toEqual({});
+    expect(world.stages).toEqual({ '1': 'staged' });
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'blue', gitSha: 'abc1234' } });
+    expect(world.traffic).toEqual({ blue: 100 });
+    expect(world.stages).toEqual({ '1': 'production' });
+    expect(world.calls.indexOf('setTraffic')).toBeLessThan(world.calls.lastIndexOf('changeStage'));
+  });
+
+  it('removes a losing challenger and never stages it', async () => {
+    const world = new World();
+    world.evaluation = 'lose';
+    const { t, id } = await start(world);
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('lost-evaluation');
+    expect(world.deployments).toEqual({});
+    expect(world.stages).toEqual({});
+    expect(world.calls).not.toContain('setTraffic');
+  });
+
+  it('ends a rejected promotion with the version unstaged and its slot removed', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('reject'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'rejected', decision: { approver: 'ana' } });
+    expect(world.stages).toEqual({ '1': 'unstaged' });
+    expect(world.deployments).toEqual({});
+  });
+
+  it('ends as superseded when a newer winner takes its place', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'superseded', { by: 'promote:demand:2' });
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('superseded');
+    expect(world.calls).not.toContain('setTraffic');
+  });
+
+  it('reports a deployment that fails provisioning and leaves traffic alone', async () => {
+    const world = new World();
+    world.deployFailure = 'OutOfQuota';
+    const { t, id } = await start(world);
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'OutOfQuota' } });
+    expect(world.calls).not.toContain('setTraffic');
+    expect(world.stages).toEqual({});
+  });
+
+  it('stops at a failed smoke test before any evaluation', async () => {
+    const world = new World();
+    world.testFails = true;
+    const { t, id } = await start(world);
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'SmokeTestFailed' } });
+    expect(world.calls).not.toContain('evaluateChallenger');
+    expect(world.deployments).toEqual({});
+  });
+
+  it('puts the champion back to 100 % when moving traffic fails', async () => {
+    const world = new World();
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    world.trafficFails = 1;
+    const { t, id } = await start(world, '2');
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
+    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+    expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
+  });
+});
+
+describe('promoteModel golden history', () => {
+  const file = join(__dirname, 'golden', 'promote-model.json');
+
+  async function record(): Promise<HistoryExport> {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.waitForCompletion(id);
+    return (await t.engine.exportHistory(id))!;
+  }
+
+  it('replays the recorded history to the same result and actions', async () => {
+    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file))
+      writeFileSync(file, JSON.stringify(await record(), null, 2) + '\n');
+    const golden = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;
+    const registry = new World().register(new Registry());
+    const replay = await replayHistory(registry.handler('promoteModel'), golden);
+    expect(replay.failed).toBe(false);
+    expect((replay.output as PromotionResult).outcome).toBe('promoted');
+    expect(checkDeterminism(golden, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('reports a tampered history as nondeterministic', async () => {
+    const golden = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;
+    const tampered = structuredClone(golden);
+    const target = tampered.history.find((e) => e.EventType === H.TaskScheduled && e.Name === 'evaluateChallenger')!;
+    target.Name = 'skipEvaluation';
+    const registry = new World().register(new Registry());
+    const report = checkDeterminism(tampered, await replayHistory(registry.handler('promoteModel'), tampered));
+    expect(report.ok).toBe(false);
+    expect(report.message).toContain("named 'skipEvaluation'");
+    expect(report.message).toContain("named 'evaluateChallenger'");
+  });
+});
