@@ -1,0 +1,154 @@
+/**
+ * kill -9 at several points of a promotion, then a restart on the same data directory: the promotion ends as an
+ * uninterrupted one would — one deployment, the right tags, the champion serving — and deliveries repeated by
+ * Event Grid start nothing twice.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Lab } from '../../local/lab';
+import { eventually, startProcess, tempDir, type RunningProcess } from '../support/processes';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Promotion {
+  runtimeStatus: string;
+  status?: { phase: string; approval?: { approveUrl: string } };
+  result?: { outcome: string; release?: { slot: string } };
+}
+
+class Deployment {
+  app!: RunningProcess;
+  lab!: Lab;
+  private constructor(
+    private readonly dataDir: string,
+    private readonly port: number,
+    private readonly workspacePort: number,
+  ) {}
+
+  static async start(): Promise<Deployment> {
+    const d = new Deployment(tempDir('crash'), await freePort(), await freePort());
+    await d.boot();
+    d.lab = new Lab(path.join(d.dataDir, 'workspace', 'workspace.json'));
+    return d;
+  }
+
+  async boot(): Promise<void> {
+    this.app = await startProcess(
+      'dist/local/start.js',
+      [
+        '--data-dir',
+        this.dataDir,
+        '--port',
+        String(this.port),
+        '--workspace-port',
+        String(this.workspacePort),
+        '--provisioning-ms',
+        '400',
+      ],
+      { ready: /Functions host listening on (http\S+)/ },
+    );
+  }
+
+  async crashAndRestart(): Promise<void> {
+    await this.app.kill9();
+    await this.boot();
+  }
+
+  async promotion(id: string): Promise<Promotion | undefined> {
+    const res = await fetch(`${this.app.url}/api/promotions/${encodeURIComponent(id)}`);
+    return res.status === 200 ? ((await res.json()) as Promotion) : undefined;
+  }
+
+  until(id: string, done: (p: Promotion) => boolean, what: string): Promise<Promotion> {
+    return eventually(
+      async () => {
+        const p = await this.promotion(id);
+        return p && done(p) ? p : undefined;
+      },
+      what,
+      800,
+    );
+  }
+}
+
+let deployment: Deployment | undefined;
+afterEach(async () => {
+  await deployment?.app.stop();
+  deployment = undefined;
+});
+
+const finished = (p: Promotion) => p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending';
+
+describe('a promotion interrupted by kill -9', { timeout: 120_000 }, () => {
+  it.each([
+    ['while the challenger provisions', 'deploying'],
+    ['while it waits for approval', 'awaiting-approval'],
+    ['right after the approval', 'approved'],
+  ])('%s ends as an uninterrupted one would', async (_name, crashAt) => {
+    deployment = await Deployment.start();
+    const d = deployment;
+    await d.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: 'dana' });
+    const id = 'promote:demand:1';
+
+    if (crashAt === 'deploying') {
+      await d.until(id, (p) => p.status?.phase === 'deploying', 'deploying');
+      await d.crashAndRestart();
+    }
+    const waiting = await d.until(id, (p) => p.status?.phase === 'awaiting-approval', 'awaiting approval');
+    if (crashAt === 'awaiting-approval') await d.crashAndRestart();
+    const approved = await fetch(waiting.status!.approval!.approveUrl.replace(/^http:\/\/[^/]+/, d.app.url), {
+      method: 'POST',
+      body: JSON.stringify({ approver: 'ana' }),
+    });
+    expect(approved.status).toBe(202);
+    if (crashAt === 'approved') await d.crashAndRestart();
+
+    const done = await d.until(id, finished, 'the promotion to finish');
+    expect(done.result?.outcome).toBe('promoted');
+    const { resourceGroup: rg, workspaceName: ws } = d.lab.info;
+    const deployments = [];
+    for await (const dep of d.lab.client.onlineDeployments.list(rg, ws, 'demand-ep')) deployments.push(dep.name);
+    expect(deployments).toEqual([done.result!.release!.slot]);
+    const endpoint = await d.lab.client.onlineEndpoints.get(rg, ws, 'demand-ep');
+    expect(endpoint.properties.traffic).toEqual({ [done.result!.release!.slot]: 100 });
+    expect(await d.lab.modelStages('demand')).toEqual({ '1': 'production' });
+  });
+
+  it('starts one promotion for duplicate and concurrent deliveries of the same registration', async () => {
+    deployment = await Deployment.start();
+    const d = deployment;
+    await d.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1 });
+    await d.until('promote:demand:1', (p) => p.status?.phase === 'awaiting-approval', 'awaiting approval');
+    const event = {
+      id: 'redelivered-1',
+      topic: '/subscriptions/x/resourceGroups/y/providers/Microsoft.MachineLearningServices/workspaces/z',
+      subject: 'models/demand:1',
+      eventType: 'Microsoft.MachineLearningServices.ModelRegistered',
+      eventTime: new Date().toISOString(),
+      data: { ModelName: 'demand', ModelVersion: 1, ModelTags: {}, ModelProperties: {} },
+      dataVersion: '2',
+      metadataVersion: '1',
+    };
+    const deliveries = await Promise.all(
+      [1, 2, 3, 4].map(() =>
+        fetch(`${d.app.url}/runtime/webhooks/eventgrid?functionName=onModelRegistered`, {
+          method: 'POST',
+          headers: { 'aeg-event-type': 'Notification' },
+          body: JSON.stringify([event]),
+        }),
+      ),
+    );
+    expect(deliveries.map((r) => r.status)).toEqual([202, 202, 202, 202]);
+    const list = (await (await fetch(`${d.app.url}/api/promotions`)).json()) as { id: string }[];
+    expect(list.map((p) => p.id)).toEqual(['promote:demand:1']);
+    expect((await d.promotion('promote:demand:1'))?.status?.phase).toBe('awaiting-approval');
+  });
+});
