@@ -133,11 +133,11 @@ afterEach(async () => {
   current = undefined;
 });
 
-async function start(world: World, version = '1'): Promise<{ t: TestEngine; id: string }> {
+async function start(world: World, version = '1', promotion = input(version)): Promise<{ t: TestEngine; id: string }> {
   current = startEngine(world.register(new Registry()));
   const id = await current.engine.startNew('promoteModel', {
     instanceId: `promote:demand:${version}`,
-    input: input(version),
+    input: promotion,
   });
   return { t: current, id };
 }
@@ -190,6 +190,23 @@ describe('promoteModel', () => {
     expect(world.stages).toEqual({ '1': 'unstaged' });
     expect(world.deployments).toEqual({});
   });
+
+  it.each([
+    ['reject', 'approval-timed-out', 'unstaged', {}],
+    ['approve', 'promoted', 'production', { blue: 100 }],
+  ] as const)(
+    'applies the policy when nobody decides in time (onTimeout: %s)',
+    async (onTimeout, outcome, stage, traffic) => {
+      const world = new World();
+      const quick = input('1');
+      quick.policy = { ...policy, approval: { ...policy.approval, onTimeout, timeoutMs: 200 } };
+      const { t, id } = await start(world, '1', quick);
+      const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+      expect(result.outcome).toBe(outcome);
+      expect(world.stages).toEqual({ '1': stage });
+      expect(world.traffic).toEqual(traffic);
+    },
+  );
 
   it('ends as superseded when a newer winner takes its place', async () => {
     const world = new World();
