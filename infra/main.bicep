@@ -47,6 +47,11 @@ param gitRepository string = ''
 @description('Promotion and retraining policies, passed to the app as JSON.')
 param championPolicies object = {}
 
+@secure()
+@minLength(32)
+@description('Key that signs approval links (at least 32 characters).')
+param approvalSecret string
+
 param tags object = {}
 
 var workspaceRg = empty(workspaceResourceGroupName) ? resourceGroup().name : workspaceResourceGroupName
@@ -108,6 +113,8 @@ var appSettings = {
   CHAMPION_GIT_SHA: gitSha
   CHAMPION_GIT_REPOSITORY: gitRepository
   CHAMPION_POLICIES: string(championPolicies)
+  CHAMPION_APPROVAL_SECRET: approvalSecret
+  CHAMPION_PUBLIC_URL: 'https://${appName}.azurewebsites.net'
 }
 
 module functionApp 'modules/function-app.bicep' = {

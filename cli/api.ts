@@ -1,0 +1,201 @@
+/**
+ * A small typed client for the app's HTTP API (functions/http.ts). Every method resolves with the parsed JSON
+ * body or throws: `ApiError` when the app answered 4xx/5xx (or something that is not JSON), `UnreachableError` when
+ * it could not be reached at all.
+ */
+import type { ApprovalDecision, PromotionResult, PromotionStatus } from '../orchestrations/contract';
+import type { CliIo } from './io';
+
+export const DEFAULT_URL = 'http://127.0.0.1:7071';
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The app answered with an error status; `message` is its `error` field when it sent one. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+    /** The parsed response body, when it was JSON (a 409 on start carries the existing promotion's `id`). */
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** No HTTP answer at all: the connection was refused or broke, or the app did not answer in time. */
+export class UnreachableError extends Error {
+  override readonly name = 'UnreachableError';
+  constructor(
+    readonly baseUrl: string,
+    readonly reason: 'unreachable' | 'timeout',
+    /** The network error code when there is one (ECONNREFUSED, ENOTFOUND, ECONNRESET…). */
+    readonly code?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      reason === 'timeout'
+        ? `Champion at ${baseUrl} did not answer in time.`
+        : `Cannot reach Champion at ${baseUrl}: is it running? (npm start)`,
+      options,
+    );
+  }
+}
+
+/** One promotion as the API lists it: the orchestration's state plus its custom status and output. */
+export interface PromotionSummary {
+  id: string;
+  runtimeStatus: string;
+  createdTime: string;
+  lastUpdatedTime: string;
+  /** Absent (or null) until the orchestration first reports. */
+  status?: PromotionStatus | null;
+  /** Absent (or null) until the promotion finishes. */
+  result?: PromotionResult | null;
+}
+
+export interface StartPromotionRequest {
+  modelName: string;
+  modelVersion: string;
+  registeredBy?: string;
+}
+
+export interface StartedPromotion {
+  id: string;
+  statusUrl: string;
+}
+
+export interface DecisionRequest {
+  decision: ApprovalDecision['decision'];
+  approver: string;
+  comment?: string;
+  /** A signed approval-link token; sent as `?token=`. */
+  token?: string;
+}
+
+export interface ModelVersionView {
+  version: string;
+  /** The `stage` tag; null when the version has none. */
+  stage: string | null;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+}
+
+export interface ModelView {
+  name: string;
+  versions: ModelVersionView[];
+}
+
+export interface DeploymentView {
+  name: string;
+  /** "name:version" of the model it serves, when known. */
+  model: string | null;
+  provisioningState: string;
+  /** Percent of the endpoint's live traffic. */
+  traffic: number;
+  tags: Record<string, string>;
+}
+
+export interface EndpointDetails {
+  name: string;
+  provisioningState: string;
+  traffic: Record<string, number>;
+  mirrorTraffic: Record<string, number>;
+  tags: Record<string, string>;
+  deployments: DeploymentView[];
+}
+
+export interface Health {
+  status: string;
+  models: string[];
+  gitCommit: string | null;
+}
+
+export interface ChampionApi {
+  readonly baseUrl: string;
+  listPromotions(filter?: { model?: string }): Promise<PromotionSummary[]>;
+  getPromotion(id: string): Promise<PromotionSummary>;
+  startPromotion(request: StartPromotionRequest): Promise<StartedPromotion>;
+  /** Always sent with `via: 'cli'`. Resolves once the app accepted it (202). */
+  decide(id: string, request: DecisionRequest): Promise<{ accepted: boolean }>;
+  getModel(name: string): Promise<ModelView>;
+  getEndpoint(name: string): Promise<EndpointDetails>;
+  health(): Promise<Health>;
+}
+
+/** Trims trailing slashes: "http://host:7071/" → "http://host:7071". */
+export function normalizeBaseUrl(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, '');
+}
+
+function networkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isTimeout(err: unknown): boolean {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
+function errorMessage(body: unknown, response: Response): string {
+  const error = (body as { error?: unknown } | undefined)?.error;
+  if (typeof error === 'string' && error.trim()) return error;
+  return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+}
+
+export function api(baseUrl: string, io: Pick<CliIo, 'fetch'>, options: { timeoutMs?: number } = {}): ChampionApi {
+  const base = normalizeBaseUrl(baseUrl);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const enc = encodeURIComponent;
+
+  async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let text: string;
+    let response: Response;
+    try {
+      response = await io.fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      throw new UnreachableError(base, isTimeout(err) ? 'timeout' : 'unreachable', networkCode(err), { cause: err });
+    }
+    let parsed: unknown;
+    let isJson = false;
+    if (text.trim()) {
+      try {
+        parsed = JSON.parse(text);
+        isJson = true;
+      } catch {
+        // Not JSON: reported below.
+      }
+    }
+    if (!response.ok) throw new ApiError(response.status, errorMessage(parsed, response), parsed);
+    if (!isJson) {
+      throw new ApiError(response.status, `${method} ${path} answered ${response.status} without a JSON body.`);
+    }
+    return parsed as T;
+  }
+
+  return {
+    baseUrl: base,
+    listPromotions: (filter = {}) =>
+      request('GET', `/api/promotions${filter.model ? `?model=${enc(filter.model)}` : ''}`),
+    getPromotion: (id) => request('GET', `/api/promotions/${enc(id)}`),
+    startPromotion: (req) => request('POST', '/api/promotions', req),
+    decide: (id, { token, ...decision }) =>
+      request('POST', `/api/promotions/${enc(id)}/decision${token ? `?token=${enc(token)}` : ''}`, {
+        ...decision,
+        via: 'cli',
+      }),
+    getModel: (name) => request('GET', `/api/models/${enc(name)}`),
+    getEndpoint: (name) => request('GET', `/api/endpoints/${enc(name)}`),
+    health: () => request('GET', '/api/health'),
+  };
+}

@@ -1,0 +1,45 @@
+import type { ApprovalDecision } from '../../orchestrations/contract';
+import type { CommandSpec } from '../args';
+import { printJson, println } from '../io';
+
+function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
+  const verb = decision === 'approve' ? 'Approve' : 'Reject';
+  return {
+    name: decision,
+    summary: `${verb} a promotion waiting for a decision`,
+    description:
+      `${verb}s a promotion that is waiting for a decision (phase awaiting-approval), in your name, via the CLI.\n` +
+      (decision === 'approve'
+        ? 'The person who registered the model cannot approve it, and the policy may limit who can.'
+        : 'The staged version becomes unstaged, its test deployment is removed and the champion keeps serving.'),
+    args: [{ name: 'ID', description: 'the promotion id, e.g. promote:demand:3' }],
+    options: [
+      { name: 'as', value: 'NAME', required: true, description: 'who decides (recorded as the approver)' },
+      { name: 'comment', value: 'TEXT', description: 'why, recorded with the decision' },
+    ],
+    examples: [
+      decision === 'approve'
+        ? "champion approve promote:demand:3 --as alice@contoso.com --comment 'error down 4%'"
+        : "champion reject promote:demand:3 --as alice@contoso.com --comment 'drift in the EU segment'",
+    ],
+    async run({ io, client, json, args, options }) {
+      const id = args.ID ?? '';
+      const approver = options.as ?? '';
+      const response = await client.decide(id, {
+        decision,
+        approver,
+        ...(options.comment !== undefined ? { comment: options.comment } : {}),
+      });
+      if (json) {
+        printJson(io, response);
+        return 0;
+      }
+      println(io.stdout, `${decision === 'approve' ? 'Approved' : 'Rejected'} ${id} as ${approver}.`);
+      println(io.stdout, `The promotion continues on its own; follow it with: champion show ${id}`);
+      return 0;
+    },
+  };
+}
+
+export const approve = decisionCommand('approve');
+export const reject = decisionCommand('reject');

@@ -1,0 +1,11 @@
+import type { CommandSpec } from '../args';
+import { approve, reject } from './decide';
+import { endpoint } from './endpoint';
+import { health } from './health';
+import { models } from './models';
+import { promote } from './promote';
+import { promotions } from './promotions';
+import { show } from './show';
+
+/** Every command, in the order `champion --help` lists them. (`demo` is dispatched separately by main.) */
+export const COMMANDS: readonly CommandSpec[] = [promotions, show, models, endpoint, approve, reject, promote, health];

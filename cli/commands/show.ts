@@ -1,0 +1,97 @@
+import type { CommandSpec } from '../args';
+import { fields, formatTime, indent, orNone, table } from '../format';
+import { printJson, println } from '../io';
+import { modelOf, stateOf } from './promotions';
+
+export const show: CommandSpec = {
+  name: 'show',
+  summary: "Show a promotion's timeline, evidence, approval links and result",
+  description:
+    'Shows one promotion: its timeline, the evaluation evidence, the approval links while it waits for a\ndecision, and the result once it is done (outcome, reason, slot, git commit).',
+  args: [{ name: 'ID', description: 'the promotion id, e.g. promote:demand:3 (see: champion promotions)' }],
+  options: [],
+  examples: ['champion show promote:demand:3'],
+  async run({ io, client, json, args }) {
+    const id = args.ID ?? '';
+    const p = await client.getPromotion(id);
+    if (json) {
+      printJson(io, p);
+      return 0;
+    }
+    const out: string[] = [];
+    out.push(
+      `Promotion ${p.id}`,
+      fields([
+        ['Model', modelOf(p)],
+        ['State', `${stateOf(p)} (${p.runtimeStatus})`],
+        ['Created', formatTime(p.createdTime)],
+        ['Updated', formatTime(p.lastUpdatedTime)],
+      ]),
+    );
+
+    const timeline = p.status?.timeline ?? [];
+    out.push('', 'Timeline');
+    out.push(
+      timeline.length === 0
+        ? '  (nothing yet)'
+        : indent(
+            table(
+              ['TIME', 'PHASE', 'NOTE'],
+              timeline.map((t) => [formatTime(t.at), t.phase, t.note]),
+            ),
+          ),
+    );
+
+    const evidence = p.status?.evidence;
+    if (evidence) {
+      out.push(
+        '',
+        'Evidence',
+        fields([
+          ['Decision', evidence.decision],
+          ['Reason', evidence.reason],
+          ['n', orNone(evidence.n)],
+        ]),
+      );
+    }
+
+    const approval = p.status?.approval;
+    const waiting = p.runtimeStatus === 'Running' && p.status?.phase === 'awaiting-approval';
+    if (waiting) {
+      out.push('', 'Waiting for a decision');
+      const rows: [string, string][] = [];
+      if (approval) {
+        rows.push(
+          ['Approve', approval.approveUrl],
+          ['Reject', approval.rejectUrl],
+          ['Expires', formatTime(approval.expiresAt)],
+        );
+      }
+      rows.push(['Or', `champion approve ${p.id} --as NAME  (or: champion reject ${p.id} --as NAME)`]);
+      out.push(fields(rows));
+    }
+
+    const result = p.result;
+    if (result) {
+      const rows: [string, string][] = [
+        ['Outcome', result.outcome],
+        ['Reason', result.reason],
+        ['Slot', orNone(result.release?.slot)],
+        ['Git commit', orNone(result.release?.gitSha)],
+      ];
+      if (result.release?.endpointName) rows.push(['Endpoint', result.release.endpointName]);
+      if (result.decision) {
+        const d = result.decision;
+        const verb = d.decision === 'approve' ? 'approved' : 'rejected';
+        rows.push([
+          'Decision',
+          `${verb} by ${d.approver} via ${d.via} at ${formatTime(d.at)}${d.comment ? `: "${d.comment}"` : ''}`,
+        ]);
+      }
+      if (result.failure) rows.push(['Failure', `${result.failure.code}: ${result.failure.message}`]);
+      out.push('', 'Result', fields(rows));
+    }
+    println(io.stdout, out.join('\n'));
+    return 0;
+  },
+};

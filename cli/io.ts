@@ -1,0 +1,34 @@
+/**
+ * What the CLI touches outside itself: two writers, fetch and the environment. Commands receive a `CliIo` instead
+ * of using `process` directly, so tests (and the demo) can run them in-process and capture what they print.
+ */
+
+/** Writes a chunk as is (like `process.stdout.write`): callers add their own newlines. */
+export type Writer = (chunk: string) => void;
+
+export interface CliIo {
+  stdout: Writer;
+  stderr: Writer;
+  fetch: typeof fetch;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The real process: its stdout and stderr, the global fetch and `process.env`. */
+export function processIo(): CliIo {
+  return {
+    stdout: (chunk) => void process.stdout.write(chunk),
+    stderr: (chunk) => void process.stderr.write(chunk),
+    fetch: (input, init) => fetch(input, init),
+    env: process.env,
+  };
+}
+
+/** Writes one line (or several) followed by a newline. */
+export function println(write: Writer, text = ''): void {
+  write(`${text}\n`);
+}
+
+/** Prints a value as JSON (two-space indent) on stdout, nothing else. */
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+}
