@@ -6,6 +6,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main';
 import { Lab } from '../../local/lab';
 import { eventually, startProcess, tempDir, type RunningProcess } from '../support/processes';
 
@@ -157,5 +158,34 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     ).toBe(404);
     const list = (await (await fetch(`${api}/api/promotions?model=demand`)).json()) as unknown[];
     expect(list).toHaveLength(2);
+  });
+
+  it('shows the same state through the CLI', async () => {
+    const run = async (...argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await main([...argv, '--url', api], {
+        stdout: (t) => (out += t),
+        stderr: (t) => (err += t),
+        fetch,
+        env: {},
+      });
+      return { code, out, err };
+    };
+    const models = await run('models', 'demand', '--json');
+    expect(models.code).toBe(0);
+    const body = JSON.parse(models.out) as { versions: { version: string; stage: string | null }[] };
+    expect(body.versions.map((v) => [v.version, v.stage])).toEqual([
+      ['1', 'production'],
+      ['2', null],
+    ]);
+    const endpoint = await run('endpoint', 'demand-ep');
+    expect(endpoint.out).toContain('demand:1');
+    expect(endpoint.out).toContain('100');
+    const show = await run('show', 'promote:demand:1');
+    expect(show.out).toContain('promoted');
+    const refused = await run('approve', 'promote:demand:1', '--as', 'ana');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('not waiting for a decision');
   });
 });
