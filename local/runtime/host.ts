@@ -144,8 +144,11 @@ export class LocalFunctionsHost {
       maxConcurrentActivities: this.#maxActivities,
       invokeOrchestrator: (name, trigger) => this.#invokeDurable(name, 'orchestrationTrigger', trigger),
       invokeActivity: (name, input) => this.#invokeDurable(name, 'activityTrigger', input),
+      // Entity names arrive lower-cased (`@name@key`); registry lookups ignore case, as the Functions host does.
+      invokeEntity: (name, batchRequest) => this.#invokeDurable(name, 'entityTrigger', batchRequest),
       isOrchestrator: (name) => this.registry.get(name)?.trigger.type === 'orchestrationTrigger',
       isActivity: (name) => this.registry.get(name)?.trigger.type === 'activityTrigger',
+      isEntity: (name) => this.registry.get(name)?.trigger.type === 'entityTrigger',
       log: this.#log,
     });
     this.engine.start();

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvocationContext } from '@azure/functions';
-import type { OrchestrationHandler } from 'durable-functions';
-import { createOrchestrator } from 'durable-functions/lib/src/util/testingUtils';
+import type { EntityHandler, OrchestrationHandler } from 'durable-functions';
+import { createEntityFunction, createOrchestrator } from 'durable-functions/lib/src/util/testingUtils';
 import { DurableEngine, type EngineOptions } from '../../local/runtime/durable/engine';
+import type { EntityBatchRequest } from '../../local/runtime/durable/entities-protocol';
 import type { OrchestratorHandler } from '../../local/runtime/durable/replay';
 import { DurableStore } from '../../local/runtime/durable/store';
 import type { OrchestrationTrigger } from '../../local/runtime/durable/types';
@@ -15,6 +16,10 @@ export type ActivityFn = (input: unknown, info: { instanceId: string; taskId: nu
 export class Registry {
   readonly orchestrators = new Map<string, OrchestratorHandler>();
   readonly activities = new Map<string, ActivityFn>();
+  /** Entity handlers by lower-cased name (entity ids carry the name lower-cased). */
+  readonly entities = new Map<string, (trigger: unknown, context: InvocationContext) => Promise<unknown>>();
+  /** Every entity batch, in invocation order. */
+  readonly entityBatches: EntityBatchRequest[] = [];
   /** Every activity call, in start order. */
   readonly calls: { name: string; input: unknown; attempt: number; instanceId: string }[] = [];
   private invocation = 0;
@@ -26,6 +31,11 @@ export class Registry {
 
   activity(name: string, fn: ActivityFn): this {
     this.activities.set(name, fn);
+    return this;
+  }
+
+  entity<T = unknown>(name: string, fn: EntityHandler<T>): this {
+    this.entities.set(name.toLowerCase(), createEntityFunction(fn));
     return this;
   }
 
@@ -53,14 +63,24 @@ export class Registry {
     return fn(input, info);
   };
 
+  readonly invokeEntity = async (name: string, request: EntityBatchRequest): Promise<unknown> => {
+    const handler = this.entities.get(name.toLowerCase());
+    if (!handler) throw new Error(`no entity ${name}`);
+    this.entityBatches.push(structuredClone(request));
+    const context = new InvocationContext({ functionName: name, invocationId: `inv-${++this.invocation}` });
+    return handler(request, context);
+  };
+
   engineOptions(store: DurableStore, extra: Partial<EngineOptions> = {}): EngineOptions {
     return {
       store,
       taskHub: 'TestHub',
       invokeOrchestrator: this.invokeOrchestrator,
       invokeActivity: this.invokeActivity,
+      invokeEntity: this.invokeEntity,
       isOrchestrator: (n) => this.orchestrators.has(n),
       isActivity: (n) => this.activities.has(n),
+      isEntity: (n) => this.entities.has(n.toLowerCase()),
       ...extra,
     };
   }

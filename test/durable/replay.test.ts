@@ -95,8 +95,8 @@ describe('action flattening', () => {
     const can = flattenActions([[{ actionType: ActionType.ContinueAsNew, input: '"next"' }]]);
     expect(can.continueAsNew).toEqual({ input: 'next' });
     expect(flattenActions([[{ actionType: ActionType.CallHttp }]]).unsupported).toMatch(/callHttp is not supported/);
-    expect(flattenActions([[{ actionType: ActionType.SignalEntity }]]).unsupported).toMatch(
-      /entities are not supported/,
+    expect(flattenActions([[{ actionType: ActionType.ScheduledSignalEntity }]]).unsupported).toMatch(
+      /Scheduled entity signals are not supported/,
     );
   });
 

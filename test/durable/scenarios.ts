@@ -1,5 +1,5 @@
 import * as df from 'durable-functions';
-import type { OrchestrationContext } from 'durable-functions';
+import type { EntityContext, OrchestrationContext } from 'durable-functions';
 import type { DurableEngine } from '../../local/runtime/durable/engine';
 import type { HistoryEvent } from '../../local/runtime/durable/types';
 import type { Registry } from './helpers';
@@ -105,10 +105,53 @@ export const scenarios: Scenario[] = [
     },
     expectedOutput: ['model-a-trained', 'model-b-trained'],
   },
+  {
+    name: 'entity-lock',
+    orchestrator: 'GoldenLock',
+    input: 'churn',
+    register(r) {
+      r.entity('GoldenCounter', (context: EntityContext<number>) => {
+        const next = (context.df.getState(() => 0) ?? 0) + (context.df.getInput() as number);
+        context.df.setState(next);
+        context.df.return(next);
+      })
+        .activity('Promote', (m) => `${String(m)}-promoted`)
+        .orchestration('GoldenLock', function* (context: OrchestrationContext) {
+          const model = context.df.getInput() as string;
+          // modelLock has no entity function: a lock needs none.
+          const lock = (yield context.df.lock([new df.EntityId('modelLock', model)])) as df.DurableLock;
+          let promoted: unknown;
+          try {
+            promoted = yield context.df.callActivity('Promote', model);
+          } finally {
+            lock.release();
+          }
+          const counter = new df.EntityId('GoldenCounter', model);
+          context.df.signalEntity(counter, 'add', 1);
+          const count = yield context.df.callEntity(counter, 'add', 1);
+          return { promoted, count };
+        });
+    },
+    expectedOutput: { promoted: 'churn-promoted', count: 2 },
+  },
 ];
 
-/** Stable projection of a history for comparisons: drops timestamps, stacks and generated ids. */
+const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/**
+ * Stable projection of a history for comparisons: drops timestamps and stacks, and replaces generated ids (entity
+ * request ids, critical section ids, execution ids) by placeholders numbered in order of first appearance.
+ */
 export function normalize(history: HistoryEvent[]): Record<string, unknown>[] {
+  const ids = new Map<string, string>();
+  const stable = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? v.replace(GUID, (g) => {
+          const key = g.toLowerCase();
+          if (!ids.has(key)) ids.set(key, `<id${ids.size + 1}>`);
+          return ids.get(key)!;
+        })
+      : v;
   return history.map((e) => {
     const o: Record<string, unknown> = { EventType: e.EventType, EventId: e.EventId };
     for (const k of [
@@ -121,7 +164,7 @@ export function normalize(history: HistoryEvent[]): Record<string, unknown>[] {
       'Reason',
       'InstanceId',
     ]) {
-      if (e[k] !== undefined) o[k] = e[k];
+      if (e[k] !== undefined) o[k] = stable(e[k]);
     }
     return o;
   });

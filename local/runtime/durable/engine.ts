@@ -11,8 +11,11 @@
  * Activity results are not persisted on their own: the work item stays in the store until the episode that
  * consumes the result commits, so a crash re-runs the activity (at-least-once) instead of costing a commit per
  * result. Timers are inbox messages whose visible_at is the due time; one setTimeout is armed for the earliest.
+ * Entity calls, signals and critical sections go through the EntityScheduler (entities.ts).
  */
 import { randomUUID } from 'node:crypto';
+import { EntityScheduler, type EntityInvoker, type EntityMessage, type EntityStatus } from './entities';
+import { schedulerId, type EntityRef, type ReleaseMessage, type RequestMessage } from './entities-protocol';
 import {
   EngineStoppedError,
   InstanceExistsError,
@@ -27,6 +30,7 @@ import {
   flattenActions,
   interpretError,
   interpretResult,
+  isEntityLeaf,
   matchHistory,
   type FlatActions,
   type OrchestratorOutcome,
@@ -61,15 +65,21 @@ export type FaultPoint =
   | 'episode.inCommit' // inside the SQLite transaction, after this episode's writes (rolls everything back)
   | 'episode.afterCommit' // committed, new work not yet dispatched in memory
   | 'activity.started' // activity invoked, result not yet known
-  | 'activity.completed'; // result known, not yet handed to the orchestration
+  | 'activity.completed' // result known, not yet handed to the orchestration
+  | 'entity.beforeCommit' // entity operations ran, their step not yet written
+  | 'entity.afterCommit'; // an entity step (operations, lock grant or release) committed
 
 export interface EngineOptions {
   store: DurableStore;
   taskHub: string;
   invokeOrchestrator: OrchestratorInvoker;
   invokeActivity: ActivityInvoker;
+  /** Runs one batch of entity operations (df.app.entity). Without it, operations fail; locks still work. */
+  invokeEntity?: EntityInvoker;
   isOrchestrator?(name: string): boolean;
   isActivity?(name: string): boolean;
+  /** Whether an entity function exists for an entity name (lower-cased, as in entity ids). */
+  isEntity?(name: string): boolean;
   /** host.json maxConcurrentActivityFunctions; default 4. */
   maxConcurrentActivities?: number;
   /** Episodes (orchestrator replays) in flight across different instances; default 32. */
@@ -78,7 +88,10 @@ export interface EngineOptions {
   historyCacheEvents?: number;
   log?: (line: string) => void;
   now?: () => Date;
-  /** Test-only: called at each FaultPoint; throwing SimulatedCrash freezes the engine as a kill -9 would. */
+  /**
+   * Test-only: called at each FaultPoint (`instanceId` is the entity id for entity points); throwing
+   * SimulatedCrash freezes the engine as a kill -9 would.
+   */
   faultHook?: (point: FaultPoint, detail: { instanceId: string }) => void;
 }
 
@@ -93,6 +106,10 @@ export interface EngineStats {
   orchestrationsFailed: number;
   historyCacheHits: number;
   historyCacheMisses: number;
+  /** Entity function invocations, operations they ran, and critical sections granted. */
+  entityBatches: number;
+  entityOperations: number;
+  locksGranted: number;
 }
 
 export interface ListFilter {
@@ -176,6 +193,8 @@ interface EpisodePlan {
   /** Failures the host reports straight back to this instance (e.g. retries after retryTimeout). */
   selfMessages: { event: HistoryEvent; retry?: RetryCtx }[];
   canceledTimers: number[];
+  /** Entity calls, signals, lock requests and releases, each recorded as an EventSent in `scheduled`. */
+  entityMessages: EntityMessage[];
 }
 
 const EXECUTION_STARTED = HistoryEventType.ExecutionStarted;
@@ -271,8 +290,9 @@ export class DurableEngine {
   private idleWaiters: (() => void)[] = [];
   private readonly completionWaiters = new Map<string, Set<() => void>>();
   private readonly cache = new Map<string, CachedHistory>();
+  private readonly entities: EntityScheduler;
 
-  private readonly counters: EngineStats = {
+  private readonly counters: Omit<EngineStats, 'entityBatches' | 'entityOperations' | 'locksGranted'> = {
     episodes: 0,
     historyEventsAppended: 0,
     historyEventsReplayed: 0,
@@ -291,6 +311,23 @@ export class DurableEngine {
     this.maxActivities = Math.max(1, opts.maxConcurrentActivities ?? 4);
     this.maxEpisodes = Math.max(1, opts.maxConcurrentOrchestrations ?? 32);
     this.cacheLimit = Math.max(0, opts.historyCacheEvents ?? 200_000);
+    this.entities = new EntityScheduler({
+      store: this.store,
+      invokeEntity: opts.invokeEntity,
+      isEntity: opts.isEntity,
+      maxConcurrent: this.maxEpisodes,
+      now: () => this.nowMs(),
+      log: (line) => this.log(line),
+      fault: (point, entityId) => this.fault(point, entityId),
+      halted: () => this.crashed || this.stopping || !this.started,
+      track: (p) => this.track(p),
+      deliver: (instanceId, executionId, event, now) => {
+        if (!this.store.getInstance(instanceId)) return;
+        this.store.insertMessage(instanceId, executionId, now, JSON.stringify({ e: event } satisfies MessagePayload));
+      },
+      instanceReady: (instanceId) => this.markReady(instanceId),
+      changed: () => this.schedulePump(),
+    });
   }
 
   get taskHub(): string {
@@ -308,11 +345,12 @@ export class DurableEngine {
     const now = this.nowMs();
     for (const row of this.store.allActivities()) this.enqueueActivity(row);
     for (const id of this.store.readyInstanceIds(now)) this.ready.add(id);
+    const entities = this.entities.resumeAll();
     const due = this.store.nextTimerDue(now);
     if (due !== undefined) this.armTimer(due);
     this.log(
       `durable engine started (task hub ${this.opts.taskHub}): ${this.ready.size} ready instance(s), ` +
-        `${this.activityQueue.length} activit(ies) to (re)run`,
+        `${this.activityQueue.length} activit(ies) to (re)run, ${entities} entit(ies) with queued messages`,
     );
     this.schedulePump();
   }
@@ -328,6 +366,7 @@ export class DurableEngine {
     this.activityQueue.length = 0;
     this.ready.clear();
     this.rerun.clear();
+    this.entities.clear();
     this.resolveIdle();
   }
 
@@ -338,7 +377,7 @@ export class DurableEngine {
   }
 
   stats(): EngineStats {
-    return { ...this.counters };
+    return { ...this.counters, ...this.entities.counters };
   }
 
   /** Re-checks due timers now (for callers that drive `now` with a fake clock). */
@@ -425,6 +464,10 @@ export class DurableEngine {
           throw new InvalidOperationError('The rewind operation is only supported on failed orchestration instances.');
         }
         const events = this.store.readHistory(instanceId).map(toLiveEvent);
+        if (events.some((e) => e.EventType === HistoryEventType.EventSent)) {
+          // Its locks were given back when it failed; a rewound critical section would run unprotected.
+          throw new InvalidOperationError('Rewind is not supported for instances that used durable entities.', 501);
+        }
         const failedIds = new Set<number>();
         let episodeHasFailure = false;
         for (const e of events) {
@@ -625,6 +668,11 @@ export class DurableEngine {
     return { name: row.name, instanceId, input: fromJson(row.input), history };
   }
 
+  /** An entity's state, lock holder and queued messages; undefined if it has none of them. */
+  getEntity(entity: EntityRef | string): EntityStatus | undefined {
+    return this.entities.status(typeof entity === 'string' ? entity : schedulerId(entity));
+  }
+
   // =============================================================================================================
   // Internals: scheduling
 
@@ -710,6 +758,7 @@ export class DurableEngine {
         });
       this.track(p);
     }
+    this.entities.pump();
     this.pumpActivities();
     this.checkIdle();
   }
@@ -721,6 +770,7 @@ export class DurableEngine {
       this.episodesRunning === 0 &&
       this.activityQueue.length === 0 &&
       this.runningActivities === 0 &&
+      this.entities.isIdle() &&
       this.pendingOps === 0 &&
       !(this.timerDue !== undefined && this.timerDue <= this.nowMs())
     );
@@ -1129,7 +1179,9 @@ export class DurableEngine {
     const e = ev(HistoryEventType.ExecutionTerminated, new Date(now), { Input: JSON.stringify(reason) });
     const json = JSON.stringify([e]);
     const parentMsg = this.parentNotification(inst, 'Terminated', undefined, `Instance was terminated: ${reason}`, now);
+    let released: string[] = [];
     await this.store.commit(() => {
+      released = this.entities.releaseHeldBy(inst.instance_id, now);
       this.store.deleteMessagesFor(inst.instance_id);
       this.store.deleteActivitiesFor(inst.instance_id);
       this.store.appendHistory(inst.instance_id, inst.execution_id, inst.history_count, json);
@@ -1149,6 +1201,7 @@ export class DurableEngine {
     this.results.delete(inst.instance_id);
     this.forgetActivities(inst.instance_id);
     this.log(`${inst.name} (${inst.instance_id}) terminated: ${reason}`);
+    this.wakeEntities(released);
     if (parentMsg) this.markReady(parentMsg.instanceId);
     this.notifyCompletion(inst.instance_id);
   }
@@ -1237,6 +1290,7 @@ export class DurableEngine {
       children: [],
       selfMessages: [],
       canceledTimers: [],
+      entityMessages: [],
     };
     if (!failure) this.planEpisode(inst, batch, flat.leaves, match, plan, now);
 
@@ -1279,12 +1333,19 @@ export class DurableEngine {
     const newExecutionId = continueAsNew ? randomUUID() : undefined;
     const createdActivities: ActivityRow[] = [];
     const startedChildren: string[] = [];
+    const wokenEntities: string[] = [];
     let earliestTimer: number | undefined;
 
     this.fault('episode.beforeCommit', instanceId);
     await this.store.commit(() => {
       for (const item of consumed) this.deleteConsumed(item);
       for (const item of batch) this.deleteConsumed(item);
+      // Signals and releases of the last episode are still sent; a finishing execution gives its locks back.
+      for (const m of plan.entityMessages) {
+        this.entities.enqueue(m);
+        wokenEntities.push(m.entityId);
+      }
+      if (finishing) wokenEntities.push(...this.entities.releaseHeldBy(instanceId, now));
 
       if (continueAsNew && newExecutionId) {
         // New generation: history reset; the old execution's messages and work go, events raised but not yet
@@ -1336,6 +1397,7 @@ export class DurableEngine {
 
     // In-memory follow-up, only after the commit succeeded.
     this.dropResults(instanceId, consumed.concat(batch));
+    this.wakeEntities(wokenEntities);
     if (continueAsNew) {
       this.forgetActivities(instanceId);
       this.results.delete(instanceId);
@@ -1419,9 +1481,14 @@ export class DurableEngine {
         if (!leaf.isCanceled) plan.timers.push({ timerId: id, fireAt });
         continue;
       }
+      if (isEntityLeaf(leaf.kind)) {
+        this.planEntityMessage(inst, id, leaf, plan, ts);
+        continue;
+      }
+      const kind = leaf.kind;
       const retry: RetryCtx | undefined = leaf.retry
         ? {
-            kind: leaf.kind,
+            kind,
             name: leaf.name,
             input: leaf.input,
             options: leaf.retry,
@@ -1430,8 +1497,60 @@ export class DurableEngine {
             ...(leaf.instanceId ? { instanceId: leaf.instanceId } : {}),
           }
         : undefined;
-      this.planTask(inst, id, leaf.kind, leaf.name, leaf.input, leaf.instanceId, retry, plan, ts);
+      this.planTask(inst, id, kind, leaf.name, leaf.input, leaf.instanceId, retry, plan, ts);
     }
+  }
+
+  /**
+   * An entity call, signal, lock request or release: an EventSent with the request (its `id` is what the SDK
+   * matches the EventRaised response by) and the same message in the target entity's inbox.
+   */
+  private planEntityMessage(inst: InstanceRow, id: number, leaf: ScheduleLeaf, plan: EpisodePlan, ts: Date): void {
+    const parent = inst.instance_id;
+    const entityId = leaf.entityId ?? '';
+    let payload: string;
+    let kind: EntityMessage['kind'];
+    if (leaf.kind === 'release') {
+      const msg: ReleaseMessage = { parent, id: leaf.lockRequestId ?? '' };
+      payload = JSON.stringify(msg);
+      kind = 'release';
+    } else if (leaf.kind === 'lock') {
+      const msg: RequestMessage = {
+        id: leaf.lockRequestId ?? randomUUID(),
+        parent,
+        parentExecution: inst.execution_id,
+        lockset: leaf.lockSet ?? [],
+        pos: 0,
+      };
+      payload = JSON.stringify(msg);
+      kind = 'lock';
+    } else {
+      const msg: RequestMessage = {
+        op: leaf.name,
+        signal: leaf.kind === 'signal',
+        ...(leaf.input !== undefined ? { input: JSON.stringify(leaf.input) } : {}),
+        id: randomUUID(),
+        parent,
+        parentExecution: inst.execution_id,
+      };
+      payload = JSON.stringify(msg);
+      kind = 'op';
+    }
+    plan.scheduled.push(
+      ev(
+        HistoryEventType.EventSent,
+        ts,
+        { InstanceId: entityId, Name: kind === 'release' ? 'release' : 'op', Input: payload },
+        id,
+      ),
+    );
+    plan.entityMessages.push({ entityId, kind, parent, payload });
+  }
+
+  private wakeEntities(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    for (const id of ids) this.entities.markReady(id);
+    this.schedulePump();
   }
 
   private planTask(
@@ -1627,6 +1746,11 @@ export function projectHistory(events: HistoryEvent[], showOutput: boolean): Rec
         break;
       case HistoryEventType.EventRaised:
         o.Name = e.Name;
+        if (showOutput && e.Input !== undefined) o.Input = fromJson(e.Input);
+        break;
+      case HistoryEventType.EventSent:
+        o.Name = e.Name;
+        o.InstanceId = e.InstanceId;
         if (showOutput && e.Input !== undefined) o.Input = fromJson(e.Input);
         break;
       case HistoryEventType.ExecutionCompleted:

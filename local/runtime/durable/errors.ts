@@ -38,7 +38,7 @@ export class InstanceGoneError extends DurableEngineError {
 export class UnknownFunctionError extends DurableEngineError {
   constructor(
     readonly functionName: string,
-    kind: 'orchestrator' | 'activity',
+    kind: 'orchestrator' | 'activity' | 'entity',
   ) {
     super(`The function '${functionName}' doesn't exist, is disabled, or is not an ${kind} function.`, 400);
   }

@@ -1,4 +1,6 @@
 export * from './engine';
+export * from './entities';
+export * from './entities-protocol';
 export * from './errors';
 export * from './http-api';
 export * from './replay';

@@ -1,4 +1,5 @@
 import { InvocationContext } from '@azure/functions';
+import { readEventSent, schedulerId, type EntityRef } from './entities-protocol';
 import {
   ActionType,
   HistoryEventType,
@@ -110,17 +111,29 @@ export function interpretError(err: unknown): OrchestratorOutcome {
 // ---------------------------------------------------------------------------------------------------------------
 // Actions → schedule leaves
 
-export type LeafKind = 'activity' | 'suborchestration' | 'timer';
+export type LeafKind = 'activity' | 'suborchestration' | 'timer' | EntityLeafKind;
+/** Entity actions: each takes one sequence id and is recorded as one EventSent (a release: one per entity). */
+export type EntityLeafKind = 'entitycall' | 'signal' | 'lock' | 'release';
 
 /** One action that takes a sequence id, in the order the SDK assigns ids. */
 export interface ScheduleLeaf {
   kind: LeafKind;
+  /** Function name; the operation name for entity calls and signals; '' for timers, locks and releases. */
   name: string;
   input: unknown;
   retry?: RetryOptionsLike;
   instanceId?: string;
   fireAt?: number;
   isCanceled?: boolean;
+  /** Target entity (`@name@key`) of an entity call, signal or release; the first locked entity of a lock. */
+  entityId?: string;
+  /** Lock and release: the locked entities, sorted as the SDK sorts them, and the critical section's id. */
+  lockSet?: EntityRef[];
+  lockRequestId?: string;
+}
+
+export function isEntityLeaf(kind: LeafKind): kind is EntityLeafKind {
+  return kind === 'entitycall' || kind === 'signal' || kind === 'lock' || kind === 'release';
 }
 
 export interface FlatActions {
@@ -138,6 +151,11 @@ interface RawAction {
   fireAt?: unknown;
   isCanceled?: boolean;
   compoundActions?: RawAction[];
+  /** CallEntity / SignalEntity. */
+  operation?: string;
+  /** LockEntities. */
+  lockRequestId?: string;
+  lockSet?: { name?: unknown; key?: unknown }[];
 }
 
 /** The SDK JSON-encodes string inputs of activities and continueAsNew (`Utils.processInput`); undo that. */
@@ -160,10 +178,15 @@ function toMillis(v: unknown): number {
  * Flattens the cumulative actions into id-taking leaves. Works for schema V1 (one inner array per yield, compound
  * actions already flattened) and V2+ (one array, nested compound actions). A task yielded again inside a later
  * Task.all/any reappears as the same action object; the SDK does not give it a new id, so it is skipped here too.
+ *
+ * Entities: CallEntity, SignalEntity and LockEntities take one id each; ReleaseEntities takes one id per locked
+ * entity (`recordFireAndForgetAction(release, lockSet.length)`) and carries nothing, so it refers to the most
+ * recent LockEntities before it (the SDK forbids nested critical sections).
  */
 export function flattenActions(actions: unknown): FlatActions {
   const out: FlatActions = { leaves: [] };
   const seen = new Set<object>();
+  let lastLock: { lockSet: EntityRef[]; lockRequestId: string } | undefined;
   const visit = (a: RawAction): void => {
     if (a === null || typeof a !== 'object') return;
     if (seen.has(a)) return;
@@ -212,10 +235,52 @@ export function flattenActions(actions: unknown): FlatActions {
         break;
       case ActionType.CallEntity:
       case ActionType.SignalEntity:
-      case ActionType.ScheduledSignalEntity:
-      case ActionType.LockEntities:
+        if (typeof a.instanceId !== 'string' || typeof a.operation !== 'string') {
+          out.unsupported ??= 'An entity action without a target entity or operation name.';
+          break;
+        }
+        out.leaves.push({
+          kind: a.actionType === ActionType.CallEntity ? 'entitycall' : 'signal',
+          name: a.operation,
+          input: a.input,
+          entityId: a.instanceId,
+        });
+        break;
+      case ActionType.LockEntities: {
+        const lockSet = (a.lockSet ?? []).map((e) => ({ name: String(e.name).toLowerCase(), key: String(e.key) }));
+        if (lockSet.length === 0 || typeof a.lockRequestId !== 'string') {
+          out.unsupported ??= 'A lock action without entities or request id.';
+          break;
+        }
+        lastLock = { lockSet, lockRequestId: a.lockRequestId };
+        out.leaves.push({
+          kind: 'lock',
+          name: '',
+          input: undefined,
+          entityId: schedulerId(lockSet[0]!),
+          lockSet,
+          lockRequestId: a.lockRequestId,
+        });
+        break;
+      }
       case ActionType.ReleaseEntities:
-        out.unsupported ??= 'Durable entities are not supported by the local durable engine.';
+        if (!lastLock) {
+          out.unsupported ??= 'A lock release without a preceding lock.';
+          break;
+        }
+        for (const e of lastLock.lockSet) {
+          out.leaves.push({
+            kind: 'release',
+            name: '',
+            input: undefined,
+            entityId: schedulerId(e),
+            lockSet: lastLock.lockSet,
+            lockRequestId: lastLock.lockRequestId,
+          });
+        }
+        break;
+      case ActionType.ScheduledSignalEntity:
+        out.unsupported ??= 'Scheduled entity signals are not supported by the local durable engine.';
         break;
       default:
         out.unsupported ??= `Unknown orchestrator action type ${String(a.actionType)}.`;
@@ -253,38 +318,60 @@ interface RetryChain {
   timerId?: number;
 }
 
-function describeRecorded(e: HistoryEvent): string {
+/** What a recorded event scheduled, in the same terms as a leaf (only the fields matching compares). */
+type Recorded = Pick<ScheduleLeaf, 'kind' | 'name' | 'entityId' | 'lockSet'>;
+
+function recordedOf(e: HistoryEvent): Recorded | undefined {
   switch (e.EventType) {
     case HistoryEventType.TaskScheduled:
-      return `an activity task named '${e.Name ?? ''}'`;
+      return { kind: 'activity', name: e.Name ?? '' };
     case HistoryEventType.SubOrchestrationInstanceCreated:
-      return `a sub-orchestration named '${e.Name ?? ''}'`;
+      return { kind: 'suborchestration', name: e.Name ?? '' };
+    case HistoryEventType.TimerCreated:
+      return { kind: 'timer', name: '' };
+    case HistoryEventType.EventSent:
+      return readEventSent(e);
     default:
-      return 'a durable timer';
+      return undefined;
   }
 }
 
-function describeLeaf(l: ScheduleLeaf): string {
+function describe(l: Recorded): string {
   switch (l.kind) {
     case 'activity':
       return `an activity task named '${l.name}'`;
     case 'suborchestration':
       return `a sub-orchestration named '${l.name}'`;
+    case 'entitycall':
+      return `an entity call of operation '${l.name}' on '${l.entityId ?? ''}'`;
+    case 'signal':
+      return `an entity signal of operation '${l.name}' on '${l.entityId ?? ''}'`;
+    case 'lock':
+      return `a lock on [${(l.lockSet ?? []).map((e) => schedulerId(e)).join(', ')}]`;
+    case 'release':
+      return `a lock release of '${l.entityId ?? ''}'`;
     default:
       return 'a durable timer';
   }
 }
 
-function kindOf(e: HistoryEvent): LeafKind | undefined {
-  switch (e.EventType) {
-    case HistoryEventType.TaskScheduled:
-      return 'activity';
-    case HistoryEventType.SubOrchestrationInstanceCreated:
-      return 'suborchestration';
-    case HistoryEventType.TimerCreated:
-      return 'timer';
+function sameTask(leaf: ScheduleLeaf, rec: Recorded): boolean {
+  if (leaf.kind !== rec.kind) return false;
+  switch (rec.kind) {
+    case 'timer':
+      return true;
+    case 'entitycall':
+    case 'signal':
+      return leaf.name === rec.name && leaf.entityId === rec.entityId;
+    case 'lock': {
+      const a = (leaf.lockSet ?? []).map((e) => schedulerId(e));
+      const b = (rec.lockSet ?? []).map((e) => schedulerId(e));
+      return a.length === b.length && a.every((x, i) => x === b[i]);
+    }
+    case 'release':
+      return leaf.entityId === rec.entityId;
     default:
-      return undefined;
+      return leaf.name === rec.name;
   }
 }
 
@@ -324,13 +411,14 @@ export function matchHistory(history: readonly HistoryEvent[], leaves: readonly 
       }
       continue;
     }
-    const kind = kindOf(e);
-    if (kind === undefined) continue;
+    const rec = recordedOf(e);
+    if (rec === undefined) continue;
+    const kind = rec.kind;
 
     const id = e.EventId;
     if (id !== allocated) {
       return fail(
-        `The history records ${describeRecorded(e)} with sequence ID ${id}, but the next sequence ID is ${allocated}.`,
+        `The history records ${describe(rec)} with sequence ID ${id}, but the next sequence ID is ${allocated}.`,
       );
     }
     allocated++;
@@ -355,17 +443,17 @@ export function matchHistory(history: readonly HistoryEvent[], leaves: readonly 
     const leaf = leaves[p];
     if (!leaf) {
       return fail(
-        `A previous execution of this orchestration scheduled ${describeRecorded(e)} with sequence ID ${id}, ` +
+        `A previous execution of this orchestration scheduled ${describe(rec)} with sequence ID ${id}, ` +
           `but the current replay execution hasn't (yet?) scheduled this task.`,
       );
     }
-    if (leaf.kind !== kind || (kind !== 'timer' && leaf.name !== (e.Name ?? ''))) {
+    if (!sameTask(leaf, rec)) {
       return fail(
-        `A previous execution of this orchestration scheduled ${describeRecorded(e)} with sequence ID ${id}, ` +
-          `but the current replay execution instead scheduled ${describeLeaf(leaf)} with this sequence ID.`,
+        `A previous execution of this orchestration scheduled ${describe(rec)} with sequence ID ${id}, ` +
+          `but the current replay execution instead scheduled ${describe(leaf)} with this sequence ID.`,
       );
     }
-    if (leaf.retry && kind !== 'timer') {
+    if (leaf.retry && (kind === 'activity' || kind === 'suborchestration')) {
       const chain: RetryChain = {
         kind,
         name: leaf.name,

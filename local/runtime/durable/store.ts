@@ -11,6 +11,9 @@ import Database from 'better-sqlite3';
  *                TimerFired (visible_at = due time), EventRaised, sub-orchestration results, control messages.
  *  - activities  activity work items: present from scheduling until the episode that consumes the result
  *                commits, so a crash re-runs whatever was in flight (at-least-once).
+ *  - entities    durable entity state and lock owner per entity id (`@name@key`); a row exists while the entity
+ *                has state or is locked.
+ *  - entity_queue the per-entity inbox (operations, signals, lock requests, releases) in arrival order.
  *
  * Durability: WAL + synchronous=FULL by default, so every acknowledged commit (startNew, raiseEvent, an episode)
  * survives an OS crash or power loss, not just a process kill. NORMAL would only survive process kills; commits
@@ -54,6 +57,26 @@ export interface ActivityRow {
   retry: string | null;
 }
 
+export interface EntityRow {
+  entity_id: string;
+  state: string | null;
+  entity_exists: number;
+  lock_owner: string | null;
+  lock_execution: string | null;
+  lock_request: string | null;
+  last_modified: number;
+}
+
+export type EntityMessageKind = 'op' | 'lock' | 'release';
+
+export interface EntityMessageRow {
+  id: number;
+  entity_id: string;
+  kind: EntityMessageKind;
+  parent: string;
+  payload: string;
+}
+
 export interface InstanceQuery {
   runtimeStatus?: string[];
   createdTimeFrom?: number;
@@ -68,7 +91,9 @@ export interface StoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
+/** Older schema versions this store upgrades in place (their tables are a subset of the current ones). */
+const UPGRADABLE_VERSIONS = new Set(['2']);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -119,6 +144,25 @@ CREATE TABLE IF NOT EXISTS activities (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activities_by_instance ON activities (instance_id);
+CREATE TABLE IF NOT EXISTS entities (
+  entity_id TEXT PRIMARY KEY,
+  state TEXT,
+  entity_exists INTEGER NOT NULL DEFAULT 0,
+  lock_owner TEXT,
+  lock_execution TEXT,
+  lock_request TEXT,
+  last_modified INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_by_lock_owner ON entities (lock_owner) WHERE lock_owner IS NOT NULL;
+CREATE TABLE IF NOT EXISTS entity_queue (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  entity_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  parent TEXT NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_queue_by_entity ON entity_queue (entity_id, id);
+CREATE INDEX IF NOT EXISTS entity_queue_by_parent ON entity_queue (parent, kind);
 `;
 
 interface PendingCommit {
@@ -151,6 +195,8 @@ export class DurableStore {
       string | undefined;
     if (version === undefined) {
       this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
+    } else if (UPGRADABLE_VERSIONS.has(version)) {
+      this.db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(SCHEMA_VERSION, 'schema_version');
     } else if (version !== SCHEMA_VERSION) {
       throw new Error(`Durable store ${file} has schema version ${version}; this engine expects ${SCHEMA_VERSION}.`);
     }
@@ -207,6 +253,38 @@ export class DurableStore {
       allActivities: db.prepare<[], ActivityRow>('SELECT * FROM activities ORDER BY id'),
       activityExists: db.prepare<[number], number>('SELECT 1 FROM activities WHERE id = ?').pluck(),
       hasMessages: db.prepare<[string], number>('SELECT 1 FROM messages WHERE instance_id = ? LIMIT 1').pluck(),
+      getEntity: db.prepare<[string], EntityRow>('SELECT * FROM entities WHERE entity_id = ?'),
+      putEntityState: db.prepare(
+        `INSERT INTO entities (entity_id, state, entity_exists, last_modified) VALUES (?, ?, ?, ?)
+         ON CONFLICT (entity_id) DO UPDATE SET state = excluded.state, entity_exists = excluded.entity_exists,
+           last_modified = excluded.last_modified`,
+      ),
+      putEntityLock: db.prepare(
+        `INSERT INTO entities (entity_id, lock_owner, lock_execution, lock_request, last_modified) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (entity_id) DO UPDATE SET lock_owner = excluded.lock_owner,
+           lock_execution = excluded.lock_execution, lock_request = excluded.lock_request,
+           last_modified = excluded.last_modified`,
+      ),
+      deleteIdleEntity: db.prepare(
+        'DELETE FROM entities WHERE entity_id = ? AND entity_exists = 0 AND state IS NULL AND lock_owner IS NULL',
+      ),
+      entitiesLockedBy: db
+        .prepare<[string], string>('SELECT entity_id FROM entities WHERE lock_owner = ? ORDER BY entity_id')
+        .pluck(),
+      readEntityQueue: db.prepare<[string], EntityMessageRow>(
+        'SELECT * FROM entity_queue WHERE entity_id = ? ORDER BY id',
+      ),
+      insertEntityMessage: db.prepare(
+        'INSERT INTO entity_queue (entity_id, kind, parent, payload) VALUES (?, ?, ?, ?)',
+      ),
+      deleteEntityMessage: db.prepare('DELETE FROM entity_queue WHERE id = ?'),
+      entityMessageExists: db.prepare<[number], number>('SELECT 1 FROM entity_queue WHERE id = ?').pluck(),
+      queuedLockRequestsFrom: db
+        .prepare<[string], string>("SELECT DISTINCT entity_id FROM entity_queue WHERE parent = ? AND kind = 'lock'")
+        .pluck(),
+      deleteLockRequestsFrom: db.prepare("DELETE FROM entity_queue WHERE parent = ? AND kind = 'lock'"),
+      entitiesWithMessages: db.prepare<[], string>('SELECT DISTINCT entity_id FROM entity_queue').pluck(),
+      allEntities: db.prepare<[], EntityRow>('SELECT * FROM entities ORDER BY entity_id'),
     };
   }
 
@@ -265,6 +343,31 @@ export class DurableStore {
 
   hasMessages(instanceId: string): boolean {
     return this.s.hasMessages.get(instanceId) !== undefined;
+  }
+
+  getEntity(entityId: string): EntityRow | undefined {
+    return this.s.getEntity.get(entityId);
+  }
+
+  allEntities(): EntityRow[] {
+    return this.s.allEntities.all();
+  }
+
+  /** The entity's inbox in arrival order. */
+  readEntityQueue(entityId: string): EntityMessageRow[] {
+    return this.s.readEntityQueue.all(entityId);
+  }
+
+  entityMessageExists(id: number): boolean {
+    return this.s.entityMessageExists.get(id) !== undefined;
+  }
+
+  entitiesWithMessages(): string[] {
+    return this.s.entitiesWithMessages.all();
+  }
+
+  entitiesLockedBy(owner: string): string[] {
+    return this.s.entitiesLockedBy.all(owner);
   }
 
   queryInstances(q: InstanceQuery): InstanceRow[] {
@@ -374,6 +477,37 @@ export class DurableStore {
 
   deleteActivitiesFor(instanceId: string): void {
     this.s.deleteActivitiesFor.run(instanceId);
+  }
+
+  /** Writes the entity's state; a row left with no state and no lock is deleted. */
+  putEntityState(entityId: string, state: string | null, exists: boolean, now: number): void {
+    this.s.putEntityState.run(entityId, state, exists ? 1 : 0, now);
+    this.s.deleteIdleEntity.run(entityId);
+  }
+
+  /** Sets (owner given) or clears (owner null) the entity's lock. */
+  putEntityLock(
+    entityId: string,
+    lock: { owner: string; execution: string | null; request: string } | null,
+    now: number,
+  ): void {
+    this.s.putEntityLock.run(entityId, lock?.owner ?? null, lock?.execution ?? null, lock?.request ?? null, now);
+    if (!lock) this.s.deleteIdleEntity.run(entityId);
+  }
+
+  insertEntityMessage(entityId: string, kind: EntityMessageKind, parent: string, payload: string): number {
+    return Number(this.s.insertEntityMessage.run(entityId, kind, parent, payload).lastInsertRowid);
+  }
+
+  deleteEntityMessage(id: number): void {
+    this.s.deleteEntityMessage.run(id);
+  }
+
+  /** Deletes the lock requests `owner` still has queued; returns the entities whose queues changed. */
+  deleteLockRequestsFrom(owner: string): string[] {
+    const ids = this.s.queuedLockRequestsFrom.all(owner);
+    if (ids.length > 0) this.s.deleteLockRequestsFrom.run(owner);
+    return ids;
   }
 
   deleteInstanceCompletely(instanceId: string): void {
