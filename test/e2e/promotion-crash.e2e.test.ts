@@ -3,20 +3,10 @@
  * uninterrupted one would — one deployment, the right tags, the champion serving — and deliveries repeated by
  * Event Grid start nothing twice.
  */
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lab } from '../../local/lab';
-import { eventually, startProcess, tempDir, type RunningProcess } from '../support/processes';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { eventually, freePort, startProcess, tempDir, type RunningProcess } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;

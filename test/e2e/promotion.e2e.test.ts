@@ -3,21 +3,11 @@
  * and registered through the official SDK (the workspace then delivers ModelRegistered over Event Grid), the app
  * is read and approved over its HTTP API, and the workspace's state is checked through the SDK.
  */
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
 import { Lab } from '../../local/lab';
-import { eventually, startProcess, tempDir, type RunningProcess } from '../support/processes';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { eventually, freePort, startProcess, tempDir, type RunningProcess } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;
