@@ -98,6 +98,32 @@ export interface Activities {
   };
   /** Raises an event on another orchestration instance (e.g. tells a waiting promotion it was superseded). */
   signalInstance: { input: { instanceId: string; eventName: string; data: unknown }; output: { delivered: boolean } };
+
+  // ---- continuous training (retrainModel) ----
+  /** Reads the job specification in the repo (e.g. jobs/train-demand.json) and returns what the flow needs. */
+  readTrainingSpec: { input: { jobSpec: string }; output: TrainingSpecRead };
+  /** Makes sure the environment of the job spec exists at version = hash of its definition file; creates it if not. */
+  ensureEnvironment: { input: { jobSpec: string }; output: EnvironmentEnsured };
+  /** Sanity checks on the training data asset (schema, missing, ranges, drift vs the reference) before any compute. */
+  checkTrainingData: {
+    input: { jobSpec: string; dataAsset: { name: string; version?: string } };
+    output: TrainingDataCheck;
+  };
+  /** Submits the command job under a deterministic name; if a job of that name exists, it is not submitted again. */
+  submitTrainingJob: {
+    input: {
+      jobName: string;
+      jobSpec: string;
+      environmentId: string;
+      dataAsset: { name: string; version: string };
+      tags: Record<string, string>;
+    };
+    output: TrainingJobSubmission;
+  };
+  checkTrainingJob: { input: { jobName: string }; output: TrainingJobCheck };
+  cancelTrainingJob: { input: { jobName: string }; output: { canceled: boolean; status: string } };
+  /** Registers the job's model output as the next version (idempotent: one version per job). */
+  registerTrainedModel: { input: RegisterTrainedModelInput; output: { version: string; created: boolean } };
 }
 
 export type ActivityName = keyof Activities;
@@ -158,3 +184,90 @@ export const EVENTS = {
   decision: 'decision',
   superseded: 'superseded',
 } as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Continuous training
+
+/** What the flow reads from the job spec in the repo (everything else stays in the activities). */
+export type TrainingSpecRead =
+  | {
+      ok: true;
+      /** Durable-timer backoff while the job runs: start, growth factor and ceiling, in seconds. */
+      polling: { initialSeconds: number; factor: number; maxSeconds: number };
+      /** Overall deadline of the job from its submission; the job is cancelled when it passes. */
+      deadlineSeconds: number;
+    }
+  | { ok: false; code: string; message: string };
+
+export type EnvironmentEnsured =
+  | { ok: true; name: string; version: string; id: string; created: boolean }
+  | { ok: false; code: string; message: string };
+
+export type TrainingDataCheck =
+  | { ok: true; dataVersion: string; report: string }
+  | { ok: false; dataVersion?: string; report: string; failed: string[] };
+
+export type TrainingJobSubmission =
+  { ok: true; jobName: string; submitted: boolean; status: string } | { ok: false; code: string; message: string };
+
+export type TrainingJobCheck =
+  | { state: 'Running'; status: string; retryAfterSeconds?: number }
+  | {
+      state: 'Completed';
+      status: string;
+      metrics: Record<string, string>;
+      modelUri: string;
+      logExcerpt: string[];
+      properties: Record<string, string>;
+    }
+  | { state: 'Failed'; status: string; code: string; message: string; logExcerpt: string[] };
+
+export interface RetrainingTriggerInfo {
+  source: 'drift-v1' | 'drift-v2' | 'timer' | 'manual';
+  /** Why the guard started this run (its decision detail), plus what the trigger said. */
+  reason: string;
+  /** The trigger orchestration that started the run. */
+  triggerId: string;
+}
+
+export interface RegisterTrainedModelInput {
+  modelName: string;
+  jobName: string;
+  modelUri: string;
+  metrics: Record<string, string>;
+  /** `name:version` of the data the recorded metrics were computed on (held-out split of the training data). */
+  evaluationDataVersion: string;
+  runId: string;
+  trigger: RetrainingTriggerInfo;
+  environmentId: string;
+}
+
+/** What retrainModel is started with; the trigger resolves the policy, so the flow never reads settings. */
+export interface RetrainingInput {
+  modelName: string;
+  retraining: { jobSpec: string; trainingDataAsset: { name: string; version?: string } };
+  trigger: RetrainingTriggerInfo;
+}
+
+export type RetrainingOutcome = 'registered' | 'data-check-failed' | 'job-failed' | 'timed-out' | 'failed';
+
+export interface RetrainingResult {
+  outcome: RetrainingOutcome;
+  modelName: string;
+  runId: string;
+  reason: string;
+  trigger: RetrainingTriggerInfo;
+  environment?: { name: string; version: string; created: boolean };
+  dataCheck?: { ok: boolean; dataVersion?: string; report: string };
+  job?: { name: string; status: string; submitted: boolean; metrics?: Record<string, string>; logExcerpt?: string[] };
+  modelVersion?: string;
+  /** The promotion the registration starts (through its ModelRegistered event). */
+  promotionId?: string;
+}
+
+export interface RetrainingStatus {
+  phase: 'environment' | 'data-checks' | 'training' | 'registering' | 'done';
+  modelName: string;
+  jobName?: string;
+  timeline: { at: string; phase: string; note: string }[];
+}

@@ -194,11 +194,15 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   });
   if (!released.ok)
     return result('failed', released.failure.message, { evidence, decision, failure: released.failure });
-  return result('promoted', `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${released.slot}`, {
-    evidence,
-    decision,
-    release: { ...released.release, endpointName: policy.endpointName, slot: released.slot },
-  });
+  return result(
+    'promoted',
+    `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${released.slot}`,
+    {
+      evidence,
+      decision,
+      release: { ...released.release, endpointName: policy.endpointName, slot: released.slot },
+    },
+  );
 }
 
 function* rejectAndClean(ctx: Context, input: PromotionInput, slot: Slot, promotionId: string): Step<void> {

@@ -60,7 +60,12 @@ export interface DeployRequest {
 }
 
 export type DeployResult =
-  | { ok: true; slot: Slot; champion: string | null; /** false when the slot already served the model */ deployed: boolean }
+  | {
+      ok: true;
+      slot: Slot;
+      champion: string | null;
+      /** false when the slot already served the model */ deployed: boolean;
+    }
   | { ok: false; failure: Failure };
 
 /** Creates the endpoint if missing, then deploys the challenger into the idle slot at 0 % traffic. */

@@ -481,7 +481,8 @@ export class Workspace {
       res.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': code });
       res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
     };
-    if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, 'NoAuthenticationInformation', 'Bearer token required.');
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return send(401, 'NoAuthenticationInformation', 'Bearer token required.');
     if (req.method !== 'GET') return send(405, 'UnsupportedHttpVerb', 'Only GET is served.');
     const parts = new URL(url, 'https://local').pathname.split('/').slice(2).map(decodeURIComponent);
     const [account, container, ...rest] = parts;
@@ -494,7 +495,8 @@ export class Workspace {
     } catch {
       return send(400, 'InvalidUri', 'The blob path is not valid.');
     }
-    if (!existsSync(file) || !statSync(file).isFile()) return send(404, 'BlobNotFound', 'The specified blob does not exist.');
+    if (!existsSync(file) || !statSync(file).isFile())
+      return send(404, 'BlobNotFound', 'The specified blob does not exist.');
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-ms-blob-type': 'BlockBlob' });
     res.end(readFileSync(file));
   }
