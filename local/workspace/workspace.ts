@@ -23,6 +23,20 @@ import { ScoringPlane, type EndpointDef } from './scoring';
 import { Store, type OperationRow, type ResourceKind, type ResourceRow } from './store';
 import { Layout, parseUri } from './uris';
 
+/** Envelope fields of a tracked ARM resource; anything else a client sends is kept as it came. */
+const TRACKED_RESOURCE_KEYS = [
+  'location',
+  'kind',
+  'tags',
+  'identity',
+  'sku',
+  'properties',
+  'id',
+  'name',
+  'type',
+  'systemData',
+];
+
 /** The one datastore of the local workspace, and the storage account name its blob URLs carry. */
 export const DEFAULT_DATASTORE = 'workspaceblobstore';
 export const LOCAL_BLOB_ACCOUNT = 'localstore';
@@ -893,18 +907,7 @@ export class Workspace {
         tags: parsed.tags ?? {},
         identity: parsed.identity ?? { type: 'SystemAssigned' },
         ...(parsed.sku ? { sku: parsed.sku } : {}),
-        ...passthrough(parsed, [
-          'location',
-          'kind',
-          'tags',
-          'identity',
-          'sku',
-          'properties',
-          'id',
-          'name',
-          'type',
-          'systemData',
-        ]),
+        ...passthrough(parsed, TRACKED_RESOURCE_KEYS),
         properties,
       },
       internal,
@@ -1172,18 +1175,7 @@ export class Workspace {
         tags: parsed.tags ?? {},
         ...(parsed.identity ? { identity: parsed.identity } : {}),
         sku: parsed.sku ?? existing?.body.sku ?? { name: 'Default', capacity: 1 },
-        ...passthrough(parsed, [
-          'location',
-          'kind',
-          'tags',
-          'identity',
-          'sku',
-          'properties',
-          'id',
-          'name',
-          'type',
-          'systemData',
-        ]),
+        ...passthrough(parsed, TRACKED_RESOURCE_KEYS),
         properties,
       },
       internal: existing?.internal ?? {},
