@@ -26,6 +26,23 @@ const policy: Policy = parsePolicies({
   ],
 }).demand!;
 
+/** The activities promoteModel calls. */
+type PromotionActivity = Extract<
+  ActivityName,
+  | 'readEndpoint'
+  | 'beginCreateEndpoint'
+  | 'beginDeploy'
+  | 'checkProvisioning'
+  | 'deleteDeployment'
+  | 'testDeployment'
+  | 'evaluateChallenger'
+  | 'changeStage'
+  | 'requestApproval'
+  | 'setTraffic'
+  | 'recordRelease'
+  | 'signalInstance'
+>;
+
 /** An in-memory endpoint and model registry behind the activity contract. */
 class World {
   traffic: Record<string, number> = {};
@@ -39,7 +56,7 @@ class World {
   calls: string[] = [];
 
   register(registry: Registry): Registry {
-    const handlers: { [K in ActivityName]: (input: Activities[K]['input']) => Activities[K]['output'] } = {
+    const handlers: { [K in PromotionActivity]: (input: Activities[K]['input']) => Activities[K]['output'] } = {
       readEndpoint: () => ({
         exists: this.endpointExists,
         provisioningState: 'Succeeded',
