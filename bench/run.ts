@@ -16,6 +16,10 @@ const SUITES: Record<string, { about: string; run: () => Promise<SuiteResult> }>
     about: 'local workspace scoring (https 90/10, plain http) against bare node:http / node:https servers',
     run: async () => (await import('./scoring.js')).runScoringSuite(),
   },
+  promotion: {
+    about: 'embedded default: ModelRegistered → decision, approval → traffic, ARM writes per rollout',
+    run: async () => (await import('./promotion.js')).runPromotionSuite(),
+  },
 };
 
 const HELP = `Usage: node dist/bench/run.js [suite...] [--help]
@@ -23,11 +27,11 @@ const HELP = `Usage: node dist/bench/run.js [suite...] [--help]
 Runs the Champion benchmarks and prints, per suite, each figure next to its goal.
 Suites (default: all, in this order):
 ${Object.entries(SUITES)
-  .map(([name, s]) => `  ${name.padEnd(9)} ${s.about}`)
+  .map(([name, s]) => `  ${name.padEnd(10)} ${s.about}`)
   .join('\n')}
 
 Figures are measured side by side in one run; missed goals are reported, never fatal (exit 0 unless a suite
-crashes). Progress lines go to stderr, tables to stdout. Takes under a minute on 2 cores.
+crashes). Progress lines go to stderr, tables to stdout. Takes about two minutes on 2 cores (promotion ≈ 40 s).
 Environment: BENCH_CLIENT_THREADS=N splits the scoring client over N worker threads (default 1).`;
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,611 @@
+/**
+ * SUITE 3: promotions end to end on the embedded default (local/start.ts: the local Azure ML workspace and the
+ * local Functions host running Champion, in this process).
+ *
+ * Models are trained up front (command jobs, in parallel) and registered one at a time through the official SDK;
+ * each registration makes the workspace emit ModelRegistered, which it delivers to the app, which starts
+ * `promote:demand:{version}`. One first model (no champion) is approved, then challengers of alternating quality
+ * follow, each finishing before the next is registered (winners approved, so the champion swaps). Measured:
+ *  1. event → decision: ModelRegistered's eventTime to the timeline entry `awaiting-approval` (or `done` for a
+ *     lost evaluation), split by the timeline into delivery, provisioning (deploying → testing), smoke test and
+ *     evaluation (1,000 evaluation rows scored on both champion and challenger through the deployment header);
+ *  2. approval → traffic: POST of the approve link to the endpoint showing the challenger at 100 % (the ARM
+ *     resource, and the traffic the scoring plane routes by), polled in-process every millisecond;
+ *  3. ARM writes (PUT/PATCH/POST/DELETE) in the workspace's request log per full rollout, registration → promoted.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lab } from '../local/lab';
+import { DEMO_ENDPOINT, DEMO_MODEL, startEmbedded, type Embedded } from '../local/start';
+import type { ArmRequestRow } from '../local/workspace/index';
+import type { PromotionResult, PromotionStatus } from '../orchestrations/contract';
+import { fmt, int, log, median, ms, now, percentile, sortedCopy, type Row, type SuiteResult } from './report';
+
+export interface PromotionOptions {
+  /** Measured challengers registered after the first model (≥ 20 for the percentiles to mean something). */
+  challengers?: number;
+  /** Challengers run first and left out of the figures (JIT and connection warm-up). */
+  warmup?: number;
+  /** How long the local workspace keeps deployments and endpoint updates provisioning. */
+  provisioningMs?: number;
+}
+
+const GOALS = {
+  decisionP50Ms: 50,
+  decisionP99Ms: 200,
+  trafficP99Ms: 20,
+  writesPerRollout: 7,
+};
+
+const MODEL = DEMO_MODEL;
+const ENDPOINT = DEMO_ENDPOINT;
+const EVAL_DATA = { name: 'bench-eval', version: '1' };
+const EVAL_ROWS = 1000;
+/**
+ * Training-data quality (share of rows whose target follows the true relationship): the first model starts low,
+ * every other challenger is a little better than the last better one (it usually wins and is approved), the others
+ * are poor (they lose).
+ */
+const FIRST_QUALITY = 0.2;
+const BEST_QUALITY = 1;
+const POOR_QUALITY = 0.1;
+const APPROVER = 'ana';
+
+/** The demo policy of local/start.ts, evaluated on 1,000 rows. */
+function benchPolicies(): unknown {
+  return {
+    policies: [
+      {
+        modelName: MODEL,
+        endpointName: ENDPOINT,
+        task: 'regression',
+        primaryMetric: 'mse',
+        minImprovement: 0,
+        guardrails: [{ metric: 'mae', margin: 0.5 }],
+        evaluation: { mode: 'paired', dataAsset: EVAL_DATA, labelColumn: 'y', minSamples: EVAL_ROWS },
+        approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' },
+        rollout: {
+          instanceType: 'Standard_DS3_v2',
+          instanceCount: 1,
+          steps: [100],
+          provisioningDeadline: 'PT10M',
+          testSpec: { sampleRows: [[0, 0, 0, 0]], latencyBudgetMs: 2000 },
+        },
+      },
+    ],
+  };
+}
+
+interface PromotionView {
+  runtimeStatus: string;
+  status?: PromotionStatus;
+  result?: PromotionResult;
+}
+
+type TimelineEntry = PromotionStatus['timeline'][number];
+
+interface Trained {
+  version: string;
+  quality: number;
+  job: string;
+  properties: Record<string, string>;
+}
+
+interface DecisionSample {
+  version: string;
+  quality: number;
+  /** 'awaiting-approval' or the outcome it finished with. */
+  reached: string;
+  evidence: string;
+  rows?: number;
+  totalMs: number;
+  deliveryMs: number;
+  /** preparing → deploying: the model's lock and reading the endpoint. */
+  lockMs: number;
+  provisioningMs: number;
+  smokeMs: number;
+  evaluationMs: number;
+}
+
+interface ApprovalSample {
+  version: string;
+  /** POST of the approve link → the endpoint resource (ARM, GET /api/endpoints) shows the challenger at 100 %. */
+  armMs: number;
+  /** … → the scoring plane routes 100 % to it (the endpoint update finished provisioning). */
+  routedMs: number;
+  /** … → the orchestration's 'traffic →' timeline entry (it decided to move traffic). */
+  shiftEntryMs: number;
+  /** ARM writes after the registration PUT, up to promoted. */
+  writes: ArmRequestRow[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<T> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The first half of Lab.trainAndRegister: seeded training data and a command job, waited for. */
+async function train(lab: Lab, version: string, seed: number, quality: number): Promise<Trained> {
+  const { resourceGroup: rg, workspaceName: ws } = lab.info;
+  const dataName = `${MODEL}-train-v${version}`;
+  await lab.admin('POST', 'data/generate', { name: dataName, version: '1', rows: 600, seed, quality, drift: 0 });
+  const job = `${MODEL}-train-v${version}-${seed}`;
+  await lab.client.jobs.createOrUpdate(rg, ws, job, {
+    properties: {
+      jobType: 'Command',
+      command: 'python train.py --task regression --target y --data ${{inputs.training_data}}',
+      environmentId: 'azureml:champion-train:1',
+      inputs: { training_data: { jobInputType: 'literal', value: `azureml:${dataName}:1` } },
+    } as never,
+  });
+  const done = await waitFor(
+    `training job ${job}`,
+    async () => {
+      const current = await lab.client.jobs.get(rg, ws, job);
+      const status = current.properties.status ?? 'Unknown';
+      return ['Completed', 'Failed', 'Canceled'].includes(status) ? current : undefined;
+    },
+    60_000,
+    100,
+  );
+  const properties = (done.properties.properties ?? {}) as Record<string, string | null>;
+  if (done.properties.status !== 'Completed') {
+    throw new Error(`training job ${job} ended ${done.properties.status}: ${properties['error.message'] ?? ''}`);
+  }
+  const metrics = Object.fromEntries(
+    Object.entries(properties).filter(([k, v]) => k.startsWith('metrics.') && v !== null),
+  ) as Record<string, string>;
+  return { version, quality, job, properties: { ...metrics, 'training.job': job } };
+}
+
+/** The second half: registering the version, which makes the workspace emit ModelRegistered. */
+async function register(lab: Lab, trained: Trained): Promise<void> {
+  await lab.client.modelVersions.createOrUpdate(
+    lab.info.resourceGroup,
+    lab.info.workspaceName,
+    MODEL,
+    trained.version,
+    {
+      properties: { modelUri: `azureml://jobs/${trained.job}/outputs/model`, properties: trained.properties, tags: {} },
+    },
+  );
+}
+
+function entry(timeline: TimelineEntry[], phase: string, after = 0): TimelineEntry | undefined {
+  return timeline.find((e) => e.phase === phase && Date.parse(e.at) >= after);
+}
+
+function at(e: TimelineEntry | undefined, what: string): number {
+  if (!e) throw new Error(`the promotion's timeline has no ${what} entry`);
+  return Date.parse(e.at);
+}
+
+/** `/subscriptions/…/workspaces/{ws}/onlineEndpoints/x` → `onlineEndpoints/x`. */
+function pathTail(p: string): string {
+  return p.replace(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/workspaces\/[^/]+\/?/i, '');
+}
+
+function stats(values: number[]): { p50: number; p99: number } {
+  const sorted = sortedCopy(values);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<SuiteResult> {
+  const started = now();
+  const challengers = opts.challengers ?? 28;
+  const warmup = opts.warmup ?? 2;
+  const provisioningMs = opts.provisioningMs ?? 50;
+  const dir = mkdtempSync(path.join(tmpdir(), 'champion-bench-promotion-'));
+  const policiesFile = path.join(dir, 'policies.json');
+  writeFileSync(policiesFile, JSON.stringify(benchPolicies(), null, 2));
+  const hostLog: string[] = [];
+  const envBefore = { ...process.env };
+  // The app logs (telemetry, approval notices) with console.log in this process: keep them off stdout, which
+  // carries the tables, and at hand for a crash report.
+  const consoleLog = console.log;
+  console.log = (...args: unknown[]) => {
+    hostLog.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+    if (hostLog.length > 200) hostLog.splice(0, 100);
+  };
+  let embedded: Embedded | undefined;
+  const withHostLog = (err: unknown): Error => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (hostLog.length > 0) e.message += `\nlast host log lines:\n  ${hostLog.slice(-15).join('\n  ')}`;
+    return e;
+  };
+  try {
+    log(`promotion: starting the embedded default (workspace + Functions host, provisioning ${provisioningMs} ms)`);
+    embedded = await startEmbedded({
+      appDir: path.resolve(__dirname, '..', '..'),
+      dataDir: path.join(dir, 'data'),
+      port: await freePort(),
+      workspacePort: 0,
+      policiesFile,
+      provisioningMs,
+      log: (line) => {
+        hostLog.push(line);
+        if (hostLog.length > 200) hostLog.splice(0, 100);
+      },
+    });
+    const { host, workspace } = embedded;
+    const api = host.url;
+    const engine = workspace.workspace;
+    const retryAfterSeconds = engine.opts.retryAfterSeconds;
+    workspace.generateData({ ...EVAL_DATA, rows: EVAL_ROWS, seed: 4242, description: 'Benchmark evaluation rows' });
+    const lab = new Lab(workspace.workspaceJsonPath);
+
+    const promotion = async (id: string): Promise<PromotionView | undefined> => {
+      const res = await fetch(`${api}/api/promotions/${encodeURIComponent(id)}`);
+      if (res.status !== 200) {
+        await res.arrayBuffer();
+        return undefined;
+      }
+      return (await res.json()) as PromotionView;
+    };
+    const settled = (p: PromotionView | undefined): boolean =>
+      p !== undefined && p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending';
+    /** Until the promotion waits for a person or has finished. */
+    const decided = (id: string) =>
+      waitFor(
+        `${id} to reach a decision`,
+        async () => {
+          const p = await promotion(id);
+          return p && (p.status?.phase === 'awaiting-approval' || settled(p)) ? p : undefined;
+        },
+        30_000,
+        20,
+      );
+    const finished = (id: string) =>
+      waitFor(`${id} to finish`, async () => ((p) => (settled(p) ? p : undefined))(await promotion(id)), 30_000, 20);
+    /** No LRO open in the workspace (a deleted slot is really gone before the next challenger needs it). */
+    const quiet = () =>
+      waitFor(
+        'the workspace operations to finish',
+        () => engine.store.openOperations().length === 0 || undefined,
+        10_000,
+        5,
+      );
+    const eventTime = (version: string) =>
+      waitFor(
+        `ModelRegistered for ${MODEL}:${version}`,
+        () => {
+          const e = workspace
+            .events({ type: 'ModelRegistered' })
+            .find((ev) => ev.data.ModelName === MODEL && String(ev.data.ModelVersion) === version);
+          return e ? Date.parse(e.eventTime) : undefined;
+        },
+        5_000,
+        2,
+      );
+    /** The deployment (slot) that serves `version`, from the workspace's own state. */
+    const slotOf = (version: string): string | undefined => {
+      const ep = engine.store.get(`onlineEndpoints/${ENDPOINT}`);
+      if (!ep) return undefined;
+      const ref = new RegExp(`(/models/${MODEL}/versions/${version}$)|(^azureml:${MODEL}:${version}$)`, 'i');
+      return engine.store
+        .list('onlineDeployment', ep.key)
+        .find((d) => ref.test(String((d.body as { properties?: { model?: string } }).properties?.model ?? '')))?.name;
+    };
+
+    // Training is not measured: every model is trained before the first registration, jobs in parallel.
+    const first = { version: '1', seed: 1, quality: FIRST_QUALITY };
+    const count = warmup + challengers;
+    const better = Math.ceil(count / 2);
+    const plan = Array.from({ length: count }, (_, i) => ({
+      version: String(i + 2),
+      seed: 100 + i,
+      quality:
+        i % 2 === 0
+          ? Math.round(100 * (FIRST_QUALITY + ((BEST_QUALITY - FIRST_QUALITY) * (i / 2 + 1)) / better)) / 100
+          : POOR_QUALITY,
+    }));
+    log(`promotion: training ${count + 1} models (command jobs in parallel; not measured)`);
+    const trained = await Promise.all([first, ...plan].map((m) => train(lab, m.version, m.seed, m.quality)));
+
+    const decisions: DecisionSample[] = [];
+    const approvals: ApprovalSample[] = [];
+    const losses: { version: string; writes: ArmRequestRow[] }[] = [];
+    let firstModel: { decisionMs: number; armMs: number } | undefined;
+
+    /** Registers, waits for the decision and measures it; returns the promotion as it was then. */
+    const registerAndDecide = async (t: Trained): Promise<{ view: PromotionView; sample: DecisionSample }> => {
+      const id = `promote:${MODEL}:${t.version}`;
+      await register(lab, t);
+      const emitted = await eventTime(t.version);
+      const view = await decided(id);
+      const timeline = view.status?.timeline ?? [];
+      const reachedEntry =
+        view.status?.phase === 'awaiting-approval' ? entry(timeline, 'awaiting-approval') : entry(timeline, 'done');
+      const decisionAt = at(reachedEntry, 'decision');
+      const preparing = at(entry(timeline, 'preparing'), 'preparing');
+      const deploying = at(entry(timeline, 'deploying'), 'deploying');
+      const testing = at(entry(timeline, 'testing'), 'testing');
+      const evaluating = at(entry(timeline, 'evaluating'), 'evaluating');
+      const sample: DecisionSample = {
+        version: t.version,
+        quality: t.quality,
+        reached: view.status?.phase === 'awaiting-approval' ? 'awaiting-approval' : (view.result?.outcome ?? '?'),
+        evidence: view.status?.evidence?.decision ?? view.result?.evidence?.decision ?? '?',
+        rows: view.status?.evidence?.n,
+        totalMs: decisionAt - emitted,
+        deliveryMs: preparing - emitted,
+        lockMs: deploying - preparing,
+        provisioningMs: testing - deploying,
+        smokeMs: evaluating - testing,
+        evaluationMs: decisionAt - evaluating,
+      };
+      return { view, sample };
+    };
+
+    /** Approves and times the traffic move; returns when the promotion has finished. */
+    const approve = async (
+      id: string,
+      view: PromotionView,
+      version: string,
+    ): Promise<Omit<ApprovalSample, 'writes' | 'version'>> => {
+      const url = view.status?.approval?.approveUrl;
+      if (!url) throw new Error(`${id} waits for approval but offers no approve link`);
+      const slot = slotOf(version);
+      if (!slot) throw new Error(`no deployment of ${MODEL}:${version} on ${ENDPOINT}`);
+      let armAt: number | undefined;
+      let routedAt: number | undefined;
+      let polling = true;
+      const watcher = (async () => {
+        while (polling && (armAt === undefined || routedAt === undefined)) {
+          const ep = engine.store.get(`onlineEndpoints/${ENDPOINT}`);
+          const t = now();
+          if (armAt === undefined && ep?.body?.properties?.traffic?.[slot] === 100) armAt = t;
+          if (routedAt === undefined && ep?.internal?.effectiveTraffic?.[slot] === 100) routedAt = t;
+          await sleep(1);
+        }
+      })();
+      const postedWall = Date.now();
+      const posted = now();
+      const res = await fetch(url, { method: 'POST', body: JSON.stringify({ approver: APPROVER }) });
+      const answer = await res.text();
+      if (res.status !== 202) {
+        polling = false;
+        await watcher;
+        throw new Error(`approving ${id}: ${res.status} ${answer}`);
+      }
+      const done = await finished(id);
+      if (done.result?.outcome !== 'promoted') {
+        polling = false;
+        await watcher;
+        throw new Error(`${id} finished ${done.result?.outcome ?? done.runtimeStatus}: ${done.result?.reason ?? ''}`);
+      }
+      await waitFor(`traffic of ${ENDPOINT} to reach ${slot}`, () => routedAt !== undefined || undefined, 10_000, 5);
+      polling = false;
+      await watcher;
+      const shift = done.status?.timeline.find((e) => e.phase === 'rolling-out' && e.note.startsWith('traffic →'));
+      return {
+        armMs: (armAt ?? NaN) - posted,
+        routedMs: (routedAt ?? NaN) - posted,
+        shiftEntryMs: at(shift, "'traffic →'") - postedWall,
+      };
+    };
+
+    log(`promotion: first model ${MODEL}:1 (no champion; creates ${ENDPOINT}), approved`);
+    {
+      const t = trained[0]!;
+      const { view, sample } = await registerAndDecide(t);
+      if (sample.reached !== 'awaiting-approval') {
+        throw new Error(`${MODEL}:1 did not reach awaiting-approval: ${view.result?.reason ?? '?'}`);
+      }
+      const a = await approve(`promote:${MODEL}:1`, view, '1');
+      firstModel = { decisionMs: sample.totalMs, armMs: a.armMs };
+      await quiet();
+    }
+
+    for (const [i, t] of trained.slice(1).entries()) {
+      const id = `promote:${MODEL}:${t.version}`;
+      const measured = i >= warmup;
+      if (i === 0 && warmup > 0) log(`promotion: ${warmup} warm-up challenger(s), not counted`);
+      workspace.clearRequestLog();
+      const { view, sample } = await registerAndDecide(t);
+      if (measured) decisions.push(sample);
+      let line =
+        `promotion: ${measured ? '' : 'warm-up '}${MODEL}:${t.version} (quality ${t.quality}) → ${sample.reached} (${sample.evidence}) ` +
+        `in ${fmt(sample.totalMs, 0)} ms, ${fmt(sample.totalMs - sample.provisioningMs, 0)} ms without provisioning`;
+      if (sample.reached === 'awaiting-approval') {
+        const a = await approve(id, view, t.version);
+        await quiet();
+        const writes = workspace.requestLog({ writesOnly: true });
+        if (measured) {
+          approvals.push({ version: t.version, ...a, writes: writes.slice(registrationIndex(writes, t.version) + 1) });
+        }
+        line += `; approved, traffic moved (ARM) ${fmt(a.armMs, 1)} ms after the POST`;
+      } else {
+        const done = await finished(id);
+        await quiet();
+        const writes = workspace.requestLog({ writesOnly: true });
+        if (measured)
+          losses.push({ version: t.version, writes: writes.slice(registrationIndex(writes, t.version) + 1) });
+        if (done.result?.outcome !== 'lost-evaluation') {
+          throw new Error(`${id} finished ${done.result?.outcome ?? done.runtimeStatus}: ${done.result?.reason ?? ''}`);
+        }
+      }
+      log(line);
+    }
+
+    // ---- figures ------------------------------------------------------------------------------------------------
+    const rows: Row[] = [];
+    const notes: string[] = [];
+    const total = stats(decisions.map((d) => d.totalMs));
+    const bare = stats(decisions.map((d) => d.totalMs - d.provisioningMs));
+    const waiting = decisions.filter((d) => d.reached === 'awaiting-approval').length;
+    const lost = decisions.filter((d) => d.reached === 'lost-evaluation').length;
+    const byEvidence = (reached: string): string => {
+      const counts = new Map<string, number>();
+      for (const d of decisions.filter((x) => x.reached === reached)) {
+        counts.set(d.evidence, (counts.get(d.evidence) ?? 0) + 1);
+      }
+      return [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+    };
+    const n = decisions.length;
+
+    rows.push({
+      metric: 'event → decision p50, full path',
+      value: ms(total.p50),
+      goal: `≤ ${GOALS.decisionP50Ms} ms`,
+      met: total.p50 <= GOALS.decisionP50Ms,
+    });
+    rows.push({
+      metric: 'event → decision p99, full path',
+      value: ms(total.p99),
+      goal: `≤ ${GOALS.decisionP99Ms} ms`,
+      met: total.p99 <= GOALS.decisionP99Ms,
+    });
+    rows.push({
+      metric: 'event → decision p50, provisioning interval left out',
+      value: ms(bare.p50),
+      goal: `≤ ${GOALS.decisionP50Ms} ms`,
+      met: bare.p50 <= GOALS.decisionP50Ms,
+    });
+    rows.push({
+      metric: 'event → decision p99, provisioning interval left out',
+      value: ms(bare.p99),
+      goal: `≤ ${GOALS.decisionP99Ms} ms`,
+      met: bare.p99 <= GOALS.decisionP99Ms,
+    });
+    // The path in order; each part's p50 / p99 over the same challengers (parts' percentiles do not add up).
+    const part = (metric: string, pick: (d: DecisionSample) => number): void => {
+      const p = stats(decisions.map(pick));
+      rows.push({ metric: `  ${metric} p50 / p99`, value: `${ms(p.p50)} / ${ms(p.p99)}` });
+    };
+    part('delivery and start (event → preparing)', (d) => d.deliveryMs);
+    part('model lock, endpoint read (preparing → deploying)', (d) => d.lockMs);
+    part('provisioning (deploying → testing)', (d) => d.provisioningMs);
+    part('smoke test (testing → evaluating)', (d) => d.smokeMs);
+    part('evaluation, 2 × 1,000 rows (evaluating → decision)', (d) => d.evaluationMs);
+    rows.push({
+      metric: 'decisions: awaiting approval / lost evaluation',
+      value: `${waiting} (${byEvidence('awaiting-approval')}) / ${lost}`,
+    });
+
+    if (approvals.length > 0) {
+      const arm = stats(approvals.map((a) => a.armMs));
+      const routed = stats(approvals.map((a) => a.routedMs));
+      const shift = stats(approvals.map((a) => a.shiftEntryMs));
+      rows.push({
+        metric: 'approval → traffic 100 % on challenger p50',
+        value: ms(arm.p50),
+      });
+      rows.push({
+        metric: 'approval → traffic 100 % on challenger p99',
+        value: ms(arm.p99),
+        goal: `≤ ${GOALS.trafficP99Ms} ms`,
+        met: arm.p99 <= GOALS.trafficP99Ms,
+      });
+      rows.push({
+        metric: "  approval → 'traffic →' timeline entry p50 / p99",
+        value: `${ms(shift.p50)} / ${ms(shift.p99)}`,
+      });
+      rows.push({
+        metric: '  approval → scoring routes 100 % (update provisioned) p50 / p99',
+        value: `${ms(routed.p50)} / ${ms(routed.p99)}`,
+      });
+
+      const counts = approvals.map((a) => a.writes.length);
+      const worst = approvals.reduce((w, a) => (a.writes.length > w.writes.length ? a : w));
+      rows.push({
+        metric: 'ARM writes per full rollout (max)',
+        value: int(Math.max(...counts)),
+        goal: `≤ ${GOALS.writesPerRollout}`,
+        met: Math.max(...counts) <= GOALS.writesPerRollout,
+      });
+      const listKeys = worst.writes.filter((w) => w.method === 'POST' && /\/listKeys$/i.test(w.path)).length;
+      if (listKeys > 0) {
+        rows.push({
+          metric: '  of which POST listKeys (a read in effect)',
+          value: `${listKeys} (${worst.writes.length - listKeys} without them)`,
+        });
+      }
+      if (Math.min(...counts) !== Math.max(...counts)) {
+        rows.push({
+          metric: '  ARM writes per full rollout min / median',
+          value: `${Math.min(...counts)} / ${fmt(median(counts), 1)}`,
+        });
+      }
+      notes.push(
+        `ARM writes of the rollout of ${MODEL}:${worst.version} (after its registration PUT, up to promoted; ` +
+          `${worst.writes.length}):`,
+      );
+      for (const w of worst.writes) notes.push(`  ${w.method} ${pathTail(w.path)} → ${w.status}`);
+    } else {
+      rows.push({ metric: 'approval → traffic / ARM writes per rollout', value: 'no challenger was approved' });
+    }
+    if (losses.length > 0) {
+      rows.push({
+        metric: 'ARM writes per lost evaluation (median)',
+        value: fmt(median(losses.map((l) => l.writes.length)), 0),
+      });
+    }
+    if (firstModel) {
+      rows.push({
+        metric: `first model (creates the endpoint): event → decision / approval → traffic`,
+        value: `${ms(firstModel.decisionMs)} / ${ms(firstModel.armMs)}`,
+      });
+    }
+
+    const rowsSeen = [...new Set(decisions.map((d) => d.rows))].map((r) => (r === undefined ? '?' : int(r)));
+    notes.unshift(
+      `embedded default in this process (local workspace over https + local Functions host); provisioningMs ` +
+        `${provisioningMs} so provisioning does not dominate; the workspace answers Retry-After ${retryAfterSeconds} s ` +
+        `and the flow waits that long on a durable timer before its first provisioning check, so the provisioning ` +
+        `interval is ~${retryAfterSeconds} s whatever provisioningMs`,
+      `${n} challengers (after one approved first model and ${warmup} warm-up challengers) registered one at a ` +
+        `time, each finished before the next; training-data quality alternates between a step up from the last ` +
+        `better one (${FIRST_QUALITY} → ${BEST_QUALITY}) and poor (${POOR_QUALITY}); every challenger that reaches ` +
+        `approval is approved (the champion swaps); evaluation rows scored per ` +
+        `model per evaluation: ${rowsSeen.join(', ')} (paired, champion and challenger through the deployment header)`,
+      `event → decision: ModelRegistered eventTime → timeline 'awaiting-approval' (or 'done' for a lost ` +
+        `evaluation, which includes removing the slot); the goal covers the full path, provisioning included; ` +
+        `"left out" subtracts deploying → testing. Timeline stamps are the orchestration's clock (ms)`,
+      `approval → traffic: POST of the approve link → the endpoint resource shows the challenger at 100 % ` +
+        `(what GET /api/endpoints/${ENDPOINT} reports), polled in-process every ~1 ms, over the ${approvals.length} approved challengers ` +
+        `(p99 of so few samples is their maximum). Scoring follows once the endpoint update provisions (provisioningMs)`,
+      `ARM writes: PUT/PATCH/POST/DELETE in the workspace's request log (POST listKeys counts as a write), ` +
+        `the registration PUT itself excluded; training happened before and is not counted`,
+    );
+    return { name: 'promotion', rows, notes, seconds: (now() - started) / 1000 };
+  } catch (err) {
+    throw withHostLog(err);
+  } finally {
+    await embedded?.close().catch(() => undefined);
+    console.log = consoleLog;
+    for (const k of Object.keys(process.env)) if (!(k in envBefore)) delete process.env[k];
+    Object.assign(process.env, envBefore);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Index of the registration PUT of `version` in a request log (−1 if absent: then nothing is cut). */
+function registrationIndex(rows: ArmRequestRow[], version: string): number {
+  const tail = `/models/${MODEL}/versions/${version}`.toLowerCase();
+  return rows.findIndex((r) => r.method === 'PUT' && r.path.toLowerCase().endsWith(tail));
+}
