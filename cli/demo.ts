@@ -174,6 +174,110 @@ async function tell(story: Story): Promise<void> {
   story.check((await story.servingSlot()) === before, `still serving ${before}`);
   const final = await story.stages();
   story.check(final['5'] === 'production' && final['6'] === undefined, 'v5 production, v6 untagged');
+
+  // Continuous training: drift signals through the guard, a retraining run, and its promotion.
+  const appUrl = (story as unknown as { url: string }).url; // the Story's API base (a private field)
+  interface RetrainingView {
+    runtimeStatus: string;
+    status?: { timeline: { at: string; phase: string; note: string }[] };
+    result?: {
+      outcome: string;
+      reason: string;
+      modelVersion?: string;
+      job?: { name: string };
+      dataCheck?: { report: string };
+    };
+  }
+  interface TriggerView {
+    decision?: { action: string; reason: string };
+    runId?: string;
+  }
+  const retrainings = async () =>
+    (await (await fetch(`${appUrl}/api/retrainings?model=demand`)).json()) as {
+      runs: { id: string }[];
+      triggers: TriggerView[];
+    };
+  const retraining = async (id: string): Promise<RetrainingView | undefined> => {
+    for (let i = 0; i < 1200; i++) {
+      const res = await fetch(`${appUrl}/api/retrainings/${encodeURIComponent(id)}`);
+      const r = res.status === 200 ? ((await res.json()) as RetrainingView) : undefined;
+      if (r && r.runtimeStatus !== 'Running' && r.runtimeStatus !== 'Pending') return r;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    return undefined;
+  };
+  const decided = async (count: number): Promise<TriggerView[]> => {
+    for (let i = 0; i < 600; i++) {
+      const triggers = (await retrainings()).triggers.filter((t) => t.decision);
+      if (triggers.length >= count) return triggers;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    return [];
+  };
+  const runTimeline = (r: RetrainingView | undefined) => {
+    for (const entry of r?.status?.timeline ?? [])
+      story.say(`     ${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.note}`);
+  };
+
+  story.say('7. Production traffic drifts: the model monitor on demand-ep breaches 20 times at once; one retraining');
+  story.say('   starts on the refreshed training data, registers a new version, and that version is promoted.');
+  await story.lab.admin('POST', 'data/generate', { name: 'demand-train', version: '1', rows: 4000, seed: 23 });
+  await Promise.all(
+    Array.from({ length: 20 }, () =>
+      story.lab.admin('POST', 'monitor/breach', {
+        endpoint: 'demand-ep',
+        signal: 'feature-drift',
+        metric: 'psi',
+        value: 0.41,
+        threshold: 0.2,
+      }),
+    ),
+  );
+  const storm = await decided(20);
+  const started = storm.filter((t) => t.decision?.action === 'start');
+  story.check(
+    storm.length === 20 && started.length === 1 && (await retrainings()).runs.length === 1,
+    `20 signals, exactly one retraining started (${started[0]?.runId}); the other ${storm.length - started.length} recorded against it (${[...new Set(storm.filter((t) => t.decision?.action === 'skip').map((t) => t.decision?.reason))].join(', ')})`,
+  );
+  const run = await retraining(started[0]?.runId ?? 'retrain:demand:1');
+  runTimeline(run);
+  story.check(run?.result?.outcome === 'registered', `retrain:demand:1: ${run?.result?.reason}`);
+  const retrained = run?.result?.modelVersion ?? '7';
+  p = await story.waiting(`promote:demand:${retrained}`);
+  const evidence = (p?.status as { evidence?: { reason: string } } | undefined)?.evidence;
+  story.check(
+    p?.status?.phase === 'awaiting-approval',
+    `v${retrained} waits for approval (${evidence?.reason ?? 'no evidence'})`,
+  );
+  story.check(p !== undefined && (await story.approve(p, 'ana')), `ana approves v${retrained}`);
+  p = await story.finished(`promote:demand:${retrained}`);
+  story.check(p?.result?.outcome === 'promoted', `v${retrained} promoted: ${p?.result?.reason}`);
+  const afterRetraining = await story.stages();
+  story.check(
+    afterRetraining[retrained] === 'production' && afterRetraining['5'] === 'surpassed',
+    `v${retrained} production, v5 surpassed`,
+  );
+
+  story.say('8. A broken feed lands far off the reference distribution; ana asks for a retraining by hand (a person');
+  story.say('   bypasses the cooldown), and the data checks stop it before any compute is spent.');
+  await story.lab.admin('POST', 'data/generate', {
+    name: 'demand-train',
+    version: '2',
+    rows: 1000,
+    seed: 24,
+    drift: 5,
+  });
+  const asked = await fetch(`${appUrl}/api/retrainings`, {
+    method: 'POST',
+    body: JSON.stringify({ modelName: 'demand', reason: 'new data landed', requestedBy: 'ana' }),
+  });
+  const askedBody = (await asked.json()) as { runId?: string };
+  story.check(asked.status === 202 && askedBody.runId !== undefined, `retraining ${askedBody.runId} started by ana`);
+  const stopped = await retraining(askedBody.runId ?? 'retrain:demand:2');
+  story.check(stopped?.result?.outcome === 'data-check-failed', `${askedBody.runId}: ${stopped?.result?.reason}`);
+  story.check(stopped?.result?.job === undefined, 'no training job was submitted');
+  const versionsAfter = Object.keys(await story.stages());
+  story.check(!versionsAfter.includes(String(Number(retrained) + 1)), 'no new version was registered');
 }
 
 export async function runDemo(argv: string[], io: Io): Promise<number> {

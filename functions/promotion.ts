@@ -7,8 +7,21 @@ import { createActivities, type ActivityHandlers } from '../lib/activities';
 import { getApp } from '../lib/app';
 import type { ActivityName } from '../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../orchestrations/promote-model';
+import {
+  RETRAIN_GUARD_ENTITY,
+  RETRAIN_MODEL_ORCHESTRATION,
+  RETRAIN_TRIGGER_ORCHESTRATION,
+  retrainGuard,
+  retrainModel,
+  retrainTrigger,
+} from '../orchestrations/retrain-model';
 
 df.app.orchestration('promoteModel', promoteModel);
+
+// Continuous training: the per-trigger guard hop, the run, and the per-model guard entity.
+df.app.orchestration(RETRAIN_TRIGGER_ORCHESTRATION, retrainTrigger);
+df.app.orchestration(RETRAIN_MODEL_ORCHESTRATION, retrainModel);
+df.app.entity(RETRAIN_GUARD_ENTITY, retrainGuard);
 
 // Only locked, never called: its state is the lock itself, which the Durable runtime keeps.
 df.app.entity(MODEL_LOCK_ENTITY, (context) => {
@@ -47,6 +60,13 @@ const registered: Record<ActivityName, true> = {
   setTraffic: true,
   recordRelease: true,
   signalInstance: true,
+  readTrainingSpec: true,
+  ensureEnvironment: true,
+  checkTrainingData: true,
+  submitTrainingJob: true,
+  checkTrainingJob: true,
+  cancelTrainingJob: true,
+  registerTrainedModel: true,
 };
 
 for (const name of Object.keys(registered) as ActivityName[]) {

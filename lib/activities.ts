@@ -3,6 +3,10 @@
  * fakes and the app hands in the Azure adapters. Expected failures (a quota error, a failed smoke test) come back
  * as values; thrown errors are for the unexpected and are retried by the flow.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
 import type {
   ActivityInput,
   ActivityName,
@@ -10,9 +14,17 @@ import type {
   ProvisioningCheck,
   Started,
   TestReport,
+  TrainingJobCheck,
 } from '../orchestrations/contract';
 import { approvalUrls, createApprovalTokens } from './approval';
-import { comparePairedPredictions, compareRecordedMetrics, type Label } from './domain/evaluation';
+import { formatReport, runDataChecks, type DataCheckSpec } from './domain/data-checks';
+import {
+  comparePairedPredictions,
+  compareRecordedMetrics,
+  EVALUATION_DATA_VERSION_PROPERTY,
+  type Label,
+} from './domain/evaluation';
+import { durationToMilliseconds } from './domain/policy';
 import {
   promoteToProduction,
   rejectStaged,
@@ -23,7 +35,7 @@ import {
   versionsInStage,
   type TagWrite,
 } from './domain/stages';
-import type { DataReader, MlWorkspace, Notifier, Scoring, Table, Telemetry } from './ports';
+import type { DataReader, Job, MlWorkspace, Notifier, Scoring, Table, Telemetry } from './ports';
 
 export interface ActivityDeps {
   workspace: MlWorkspace;
@@ -38,6 +50,8 @@ export interface ActivityDeps {
   gitRepository?: string;
   /** Raises an event on another orchestration instance. */
   signal(instanceId: string, eventName: string, data: unknown): Promise<boolean>;
+  /** Shared across invocations by the composition root, so a promotion lists keys once. */
+  keys?: EndpointKeyCache;
 }
 
 export type ActivityHandlers = { [K in ActivityName]: (input: ActivityInput<K>) => Promise<ActivityOutput<K>> };
@@ -53,6 +67,20 @@ export function modelRef(modelId: string | undefined): string | undefined {
   if (arm) return `${arm[1]}:${arm[2]}`;
   const short = /^azureml:([^:@]+):(.+)$/.exec(modelId);
   return short ? `${short[1]}:${short[2]}` : undefined;
+}
+
+function releaseTags(
+  deps: ActivityDeps,
+  modelName: string,
+  modelVersion: string,
+  promotionId: string,
+): Record<string, string> {
+  return {
+    'champion.model': `${modelName}:${modelVersion}`,
+    [PROMOTION_TAG]: promotionId,
+    ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}),
+    ...(deps.gitRepository ? { 'git.repository': deps.gitRepository } : {}),
+  };
 }
 
 function armFailure(err: unknown): { code: string; message: string; retryAfterSeconds?: number } | undefined {
@@ -76,13 +104,35 @@ function numericRow(row: unknown): number[] | undefined {
   return Array.isArray(row) && row.every((v) => typeof v === 'number') ? (row as number[]) : undefined;
 }
 
+/**
+ * Endpoint keys, kept for a few minutes: listKeys is a POST, which ARM counts (and throttles) as a write, and a
+ * promotion needs the key for its smoke test and its evaluation. Keys never enter orchestration history.
+ */
+export class EndpointKeyCache {
+  readonly #keys = new Map<string, { key: string; until: number }>();
+  constructor(
+    private readonly workspace: Pick<MlWorkspace, 'getEndpointKey'>,
+    private readonly ttlMs = 5 * 60 * 1000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(endpointName: string): Promise<string> {
+    const cached = this.#keys.get(endpointName);
+    if (cached && cached.until > this.now()) return cached.key;
+    const key = await this.workspace.getEndpointKey(endpointName);
+    this.#keys.set(endpointName, { key, until: this.now() + this.ttlMs });
+    return key;
+  }
+}
+
 export function createActivities(deps: ActivityDeps): ActivityHandlers {
   const { workspace } = deps;
+  const keys = deps.keys ?? new EndpointKeyCache(workspace);
 
   async function endpointAccess(endpointName: string): Promise<{ scoringUri: string; key: string }> {
     const endpoint = await workspace.getEndpoint(endpointName);
     if (!endpoint?.scoringUri) throw new Error(`Endpoint ${endpointName} has no scoring URI yet.`);
-    return { scoringUri: endpoint.scoringUri, key: await workspace.getEndpointKey(endpointName) };
+    return { scoringUri: endpoint.scoringUri, key: await keys.get(endpointName) };
   }
 
   async function predict(
@@ -161,7 +211,8 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
           modelId: model.id,
           instanceType: input.instanceType,
           instanceCount: input.instanceCount,
-          tags: { 'champion.model': `${input.modelName}:${input.modelVersion}`, [PROMOTION_TAG]: input.promotionId },
+          // The deployment carries the commit of the app that deployed it from the start: no later write needed.
+          tags: { ...releaseTags(deps, input.modelName, input.modelVersion, input.promotionId) },
         });
         return { ok: true, ...accepted };
       } catch (err) {
@@ -363,13 +414,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     },
 
     async recordRelease({ endpointName, slot, promotionId, modelName, modelVersion }) {
-      const tags: Record<string, string> = {
-        'champion.model': `${modelName}:${modelVersion}`,
-        [PROMOTION_TAG]: promotionId,
-        ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}),
-        ...(deps.gitRepository ? { 'git.repository': deps.gitRepository } : {}),
-      };
-      await workspace.updateDeploymentTags(endpointName, slot, tags);
+      const tags = releaseTags(deps, modelName, modelVersion, promotionId);
       await workspace.updateEndpointTags(endpointName, { ...tags, 'champion.slot': slot });
       return { gitSha: deps.gitSha, repository: deps.gitRepository };
     },
@@ -377,7 +422,431 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     async signalInstance({ instanceId, eventName, data }) {
       return { delivered: await deps.signal(instanceId, eventName, data) };
     },
+
+    ...createTrainingActivities(deps),
   };
 }
 
 export { STAGE_TAG };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Continuous training: the job specification and environment definitions kept in the repo, and the activities of
+// retrainModel over them.
+
+const durationSetting = z
+  .union([z.string(), z.number()])
+  .refine(
+    (value) => {
+      try {
+        return durationToMilliseconds(value) > 0;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an ISO-8601 duration (e.g. PT2H) or a number of seconds > 0' },
+  )
+  .transform((value) => durationToMilliseconds(value) / 1000);
+
+const driftThresholds = {
+  psiMax: z.number().positive().optional(),
+  ksMax: z.number().positive().max(1).optional(),
+  ksAlpha: z.number().gt(0).lt(1).optional(),
+};
+
+const columnCheck = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['number', 'integer', 'string', 'boolean']),
+  maxMissingFraction: z.number().min(0).max(1).optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  maxOutOfRangeFraction: z.number().min(0).max(1).optional(),
+  drift: z.strictObject(driftThresholds).nullable().optional(),
+});
+
+const dataAssetRef = z.strictObject({
+  name: z.string().min(1),
+  version: z.union([z.string(), z.number()]).transform(String),
+});
+
+/** A training job specification in the repo (`jobs/*.json`): what `retrainModel` submits and how it waits. */
+export const trainingJobSpecSchema = z.strictObject({
+  $comment: z.string().optional(),
+  displayName: z.string().min(1).optional(),
+  description: z.string().optional(),
+  experimentName: z.string().min(1).default('champion-retraining'),
+  /** `${{inputs.NAME}}` placeholders are expanded by Azure ML; the training data goes in as `trainingDataInput`. */
+  command: z.string().min(1),
+  /** Path of the environment definition in the repo, e.g. `environments/train.json`. */
+  environment: z.string().min(1),
+  /** Compute target: an ARM id or `azureml:NAME`. */
+  compute: z.string().min(1).optional(),
+  trainingDataInput: z.string().min(1).default('training_data'),
+  /** More literal inputs (`task`, `target`, hyper-parameters). */
+  inputs: z.record(z.string(), z.string()).default({}),
+  environmentVariables: z.record(z.string(), z.string()).optional(),
+  polling: z
+    .strictObject({
+      initialSeconds: z.number().min(0).default(10),
+      factor: z.number().min(1).default(2),
+      maxSeconds: z.number().positive().default(300),
+    })
+    .prefault({}),
+  deadline: durationSetting.prefault('PT4H'),
+  dataChecks: z.strictObject({
+    columns: z.array(columnCheck).min(1),
+    allowExtraColumns: z.boolean().optional(),
+    minRows: z.number().int().min(0).optional(),
+    maxTypeErrorFraction: z.number().min(0).max(1).optional(),
+    drift: z
+      .strictObject({
+        ...driftThresholds,
+        bins: z.number().int().min(2).optional(),
+        epsilon: z.number().positive().optional(),
+      })
+      .optional(),
+    /** The data the drift checks compare against (e.g. the evaluation data the champion was judged on). */
+    reference: dataAssetRef.optional(),
+  }),
+});
+export type TrainingJobSpec = z.output<typeof trainingJobSpecSchema>;
+
+/** An Azure ML environment definition in the repo (`environments/*.json`); its version is the hash of the file. */
+export const environmentDefinitionSchema = z
+  .strictObject({
+    $comment: z.string().optional(),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/, 'must be a valid Azure ML asset name'),
+    description: z.string().optional(),
+    image: z.string().min(1).optional(),
+    build: z.strictObject({ contextUri: z.string().min(1), dockerfilePath: z.string().optional() }).optional(),
+    condaFile: z.string().optional(),
+    osType: z.enum(['Linux', 'Windows']).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+  })
+  .refine((d) => Boolean(d.image || d.build), { message: 'needs an image or a build context', path: ['image'] });
+export type EnvironmentDefinition = z.output<typeof environmentDefinitionSchema>;
+
+/** Where `jobs/` and `environments/` live: the app's root, found from this file in `lib/` or `dist/lib/`. */
+export function repoRoot(start = __dirname): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'jobs'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(__dirname, '..');
+    dir = parent;
+  }
+}
+
+/** Version of an environment = the first 16 hex digits of the SHA-256 of its definition file's bytes. */
+export function environmentVersionOf(content: Buffer | string): string {
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
+}
+
+export class SpecError extends Error {
+  override readonly name = 'SpecError';
+}
+
+function readRepoJson<T>(file: string, schema: z.ZodType<T>, root: string): { value: T; raw: Buffer; path: string } {
+  const full = path.isAbsolute(file) ? file : path.join(root, file);
+  let raw: Buffer;
+  try {
+    raw = readFileSync(full);
+  } catch (err) {
+    throw new SpecError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new SpecError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SpecError(`${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return { value: parsed.data, raw, path: full };
+}
+
+export function readTrainingJobSpec(jobSpec: string, root = repoRoot()): TrainingJobSpec {
+  return readRepoJson(jobSpec, trainingJobSpecSchema, root).value;
+}
+
+export function readEnvironmentDefinition(
+  file: string,
+  root = repoRoot(),
+): { definition: EnvironmentDefinition; version: string } {
+  const { value, raw } = readRepoJson(file, environmentDefinitionSchema, root);
+  return { definition: value, version: environmentVersionOf(raw) };
+}
+
+const TERMINAL_FAILURE = new Set(['Failed', 'Canceled', 'NotResponding']);
+
+/** The lines of a job worth showing: status, the reason of a failure, what was trained on what. */
+export function jobLogExcerpt(job: Job, limit = 20): string[] {
+  const lines = [`status: ${job.status}`];
+  for (const [key, value] of Object.entries(job.properties).sort(([a], [b]) => a.localeCompare(b))) {
+    if (/^(error|training|metrics)\./.test(key))
+      lines.push(`${key}: ${value.length > 300 ? `${value.slice(0, 300)}…` : value}`);
+  }
+  return lines.slice(0, limit);
+}
+
+/** Metrics of a job (`metrics.*` properties), also under their bare names, with mse derived from rmse. */
+export function modelMetricProperties(metrics: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metrics)) {
+    out[key] = value;
+    const bare = key.replace(/^metrics\./, '');
+    out[bare] = value;
+  }
+  const rmse = Number(out['rmse']);
+  if (out['mse'] === undefined && out['rmse'] !== undefined && Number.isFinite(rmse)) out['mse'] = String(rmse * rmse);
+  return out;
+}
+
+function latestVersion(versions: { version: string; createdAt?: string }[]): string | undefined {
+  const numeric = versions.filter((v) => /^\d+$/.test(v.version));
+  if (numeric.length === versions.length && numeric.length > 0) {
+    return String(Math.max(...numeric.map((v) => Number(v.version))));
+  }
+  return [...versions].sort((a, b) => String(a.createdAt ?? '').localeCompare(String(b.createdAt ?? ''))).at(-1)
+    ?.version;
+}
+
+const clip = (text: string, max = 256) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+type TrainingActivityName =
+  | 'readTrainingSpec'
+  | 'ensureEnvironment'
+  | 'checkTrainingData'
+  | 'submitTrainingJob'
+  | 'checkTrainingJob'
+  | 'cancelTrainingJob'
+  | 'registerTrainedModel';
+
+export function createTrainingActivities(
+  deps: ActivityDeps & { repoDir?: string },
+): Pick<ActivityHandlers, TrainingActivityName> {
+  const { workspace } = deps;
+  const root = () => deps.repoDir ?? repoRoot();
+  const spec = (jobSpec: string) => readTrainingJobSpec(jobSpec, root());
+
+  return {
+    async readTrainingSpec({ jobSpec }) {
+      try {
+        const s = spec(jobSpec);
+        return { ok: true, polling: s.polling, deadlineSeconds: s.deadline };
+      } catch (err) {
+        if (err instanceof SpecError) return { ok: false, code: 'InvalidJobSpec', message: err.message };
+        throw err;
+      }
+    },
+
+    async ensureEnvironment({ jobSpec }) {
+      let definition: EnvironmentDefinition;
+      let version: string;
+      try {
+        ({ definition, version } = readEnvironmentDefinition(spec(jobSpec).environment, root()));
+      } catch (err) {
+        if (err instanceof SpecError) return { ok: false, code: 'InvalidEnvironment', message: err.message };
+        throw err;
+      }
+      const existing = await workspace.getEnvironmentVersion(definition.name, version);
+      if (existing) return { ok: true, name: definition.name, version, id: existing.id, created: false };
+      try {
+        const created = await workspace.createEnvironmentVersion({
+          name: definition.name,
+          version,
+          image: definition.image,
+          build: definition.build,
+          condaFile: definition.condaFile,
+          osType: definition.osType,
+          description: definition.description,
+          tags: {
+            ...definition.tags,
+            'champion.definition': 'repo',
+            ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}),
+          },
+        });
+        deps.telemetry.event('EnvironmentCreated', { name: definition.name, version });
+        return { ok: true, name: definition.name, version, id: created.id, created: true };
+      } catch (err) {
+        const failure = armFailure(err);
+        if (!failure) throw err;
+        return { ok: false, code: failure.code, message: failure.message };
+      }
+    },
+
+    async checkTrainingData({ jobSpec, dataAsset }) {
+      const s = spec(jobSpec);
+      let dataVersion = dataAsset.version;
+      if (dataVersion === undefined) {
+        dataVersion = latestVersion(await workspace.listDataVersions(dataAsset.name));
+        if (dataVersion === undefined) {
+          const message = `data asset ${dataAsset.name} has no versions`;
+          return { ok: false, report: `Data checks FAILED: ${message}`, failed: [message] };
+        }
+      }
+      const read = async (name: string, version: string) => {
+        try {
+          return { table: await deps.data.readDataAsset(name, version) };
+        } catch (err) {
+          return { error: `cannot read ${name}:${version}: ${(err as Error).message}` };
+        }
+      };
+      const data = await read(dataAsset.name, dataVersion);
+      if (!data.table)
+        return { ok: false, dataVersion, report: `Data checks FAILED: ${data.error}`, failed: [data.error] };
+      const { reference: ref, ...checkSpec } = s.dataChecks;
+      let reference: Table | undefined;
+      if (ref) {
+        const read2 = await read(ref.name, ref.version);
+        if (!read2.table) {
+          return { ok: false, dataVersion, report: `Data checks FAILED: ${read2.error}`, failed: [read2.error] };
+        }
+        reference = read2.table;
+      }
+      const report = runDataChecks(data.table, checkSpec as DataCheckSpec, reference);
+      const text = `${dataAsset.name}:${dataVersion}${ref ? ` (reference ${ref.name}:${ref.version})` : ''}\n${formatReport(report)}`;
+      if (report.ok) return { ok: true, dataVersion, report: text };
+      return {
+        ok: false,
+        dataVersion,
+        report: text,
+        failed: report.checks
+          .filter((c) => !c.ok)
+          .map((c) => `${c.name}${c.column === undefined ? '' : ` [${c.column}]`}: ${c.message}`),
+      };
+    },
+
+    async submitTrainingJob({ jobName, jobSpec, environmentId, dataAsset, tags }) {
+      // Idempotent: a job of this name means an earlier attempt (or a run before a crash) submitted it.
+      const existing = await workspace.getJob(jobName);
+      if (existing) return { ok: true, jobName, submitted: false, status: existing.status };
+      const s = spec(jobSpec);
+      const inputs: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(s.inputs)) inputs[name] = { jobInputType: 'literal', value };
+      // SDK 2.1.1 drops the uri of asset inputs: a literal input carries the data reference.
+      inputs[s.trainingDataInput] = {
+        jobInputType: 'literal',
+        value: `azureml:${dataAsset.name}:${dataAsset.version}`,
+      };
+      try {
+        const job = await workspace.submitJob(jobName, {
+          jobType: 'Command',
+          displayName: s.displayName ?? jobName,
+          description: s.description,
+          experimentName: s.experimentName,
+          command: s.command,
+          environmentId,
+          ...(s.compute ? { computeId: s.compute } : {}),
+          ...(s.environmentVariables ? { environmentVariables: s.environmentVariables } : {}),
+          inputs,
+          tags: { ...tags, ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}) },
+          properties: { 'champion.job_spec': jobSpec, 'training.data_asset': `${dataAsset.name}:${dataAsset.version}` },
+        });
+        deps.telemetry.event('TrainingJobSubmitted', { job: jobName, data: `${dataAsset.name}:${dataAsset.version}` });
+        return { ok: true, jobName, submitted: true, status: job.status };
+      } catch (err) {
+        const failure = armFailure(err);
+        if (!failure) throw err;
+        return { ok: false, code: failure.code, message: failure.message };
+      }
+    },
+
+    async checkTrainingJob({ jobName }): Promise<TrainingJobCheck> {
+      let job: Job | undefined;
+      try {
+        job = await workspace.getJob(jobName);
+      } catch (err) {
+        const e = err as { statusCode?: number; response?: { headers?: { get(n: string): string | undefined } } };
+        if (e.statusCode === 429) {
+          const retryAfter = Number(e.response?.headers?.get('retry-after'));
+          return {
+            state: 'Running',
+            status: 'Throttled',
+            retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : 60,
+          };
+        }
+        throw err;
+      }
+      if (!job) {
+        return {
+          state: 'Failed',
+          status: 'NotFound',
+          code: 'JobNotFound',
+          message: `job ${jobName} does not exist`,
+          logExcerpt: [],
+        };
+      }
+      if (job.status === 'Completed') {
+        const metrics: Record<string, string> = {};
+        for (const [k, v] of Object.entries(job.properties)) if (k.startsWith('metrics.')) metrics[k] = v;
+        return {
+          state: 'Completed',
+          status: job.status,
+          metrics,
+          modelUri: job.outputs['model'] ?? `azureml://jobs/${jobName}/outputs/model`,
+          logExcerpt: jobLogExcerpt(job),
+          properties: job.properties,
+        };
+      }
+      if (TERMINAL_FAILURE.has(job.status)) {
+        return {
+          state: 'Failed',
+          status: job.status,
+          code: job.properties['error.code'] ?? job.status,
+          message: job.properties['error.message'] ?? `the job ended ${job.status}`,
+          logExcerpt: jobLogExcerpt(job),
+        };
+      }
+      return { state: 'Running', status: job.status };
+    },
+
+    async cancelTrainingJob({ jobName }) {
+      const job = await workspace.getJob(jobName);
+      if (!job || job.status === 'Completed' || TERMINAL_FAILURE.has(job.status)) {
+        return { canceled: false, status: job?.status ?? 'NotFound' };
+      }
+      await workspace.cancelJob(jobName);
+      return { canceled: true, status: 'CancelRequested' };
+    },
+
+    async registerTrainedModel(input) {
+      const versions = await workspace.listModelVersions(input.modelName);
+      // One version per job: a retried or replayed registration finds the first one.
+      const mine = versions.find((v) => v.properties['training.job'] === input.jobName);
+      if (mine) return { version: mine.version, created: false };
+      const next = Math.max(0, ...versions.map((v) => Number(v.version)).filter(Number.isFinite)) + 1;
+      const tags: Record<string, string> = {
+        'champion.retraining': input.runId,
+        'training.job': input.jobName,
+        'retrain.trigger': input.trigger.source,
+        'retrain.reason': clip(input.trigger.reason),
+        registered_by: 'champion-retraining',
+        ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}),
+        ...(deps.gitRepository ? { 'git.repository': deps.gitRepository } : {}),
+      };
+      const registered = await workspace.registerModelVersion({
+        name: input.modelName,
+        version: String(next),
+        modelUri: input.modelUri,
+        tags,
+        properties: {
+          ...modelMetricProperties(input.metrics),
+          [EVALUATION_DATA_VERSION_PROPERTY]: input.evaluationDataVersion,
+          'training.job': input.jobName,
+          'training.environment': input.environmentId,
+          'champion.retraining': input.runId,
+        },
+        description: `Retrained by Champion (${input.runId}, ${input.trigger.source}): ${clip(input.trigger.reason, 500)}`,
+      });
+      deps.telemetry.event('RetrainedModelRegistered', {
+        model: input.modelName,
+        version: registered.version,
+        job: input.jobName,
+      });
+      return { version: registered.version, created: true };
+    },
+  };
+}

@@ -3,7 +3,7 @@
  * so a bad setting fails the first invocation with the setting's name instead of crashing registration.
  */
 import { readFileSync } from 'node:fs';
-import type { ActivityDeps } from './activities';
+import { EndpointKeyCache, type ActivityDeps } from './activities';
 import { MemoryNotifier, ServiceBusNotifier } from './adapters/notifier';
 import { createTelemetry } from './adapters/telemetry';
 import { createCredential } from './azure/credential';
@@ -80,6 +80,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
       ),
       notifier,
       telemetry: createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log }),
+      keys: new EndpointKeyCache(workspace),
       approvalSecret: settings.CHAMPION_APPROVAL_SECRET,
       publicUrl:
         settings.CHAMPION_PUBLIC_URL ??

@@ -104,6 +104,39 @@ export interface MlWorkspace {
   submitJob(name: string, spec: Record<string, unknown>): Promise<Job>;
   getJob(name: string): Promise<Job | undefined>;
   cancelJob(name: string): Promise<void>;
+
+  getEnvironmentVersion(name: string, version: string): Promise<EnvironmentVersion | undefined>;
+  createEnvironmentVersion(environment: NewEnvironmentVersion): Promise<EnvironmentVersion>;
+  /** Versions of a data asset (empty when the asset does not exist). */
+  listDataVersions(name: string): Promise<DataVersion[]>;
+}
+
+export interface EnvironmentVersion {
+  name: string;
+  version: string;
+  /** ARM id of the version: what a job's `environmentId` takes. */
+  id: string;
+  image?: string;
+  tags: Record<string, string>;
+}
+
+export interface NewEnvironmentVersion {
+  name: string;
+  version: string;
+  /** A base image, or a Docker build context. */
+  image?: string;
+  build?: { contextUri: string; dockerfilePath?: string };
+  condaFile?: string;
+  osType?: 'Linux' | 'Windows';
+  description?: string;
+  tags?: Record<string, string>;
+}
+
+export interface DataVersion {
+  name: string;
+  version: string;
+  dataUri?: string;
+  createdAt?: string;
 }
 
 export interface ScoreRequest {

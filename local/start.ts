@@ -46,6 +46,12 @@ function demoPolicies(): unknown {
           provisioningDeadline: 'PT10M',
           testSpec: { sampleRows: [[0, 0, 0, 0]], latencyBudgetMs: 2000 },
         },
+        retraining: {
+          schedule: '0 0 2 1 * *',
+          cooldown: 'PT1H',
+          trainingDataAsset: { name: 'demand-train' },
+          jobSpec: 'jobs/train-demand.json',
+        },
       },
     ],
   };
@@ -108,6 +114,14 @@ export async function startEmbedded(options: {
       {
         url: `${hostUrl}/runtime/webhooks/eventgrid?functionName=onModelRegistered`,
         eventTypes: ['Microsoft.MachineLearningServices.ModelRegistered'],
+      },
+      {
+        // Drift signals of both generations: model-monitor runs (v2) and dataset monitors (v1).
+        url: `${hostUrl}/runtime/webhooks/eventgrid?functionName=onDriftDetected`,
+        eventTypes: [
+          'Microsoft.MachineLearningServices.RunStatusChanged',
+          'Microsoft.MachineLearningServices.DatasetDriftDetected',
+        ],
       },
     ],
     log: () => {},

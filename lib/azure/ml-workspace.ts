@@ -12,12 +12,15 @@ import type { TokenCredential } from '@azure/core-auth';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type {
   Accepted,
+  DataVersion,
   Deployment,
+  EnvironmentVersion,
   DeploymentSpec,
   Endpoint,
   Job,
   MlWorkspace,
   ModelVersion,
+  NewEnvironmentVersion,
   NewModelVersion,
   OperationStatus,
 } from '../ports';
@@ -316,6 +319,66 @@ export class AzureMlWorkspace implements MlWorkspace {
       tags: stringMap(job.properties.tags),
       outputs,
     };
+  }
+
+  async getEnvironmentVersion(name: string, version: string): Promise<EnvironmentVersion | undefined> {
+    try {
+      const env = await this.client.environmentVersions.get(this.#rg, this.#ws, name, version);
+      return {
+        name,
+        version: env.name ?? version,
+        id: env.id ?? '',
+        image: env.properties.image,
+        tags: stringMap(env.properties.tags),
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createEnvironmentVersion(environment: NewEnvironmentVersion): Promise<EnvironmentVersion> {
+    const created = await this.client.environmentVersions.createOrUpdate(
+      this.#rg,
+      this.#ws,
+      environment.name,
+      environment.version,
+      {
+        properties: {
+          image: environment.image,
+          build: environment.build,
+          condaFile: environment.condaFile,
+          osType: environment.osType,
+          description: environment.description,
+          tags: environment.tags ?? {},
+        },
+      },
+    );
+    return {
+      name: environment.name,
+      version: created.name ?? environment.version,
+      id: created.id ?? '',
+      image: created.properties.image,
+      tags: stringMap(created.properties.tags),
+    };
+  }
+
+  async listDataVersions(name: string): Promise<DataVersion[]> {
+    const out: DataVersion[] = [];
+    try {
+      for await (const v of this.client.dataVersions.list(this.#rg, this.#ws, name)) {
+        out.push({
+          name,
+          version: v.name ?? '',
+          dataUri: v.properties.dataUri,
+          createdAt: v.systemData?.createdAt?.toISOString(),
+        });
+      }
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    return out;
   }
 
   /** Sends the initial request of an LRO and returns without waiting: orchestrations poll with durable timers. */

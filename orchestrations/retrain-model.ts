@@ -1,0 +1,336 @@
+/**
+ * Continuous training: every trigger (a drift signal, a schedule, a person) becomes one small `retrainTrigger`
+ * orchestration that asks the model's `retrainGuard` entity whether to start. The entity serialises concurrent
+ * triggers and applies `decideRetraining` (single-flight, cooldown, k-of-n, duplicate and recovery signals), so a
+ * storm of signals starts one run and every skip is recorded with its reason. On `start` the trigger runs
+ * `retrainModel` as the sub-orchestration `retrain:{model}:{n}` and finally tells the guard it finished.
+ *
+ *   retrainModel: environment at version = hash of its definition (created only when missing) → data checks on
+ *     the training data before spending compute (a failure stops with a readable report, nothing submitted) →
+ *     the command job, named deterministically from the instance id and submitted at most once, awaited with
+ *     durable timers (backoff honouring Retry-After, an overall deadline that cancels the job) → the trained
+ *     version registered with its metrics and lineage; its ModelRegistered event starts `promote:{model}:{v}`.
+ *
+ * The client API cannot read entity responses, hence the orchestration hop in front of the entity.
+ */
+import * as df from 'durable-functions';
+import { promotionInstanceId } from '../lib/domain/events';
+import {
+  appendSignal,
+  decideRetraining,
+  type RetrainingDecision,
+  type RetrainingGuardPolicy,
+  type RetrainingTrigger,
+  type SignalEntry,
+} from '../lib/domain/retraining-guard';
+import type {
+  RetrainingInput,
+  RetrainingResult,
+  RetrainingStatus,
+  RetrainingTriggerInfo,
+  TrainingJobCheck,
+} from './contract';
+import { activity, activityWithRetry, now, sleep, type Context, type Step } from './durable';
+
+export const RETRAIN_GUARD_ENTITY = 'retrainGuard';
+export const RETRAIN_TRIGGER_ORCHESTRATION = 'retrainTrigger';
+export const RETRAIN_MODEL_ORCHESTRATION = 'retrainModel';
+
+// ---------------------------------------------------------------------------------------------------------------
+// The guard entity (one per model)
+
+/** A signal log entry as the guard keeps it: the pure entry plus why, which trigger, and which run it concerns. */
+export interface GuardLogEntry extends SignalEntry {
+  why: RetrainingDecision['reason'];
+  detail: string;
+  triggerId: string;
+  /** The run this trigger started, or the active run it was recorded against. */
+  runId?: string;
+}
+
+export interface GuardState {
+  log: GuardLogEntry[];
+  activeRun?: { id: string; startedAt: string };
+  lastFinishedAt?: string;
+  /** Runs started so far; the next run is `retrain:{model}:{runs + 1}`. */
+  runs: number;
+  lastRun?: { id: string; outcome: string; reason: string; finishedAt: string };
+}
+
+export interface GuardRequest {
+  modelName: string;
+  trigger: RetrainingTrigger;
+  /** The orchestration's clock: the entity never reads one. */
+  now: string;
+  policy: RetrainingGuardPolicy;
+  triggerId: string;
+}
+
+export interface GuardAnswer {
+  decision: RetrainingDecision;
+  /** Set on start (the new run) and on single-flight (the active run the signal was recorded against). */
+  runId?: string;
+  recorded: boolean;
+}
+
+export interface GuardFinish {
+  runId: string;
+  at: string;
+  outcome: string;
+  reason: string;
+}
+
+export function retrainingRunId(modelName: string, n: number): string {
+  // Same shape as promotion ids; model names are [A-Za-z0-9_.-], so this is plain `retrain:{model}:{n}`.
+  return `retrain:${modelName}:${n}`;
+}
+
+const emptyState = (): GuardState => ({ log: [], runs: 0 });
+
+/** The guard's operations. Deterministic: time comes in the request, the decision from `decideRetraining`. */
+export function retrainGuard(context: df.EntityContext<GuardState>): void {
+  const state = context.df.getState(emptyState) ?? emptyState();
+  switch (context.df.operationName) {
+    case 'decide': {
+      const request = context.df.getInput<GuardRequest>() as GuardRequest;
+      const { decision, record } = decideRetraining({
+        trigger: request.trigger,
+        log: state.log,
+        state: { activeRun: state.activeRun, lastFinishedAt: state.lastFinishedAt },
+        now: new Date(request.now),
+        policy: request.policy,
+      });
+      let runId: string | undefined;
+      if (decision.action === 'start') {
+        state.runs += 1;
+        runId = retrainingRunId(request.modelName, state.runs);
+        state.activeRun = { id: runId, startedAt: request.now };
+      } else if (decision.reason === 'single-flight') {
+        runId = state.activeRun?.id;
+      }
+      if (record) {
+        const entry: GuardLogEntry = {
+          ...record,
+          why: decision.reason,
+          detail: decision.detail,
+          triggerId: request.triggerId,
+          ...(runId !== undefined && { runId }),
+        };
+        state.log = appendSignal(state.log, entry) as GuardLogEntry[];
+      }
+      context.df.setState(state);
+      context.df.return({ decision, runId, recorded: record !== null } satisfies GuardAnswer);
+      return;
+    }
+    case 'finish': {
+      const finish = context.df.getInput<GuardFinish>() as GuardFinish;
+      // Only the active run can finish it; a stale or repeated finish changes nothing.
+      if (state.activeRun?.id === finish.runId) {
+        state.activeRun = undefined;
+        state.lastFinishedAt = finish.at;
+        state.lastRun = { id: finish.runId, outcome: finish.outcome, reason: finish.reason, finishedAt: finish.at };
+      }
+      context.df.setState(state);
+      context.df.return(state);
+      return;
+    }
+    case 'get':
+      context.df.return(state);
+      return;
+    default:
+      throw new Error(`retrainGuard has no operation "${context.df.operationName}".`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The trigger orchestration
+
+export interface RetrainTriggerInput {
+  modelName: string;
+  trigger: RetrainingTrigger;
+  guard: RetrainingGuardPolicy;
+  retraining: RetrainingInput['retraining'];
+  /** What the trigger saw (event id, schedule, requester), for the run's lineage. */
+  note: string;
+}
+
+export interface RetrainTriggerStatus {
+  modelName: string;
+  source: RetrainingTriggerInfo['source'];
+  decision: RetrainingDecision;
+  runId?: string;
+}
+
+export interface RetrainTriggerResult extends RetrainTriggerStatus {
+  /** The run's result when this trigger started one. */
+  run?: RetrainingResult;
+}
+
+export function signalSource(trigger: RetrainingTrigger): RetrainingTriggerInfo['source'] {
+  if (trigger.kind === 'drift') return trigger.generation === 'v1' ? 'drift-v1' : 'drift-v2';
+  return trigger.kind;
+}
+
+export function* retrainTrigger(ctx: Context): Step<RetrainTriggerResult> {
+  const input = ctx.df.getInput() as RetrainTriggerInput;
+  const triggerId = ctx.df.instanceId;
+  const guard = new df.EntityId(RETRAIN_GUARD_ENTITY, input.modelName);
+  const request: GuardRequest = {
+    modelName: input.modelName,
+    trigger: input.trigger,
+    now: now(ctx).toISOString(),
+    policy: input.guard,
+    triggerId,
+  };
+  const answer = (yield ctx.df.callEntity(guard, 'decide', request)) as GuardAnswer;
+  const status: RetrainTriggerStatus = {
+    modelName: input.modelName,
+    source: signalSource(input.trigger),
+    decision: answer.decision,
+    ...(answer.runId !== undefined && { runId: answer.runId }),
+  };
+  ctx.df.setCustomStatus(status);
+  if (answer.decision.action !== 'start' || answer.runId === undefined) return status;
+
+  const runId = answer.runId;
+  const runInput: RetrainingInput = {
+    modelName: input.modelName,
+    retraining: input.retraining,
+    trigger: { source: status.source, reason: `${answer.decision.detail}; ${input.note}`, triggerId },
+  };
+  let run: RetrainingResult;
+  try {
+    run = (yield ctx.df.callSubOrchestrator(RETRAIN_MODEL_ORCHESTRATION, runInput, runId)) as RetrainingResult;
+  } catch (err) {
+    run = {
+      outcome: 'failed',
+      modelName: input.modelName,
+      runId,
+      reason: `the run failed: ${(err as Error).message}`,
+      trigger: runInput.trigger,
+    };
+  }
+  const finish: GuardFinish = { runId, at: now(ctx).toISOString(), outcome: run.outcome, reason: run.reason };
+  yield ctx.df.callEntity(guard, 'finish', finish);
+  return { ...status, run };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The retraining run
+
+/** Checking a job is a read: transient faults are retried, the rest is a value. */
+const READ_RETRY = (() => {
+  const retry = new df.RetryOptions(2000, 4);
+  retry.backoffCoefficient = 2;
+  return retry;
+})();
+
+/**
+ * The job name: deterministic from the instance id (and its first recorded guid, so a purged and restarted id
+ * never adopts an older job), valid as an Azure ML job name.
+ */
+export function trainingJobName(runId: string, guid: string): string {
+  return `${runId.replace(/[^A-Za-z0-9_-]+/g, '-')}-${guid.replace(/-/g, '').slice(0, 8)}`;
+}
+
+export function* retrainModel(ctx: Context): Step<RetrainingResult> {
+  const input = ctx.df.getInput() as RetrainingInput;
+  const { modelName, retraining, trigger } = input;
+  const runId = ctx.df.instanceId;
+  const status: RetrainingStatus = { phase: 'environment', modelName, timeline: [] };
+  const mark = (phase: RetrainingStatus['phase'], note: string) => {
+    status.phase = phase;
+    status.timeline.push({ at: now(ctx).toISOString(), phase, note });
+    ctx.df.setCustomStatus(status);
+  };
+  const result: Omit<RetrainingResult, 'outcome' | 'reason'> = { modelName, runId, trigger };
+  const done = (outcome: RetrainingResult['outcome'], reason: string): RetrainingResult => {
+    mark('done', `${outcome}: ${reason}`);
+    return { outcome, reason, ...result };
+  };
+  const { jobSpec } = retraining;
+
+  // 1. The job spec and its environment, at a version that is the hash of the definition in the repo.
+  mark('environment', `${trigger.source}: ${trigger.reason}`);
+  const spec = yield* activity(ctx, 'readTrainingSpec', { jobSpec });
+  if (!spec.ok) return done('failed', `job spec ${jobSpec}: ${spec.message}`);
+  const environment = yield* activity(ctx, 'ensureEnvironment', { jobSpec });
+  if (!environment.ok) return done('failed', `environment of ${jobSpec}: ${environment.message}`);
+  result.environment = { name: environment.name, version: environment.version, created: environment.created };
+  mark(
+    'environment',
+    `${environment.created ? 'created' : 'reusing'} environment ${environment.name}:${environment.version}`,
+  );
+
+  // 2. Data checks before any compute is spent.
+  const asset = retraining.trainingDataAsset;
+  mark('data-checks', `checking ${asset.name}:${asset.version ?? 'latest'}`);
+  const check = yield* activity(ctx, 'checkTrainingData', { jobSpec, dataAsset: asset });
+  result.dataCheck = { ok: check.ok, dataVersion: check.dataVersion, report: check.report };
+  if (!check.ok || check.dataVersion === undefined) {
+    const failed = check.ok ? 'no data version' : check.failed.join('; ');
+    return done('data-check-failed', `data checks failed on ${asset.name}:${check.dataVersion ?? '?'}: ${failed}`);
+  }
+  const dataAsset = { name: asset.name, version: check.dataVersion };
+
+  // 3. The command job: one name per run, submitted at most once, awaited with durable timers.
+  const jobName = trainingJobName(runId, ctx.df.newGuid(`${runId}:job`));
+  status.jobName = jobName;
+  mark('training', `submitting ${jobName} on ${dataAsset.name}:${dataAsset.version}`);
+  const submission = yield* activity(ctx, 'submitTrainingJob', {
+    jobName,
+    jobSpec,
+    environmentId: environment.id,
+    dataAsset,
+    tags: {
+      'champion.model': modelName,
+      'champion.retraining': runId,
+      'champion.trigger': trigger.source,
+    },
+  });
+  if (!submission.ok) return done('failed', `submitting ${jobName} failed: ${submission.code}: ${submission.message}`);
+  result.job = { name: jobName, status: submission.status, submitted: submission.submitted };
+  mark('training', `${submission.submitted ? 'submitted' : 'found already submitted'} ${jobName}`);
+
+  const deadline = now(ctx).getTime() + spec.deadlineSeconds * 1000;
+  let wait = spec.polling.initialSeconds;
+  let job: TrainingJobCheck;
+  for (;;) {
+    const left = Math.max(0, (deadline - now(ctx).getTime()) / 1000);
+    yield* sleep(ctx, Math.min(wait, left));
+    job = yield* activityWithRetry(ctx, READ_RETRY, 'checkTrainingJob', { jobName });
+    result.job.status = job.status;
+    if (job.state !== 'Running') break;
+    if (now(ctx).getTime() >= deadline) {
+      const cancel = yield* activity(ctx, 'cancelTrainingJob', { jobName });
+      result.job.status = cancel.status;
+      return done(
+        'timed-out',
+        `${jobName} was still ${job.status} at the deadline (${spec.deadlineSeconds}s); cancelled`,
+      );
+    }
+    wait = Math.max(Math.min(wait * spec.polling.factor, spec.polling.maxSeconds), job.retryAfterSeconds ?? 0);
+  }
+  result.job.logExcerpt = job.logExcerpt;
+  if (job.state === 'Failed') return done('job-failed', `${jobName} ended ${job.status}: ${job.code}: ${job.message}`);
+  result.job.metrics = job.metrics;
+
+  // 4. Register the trained version; its ModelRegistered event starts the promotion.
+  mark('registering', `registering ${jobName}'s model as a new version of ${modelName}`);
+  const registered = yield* activity(ctx, 'registerTrainedModel', {
+    modelName,
+    jobName,
+    modelUri: job.modelUri,
+    metrics: job.metrics,
+    evaluationDataVersion: `${dataAsset.name}:${dataAsset.version}`,
+    runId,
+    trigger,
+    environmentId: environment.id,
+  });
+  result.modelVersion = registered.version;
+  result.promotionId = promotionInstanceId(modelName, registered.version);
+  return done(
+    'registered',
+    `${modelName}:${registered.version} registered from ${jobName}; promotion ${result.promotionId} follows`,
+  );
+}
