@@ -18,9 +18,10 @@ interface Io {
 
 const usage = `Usage: champion demo [options]
 
-Tells the promotion story end to end: v1 trained and deployed (no champion) → v2 better, approved, blue/green
-swap, v1 surpassed → v3 worse, not staged → v4 staged, then v5 supersedes it → a broken challenger fails its
-smoke test and the champion keeps serving.
+Tells the story end to end: v1 trained and deployed (no champion) → v2 better, approved, blue/green swap, v1
+surpassed → v3 worse, not staged → v4 staged, then v5 supersedes it → a broken challenger fails its smoke test
+and the champion keeps serving → a storm of 20 drift signals starts exactly one retraining, whose model is
+promoted → a drifted training feed is stopped by the data checks before any job is submitted.
 
 Options:
   --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
@@ -52,7 +53,7 @@ class Story {
   failures = 0;
   constructor(
     private readonly io: Io,
-    private readonly url: string,
+    readonly url: string,
     readonly lab: Lab,
   ) {}
 
@@ -176,7 +177,7 @@ async function tell(story: Story): Promise<void> {
   story.check(final['5'] === 'production' && final['6'] === undefined, 'v5 production, v6 untagged');
 
   // Continuous training: drift signals through the guard, a retraining run, and its promotion.
-  const appUrl = (story as unknown as { url: string }).url; // the Story's API base (a private field)
+  const appUrl = story.url;
   interface RetrainingView {
     runtimeStatus: string;
     status?: { timeline: { at: string; phase: string; note: string }[] };
