@@ -97,7 +97,6 @@ export interface MlWorkspace {
   /** Starts creating or replacing a deployment; poll with getDeployment. */
   beginCreateDeployment(endpointName: string, name: string, spec: DeploymentSpec): Promise<Accepted>;
   beginDeleteDeployment(endpointName: string, name: string): Promise<Accepted>;
-  updateDeploymentTags(endpointName: string, name: string, tags: Record<string, string>): Promise<void>;
 
   getOperationStatus(operationUrl: string): Promise<OperationStatus>;
 

@@ -264,13 +264,6 @@ export class AzureMlWorkspace implements MlWorkspace {
     );
   }
 
-  async updateDeploymentTags(endpointName: string, name: string, tags: Record<string, string>): Promise<void> {
-    const current = await this.client.onlineDeployments.get(this.#rg, this.#ws, endpointName, name);
-    await this.client.onlineDeployments.beginUpdateAndWait(this.#rg, this.#ws, endpointName, name, {
-      tags: { ...(current.tags ?? {}), ...tags },
-    });
-  }
-
   async getOperationStatus(operationUrl: string): Promise<OperationStatus> {
     const response = await this.client.sendRequest(createPipelineRequest({ url: operationUrl, method: 'GET' }));
     const body = this.#json(response) as { status?: string; error?: { code?: string; message?: string } };
