@@ -9,7 +9,7 @@
  *     deployment with the git commit; any failure puts the champion back to 100 %.
  */
 import * as df from 'durable-functions';
-import { planBlueGreenRollout, type Slot } from '../lib/domain/rollout-plan';
+import type { Slot } from '../lib/domain/rollout-plan';
 import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from './contract';
 import { EVENTS } from './contract';
 import { activity, now, type Context, type Step } from './durable';
@@ -172,12 +172,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
         return { ok: false as const, failure: { code: 'SmokeTestFailed', message: retest.failures.join('; ') } };
       }
     }
-    const view = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
-    const plan = planBlueGreenRollout({
-      traffic: view.traffic,
-      deployments: Object.keys(view.deployments),
-      steps: policy.rollout.steps,
-    });
+    const { plan } = redeployed;
     const shifted = yield* shiftTraffic(ctx, policy.endpointName, plan.challenger, plan.steps, plan.rollback, (note) =>
       timeline.mark(note.startsWith('rolling back') ? 'rolling-back' : 'rolling-out', note),
     );

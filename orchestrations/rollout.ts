@@ -7,6 +7,7 @@ import {
   classifyDeploymentFailure,
   planBlueGreenRollout,
   PROVISIONING_DEADLINE_EXCEEDED,
+  type RolloutPlan,
   type Slot,
   type TrafficMap,
 } from '../lib/domain/rollout-plan';
@@ -64,7 +65,10 @@ export type DeployResult =
       ok: true;
       slot: Slot;
       champion: string | null;
-      /** false when the slot already served the model */ deployed: boolean;
+      /** false when the slot already held the model */
+      deployed: boolean;
+      /** Traffic steps and rollback for this slot: valid while the model's lock is held. */
+      plan: RolloutPlan;
     }
   | { ok: false; failure: Failure };
 
@@ -111,7 +115,7 @@ export function* deployToSlot(
   const model = `${request.modelName}:${request.modelVersion}`;
   if (view.deployments[slot]?.model === model && view.deployments[slot]?.provisioningState === 'Succeeded') {
     report(`${slot} already holds ${model}`);
-    return { ok: true, slot, champion: plan.champion, deployed: false };
+    return { ok: true, slot, champion: plan.champion, deployed: false, plan };
   }
 
   report(`deploying ${model} to ${slot} at 0 %${plan.champion ? ` (champion: ${plan.champion})` : ''}`);
@@ -139,7 +143,7 @@ export function* deployToSlot(
     }
     return { ok: false, failure: { code: done.code, message: `${failure.reason} (${done.message})` } };
   }
-  return { ok: true, slot, champion: plan.champion, deployed: true };
+  return { ok: true, slot, champion: plan.champion, deployed: true, plan };
 }
 
 export function* removeSlot(ctx: Context, endpointName: string, slot: Slot): Step<void> {
