@@ -14,12 +14,11 @@
  *  3. ARM writes (PUT/PATCH/POST/DELETE) in the workspace's request log per full rollout, registration → promoted.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Lab } from '../local/lab';
-import { DEMO_ENDPOINT, DEMO_MODEL, startEmbedded, type Embedded } from '../local/start';
+import { Lab, type TrainedModel } from '../local/lab';
+import { DEMO_ENDPOINT, DEMO_MODEL, demoPolicy, freePort, startEmbedded, type Embedded } from '../local/start';
 import type { ArmRequestRow } from '../local/workspace/index';
 import type { PromotionResult, PromotionStatus } from '../orchestrations/contract';
 import { fmt, int, log, median, ms, now, percentile, sortedCopy, type Row, type SuiteResult } from './report';
@@ -56,26 +55,9 @@ const APPROVER = 'ana';
 
 /** The demo policy of local/start.ts, evaluated on 1,000 rows. */
 function benchPolicies(): unknown {
+  const policy = demoPolicy();
   return {
-    policies: [
-      {
-        modelName: MODEL,
-        endpointName: ENDPOINT,
-        task: 'regression',
-        primaryMetric: 'mse',
-        minImprovement: 0,
-        guardrails: [{ metric: 'mae', margin: 0.5 }],
-        evaluation: { mode: 'paired', dataAsset: EVAL_DATA, labelColumn: 'y', minSamples: EVAL_ROWS },
-        approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' },
-        rollout: {
-          instanceType: 'Standard_DS3_v2',
-          instanceCount: 1,
-          steps: [100],
-          provisioningDeadline: 'PT10M',
-          testSpec: { sampleRows: [[0, 0, 0, 0]], latencyBudgetMs: 2000 },
-        },
-      },
-    ],
+    policies: [{ ...policy, evaluation: { ...policy.evaluation, dataAsset: EVAL_DATA, minSamples: EVAL_ROWS } }],
   };
 }
 
@@ -87,12 +69,7 @@ interface PromotionView {
 
 type TimelineEntry = PromotionStatus['timeline'][number];
 
-interface Trained {
-  version: string;
-  quality: number;
-  job: string;
-  properties: Record<string, string>;
-}
+type Trained = TrainedModel & { quality: number };
 
 interface DecisionSample {
   version: string;
@@ -122,17 +99,6 @@ interface ApprovalSample {
   writes: ArmRequestRow[];
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -146,53 +112,6 @@ async function waitFor<T>(
     if (now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
-}
-
-/** The first half of Lab.trainAndRegister: seeded training data and a command job, waited for. */
-async function train(lab: Lab, version: string, seed: number, quality: number): Promise<Trained> {
-  const { resourceGroup: rg, workspaceName: ws } = lab.info;
-  const dataName = `${MODEL}-train-v${version}`;
-  await lab.admin('POST', 'data/generate', { name: dataName, version: '1', rows: 600, seed, quality, drift: 0 });
-  const job = `${MODEL}-train-v${version}-${seed}`;
-  await lab.client.jobs.createOrUpdate(rg, ws, job, {
-    properties: {
-      jobType: 'Command',
-      command: 'python train.py --task regression --target y --data ${{inputs.training_data}}',
-      environmentId: 'azureml:champion-train:1',
-      inputs: { training_data: { jobInputType: 'literal', value: `azureml:${dataName}:1` } },
-    } as never,
-  });
-  const done = await waitFor(
-    `training job ${job}`,
-    async () => {
-      const current = await lab.client.jobs.get(rg, ws, job);
-      const status = current.properties.status ?? 'Unknown';
-      return ['Completed', 'Failed', 'Canceled'].includes(status) ? current : undefined;
-    },
-    60_000,
-    100,
-  );
-  const properties = (done.properties.properties ?? {}) as Record<string, string | null>;
-  if (done.properties.status !== 'Completed') {
-    throw new Error(`training job ${job} ended ${done.properties.status}: ${properties['error.message'] ?? ''}`);
-  }
-  const metrics = Object.fromEntries(
-    Object.entries(properties).filter(([k, v]) => k.startsWith('metrics.') && v !== null),
-  ) as Record<string, string>;
-  return { version, quality, job, properties: { ...metrics, 'training.job': job } };
-}
-
-/** The second half: registering the version, which makes the workspace emit ModelRegistered. */
-async function register(lab: Lab, trained: Trained): Promise<void> {
-  await lab.client.modelVersions.createOrUpdate(
-    lab.info.resourceGroup,
-    lab.info.workspaceName,
-    MODEL,
-    trained.version,
-    {
-      properties: { modelUri: `azureml://jobs/${trained.job}/outputs/model`, properties: trained.properties, tags: {} },
-    },
-  );
 }
 
 function entry(timeline: TimelineEntry[], phase: string, after = 0): TimelineEntry | undefined {
@@ -324,7 +243,12 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
           : POOR_QUALITY,
     }));
     log(`promotion: training ${count + 1} models (command jobs in parallel; not measured)`);
-    const trained = await Promise.all([first, ...plan].map((m) => train(lab, m.version, m.seed, m.quality)));
+    const trained = await Promise.all(
+      [first, ...plan].map(async (m) => ({
+        ...(await lab.train({ name: MODEL, version: m.version, seed: m.seed, quality: m.quality })),
+        quality: m.quality,
+      })),
+    );
 
     const decisions: DecisionSample[] = [];
     const approvals: ApprovalSample[] = [];
@@ -334,7 +258,7 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
     /** Registers, waits for the decision and measures it; returns the promotion as it was then. */
     const registerAndDecide = async (t: Trained): Promise<{ view: PromotionView; sample: DecisionSample }> => {
       const id = `promote:${MODEL}:${t.version}`;
-      await register(lab, t);
+      await lab.register(t);
       const emitted = await eventTime(t.version);
       const view = await decided(id);
       const timeline = view.status?.timeline ?? [];

@@ -4,12 +4,11 @@
  * directory, so `npm run demo` needs nothing else. Exits non-zero when any step does not happen as described.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from '../local/lab';
-import { startEmbedded } from '../local/start';
+import { freePort, startEmbedded } from '../local/start';
 
 interface Io {
   stdout(text: string): void;
@@ -37,16 +36,6 @@ interface Promotion {
     approval?: { approveUrl: string };
   };
   result?: { outcome: string; reason: string; release?: { slot: string; gitSha?: string } };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 class Story {

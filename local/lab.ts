@@ -16,6 +16,24 @@ export interface WorkspaceInfo {
   token: string;
 }
 
+export interface TrainArgs {
+  name: string;
+  version: string;
+  seed: number;
+  quality?: number;
+  drift?: number;
+  rows?: number;
+  pollMs?: number;
+}
+
+export interface TrainedModel {
+  name: string;
+  version: string;
+  job: string;
+  /** Held-out metrics of the job, as the model version's properties. */
+  properties: Record<string, string>;
+}
+
 export class Lab {
   readonly client: AzureMachineLearningWorkspaces;
   readonly info: WorkspaceInfo;
@@ -57,21 +75,16 @@ export class Lab {
     });
   }
 
+  /** Trains and registers in one go; registration makes the workspace emit ModelRegistered. */
+  async trainAndRegister(args: TrainArgs & { registeredBy?: string }): Promise<void> {
+    await this.register(await this.train(args), args.registeredBy);
+  }
+
   /**
    * Generates training data (seeded; `quality` < 1 corrupts targets so the model is worse on purpose), trains a
-   * regression model with a command job, waits for it, and registers the result as `name:version` with its
-   * held-out metrics. Registration makes the workspace emit ModelRegistered.
+   * regression model with a command job and waits for it.
    */
-  async trainAndRegister(args: {
-    name: string;
-    version: string;
-    seed: number;
-    quality?: number;
-    drift?: number;
-    rows?: number;
-    registeredBy?: string;
-    pollMs?: number;
-  }): Promise<void> {
+  async train(args: TrainArgs): Promise<TrainedModel> {
     const { resourceGroup: rg, workspaceName: ws } = this.info;
     const dataName = `${args.name}-train-v${args.version}`;
     await this.admin('POST', 'data/generate', {
@@ -105,13 +118,24 @@ export class Lab {
     const metrics = Object.fromEntries(
       Object.entries(properties).filter(([k, v]) => k.startsWith('metrics.') && v !== null),
     ) as Record<string, string>;
-    await this.client.modelVersions.createOrUpdate(rg, ws, args.name, args.version, {
-      properties: {
-        modelUri: `azureml://jobs/${job}/outputs/model`,
-        properties: { ...metrics, 'training.job': job },
-        tags: args.registeredBy ? { registered_by: args.registeredBy } : {},
+    return { name: args.name, version: args.version, job, properties: { ...metrics, 'training.job': job } };
+  }
+
+  /** Registers a trained model version with its metrics; the workspace then emits ModelRegistered. */
+  async register(model: TrainedModel, registeredBy?: string): Promise<void> {
+    await this.client.modelVersions.createOrUpdate(
+      this.info.resourceGroup,
+      this.info.workspaceName,
+      model.name,
+      model.version,
+      {
+        properties: {
+          modelUri: `azureml://jobs/${model.job}/outputs/model`,
+          properties: model.properties,
+          tags: registeredBy ? { registered_by: registeredBy } : {},
+        },
       },
-    });
+    );
   }
 
   async modelStages(name: string): Promise<Record<string, string | undefined>> {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalFunctionsHost } from './runtime/host';
@@ -27,33 +28,30 @@ export const DEMO_MODEL = 'demand';
 export const DEMO_ENDPOINT = 'demand-ep';
 export const DEMO_EVAL_DATA = { name: 'demand-eval', version: '1' };
 
-function demoPolicies(): unknown {
+/** The demo model's policy (a policies file holds `{policies: [...]}`). */
+export function demoPolicy() {
   return {
-    policies: [
-      {
-        modelName: DEMO_MODEL,
-        endpointName: DEMO_ENDPOINT,
-        task: 'regression',
-        primaryMetric: 'mse',
-        minImprovement: 0,
-        guardrails: [{ metric: 'mae', margin: 0.5 }],
-        evaluation: { mode: 'paired', dataAsset: DEMO_EVAL_DATA, labelColumn: 'y', minSamples: 100 },
-        approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' },
-        rollout: {
-          instanceType: 'Standard_DS3_v2',
-          instanceCount: 1,
-          steps: [100],
-          provisioningDeadline: 'PT10M',
-          testSpec: { sampleRows: [[0, 0, 0, 0]], latencyBudgetMs: 2000 },
-        },
-        retraining: {
-          schedule: '0 0 2 1 * *',
-          cooldown: 'PT1H',
-          trainingDataAsset: { name: 'demand-train' },
-          jobSpec: 'jobs/train-demand.json',
-        },
-      },
-    ],
+    modelName: DEMO_MODEL,
+    endpointName: DEMO_ENDPOINT,
+    task: 'regression',
+    primaryMetric: 'mse',
+    minImprovement: 0,
+    guardrails: [{ metric: 'mae', margin: 0.5 }],
+    evaluation: { mode: 'paired', dataAsset: DEMO_EVAL_DATA, labelColumn: 'y', minSamples: 100 },
+    approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' },
+    rollout: {
+      instanceType: 'Standard_DS3_v2',
+      instanceCount: 1,
+      steps: [100],
+      provisioningDeadline: 'PT10M',
+      testSpec: { sampleRows: [[0, 0, 0, 0]], latencyBudgetMs: 2000 },
+    },
+    retraining: {
+      schedule: '0 0 2 1 * *',
+      cooldown: 'PT1H',
+      trainingDataAsset: { name: 'demand-train' },
+      jobSpec: 'jobs/train-demand.json',
+    },
   };
 }
 
@@ -86,6 +84,17 @@ function port(value: string | undefined, fallback: number, name: string): number
   const n = Number(value ?? fallback);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: "${value}" is not a port number.`);
   return n;
+}
+
+/** A port that was free a moment ago, for servers whose URL must be known before they start. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
 
 export interface Embedded {
@@ -140,7 +149,7 @@ export async function startEmbedded(options: {
   let policiesFile = options.policiesFile;
   if (!policiesFile) {
     policiesFile = path.join(options.dataDir, 'policies.json');
-    if (!existsSync(policiesFile)) writeFileSync(policiesFile, JSON.stringify(demoPolicies(), null, 2));
+    if (!existsSync(policiesFile)) writeFileSync(policiesFile, JSON.stringify({ policies: [demoPolicy()] }, null, 2));
   }
   const sha = gitCommit(options.appDir);
   Object.assign(process.env, {

@@ -1,7 +1,6 @@
 /** Starts the project's local servers as child processes, the way a user runs them, and stops them. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -84,13 +83,4 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
   throw new Error(`Gave up waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-/** A port that was free a moment ago, for servers whose URL must be known before they start. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+export { freePort } from '../../local/start';
