@@ -147,7 +147,15 @@ function errorMessage(body: unknown, response: Response): string {
   return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
 }
 
-export function api(baseUrl: string, io: Pick<CliIo, 'fetch'>, options: { timeoutMs?: number } = {}): ChampionApi {
+/**
+ * `options.functionKey` (from CHAMPION_FUNCTION_KEY) is sent as `x-functions-key`, which Azure Functions requires
+ * on the API routes; the local host, like Core Tools, does not check it.
+ */
+export function api(
+  baseUrl: string,
+  io: Pick<CliIo, 'fetch'>,
+  options: { timeoutMs?: number; functionKey?: string } = {},
+): ChampionApi {
   const base = normalizeBaseUrl(baseUrl);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const enc = encodeURIComponent;
@@ -158,7 +166,10 @@ export function api(baseUrl: string, io: Pick<CliIo, 'fetch'>, options: { timeou
     try {
       response = await io.fetch(`${base}${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' }),
+          ...(options.functionKey ? { 'x-functions-key': options.functionKey } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -190,10 +201,9 @@ export function api(baseUrl: string, io: Pick<CliIo, 'fetch'>, options: { timeou
     getPromotion: (id) => request('GET', `/api/promotions/${enc(id)}`),
     startPromotion: (req) => request('POST', '/api/promotions', req),
     decide: (id, { token, ...decision }) =>
-      request('POST', `/api/promotions/${enc(id)}/decision${token ? `?token=${enc(token)}` : ''}`, {
-        ...decision,
-        via: 'cli',
-      }),
+      token
+        ? request('POST', `/api/promotions/${enc(id)}/decision?token=${enc(token)}`, { ...decision, via: 'cli' })
+        : request('POST', `/api/promotions/${enc(id)}/decisions`, { ...decision, via: 'cli' }),
     getModel: (name) => request('GET', `/api/models/${enc(name)}`),
     getEndpoint: (name) => request('GET', `/api/endpoints/${enc(name)}`),
     health: () => request('GET', '/api/health'),

@@ -140,7 +140,7 @@ async function runCommand(spec: CommandSpec, argv: string[], io: CliIo): Promise
   const baseUrl = resolveBaseUrl(parsed.url, io, commandHelp(spec));
   return spec.run({
     io,
-    client: api(baseUrl, io),
+    client: api(baseUrl, io, { functionKey: io.env.CHAMPION_FUNCTION_KEY }),
     json: parsed.json,
     args: parsed.args,
     options: parsed.options,

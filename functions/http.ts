@@ -39,6 +39,7 @@ function summary(status: df.DurableOrchestrationStatus) {
 }
 
 df.app.client.http('startPromotionHttp', {
+  authLevel: 'function',
   route: 'promotions',
   methods: ['POST'],
   handler: async (request, client) => {
@@ -65,6 +66,7 @@ df.app.client.http('startPromotionHttp', {
 });
 
 df.app.client.http('listPromotions', {
+  authLevel: 'function',
   route: 'promotions',
   methods: ['GET'],
   handler: async (request, client) => {
@@ -80,6 +82,7 @@ df.app.client.http('listPromotions', {
 });
 
 df.app.client.http('getPromotion', {
+  authLevel: 'function',
   route: 'promotions/{id}',
   methods: ['GET'],
   handler: async (request, client) => {
@@ -89,34 +92,60 @@ df.app.client.http('getPromotion', {
   },
 });
 
+/** Decisions through a signed link: the token is the authorisation, so the route is open. */
 df.app.client.http('decidePromotion', {
+  authLevel: 'anonymous',
   route: 'promotions/{id}/decision',
   methods: ['POST'],
   handler: async (request, client) => {
     const body = await readJson(request);
     if (isResponse(body)) return body;
     const token = request.query.get('token') ?? text(body.token);
-    // Behind App Service authentication the signed-in user is the approver, whatever the body says.
-    const approver = request.headers.get('x-ms-client-principal-name') ?? text(body.approver);
-    const via = token ? 'link' : body.via === 'cli' ? 'cli' : 'api';
-    const outcome = await submitDecision(
-      client,
-      getApp().settings.CHAMPION_APPROVAL_SECRET,
-      {
-        promotionId: request.params.id ?? '',
-        decision: text(body.decision),
-        approver,
-        comment: text(body.comment),
-        token,
-        via,
-      },
-      new Date(),
-    );
-    return outcome.ok ? json(202, { accepted: true }) : problem(outcome.status, outcome.message);
+    if (!token)
+      return problem(401, 'token: a signed approval link is required here; the API takes decisions at /decisions.');
+    return decide(request, client, body, token, 'link');
   },
 });
 
+/** Decisions through the API and the CLI: the caller holds a function key (or passes App Service authentication). */
+df.app.client.http('decidePromotionApi', {
+  authLevel: 'function',
+  route: 'promotions/{id}/decisions',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const body = await readJson(request);
+    if (isResponse(body)) return body;
+    return decide(request, client, body, undefined, body.via === 'cli' ? 'cli' : 'api');
+  },
+});
+
+async function decide(
+  request: HttpRequest,
+  client: df.DurableClient,
+  body: Record<string, unknown>,
+  token: string | undefined,
+  via: 'link' | 'api' | 'cli',
+): Promise<HttpResponseInit> {
+  // Behind App Service authentication the signed-in user is the approver, whatever the body says.
+  const approver = request.headers.get('x-ms-client-principal-name') ?? text(body.approver);
+  const outcome = await submitDecision(
+    client,
+    getApp().settings.CHAMPION_APPROVAL_SECRET,
+    {
+      promotionId: request.params.id ?? '',
+      decision: text(body.decision),
+      approver,
+      comment: text(body.comment),
+      token,
+      via,
+    },
+    new Date(),
+  );
+  return outcome.ok ? json(202, { accepted: true }) : problem(outcome.status, outcome.message);
+}
+
 app.http('getModel', {
+  authLevel: 'function',
   route: 'models/{name}',
   methods: ['GET'],
   handler: async (request) => {
@@ -132,6 +161,7 @@ app.http('getModel', {
 });
 
 app.http('getEndpoint', {
+  authLevel: 'function',
   route: 'endpoints/{name}',
   methods: ['GET'],
   handler: async (request) => {
@@ -157,6 +187,7 @@ app.http('getEndpoint', {
 });
 
 app.http('health', {
+  authLevel: 'anonymous',
   route: 'health',
   methods: ['GET'],
   handler: async () => {

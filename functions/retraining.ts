@@ -251,6 +251,7 @@ function triggerSummary(status: df.DurableOrchestrationStatus) {
 }
 
 df.app.client.http('startRetrainingHttp', {
+  authLevel: 'function',
   route: 'retrainings',
   methods: ['POST'],
   handler: async (request, client) => {
@@ -287,6 +288,7 @@ df.app.client.http('startRetrainingHttp', {
 });
 
 df.app.client.http('listRetrainings', {
+  authLevel: 'function',
   route: 'retrainings',
   methods: ['GET'],
   handler: async (request, client) => {
@@ -310,6 +312,7 @@ df.app.client.http('listRetrainings', {
 });
 
 df.app.client.http('getRetraining', {
+  authLevel: 'function',
   route: 'retrainings/{id}',
   methods: ['GET'],
   handler: async (request, client) => {

@@ -142,7 +142,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const found = PROMOTIONS.find((p) => p.id === id);
     return found ? send(res, 200, found) : send(res, 404, { error: `No promotion "${id}".` });
   }
-  if (resource === 'promotions' && sub === 'decision' && req.method === 'POST') {
+  if (resource === 'promotions' && (sub === 'decision' || sub === 'decisions') && req.method === 'POST') {
     if (id !== WAITING.id) {
       return send(res, 409, {
         error: `Promotion "${id}" is not waiting for a decision (phase: done).`,
@@ -347,7 +347,7 @@ describe('approve and reject', () => {
     expect(requests).toEqual([
       {
         method: 'POST',
-        url: '/api/promotions/promote%3Ademand%3A3/decision',
+        url: '/api/promotions/promote%3Ademand%3A3/decisions',
         body: { decision: 'approve', approver: 'alice', comment: 'error down 4%', via: 'cli' },
       },
     ]);

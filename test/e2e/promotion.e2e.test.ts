@@ -47,11 +47,8 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
       `${id} to finish`,
       600,
     );
-  const decide = (id: string, body: Record<string, unknown>, query = '') =>
-    fetch(`${api}/api/promotions/${encodeURIComponent(id)}/decision${query}`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-    });
+  const decide = (id: string, body: Record<string, unknown>) =>
+    fetch(`${api}/api/promotions/${encodeURIComponent(id)}/decisions`, { method: 'POST', body: JSON.stringify(body) });
 
   beforeAll(async () => {
     const dataDir = tempDir('e2e');
@@ -83,6 +80,12 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
 
     // The registrant may not approve; a forged link is refused; neither changes anything.
     expect((await decide('promote:demand:1', { decision: 'approve', approver: 'dana' })).status).toBe(403);
+    // The open link route takes signed tokens only.
+    const unsigned = await fetch(`${api}/api/promotions/promote%3Ademand%3A1/decision`, {
+      method: 'POST',
+      body: JSON.stringify({ decision: 'approve', approver: 'ana' }),
+    });
+    expect(unsigned.status).toBe(401);
     const forged = waiting.status!.approval!.approveUrl.replace(
       /token=([^.]+)\.(.)/,
       (_m, p: string, c: string) => `token=${p}.${c === 'A' ? 'B' : 'A'}`,
