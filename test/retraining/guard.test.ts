@@ -6,7 +6,7 @@
  */
 import type { Task } from 'durable-functions';
 import { afterEach, describe, expect, it } from 'vitest';
-import { planDriftEvent, policyForDrift, triggerInput, type RetrainingPolicy } from '../../functions/retraining';
+import { planDriftEvent, policyForDrift, triggerInput, type RetrainingPolicy } from '../../lib/retraining';
 import type { DriftCommand } from '../../lib/domain/events';
 import { parsePolicies, type PolicySet } from '../../lib/domain/policy';
 import type { RetrainingTrigger } from '../../lib/domain/retraining-guard';
