@@ -47,6 +47,9 @@ param gitRepository string = ''
 @description('Promotion and retraining policies, passed to the app as JSON.')
 param championPolicies object = {}
 
+@description('The workspace\'s default storage account, for reading data assets (empty = no data access).')
+param workspaceStorageAccountName string = ''
+
 @secure()
 @minLength(32)
 @description('Key that signs approval links (at least 32 characters).')
@@ -140,6 +143,7 @@ module workspaceAccess 'modules/workspace-access.bicep' = {
     workspaceName: workspaceName
     principalId: identity.properties.principalId
     workspaceRole: workspaceRole
+    workspaceStorageAccountName: workspaceStorageAccountName
   }
 }
 

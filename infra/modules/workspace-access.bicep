@@ -8,6 +8,8 @@ param workspaceName string
 param principalId string
 @allowed(['AzureMLDataScientist', 'ChampionCustom'])
 param workspaceRole string
+@description('The workspace\'s default storage account (same resource group): evaluation and training data are read from its blobs. Empty = no data access.')
+param workspaceStorageAccountName string = ''
 
 var azureMLDataScientist = 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
 var useCustomRole = workspaceRole == 'ChampionCustom'
@@ -59,6 +61,23 @@ resource workspaceAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   dependsOn: [customRole]
   properties: {
     roleDefinitionId: roleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+var storageBlobDataReader = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+
+resource workspaceStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (!empty(workspaceStorageAccountName)) {
+  name: empty(workspaceStorageAccountName) ? 'unused' : workspaceStorageAccountName
+}
+
+// Data assets are read through the Blob REST API with the app's identity (evaluation rows, training data checks).
+resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(workspaceStorageAccountName)) {
+  name: guid(workspaceStorage.id, principalId, storageBlobDataReader)
+  scope: workspaceStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReader)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
