@@ -3,10 +3,9 @@
  * uninterrupted one would — one deployment, the right tags, the champion serving — and deliveries repeated by
  * Event Grid start nothing twice.
  */
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lab } from '../../local/lab';
-import { eventually, freePort, startProcess, tempDir, type RunningProcess } from '../support/processes';
+import { EmbeddedApp } from '../support/embedded';
+import { eventually } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;
@@ -14,44 +13,7 @@ interface Promotion {
   result?: { outcome: string; release?: { slot: string } };
 }
 
-class Deployment {
-  app!: RunningProcess;
-  lab!: Lab;
-  private constructor(
-    private readonly dataDir: string,
-    private readonly port: number,
-    private readonly workspacePort: number,
-  ) {}
-
-  static async start(): Promise<Deployment> {
-    const d = new Deployment(tempDir('crash'), await freePort(), await freePort());
-    await d.boot();
-    d.lab = new Lab(path.join(d.dataDir, 'workspace', 'workspace.json'));
-    return d;
-  }
-
-  async boot(): Promise<void> {
-    this.app = await startProcess(
-      'dist/local/start.js',
-      [
-        '--data-dir',
-        this.dataDir,
-        '--port',
-        String(this.port),
-        '--workspace-port',
-        String(this.workspacePort),
-        '--provisioning-ms',
-        '400',
-      ],
-      { ready: /Functions host listening on (http\S+)/ },
-    );
-  }
-
-  async crashAndRestart(): Promise<void> {
-    await this.app.kill9();
-    await this.boot();
-  }
-
+class Deployment extends EmbeddedApp {
   async promotion(id: string): Promise<Promotion | undefined> {
     const res = await fetch(`${this.app.url}/api/promotions/${encodeURIComponent(id)}`);
     return res.status === 200 ? ((await res.json()) as Promotion) : undefined;
@@ -71,7 +33,7 @@ class Deployment {
 
 let deployment: Deployment | undefined;
 afterEach(async () => {
-  await deployment?.app.stop();
+  await deployment?.stop();
   deployment = undefined;
 });
 
@@ -83,7 +45,7 @@ describe('a promotion interrupted by kill -9', { timeout: 120_000 }, () => {
     ['while it waits for approval', 'awaiting-approval'],
     ['right after the approval', 'approved'],
   ])('%s ends as an uninterrupted one would', async (_name, crashAt) => {
-    deployment = await Deployment.start();
+    deployment = await Deployment.start({ provisioningMs: 400 });
     const d = deployment;
     await d.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: 'dana' });
     const id = 'promote:demand:1';
@@ -113,7 +75,7 @@ describe('a promotion interrupted by kill -9', { timeout: 120_000 }, () => {
   });
 
   it('starts one promotion for duplicate and concurrent deliveries of the same registration', async () => {
-    deployment = await Deployment.start();
+    deployment = await Deployment.start({ provisioningMs: 400 });
     const d = deployment;
     await d.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1 });
     await d.until('promote:demand:1', (p) => p.status?.phase === 'awaiting-approval', 'awaiting approval');

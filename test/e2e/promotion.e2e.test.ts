@@ -3,11 +3,11 @@
  * and registered through the official SDK (the workspace then delivers ModelRegistered over Event Grid), the app
  * is read and approved over its HTTP API, and the workspace's state is checked through the SDK.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
-import { Lab } from '../../local/lab';
-import { eventually, freePort, startProcess, tempDir, type RunningProcess } from '../support/processes';
+import type { Lab } from '../../local/lab';
+import { EmbeddedApp } from '../support/embedded';
+import { eventually } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;
@@ -21,7 +21,7 @@ interface Promotion {
 }
 
 describe('promotion on the embedded default', { timeout: 120_000 }, () => {
-  let app: RunningProcess;
+  let app: EmbeddedApp;
   let lab: Lab;
   let api: string;
 
@@ -51,25 +51,9 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     fetch(`${api}/api/promotions/${encodeURIComponent(id)}/decisions`, { method: 'POST', body: JSON.stringify(body) });
 
   beforeAll(async () => {
-    const dataDir = tempDir('e2e');
-    const port = await freePort();
-    const workspacePort = await freePort();
-    app = await startProcess(
-      'dist/local/start.js',
-      [
-        '--data-dir',
-        dataDir,
-        '--port',
-        String(port),
-        '--workspace-port',
-        String(workspacePort),
-        '--provisioning-ms',
-        '100',
-      ],
-      { ready: /Functions host listening on (http\S+)/ },
-    );
+    app = await EmbeddedApp.start({ provisioningMs: 100 });
     api = app.url;
-    lab = new Lab(path.join(dataDir, 'workspace', 'workspace.json'));
+    lab = app.lab;
   }, 60_000);
   afterAll(async () => app?.stop());
 

@@ -38,7 +38,7 @@ describe('a retraining interrupted by kill -9', { timeout: 180_000 }, () => {
         ],
       }),
     );
-    app = await App.start(['--policies', policies], dataDir);
+    app = await App.start({ args: ['--policies', policies], dataDir });
     const a = app;
     await a.lab.admin('POST', 'data/generate', { name: 'demand-train', version: '1', rows: 800, seed: 3 });
 

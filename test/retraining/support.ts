@@ -1,8 +1,6 @@
 /** The embedded default as a child process, read through its public surfaces, for the retraining end-to-end tests. */
-import net from 'node:net';
-import path from 'node:path';
-import { Lab } from '../../local/lab';
-import { eventually, startProcess, tempDir, type RunningProcess } from '../support/processes';
+import { EmbeddedApp } from '../support/embedded';
+import { eventually } from '../support/processes';
 
 export interface Trigger {
   id: string;
@@ -25,54 +23,7 @@ export interface Run {
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export class App {
-  app!: RunningProcess;
-  lab!: Lab;
-  private constructor(
-    readonly dataDir: string,
-    private readonly port: number,
-    private readonly workspacePort: number,
-    private readonly extraArgs: string[],
-  ) {}
-
-  static async start(extraArgs: string[] = [], dataDir = tempDir('retrain')): Promise<App> {
-    const a = new App(dataDir, await freePort(), await freePort(), extraArgs);
-    await a.boot();
-    a.lab = new Lab(path.join(a.dataDir, 'workspace', 'workspace.json'));
-    return a;
-  }
-
-  async boot(): Promise<void> {
-    this.app = await startProcess(
-      'dist/local/start.js',
-      [
-        '--data-dir',
-        this.dataDir,
-        '--port',
-        String(this.port),
-        '--workspace-port',
-        String(this.workspacePort),
-        '--provisioning-ms',
-        '200',
-        ...this.extraArgs,
-      ],
-      { ready: /Functions host listening on (http\S+)/ },
-    );
-  }
-
-  get url(): string {
-    return this.app.url;
-  }
-
+export class App extends EmbeddedApp {
   async retrainings(): Promise<{ runs: Run[]; triggers: Trigger[] }> {
     return (await (await fetch(`${this.url}/api/retrainings?model=demand`)).json()) as {
       runs: Run[];
