@@ -5,27 +5,8 @@ import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
 import { modelRef, STAGE_TAG } from '../lib/activities';
 import { getApp } from '../lib/app';
+import { json, problem, readJsonObject, text } from '../lib/http';
 import { instanceStatus, startPromotion, submitDecision } from '../lib/promotions';
-
-const json = (status: number, body: unknown): HttpResponseInit => ({ status, jsonBody: body });
-const problem = (status: number, message: string): HttpResponseInit => json(status, { error: message });
-
-async function readJson(request: HttpRequest): Promise<Record<string, unknown> | HttpResponseInit> {
-  const text = await request.text();
-  if (!text.trim()) return {};
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      return problem(400, 'The body must be a JSON object.');
-    return body as Record<string, unknown>;
-  } catch {
-    return problem(400, 'The body is not valid JSON.');
-  }
-}
-
-const isResponse = (value: unknown): value is HttpResponseInit =>
-  typeof value === 'object' && value !== null && 'status' in value && 'jsonBody' in value;
-const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 function summary(status: df.DurableOrchestrationStatus) {
   return {
@@ -43,8 +24,9 @@ df.app.client.http('startPromotionHttp', {
   route: 'promotions',
   methods: ['POST'],
   handler: async (request, client) => {
-    const body = await readJson(request);
-    if (isResponse(body)) return body;
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
     const modelName = text(body.modelName);
     const modelVersion = typeof body.modelVersion === 'number' ? String(body.modelVersion) : text(body.modelVersion);
     if (!modelName) return problem(400, 'modelName: required.');
@@ -98,8 +80,9 @@ df.app.client.http('decidePromotion', {
   route: 'promotions/{id}/decision',
   methods: ['POST'],
   handler: async (request, client) => {
-    const body = await readJson(request);
-    if (isResponse(body)) return body;
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
     const token = request.query.get('token') ?? text(body.token);
     if (!token)
       return problem(401, 'token: a signed approval link is required here; the API takes decisions at /decisions.');
@@ -113,8 +96,9 @@ df.app.client.http('decidePromotionApi', {
   route: 'promotions/{id}/decisions',
   methods: ['POST'],
   handler: async (request, client) => {
-    const body = await readJson(request);
-    if (isResponse(body)) return body;
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
     return decide(request, client, body, undefined, body.via === 'cli' ? 'cli' : 'api');
   },
 });

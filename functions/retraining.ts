@@ -6,11 +6,12 @@
  * Which model a signal is about is decided in lib/retraining.ts.
  * Anything else — another model, an unrelated run, an invalid event — is acknowledged and logged, never thrown.
  */
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getApp, loadPolicies } from '../lib/app';
 import { policyFor } from '../lib/domain/policy';
 import type { RetrainingTrigger } from '../lib/domain/retraining-guard';
+import { json, problem, readJsonObject, text } from '../lib/http';
 import { instanceStatus } from '../lib/promotions';
 import {
   hasRetraining,
@@ -85,23 +86,6 @@ for (const policy of scheduledPolicies()) {
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
 
-const json = (status: number, body: unknown): HttpResponseInit => ({ status, jsonBody: body });
-const problem = (status: number, message: string): HttpResponseInit => json(status, { error: message });
-const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
-
-async function readBody(request: HttpRequest): Promise<Record<string, unknown> | undefined> {
-  const raw = await request.text();
-  if (!raw.trim()) return {};
-  try {
-    const body = JSON.parse(raw) as unknown;
-    return typeof body === 'object' && body !== null && !Array.isArray(body)
-      ? (body as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function runSummary(status: df.DurableOrchestrationStatus) {
   const input = status.input as { modelName?: string; trigger?: unknown } | undefined;
   const custom = status.customStatus as RetrainingStatus | undefined;
@@ -141,8 +125,9 @@ df.app.client.http('startRetrainingHttp', {
   route: 'retrainings',
   methods: ['POST'],
   handler: async (request, client) => {
-    const body = await readBody(request);
-    if (!body) return problem(400, 'The body must be a JSON object.');
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
     const modelName = text(body.modelName);
     const reason = text(body.reason);
     if (!modelName) return problem(400, 'modelName: required.');
