@@ -3,10 +3,10 @@
  * `--url` it starts the embedded default itself (local workspace + local Functions host) in a fresh data
  * directory, so `npm run demo` needs nothing else. Exits non-zero when any step does not happen as described.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { format, parseArgs } from 'node:util';
 import { Lab } from '../local/lab';
 import { freePort, startEmbedded } from '../local/start';
 
@@ -296,21 +296,27 @@ export async function runDemo(argv: string[], io: Io): Promise<number> {
   let workspaceJson = path.resolve(values.workspace ?? '.data/workspace/workspace.json');
   let dataDir: string | undefined;
   if (!url) {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'champion-demo-'));
-    io.stdout(`Starting the embedded default in ${dataDir} …\n`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'champion-demo-'));
+    dataDir = dir;
+    io.stdout(`Starting the embedded default in ${dir} …\n`);
+    // The app runs in this process: its own log lines go to a file so the story stays readable.
+    const appLog = path.join(dir, 'app.log');
+    const consoleLog = console.log;
+    console.log = (...args: unknown[]) => appendFileSync(appLog, `${format(...args)}\n`);
     const embedded = await startEmbedded({
       appDir: path.resolve(__dirname, '..', '..'),
-      dataDir,
+      dataDir: dir,
       port: await freePort(),
       workspacePort: await freePort(),
       provisioningMs: 300,
-      log: () => {},
+      log: (line) => appendFileSync(appLog, `${line}\n`),
     });
     url = embedded.host.url;
     workspaceJson = embedded.workspace.workspaceJsonPath;
     close = async () => {
       await embedded.close();
-      if (!values.keep) rmSync(dataDir!, { recursive: true, force: true });
+      console.log = consoleLog;
+      if (!values.keep) rmSync(dir, { recursive: true, force: true });
     };
   }
 
@@ -327,6 +333,6 @@ export async function runDemo(argv: string[], io: Io): Promise<number> {
       ? '\nEvery step happened as described.'
       : `\n${story.failures} step(s) did not happen as described.`,
   );
-  if (dataDir && values.keep) story.say(`Data kept in ${dataDir}`);
+  if (dataDir && values.keep) story.say(`Data kept in ${dataDir} (the app's log: ${path.join(dataDir, 'app.log')})`);
   return story.failures === 0 ? 0 : 1;
 }
