@@ -3,18 +3,24 @@
  * typed steps with `yield*`, so an activity's input and output types come from the contract and a renamed
  * activity fails to compile.
  */
-import type * as df from 'durable-functions';
+import * as df from 'durable-functions';
 import type { ActivityInput, ActivityName, ActivityOutput } from './contract';
 
 export type Context = df.OrchestrationContext;
 export type Step<T> = Generator<df.Task, T, unknown>;
+
+/**
+ * Every activity is idempotent, so an unexpected fault (a 5xx streak past the SDK's own retries, a lost
+ * connection) is retried a few times, 1 s then 2 s apart, before the flow treats it as a failure.
+ */
+const TRANSIENT_FAULTS = Object.assign(new df.RetryOptions(1000, 3), { backoffCoefficient: 2 });
 
 export function* activity<K extends ActivityName>(
   ctx: Context,
   name: K,
   input: ActivityInput<K>,
 ): Step<ActivityOutput<K>> {
-  return (yield ctx.df.callActivity(name, input)) as ActivityOutput<K>;
+  return (yield ctx.df.callActivityWithRetry(name, TRANSIENT_FAULTS, input)) as ActivityOutput<K>;
 }
 
 /** Retries transient faults (throttling, timeouts) with backoff; result unions carry the expected failures. */

@@ -255,17 +255,30 @@ describe('promoteModel', () => {
     expect(world.deployments).toEqual({});
   });
 
-  it('puts the champion back to 100 % when moving traffic fails', async () => {
+  async function approveChallengerWhileTrafficFails(
+    failures: number,
+  ): Promise<{ world: World; result: PromotionResult }> {
     const world = new World();
     world.deployments = { blue: 'demand:1' };
     world.traffic = { blue: 100 };
     world.stages = { '1': 'production' };
     world.endpointExists = true;
-    world.trafficFails = 1;
+    world.trafficFails = failures;
     const { t, id } = await start(world, '2');
     await phase(t, id);
     await t.engine.raiseEvent(id, 'decision', decision('approve'));
-    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    return { world, result: (await t.engine.waitForCompletion(id)).output as PromotionResult };
+  }
+
+  it('retries an activity that fails once and carries on', async () => {
+    const { world, result } = await approveChallengerWhileTrafficFails(1);
+    expect(result.outcome).toBe('promoted');
+    expect(world.traffic).toEqual({ blue: 0, green: 100 });
+    expect(world.calls.filter((c) => c === 'setTraffic')).toHaveLength(2);
+  });
+
+  it('puts the champion back to 100 % when moving traffic keeps failing', async () => {
+    const { world, result } = await approveChallengerWhileTrafficFails(3);
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
     expect(world.traffic).toEqual({ blue: 100, green: 0 });
     expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
