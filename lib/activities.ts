@@ -7,14 +7,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type {
-  ActivityInput,
-  ActivityName,
-  ActivityOutput,
-  ProvisioningCheck,
-  Started,
-  TestReport,
-  TrainingJobCheck,
+import {
+  ENDPOINT_CHANGED,
+  type ActivityInput,
+  type ActivityName,
+  type ActivityOutput,
+  type ProvisioningCheck,
+  type Started,
+  type TestReport,
+  type TrainingJobCheck,
 } from '../orchestrations/contract';
 import { approvalUrls, createApprovalTokens } from './approval';
 import { formatReport, runDataChecks, type DataCheckSpec } from './domain/data-checks';
@@ -408,9 +409,34 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       return { ...urls, expiresAt: input.expiresAt };
     },
 
-    async setTraffic({ endpointName, traffic }) {
-      await workspace.setTraffic(endpointName, traffic);
-      return { ok: true as const };
+    async setTraffic({ endpointName, traffic, expect }): Promise<Started> {
+      if (expect) {
+        const held = await workspace.getDeployment(endpointName, expect.deployment);
+        const model = modelRef(held?.modelId);
+        if (model !== expect.model || held?.provisioningState !== 'Succeeded') {
+          const now = held ? `${model ?? 'an unknown model'} (${held.provisioningState})` : 'nothing';
+          return {
+            ok: false,
+            code: ENDPOINT_CHANGED,
+            message: `${expect.deployment} holds ${now}, not ${expect.model}`,
+          };
+        }
+      }
+      try {
+        const set = await workspace.setTraffic(endpointName, traffic, expect?.traffic);
+        if (!set.ok) {
+          return {
+            ok: false,
+            code: ENDPOINT_CHANGED,
+            message: `traffic is ${JSON.stringify(set.current)}, not ${JSON.stringify(expect?.traffic)}`,
+          };
+        }
+        return { ok: true, ...set.accepted };
+      } catch (err) {
+        const failure = armFailure(err);
+        if (!failure) throw err;
+        return { ok: false, ...failure };
+      }
     },
 
     async recordRelease({ endpointName, slot, promotionId, modelName, modelVersion }) {

@@ -87,8 +87,15 @@ export interface MlWorkspace {
   getEndpoint(name: string): Promise<Endpoint | undefined>;
   /** Starts creating the endpoint; poll with getEndpoint. */
   beginCreateEndpoint(name: string, tags: Record<string, string>): Promise<Accepted>;
-  /** Replaces the traffic split, keeping mirror traffic and tags as they are. */
-  setTraffic(endpointName: string, traffic: Record<string, number>): Promise<void>;
+  /**
+   * Replaces the traffic split, keeping mirror traffic and tags as they are, and returns the endpoint update to
+   * poll. With `expected`, only while the split is still that one (deployments at 0 % and absent ones are equal).
+   */
+  setTraffic(
+    endpointName: string,
+    traffic: Record<string, number>,
+    expected?: Record<string, number>,
+  ): Promise<{ ok: true; accepted: Accepted } | { ok: false; current: Record<string, number> }>;
   updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void>;
   getEndpointKey(endpointName: string): Promise<string>;
 

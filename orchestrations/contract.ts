@@ -20,6 +20,18 @@ export type Started =
   | { ok: true; retryAfterSeconds: number; operationUrl?: string }
   | { ok: false; code: string; message: string; retryAfterSeconds?: number };
 
+/** What a traffic change assumes of the endpoint; it is refused with ENDPOINT_CHANGED when that no longer holds. */
+export interface TrafficExpectation {
+  /** The deployment that must hold `model`, provisioned. */
+  deployment: Slot;
+  /** "name:version". */
+  model: string;
+  /** The split the endpoint must still have. */
+  traffic: Record<string, number>;
+}
+
+export const ENDPOINT_CHANGED = 'EndpointChanged';
+
 export type ProvisioningCheck =
   | { state: 'InProgress'; retryAfterSeconds: number }
   | { state: 'Succeeded' }
@@ -91,7 +103,11 @@ export interface Activities {
     };
     output: ApprovalLinks;
   };
-  setTraffic: { input: { endpointName: string; traffic: Record<string, number> }; output: { ok: true } };
+  /** Starts an endpoint update to `traffic`; with `expect`, only while the endpoint is as expected. */
+  setTraffic: {
+    input: { endpointName: string; traffic: Record<string, number>; expect?: TrafficExpectation };
+    output: Started;
+  };
   recordRelease: {
     input: { endpointName: string; slot: Slot; promotionId: string; modelName: string; modelVersion: string };
     output: ReleaseRecord;

@@ -86,7 +86,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     };
     if (evidence.decision !== 'win' && evidence.decision !== 'inconclusive') {
       yield* removeSlot(ctx, policy.endpointName, slot);
-      return { ok: true as const, staged: false, slot, evidence };
+      return { ok: true as const, staged: false as const, evidence };
     }
 
     const change = yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'stage', promotionId });
@@ -97,12 +97,13 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
         data: { by: promotionId, modelVersion },
       });
     }
-    return { ok: true as const, staged: true, slot, evidence };
+    return { ok: true as const, staged: true as const, plan: deployed.plan, evidence };
   });
 
   if (!prepared.ok) return result('failed', prepared.failure.message, { failure: prepared.failure });
-  const { evidence, slot } = prepared;
+  const { evidence } = prepared;
   if (!prepared.staged) return result('lost-evaluation', evidence.reason, { evidence });
+  const slot = prepared.plan.challenger;
 
   // 2. Approval: a person decides (an inconclusive result always asks one), a newer winner, or the timeout.
   let decision: ApprovalDecision | undefined;
@@ -156,26 +157,35 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   // 3. Release: traffic first, then the production tag and the release stamp.
   timeline.mark('rolling-out', `approved${decision ? ` by ${decision.approver}` : ' (no approval required)'}`);
   const released = yield* withModelLock(ctx, modelName, function* () {
-    // A newer challenger that lost may have taken the idle slot while this one waited: deploy and test again.
-    const redeployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, (note) =>
-      timeline.mark('rolling-out', note),
-    );
-    if (!redeployed.ok) return redeployed;
-    if (redeployed.slot !== slot || redeployed.deployed) {
-      const retest = yield* activity(ctx, 'testDeployment', {
-        endpointName: policy.endpointName,
-        slot: redeployed.slot,
-        testSpec: policy.rollout.testSpec,
-      });
-      if (!retest.ok) {
-        yield* removeSlot(ctx, policy.endpointName, redeployed.slot);
-        return { ok: false as const, failure: { code: 'SmokeTestFailed', message: retest.failures.join('; ') } };
+    const report = (note: string) =>
+      timeline.mark(note.startsWith('rolling back') ? 'rolling-back' : 'rolling-out', note);
+    const shift = {
+      endpointName: policy.endpointName,
+      model: `${modelName}:${modelVersion}`,
+      deadlineMs: policy.rollout.provisioningDeadlineMs,
+    };
+    // The plan made at evaluation still holds unless the endpoint changed meanwhile (the first step checks).
+    let plan = prepared.plan;
+    let shifted = yield* shiftTraffic(ctx, { ...shift, plan }, report);
+    if (!shifted.ok && shifted.stale) {
+      // A newer challenger that lost may have taken the idle slot while this one waited: deploy and test again.
+      report(`${shifted.failure.message}: deploying again`);
+      const redeployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, report);
+      if (!redeployed.ok) return redeployed;
+      if (redeployed.slot !== slot || redeployed.deployed) {
+        const retest = yield* activity(ctx, 'testDeployment', {
+          endpointName: policy.endpointName,
+          slot: redeployed.slot,
+          testSpec: policy.rollout.testSpec,
+        });
+        if (!retest.ok) {
+          yield* removeSlot(ctx, policy.endpointName, redeployed.slot);
+          return { ok: false as const, failure: { code: 'SmokeTestFailed', message: retest.failures.join('; ') } };
+        }
       }
+      plan = redeployed.plan;
+      shifted = yield* shiftTraffic(ctx, { ...shift, plan }, report);
     }
-    const { plan } = redeployed;
-    const shifted = yield* shiftTraffic(ctx, policy.endpointName, plan.challenger, plan.steps, plan.rollback, (note) =>
-      timeline.mark(note.startsWith('rolling back') ? 'rolling-back' : 'rolling-out', note),
-    );
     if (!shifted.ok) return shifted;
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
     const release = yield* activity(ctx, 'recordRelease', {

@@ -9,9 +9,8 @@ import {
   PROVISIONING_DEADLINE_EXCEEDED,
   type RolloutPlan,
   type Slot,
-  type TrafficMap,
 } from '../lib/domain/rollout-plan';
-import type { ProvisioningCheck, Started } from './contract';
+import { ENDPOINT_CHANGED, type ProvisioningCheck, type Started } from './contract';
 import { activity, now, sleep, type Context, type Step } from './durable';
 
 type Failure = { code: string; message: string };
@@ -25,7 +24,8 @@ function* waitForProvisioning(
 ): Step<ProvisioningCheck> {
   let wait = started.retryAfterSeconds;
   for (;;) {
-    yield* sleep(ctx, wait);
+    // ARM may say "poll now" (retry-after-ms: 0) for an operation that is already done: no timer then.
+    if (wait > 0) yield* sleep(ctx, wait);
     const check = yield* activity(ctx, 'checkProvisioning', { ...target, operationUrl: started.operationUrl });
     if (check.state !== 'InProgress') return check;
     if (now(ctx).getTime() >= deadline.getTime()) {
@@ -150,27 +150,64 @@ export function* removeSlot(ctx: Context, endpointName: string, slot: Slot): Ste
   yield* activity(ctx, 'deleteDeployment', { endpointName, slot });
 }
 
-/** Applies each traffic step; on any failure restores the champion's traffic and reports why. */
-export function* shiftTraffic(
-  ctx: Context,
-  endpointName: string,
-  slot: Slot,
-  steps: TrafficMap[],
-  rollback: TrafficMap,
-  report: (note: string) => void,
-): Step<{ ok: true } | { ok: false; failure: Failure }> {
-  for (const traffic of steps) {
+export interface TrafficShift {
+  endpointName: string;
+  plan: RolloutPlan;
+  /** "name:version" the plan's challenger slot must hold. */
+  model: string;
+  /** How long each endpoint update may take. */
+  deadlineMs: number;
+}
+
+export type ShiftResult = { ok: true } | { ok: false; failure: Failure; stale: boolean };
+
+/**
+ * Applies each traffic step and waits for the endpoint update to finish. The first step goes ahead only while the
+ * endpoint is as planned (else `stale`, with nothing changed); any later failure restores the champion's traffic.
+ */
+export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: string) => void): Step<ShiftResult> {
+  const { endpointName, plan } = shift;
+  for (const [index, traffic] of plan.steps.entries()) {
     report(`traffic → ${JSON.stringify(traffic)}`);
+    const expect =
+      index === 0 ? { deployment: plan.challenger, model: shift.model, traffic: plan.rollback } : undefined;
+    let failure: Failure | undefined;
     try {
-      yield* activity(ctx, 'setTraffic', { endpointName, traffic });
+      const started = yield* activity(ctx, 'setTraffic', { endpointName, traffic, ...(expect ? { expect } : {}) });
+      if (!started.ok) {
+        if (started.code === ENDPOINT_CHANGED) {
+          return { ok: false, stale: true, failure: { code: started.code, message: started.message } };
+        }
+        failure = started;
+      } else {
+        const done = yield* waitUntil(ctx, started, shift);
+        if (done.state === 'Failed') failure = done;
+      }
     } catch (err) {
-      report(`rolling back to ${JSON.stringify(rollback)}`);
-      yield* activity(ctx, 'setTraffic', { endpointName, traffic: rollback });
+      failure = { code: 'TrafficShiftFailed', message: (err as Error).message };
+    }
+    if (failure) {
+      report(`rolling back to ${JSON.stringify(plan.rollback)}`);
+      const restored = yield* activity(ctx, 'setTraffic', { endpointName, traffic: plan.rollback });
+      if (restored.ok) yield* waitUntil(ctx, restored, shift);
       return {
         ok: false,
-        failure: { code: 'TrafficShiftFailed', message: `moving traffic to ${slot} failed: ${(err as Error).message}` },
+        stale: false,
+        failure: {
+          code: 'TrafficShiftFailed',
+          message: `moving traffic to ${plan.challenger} failed: ${failure.message}`,
+        },
       };
     }
   }
   return { ok: true };
+}
+
+function* waitUntil(
+  ctx: Context,
+  started: Extract<Started, { ok: true }>,
+  shift: TrafficShift,
+): Step<ProvisioningCheck> {
+  const deadline = new Date(now(ctx).getTime() + shift.deadlineMs);
+  return yield* waitForProvisioning(ctx, started, { endpointName: shift.endpointName }, deadline);
 }

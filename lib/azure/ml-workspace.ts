@@ -10,6 +10,7 @@
 import { AzureMachineLearningWorkspaces, type ModelVersion as ArmModelVersion } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { sameTraffic } from '../domain/rollout-plan';
 import type {
   Accepted,
   DataVersion,
@@ -44,9 +45,26 @@ function stringMap(value: Record<string, string | null> | undefined | null): Rec
   return out;
 }
 
-function retryAfter(headers: { get(name: string): string | undefined } | undefined): number {
+/**
+ * How long ARM asks a poller to wait, in seconds: `retry-after-ms` / `x-ms-retry-after-ms` (milliseconds, which
+ * Azure services send for short operations and the Azure SDK reads first) or `Retry-After` (whole seconds).
+ */
+export function retryAfter(headers: { get(name: string): string | undefined } | undefined): number {
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const raw = headers?.get(name);
+    const ms = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+    if (Number.isFinite(ms) && ms >= 0) return ms / 1000;
+  }
   const value = Number(headers?.get('retry-after'));
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_RETRY_AFTER_SECONDS;
+}
+
+/** What to poll for an operation ARM accepted, from the headers of its first response. */
+function acceptedFrom(headers: { get(name: string): string | undefined } | undefined): Accepted {
+  return {
+    retryAfterSeconds: retryAfter(headers),
+    operationUrl: headers?.get('azure-asyncoperation') ?? headers?.get('location') ?? undefined,
+  };
 }
 
 function isNotFound(err: unknown): boolean {
@@ -176,12 +194,19 @@ export class AzureMlWorkspace implements MlWorkspace {
     );
   }
 
-  async setTraffic(endpointName: string, traffic: Record<string, number>): Promise<void> {
+  async setTraffic(
+    endpointName: string,
+    traffic: Record<string, number>,
+    expected?: Record<string, number>,
+  ): Promise<{ ok: true; accepted: Accepted } | { ok: false; current: Record<string, number> }> {
     const current = await this.#send('GET', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION);
-    const body = this.#json(current) as { properties: Record<string, unknown> };
+    const body = this.#json(current) as { properties: { traffic?: Record<string, number> } & Record<string, unknown> };
+    const before = body.properties.traffic ?? {};
+    if (expected && !sameTraffic(before, expected)) return { ok: false, current: before };
     body.properties.traffic = traffic;
     const put = await this.#send('PUT', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION, body);
     this.#json(put);
+    return { ok: true, accepted: acceptedFrom(put.headers) };
   }
 
   async updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void> {
@@ -382,10 +407,7 @@ export class AzureMlWorkspace implements MlWorkspace {
     await start((raw) => {
       headers ??= raw.headers;
     });
-    return {
-      retryAfterSeconds: retryAfter(headers),
-      operationUrl: headers?.get('azure-asyncoperation') ?? headers?.get('location') ?? undefined,
-    };
+    return acceptedFrom(headers);
   }
 
   async #send(method: 'GET' | 'PUT', path: string, apiVersion: string, body?: unknown): Promise<PipelineResponse> {

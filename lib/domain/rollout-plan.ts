@@ -106,6 +106,12 @@ export function planBlueGreenRollout(input: RolloutPlanInput): RolloutPlan {
   return { champion, challenger, challengerSlotExists, steps, rollback };
 }
 
+/** Whether two splits route the same: a deployment at 0 % and one the map leaves out are alike. */
+export function sameTraffic(a: Readonly<TrafficMap>, b: Readonly<TrafficMap>): boolean {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...names].every((name) => (a[name] ?? 0) === (b[name] ?? 0));
+}
+
 /** The other slot, e.g. to name where the previous champion lives after a completed rollout. */
 export function otherSlot(slot: Slot): Slot {
   return slot === 'blue' ? 'green' : 'blue';

@@ -39,7 +39,10 @@ export interface WorkspaceOptions {
   location?: string;
   /** How long deployments/endpoints stay Creating/Updating; default 1000. */
   provisioningMs?: number;
-  /** Retry-After value on LROs; default 1. (0 is sent as-is; the SDK then falls back to its own poll interval.) */
+  /**
+   * Retry-After value on LROs; default 1 (0 is sent as-is). An operation due sooner also gets `retry-after-ms`
+   * with the time it has left.
+   */
   retryAfterSeconds?: number;
   /** How long a command job takes from submission to Completed; default 1000. */
   jobMs?: number;

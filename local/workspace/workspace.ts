@@ -1472,13 +1472,24 @@ export class Workspace {
     which: { asyncOperation?: boolean; location?: boolean },
   ): Record<string, string> {
     return {
-      'Retry-After': String(this.opts.retryAfterSeconds),
+      ...this.pollHint(op),
       'x-ms-async-operation-timeout': 'PT1H',
       ...(which.asyncOperation
         ? { 'Azure-AsyncOperation': this.operationUrl(op, 'mfeOperationsStatus', apiVersion) }
         : {}),
       ...(which.location ? { Location: this.operationUrl(op, 'mfeOperationResults', apiVersion) } : {}),
     };
+  }
+
+  /**
+   * When to poll again: `Retry-After` in whole seconds, and `retry-after-ms` (as Azure services send for short
+   * operations) for an operation due sooner than that, so a poller that honours it waits no longer than needed.
+   */
+  private pollHint(op: OperationRow): Record<string, string> {
+    const paceMs = this.opts.retryAfterSeconds * 1000;
+    const dueInMs = Math.max(0, Math.ceil(op.dueAt - Date.now()));
+    const hintMs = paceMs > 0 ? Math.min(paceMs, dueInMs) : dueInMs;
+    return { 'Retry-After': String(this.opts.retryAfterSeconds), 'retry-after-ms': String(hintMs) };
   }
 
   private operationStatus(id: string): Reply {
@@ -1495,7 +1506,7 @@ export class Workspace {
         ...(op.endedAt ? { endTime: new Date(op.endedAt).toISOString() } : {}),
         ...(op.error ? { error: op.error } : {}),
       },
-      headers: op.status === 'InProgress' ? { 'Retry-After': String(this.opts.retryAfterSeconds) } : {},
+      headers: op.status === 'InProgress' ? this.pollHint(op) : {},
     };
   }
 

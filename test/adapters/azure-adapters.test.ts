@@ -1,10 +1,25 @@
 /** The production Azure adapters, with the official SDK's pipeline intact, against the local workspace over https. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobDataReader } from '../../lib/azure/data-reader';
-import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
+import { AzureMlWorkspace, retryAfter } from '../../lib/azure/ml-workspace';
 import { EndpointScoring, ScoringError } from '../../lib/azure/scoring';
 import type { LocalWorkspace } from '../../local/workspace/index';
-import { removeTempDirs, rest, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import { PROVISIONING_MS, removeTempDirs, rest, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+
+describe('retryAfter: how long ARM asks a poller to wait', () => {
+  const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] });
+  it.each([
+    [{ 'retry-after-ms': '250', 'retry-after': '10' }, 0.25],
+    [{ 'x-ms-retry-after-ms': '40' }, 0.04],
+    [{ 'retry-after-ms': '0', 'retry-after': '1' }, 0],
+    [{ 'retry-after-ms': 'soon', 'retry-after': '3' }, 3],
+    [{ 'retry-after': '7' }, 7],
+    [{ 'retry-after': '0' }, 5],
+    [{}, 5],
+  ])('%j → %s s', (h, seconds) => {
+    expect(retryAfter(headers(h))).toBe(seconds);
+  });
+});
 
 describe('Azure adapters against the local workspace', () => {
   let ws: LocalWorkspace;
@@ -66,7 +81,9 @@ describe('Azure adapters against the local workspace', () => {
       instanceCount: 1,
       tags: { 'champion.model': 'churn:1' },
     });
+    // The operation is due within the workspace's provisioning time, and retry-after-ms says so.
     expect(deployment.retryAfterSeconds).toBeGreaterThan(0);
+    expect(deployment.retryAfterSeconds).toBeLessThanOrEqual(PROVISIONING_MS / 1000);
     await waitFor(async () => (await aml.getOperationStatus(deployment.operationUrl!)).status === 'Succeeded', 'blue');
     const blue = await aml.getDeployment('ep-a', 'blue');
     expect(blue).toMatchObject({ provisioningState: 'Succeeded', modelId, tags: { 'champion.model': 'churn:1' } });
@@ -89,8 +106,19 @@ describe('Azure adapters against the local workspace', () => {
   });
 
   it('moves traffic between slots and keeps mirror traffic the typed client would drop', async () => {
-    await aml.setTraffic('ep-a', { blue: 100 });
-    await waitFor(async () => (await aml.getEndpoint('ep-a'))?.provisioningState === 'Succeeded', 'endpoint idle');
+    const set = await aml.setTraffic('ep-a', { blue: 100 });
+    if (!set.ok) throw new Error('the first traffic change was refused');
+    expect(set.accepted.operationUrl).toMatch(/mfeOperationsStatus/);
+    await waitFor(
+      async () => (await aml.getOperationStatus(set.accepted.operationUrl!)).status === 'Succeeded',
+      'update',
+    );
+    expect((await aml.getEndpoint('ep-a'))?.provisioningState).toBe('Succeeded');
+
+    // A change that expects another split is refused and writes nothing.
+    const writes = ws.requestLog({ writesOnly: true }).length;
+    expect(await aml.setTraffic('ep-a', { blue: 0 }, { green: 100 })).toEqual({ ok: false, current: { blue: 100 } });
+    expect(ws.requestLog({ writesOnly: true })).toHaveLength(writes);
     const accepted = await aml.beginCreateDeployment('ep-a', 'green', {
       modelId,
       instanceType: 'Standard_DS3_v2',

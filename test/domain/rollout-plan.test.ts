@@ -6,6 +6,7 @@ import {
   classifyDeploymentFailure,
   otherSlot,
   planBlueGreenRollout,
+  sameTraffic,
   type FailureDetails,
   type RolloutPlan,
   type RolloutPlanInput,
@@ -113,6 +114,19 @@ describe('planBlueGreenRollout', () => {
     const plan = planBlueGreenRollout({ traffic: { green: 100 }, deployments: ['green'], steps: [1, 5, 20, 60, 100] });
     for (const step of plan.steps) expect(Object.values(step).reduce((a, b) => a + b, 0)).toBe(100);
     expect(otherSlot(plan.challenger)).toBe('green');
+  });
+});
+
+describe('sameTraffic', () => {
+  it.each([
+    [{ blue: 100 }, { blue: 100, green: 0 }, true],
+    [{}, { green: 0 }, true],
+    [{ blue: 100, green: 0 }, { blue: 0, green: 100 }, false],
+    [{ blue: 90, green: 10 }, { blue: 90 }, false],
+    [{}, { blue: 100 }, false],
+  ])('%j vs %j → %s', (a, b, same) => {
+    expect(sameTraffic(a, b)).toBe(same);
+    expect(sameTraffic(b, a)).toBe(same);
   });
 });
 

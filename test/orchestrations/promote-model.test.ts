@@ -9,7 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parsePolicies, type Policy } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
 import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
-import type { Activities, ActivityName, PromotionInput, PromotionResult } from '../../orchestrations/contract';
+import { sameTraffic } from '../../lib/domain/rollout-plan';
+import {
+  ENDPOINT_CHANGED,
+  type Activities,
+  type ActivityName,
+  type PromotionInput,
+  type PromotionResult,
+} from '../../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
 import { Registry, startEngine, type TestEngine } from '../durable/helpers';
 
@@ -53,6 +60,7 @@ class World {
   deployFailure: string | undefined;
   testFails = false;
   trafficFails = 0;
+  trafficUpdateFails = false;
   calls: string[] = [];
 
   register(registry: Registry): Registry {
@@ -74,7 +82,12 @@ class World {
         this.deployments[i.slot] = `${i.modelName}:${i.modelVersion}`;
         return { ok: true, retryAfterSeconds: 0 };
       },
-      checkProvisioning: () => ({ state: 'Succeeded' }),
+      checkProvisioning: (i) => {
+        if (i.operationUrl === 'traffic' && this.trafficUpdateFails) {
+          return { state: 'Failed', code: 'ResourceNotReady', message: 'the endpoint update failed' };
+        }
+        return { state: 'Succeeded' };
+      },
       deleteDeployment: (i) => {
         const existed = i.slot in this.deployments;
         delete this.deployments[i.slot];
@@ -119,8 +132,12 @@ class World {
           this.trafficFails--;
           throw new Error('ARM refused the traffic update');
         }
+        const e = i.expect;
+        if (e && (this.deployments[e.deployment] !== e.model || !sameTraffic(this.traffic, e.traffic))) {
+          return { ok: false, code: ENDPOINT_CHANGED, message: 'the endpoint changed' };
+        }
         this.traffic = { ...i.traffic };
-        return { ok: true };
+        return { ok: true, retryAfterSeconds: 0, operationUrl: 'traffic' };
       },
       recordRelease: () => ({ gitSha: 'abc1234', repository: 'local' }),
       signalInstance: () => ({ delivered: true }),
@@ -275,6 +292,58 @@ describe('promoteModel', () => {
     expect(result.outcome).toBe('promoted');
     expect(world.traffic).toEqual({ blue: 0, green: 100 });
     expect(world.calls.filter((c) => c === 'setTraffic')).toHaveLength(2);
+  });
+
+  it('deploys and tests again when a newer challenger took the idle slot while it waited', async () => {
+    const world = new World();
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    const { t, id } = await start(world, '2');
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    world.deployments.green = 'demand:3'; // a loser's leftover in the slot this one was tested in
+    world.calls = [];
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'green' } });
+    expect(world.deployments.green).toBe('demand:2');
+    expect(world.traffic).toEqual({ blue: 0, green: 100 });
+    expect(world.calls.slice(0, 5)).toEqual([
+      'setTraffic',
+      'readEndpoint',
+      'beginDeploy',
+      'checkProvisioning',
+      'testDeployment',
+    ]);
+    expect(world.stages).toEqual({ '1': 'surpassed', '2': 'production' });
+  });
+
+  it('moves traffic without reading the endpoint again when nothing changed while it waited', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    world.calls = [];
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.waitForCompletion(id);
+    expect(world.calls).toEqual(['setTraffic', 'checkProvisioning', 'changeStage', 'recordRelease']);
+  });
+
+  it('puts the champion back and never tags production when the endpoint update fails', async () => {
+    const world = new World();
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    world.trafficUpdateFails = true;
+    const { t, id } = await start(world, '2');
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
+    expect(result.failure?.message).toContain('the endpoint update failed');
+    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+    expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
   });
 
   it('puts the champion back to 100 % when moving traffic keeps failing', async () => {

@@ -19,11 +19,13 @@ export function removeTempDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
+export const PROVISIONING_MS = 100;
+
 /** A workspace tuned for tests: short provisioning, Retry-After 0 (the SDK then uses updateIntervalInMs). */
 export function start(opts: Partial<WorkspaceOptions> = {}): Promise<LocalWorkspace> {
   return startWorkspace({
     dataDir: opts.dataDir ?? tempDir(),
-    provisioningMs: 100,
+    provisioningMs: PROVISIONING_MS,
     retryAfterSeconds: 0,
     jobMs: 60,
     statsFlushMs: 50,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkspaceRestClient } from '../../local/workspace/client';
 import type { LocalWorkspace } from '../../local/workspace/index';
-import { removeTempDirs, rest, start, waitFor } from './helpers';
+import { PROVISIONING_MS, removeTempDirs, rest, start, waitFor } from './helpers';
 
 // Request bodies shaped like the 2022-10-01 REST specification's examples (placeholders replaced with values the
 // local workspace can act on). Responses must carry the same property names as the examples' responses.
@@ -164,6 +164,10 @@ describe('REST specification example bodies', () => {
     expect(created.body.properties.provisioningState).toBe('Creating');
     expect(created.headers['azure-asyncoperation']).toMatch(/mfeOperationsStatus/);
     expect(created.headers['retry-after']).toBeDefined();
+    // The operation finishes within the provisioning time; retry-after-ms tells a poller when.
+    const hintMs = Number(created.headers['retry-after-ms']);
+    expect(hintMs).toBeGreaterThan(0);
+    expect(hintMs).toBeLessThanOrEqual(PROVISIONING_MS);
     expect((await raw.waitForOperation(created)).status).toBe('Succeeded');
     const got = await raw.arm('GET', '/onlineEndpoints/spec-ep');
     // Property names of OnlineEndpoint/get.json.
