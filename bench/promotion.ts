@@ -28,8 +28,26 @@ export interface PromotionOptions {
   challengers?: number;
   /** Challengers run first and left out of the figures (JIT and connection warm-up). */
   warmup?: number;
-  /** How long the local workspace keeps deployments and endpoint updates provisioning. */
+  /** Provisioning time of the second pass, which shows what waiting for Azure adds. */
   provisioningMs?: number;
+  /** Measured challengers of that second pass. */
+  provisionedChallengers?: number;
+}
+
+interface PassOptions {
+  challengers: number;
+  warmup: number;
+  /** How long the local workspace keeps deployments and endpoint updates provisioning. */
+  provisioningMs: number;
+}
+
+interface PassResult {
+  provisioningMs: number;
+  retryAfterSeconds: number;
+  decisions: DecisionSample[];
+  approvals: ApprovalSample[];
+  losses: { version: string; writes: ArmRequestRow[] }[];
+  firstModel?: { decisionMs: number; armMs: number };
 }
 
 const GOALS = {
@@ -85,6 +103,8 @@ interface DecisionSample {
   provisioningMs: number;
   smokeMs: number;
   evaluationMs: number;
+  /** evaluated → approval request: the stage tags and the approval links (0 for a loser). */
+  stagingMs: number;
 }
 
 interface ApprovalSample {
@@ -133,11 +153,11 @@ function stats(values: number[]): { p50: number; p99: number } {
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
-export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<SuiteResult> {
-  const started = now();
-  const challengers = opts.challengers ?? 28;
-  const warmup = opts.warmup ?? 2;
-  const provisioningMs = opts.provisioningMs ?? 50;
+/**
+ * One embedded default and one first model, then each pass's challengers one at a time, with the workspace's
+ * provisioning time set per pass: the samples of every step.
+ */
+async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'champion-bench-promotion-'));
   const policiesFile = path.join(dir, 'policies.json');
   writeFileSync(policiesFile, JSON.stringify(benchPolicies(), null, 2));
@@ -157,14 +177,14 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
     return e;
   };
   try {
-    log(`promotion: starting the embedded default (workspace + Functions host, provisioning ${provisioningMs} ms)`);
+    log(`promotion: starting the embedded default (workspace + Functions host)`);
     embedded = await startEmbedded({
       appDir: path.resolve(__dirname, '..', '..'),
       dataDir: path.join(dir, 'data'),
       port: await freePort(),
       workspacePort: 0,
       policiesFile,
-      provisioningMs,
+      provisioningMs: passes[0]?.provisioningMs ?? 0,
       log: (line) => {
         hostLog.push(line);
         if (hostLog.length > 200) hostLog.splice(0, 100);
@@ -232,7 +252,7 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
 
     // Training is not measured: every model is trained before the first registration, jobs in parallel.
     const first = { version: '1', seed: 1, quality: FIRST_QUALITY };
-    const count = warmup + challengers;
+    const count = passes.reduce((n, p) => n + p.warmup + p.challengers, 0);
     const better = Math.ceil(count / 2);
     const plan = Array.from({ length: count }, (_, i) => ({
       version: String(i + 2),
@@ -250,9 +270,6 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
       })),
     );
 
-    const decisions: DecisionSample[] = [];
-    const approvals: ApprovalSample[] = [];
-    const losses: { version: string; writes: ArmRequestRow[] }[] = [];
     let firstModel: { decisionMs: number; armMs: number } | undefined;
 
     /** Registers, waits for the decision and measures it; returns the promotion as it was then. */
@@ -262,9 +279,10 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
       const emitted = await eventTime(t.version);
       const view = await decided(id);
       const timeline = view.status?.timeline ?? [];
-      const reachedEntry =
-        view.status?.phase === 'awaiting-approval' ? entry(timeline, 'awaiting-approval') : entry(timeline, 'done');
-      const decisionAt = at(reachedEntry, 'decision');
+      // A winner's decision is its approval request; a loser's is the verdict (removing its slot comes after).
+      const waiting = view.status?.phase === 'awaiting-approval';
+      const decisionAt = at(entry(timeline, waiting ? 'awaiting-approval' : 'evaluated'), 'decision');
+      const evaluated = at(entry(timeline, 'evaluated'), 'evaluated');
       const preparing = at(entry(timeline, 'preparing'), 'preparing');
       const deploying = at(entry(timeline, 'deploying'), 'deploying');
       const testing = at(entry(timeline, 'testing'), 'testing');
@@ -272,7 +290,7 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
       const sample: DecisionSample = {
         version: t.version,
         quality: t.quality,
-        reached: view.status?.phase === 'awaiting-approval' ? 'awaiting-approval' : (view.result?.outcome ?? '?'),
+        reached: waiting ? 'awaiting-approval' : (view.result?.outcome ?? '?'),
         evidence: view.status?.evidence?.decision ?? view.result?.evidence?.decision ?? '?',
         rows: view.status?.evidence?.n,
         totalMs: decisionAt - emitted,
@@ -280,7 +298,8 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
         lockMs: deploying - preparing,
         provisioningMs: testing - deploying,
         smokeMs: evaluating - testing,
-        evaluationMs: decisionAt - evaluating,
+        evaluationMs: evaluated - evaluating,
+        stagingMs: decisionAt - evaluated,
       };
       return { view, sample };
     };
@@ -345,178 +364,52 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
       await quiet();
     }
 
-    for (const [i, t] of trained.slice(1).entries()) {
-      const id = `promote:${MODEL}:${t.version}`;
-      const measured = i >= warmup;
-      if (i === 0 && warmup > 0) log(`promotion: ${warmup} warm-up challenger(s), not counted`);
-      workspace.clearRequestLog();
-      const { view, sample } = await registerAndDecide(t);
-      if (measured) decisions.push(sample);
-      let line =
-        `promotion: ${measured ? '' : 'warm-up '}${MODEL}:${t.version} (quality ${t.quality}) → ${sample.reached} (${sample.evidence}) ` +
-        `in ${fmt(sample.totalMs, 0)} ms, ${fmt(sample.totalMs - sample.provisioningMs, 0)} ms without provisioning`;
-      if (sample.reached === 'awaiting-approval') {
-        const a = await approve(id, view, t.version);
-        await quiet();
-        const writes = workspace.requestLog({ writesOnly: true });
-        if (measured) {
-          approvals.push({ version: t.version, ...a, writes: writes.slice(registrationIndex(writes, t.version) + 1) });
+    const results: PassResult[] = [];
+    let next = 1;
+    for (const { challengers, warmup, provisioningMs } of passes) {
+      engine.opts.provisioningMs = provisioningMs;
+      log(`promotion: ${warmup} warm-up and ${challengers} measured challengers, provisioning ${provisioningMs} ms`);
+      const decisions: DecisionSample[] = [];
+      const approvals: ApprovalSample[] = [];
+      const losses: { version: string; writes: ArmRequestRow[] }[] = [];
+      for (const [i, t] of trained.slice(next, (next += warmup + challengers)).entries()) {
+        const id = `promote:${MODEL}:${t.version}`;
+        const measured = i >= warmup;
+        workspace.clearRequestLog();
+        const { view, sample } = await registerAndDecide(t);
+        if (measured) decisions.push(sample);
+        let line =
+          `promotion: ${measured ? '' : 'warm-up '}${MODEL}:${t.version} (quality ${t.quality}) → ${sample.reached} (${sample.evidence}) ` +
+          `in ${fmt(sample.totalMs, 0)} ms, ${fmt(sample.totalMs - sample.provisioningMs, 0)} ms without provisioning`;
+        if (sample.reached === 'awaiting-approval') {
+          const a = await approve(id, view, t.version);
+          await quiet();
+          const writes = workspace.requestLog({ writesOnly: true });
+          if (measured) {
+            approvals.push({
+              version: t.version,
+              ...a,
+              writes: writes.slice(registrationIndex(writes, t.version) + 1),
+            });
+          }
+          line += `; approved, traffic moved (ARM) ${fmt(a.armMs, 1)} ms after the POST`;
+        } else {
+          const done = await finished(id);
+          await quiet();
+          const writes = workspace.requestLog({ writesOnly: true });
+          if (measured)
+            losses.push({ version: t.version, writes: writes.slice(registrationIndex(writes, t.version) + 1) });
+          if (done.result?.outcome !== 'lost-evaluation') {
+            throw new Error(
+              `${id} finished ${done.result?.outcome ?? done.runtimeStatus}: ${done.result?.reason ?? ''}`,
+            );
+          }
         }
-        line += `; approved, traffic moved (ARM) ${fmt(a.armMs, 1)} ms after the POST`;
-      } else {
-        const done = await finished(id);
-        await quiet();
-        const writes = workspace.requestLog({ writesOnly: true });
-        if (measured)
-          losses.push({ version: t.version, writes: writes.slice(registrationIndex(writes, t.version) + 1) });
-        if (done.result?.outcome !== 'lost-evaluation') {
-          throw new Error(`${id} finished ${done.result?.outcome ?? done.runtimeStatus}: ${done.result?.reason ?? ''}`);
-        }
+        log(line);
       }
-      log(line);
+      results.push({ provisioningMs, retryAfterSeconds, decisions, approvals, losses, firstModel });
     }
-
-    // ---- figures ------------------------------------------------------------------------------------------------
-    const rows: Row[] = [];
-    const notes: string[] = [];
-    const total = stats(decisions.map((d) => d.totalMs));
-    const bare = stats(decisions.map((d) => d.totalMs - d.provisioningMs));
-    const waiting = decisions.filter((d) => d.reached === 'awaiting-approval').length;
-    const lost = decisions.filter((d) => d.reached === 'lost-evaluation').length;
-    const byEvidence = (reached: string): string => {
-      const counts = new Map<string, number>();
-      for (const d of decisions.filter((x) => x.reached === reached)) {
-        counts.set(d.evidence, (counts.get(d.evidence) ?? 0) + 1);
-      }
-      return [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-    };
-    const n = decisions.length;
-
-    rows.push({
-      metric: 'event → decision p50, full path',
-      value: ms(total.p50),
-      goal: `≤ ${GOALS.decisionP50Ms} ms`,
-      met: total.p50 <= GOALS.decisionP50Ms,
-    });
-    rows.push({
-      metric: 'event → decision p99, full path',
-      value: ms(total.p99),
-      goal: `≤ ${GOALS.decisionP99Ms} ms`,
-      met: total.p99 <= GOALS.decisionP99Ms,
-    });
-    rows.push({
-      metric: 'event → decision p50, provisioning interval left out',
-      value: ms(bare.p50),
-      goal: `≤ ${GOALS.decisionP50Ms} ms`,
-      met: bare.p50 <= GOALS.decisionP50Ms,
-    });
-    rows.push({
-      metric: 'event → decision p99, provisioning interval left out',
-      value: ms(bare.p99),
-      goal: `≤ ${GOALS.decisionP99Ms} ms`,
-      met: bare.p99 <= GOALS.decisionP99Ms,
-    });
-    // The path in order; each part's p50 / p99 over the same challengers (parts' percentiles do not add up).
-    const part = (metric: string, pick: (d: DecisionSample) => number): void => {
-      const p = stats(decisions.map(pick));
-      rows.push({ metric: `  ${metric} p50 / p99`, value: `${ms(p.p50)} / ${ms(p.p99)}` });
-    };
-    part('delivery and start (event → preparing)', (d) => d.deliveryMs);
-    part('model lock, endpoint read (preparing → deploying)', (d) => d.lockMs);
-    part('provisioning (deploying → testing)', (d) => d.provisioningMs);
-    part('smoke test (testing → evaluating)', (d) => d.smokeMs);
-    part('evaluation, 2 × 1,000 rows (evaluating → decision)', (d) => d.evaluationMs);
-    rows.push({
-      metric: 'decisions: awaiting approval / lost evaluation',
-      value: `${waiting} (${byEvidence('awaiting-approval')}) / ${lost}`,
-    });
-
-    if (approvals.length > 0) {
-      const arm = stats(approvals.map((a) => a.armMs));
-      const routed = stats(approvals.map((a) => a.routedMs));
-      const shift = stats(approvals.map((a) => a.shiftEntryMs));
-      rows.push({
-        metric: 'approval → traffic 100 % on challenger p50',
-        value: ms(arm.p50),
-      });
-      rows.push({
-        metric: 'approval → traffic 100 % on challenger p99',
-        value: ms(arm.p99),
-        goal: `≤ ${GOALS.trafficP99Ms} ms`,
-        met: arm.p99 <= GOALS.trafficP99Ms,
-      });
-      rows.push({
-        metric: "  approval → 'traffic →' timeline entry p50 / p99",
-        value: `${ms(shift.p50)} / ${ms(shift.p99)}`,
-      });
-      rows.push({
-        metric: '  approval → scoring routes 100 % (update provisioned) p50 / p99',
-        value: `${ms(routed.p50)} / ${ms(routed.p99)}`,
-      });
-
-      const counts = approvals.map((a) => a.writes.length);
-      const worst = approvals.reduce((w, a) => (a.writes.length > w.writes.length ? a : w));
-      rows.push({
-        metric: 'ARM writes per full rollout (max)',
-        value: int(Math.max(...counts)),
-        goal: `≤ ${GOALS.writesPerRollout}`,
-        met: Math.max(...counts) <= GOALS.writesPerRollout,
-      });
-      const listKeys = worst.writes.filter((w) => w.method === 'POST' && /\/listKeys$/i.test(w.path)).length;
-      if (listKeys > 0) {
-        rows.push({
-          metric: '  of which POST listKeys (a read in effect)',
-          value: `${listKeys} (${worst.writes.length - listKeys} without them)`,
-        });
-      }
-      if (Math.min(...counts) !== Math.max(...counts)) {
-        rows.push({
-          metric: '  ARM writes per full rollout min / median',
-          value: `${Math.min(...counts)} / ${fmt(median(counts), 1)}`,
-        });
-      }
-      notes.push(
-        `ARM writes of the rollout of ${MODEL}:${worst.version} (after its registration PUT, up to promoted; ` +
-          `${worst.writes.length}):`,
-      );
-      for (const w of worst.writes) notes.push(`  ${w.method} ${pathTail(w.path)} → ${w.status}`);
-    } else {
-      rows.push({ metric: 'approval → traffic / ARM writes per rollout', value: 'no challenger was approved' });
-    }
-    if (losses.length > 0) {
-      rows.push({
-        metric: 'ARM writes per lost evaluation (median)',
-        value: fmt(median(losses.map((l) => l.writes.length)), 0),
-      });
-    }
-    if (firstModel) {
-      rows.push({
-        metric: `first model (creates the endpoint): event → decision / approval → traffic`,
-        value: `${ms(firstModel.decisionMs)} / ${ms(firstModel.armMs)}`,
-      });
-    }
-
-    const rowsSeen = [...new Set(decisions.map((d) => d.rows))].map((r) => (r === undefined ? '?' : int(r)));
-    notes.unshift(
-      `embedded default in this process (local workspace over https + local Functions host); provisioningMs ` +
-        `${provisioningMs} so provisioning does not dominate; the workspace answers Retry-After ${retryAfterSeconds} s ` +
-        `and the flow waits that long on a durable timer before its first provisioning check, so the provisioning ` +
-        `interval is ~${retryAfterSeconds} s whatever provisioningMs`,
-      `${n} challengers (after one approved first model and ${warmup} warm-up challengers) registered one at a ` +
-        `time, each finished before the next; training-data quality alternates between a step up from the last ` +
-        `better one (${FIRST_QUALITY} → ${BEST_QUALITY}) and poor (${POOR_QUALITY}); every challenger that reaches ` +
-        `approval is approved (the champion swaps); evaluation rows scored per ` +
-        `model per evaluation: ${rowsSeen.join(', ')} (paired, champion and challenger through the deployment header)`,
-      `event → decision: ModelRegistered eventTime → timeline 'awaiting-approval' (or 'done' for a lost ` +
-        `evaluation, which includes removing the slot); the goal covers the full path, provisioning included; ` +
-        `"left out" subtracts deploying → testing. Timeline stamps are the orchestration's clock (ms)`,
-      `approval → traffic: POST of the approve link → the endpoint resource shows the challenger at 100 % ` +
-        `(what GET /api/endpoints/${ENDPOINT} reports), polled in-process every ~1 ms, over the ${approvals.length} approved challengers ` +
-        `(p99 of so few samples is their maximum). Scoring follows once the endpoint update provisions (provisioningMs)`,
-      `ARM writes: PUT/PATCH/POST/DELETE in the workspace's request log (POST listKeys counts as a write), ` +
-        `the registration PUT itself excluded; training happened before and is not counted`,
-    );
-    return { name: 'promotion', rows, notes, seconds: (now() - started) / 1000 };
+    return results;
   } catch (err) {
     throw withHostLog(err);
   } finally {
@@ -526,6 +419,180 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
     Object.assign(process.env, envBefore);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<SuiteResult> {
+  const started = now();
+  // Champion's own latency: the workspace finishes provisioning at once, so nothing but Champion's work is timed.
+  // Then the same path with provisioning that takes a while, as it does on Azure (minutes there).
+  const [own, slow] = (await measurePasses([
+    { challengers: opts.challengers ?? 28, warmup: opts.warmup ?? 2, provisioningMs: 0 },
+    { challengers: opts.provisionedChallengers ?? 8, warmup: 1, provisioningMs: opts.provisioningMs ?? 200 },
+  ])) as [PassResult, PassResult];
+
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const { decisions, approvals, losses } = own;
+  const total = stats(decisions.map((d) => d.totalMs));
+  rows.push({
+    metric: 'event → decision p50',
+    value: ms(total.p50),
+    goal: `≤ ${GOALS.decisionP50Ms} ms`,
+    met: total.p50 <= GOALS.decisionP50Ms,
+  });
+  rows.push({
+    metric: 'event → decision p99',
+    value: ms(total.p99),
+    goal: `≤ ${GOALS.decisionP99Ms} ms`,
+    met: total.p99 <= GOALS.decisionP99Ms,
+  });
+  // The path in order; each part's p50 / p99 over the same challengers (parts' percentiles do not add up).
+  const part = (metric: string, samples: number[]): void => {
+    const p = stats(samples);
+    rows.push({ metric: `  ${metric} p50 / p99`, value: `${ms(p.p50)} / ${ms(p.p99)}` });
+  };
+  part(
+    'delivery and start (event → preparing)',
+    decisions.map((d) => d.deliveryMs),
+  );
+  part(
+    'model lock, endpoint read (preparing → deploying)',
+    decisions.map((d) => d.lockMs),
+  );
+  part(
+    'deploy at 0 % (deploying → testing)',
+    decisions.map((d) => d.provisioningMs),
+  );
+  part(
+    'smoke test (testing → evaluating)',
+    decisions.map((d) => d.smokeMs),
+  );
+  part(
+    'evaluation, 2 × 1,000 rows (evaluating → evaluated)',
+    decisions.map((d) => d.evaluationMs),
+  );
+  const winners = decisions.filter((d) => d.reached === 'awaiting-approval');
+  if (winners.length > 0)
+    part(
+      'stage tag, approval request (winners)',
+      winners.map((d) => d.stagingMs),
+    );
+  const byEvidence = (list: DecisionSample[]): string => {
+    const counts = new Map<string, number>();
+    for (const d of list) counts.set(d.evidence, (counts.get(d.evidence) ?? 0) + 1);
+    return [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+  };
+  const lost = decisions.filter((d) => d.reached === 'lost-evaluation');
+  rows.push({
+    metric: 'decisions: awaiting approval / lost evaluation',
+    value: `${winners.length} (${byEvidence(winners)}) / ${lost.length}`,
+  });
+
+  if (approvals.length > 0) {
+    const arm = stats(approvals.map((a) => a.armMs));
+    rows.push({ metric: 'approval → traffic 100 % on challenger p50', value: ms(arm.p50) });
+    rows.push({
+      metric: 'approval → traffic 100 % on challenger p99',
+      value: ms(arm.p99),
+      goal: `≤ ${GOALS.trafficP99Ms} ms`,
+      met: arm.p99 <= GOALS.trafficP99Ms,
+    });
+    part(
+      "approval → 'traffic →' timeline entry",
+      approvals.map((a) => a.shiftEntryMs),
+    );
+    part(
+      'approval → scoring routes 100 % (update provisioned)',
+      approvals.map((a) => a.routedMs),
+    );
+  } else {
+    rows.push({ metric: 'approval → traffic', value: 'no challenger was approved' });
+  }
+
+  const rollouts = [...approvals, ...slow.approvals];
+  if (rollouts.length > 0) {
+    const counts = rollouts.map((a) => a.writes.length);
+    const worst = rollouts.reduce((w, a) => (a.writes.length > w.writes.length ? a : w));
+    rows.push({
+      metric: 'ARM writes per full rollout (max, both passes)',
+      value: int(Math.max(...counts)),
+      goal: `≤ ${GOALS.writesPerRollout}`,
+      met: Math.max(...counts) <= GOALS.writesPerRollout,
+    });
+    const listKeys = worst.writes.filter((w) => w.method === 'POST' && /\/listKeys$/i.test(w.path)).length;
+    if (listKeys > 0) {
+      rows.push({
+        metric: '  of which POST listKeys (a read in effect)',
+        value: `${listKeys} (${worst.writes.length - listKeys} without them)`,
+      });
+    }
+    if (Math.min(...counts) !== Math.max(...counts)) {
+      rows.push({
+        metric: '  ARM writes per full rollout min / median',
+        value: `${Math.min(...counts)} / ${fmt(median(counts), 1)}`,
+      });
+    }
+    notes.push(
+      `ARM writes of the rollout of ${MODEL}:${worst.version} (after its registration PUT, up to promoted; ` +
+        `${worst.writes.length}):`,
+    );
+    for (const w of worst.writes) notes.push(`  ${w.method} ${pathTail(w.path)} → ${w.status}`);
+  }
+  if (losses.length > 0) {
+    rows.push({
+      metric: 'ARM writes per lost evaluation (median)',
+      value: fmt(median(losses.map((l) => l.writes.length)), 0),
+    });
+  }
+  if (own.firstModel) {
+    rows.push({
+      metric: 'first model (creates the endpoint): event → decision / approval → traffic',
+      value: `${ms(own.firstModel.decisionMs)} / ${ms(own.firstModel.armMs)}`,
+    });
+  }
+
+  // Second pass: provisioning takes slow.provisioningMs.
+  const slowTotal = stats(slow.decisions.map((d) => d.totalMs));
+  const slowDeploy = stats(slow.decisions.map((d) => d.provisioningMs));
+  rows.push({
+    metric: `with ${slow.provisioningMs} ms provisioning: event → decision p50 / p99`,
+    value: `${ms(slowTotal.p50)} / ${ms(slowTotal.p99)}`,
+  });
+  rows.push({
+    metric: `  deploy at 0 % (deploying → testing) p50 / p99`,
+    value: `${ms(slowDeploy.p50)} / ${ms(slowDeploy.p99)}`,
+  });
+  if (slow.approvals.length > 0) {
+    const arm = stats(slow.approvals.map((a) => a.armMs));
+    const routed = stats(slow.approvals.map((a) => a.routedMs));
+    rows.push({
+      metric: `  approval → traffic 100 % / scoring routes 100 % p50`,
+      value: `${ms(arm.p50)} / ${ms(routed.p50)}`,
+    });
+  }
+
+  const rowsSeen = [...new Set(decisions.map((d) => d.rows))].map((r) => (r === undefined ? '?' : int(r)));
+  notes.unshift(
+    `embedded default in this process (local workspace over https + local Functions host). Goals are measured ` +
+      `with provisioning that finishes at once, so the figures are Champion's own work (on Azure provisioning ` +
+      `takes minutes and dominates); a second pass with ${slow.provisioningMs} ms provisioning shows the flow ` +
+      `waits only as long as the workspace says (retry-after-ms; Retry-After ${slow.retryAfterSeconds} s)`,
+    `${decisions.length} challengers (after one approved first model and ${opts.warmup ?? 2} warm-up challengers) ` +
+      `registered one at a time, each finished before the next; training-data quality alternates between a step ` +
+      `up from the last better one (${FIRST_QUALITY} → ${BEST_QUALITY}) and poor (${POOR_QUALITY}); every ` +
+      `challenger that reaches approval is approved (the champion swaps); evaluation rows scored per model per ` +
+      `evaluation: ${rowsSeen.join(', ')} (paired, champion and challenger through the deployment header)`,
+    `event → decision: ModelRegistered eventTime → timeline 'awaiting-approval' (the approval request) or, for ` +
+      `a loser, 'evaluated' (the verdict; removing its slot comes after). Timeline stamps are the orchestration's ` +
+      `clock (ms)`,
+    `approval → traffic: POST of the approve link → the endpoint resource shows the challenger at 100 % ` +
+      `(what GET /api/endpoints/${ENDPOINT} reports), polled in-process every ~1 ms, over the ` +
+      `${approvals.length} approved challengers (p99 of so few samples is their maximum); the production tag ` +
+      `waits for the update to finish (scoring routes 100 %)`,
+    `ARM writes: PUT/PATCH/POST/DELETE in the workspace's request log (POST listKeys counts as a write), ` +
+      `the registration PUT itself excluded; training happened before and is not counted`,
+  );
+  return { name: 'promotion', rows, notes, seconds: (now() - started) / 1000 };
 }
 
 /** Index of the registration PUT of `version` in a request log (−1 if absent: then nothing is cut). */

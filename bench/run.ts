@@ -31,7 +31,7 @@ ${Object.entries(SUITES)
   .join('\n')}
 
 Figures are measured side by side in one run; missed goals are reported, never fatal (exit 0 unless a suite
-crashes). Progress lines go to stderr, tables to stdout. Takes about two minutes on 2 cores (promotion ≈ 40 s).
+crashes). Progress lines go to stderr, tables to stdout. Takes about a minute and a half on 2 cores (promotion ≈ 10 s).
 Environment: BENCH_CLIENT_THREADS=N splits the scoring client over N worker threads (default 1).`;
 
 async function main(argv: string[]): Promise<number> {

@@ -60,6 +60,8 @@ export type ActivityHandlers = { [K in ActivityName]: (input: ActivityInput<K>) 
 /** Tag recording which promotion staged a version, so a newer winner can tell it it was superseded. */
 export const PROMOTION_TAG = 'champion.promotion';
 const SCORING_BATCH_ROWS = 500;
+/** Batches one model scores at once: a few in flight hide the round trips without crowding the endpoint. */
+const SCORING_BATCHES_IN_FLIGHT = 4;
 
 /** "name:version" of the model a deployment serves, from an ARM id or an `azureml:NAME:VERSION` reference. */
 export function modelRef(modelId: string | undefined): string | undefined {
@@ -93,6 +95,20 @@ function armFailure(err: unknown): { code: string; message: string; retryAfterSe
   };
   if (e.statusCode === undefined || e.statusCode >= 500 || e.statusCode === 429) return undefined;
   return { code: e.code ?? `Http${e.statusCode}`, message: e.message ?? 'ARM request failed' };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
+export async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 function median(values: number[]): number {
@@ -141,16 +157,18 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     deployment: string,
     table: { columns: string[]; rows: number[][] },
   ): Promise<number[]> {
-    const predictions: number[] = [];
+    const batches: number[][][] = [];
     for (let i = 0; i < table.rows.length; i += SCORING_BATCH_ROWS) {
-      const batch = table.rows.slice(i, i + SCORING_BATCH_ROWS);
+      batches.push(table.rows.slice(i, i + SCORING_BATCH_ROWS));
+    }
+    const scored = await mapConcurrently(batches, SCORING_BATCHES_IN_FLIGHT, async (batch) => {
       const result = await deps.scoring.score({ ...access, columns: table.columns, rows: batch, deployment });
       if (result.predictions.length !== batch.length) {
         throw new Error(`${deployment} returned ${result.predictions.length} predictions for ${batch.length} rows.`);
       }
-      predictions.push(...result.predictions);
-    }
-    return predictions;
+      return result.predictions;
+    });
+    return scored.flat();
   }
 
   function splitLabels(
@@ -319,9 +337,11 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       }
       const asset = policy.evaluation.dataAsset;
       if (!asset) throw new Error('Paired evaluation needs evaluation.dataAsset.');
-      const table = await deps.data.readDataAsset(asset.name, asset.version);
+      const [table, access] = await Promise.all([
+        deps.data.readDataAsset(asset.name, asset.version),
+        endpointAccess(endpointName),
+      ]);
       const { features, labels } = splitLabels(table, policy.evaluation.labelColumn);
-      const access = await endpointAccess(endpointName);
       const [challenger, champion] = await Promise.all([
         predict(access, challengerSlot, features),
         championSlot ? predict(access, championSlot, features) : Promise.resolve(null),

@@ -185,6 +185,7 @@ export interface PromotionStatus {
     | 'deploying'
     | 'testing'
     | 'evaluating'
+    | 'evaluated'
     | 'awaiting-approval'
     | 'rolling-out'
     | 'rolling-back'

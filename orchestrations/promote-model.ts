@@ -84,6 +84,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       reason: evidence.reason,
       n: evidence.kind === 'paired' ? evidence.n : undefined,
     };
+    timeline.mark('evaluated', `${evidence.decision}: ${evidence.reason}`);
     if (evidence.decision !== 'win' && evidence.decision !== 'inconclusive') {
       yield* removeSlot(ctx, policy.endpointName, slot);
       return { ok: true as const, staged: false as const, evidence };

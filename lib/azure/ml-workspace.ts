@@ -76,6 +76,7 @@ export class AzureMlWorkspace implements MlWorkspace {
   readonly #rg: string;
   readonly #ws: string;
   readonly #base: string;
+  #region: Promise<string> | undefined;
 
   constructor(credential: TokenCredential, address: WorkspaceAddress) {
     this.client = new AzureMachineLearningWorkspaces(credential, address.subscriptionId, {
@@ -177,14 +178,14 @@ export class AzureMlWorkspace implements MlWorkspace {
   }
 
   async beginCreateEndpoint(name: string, tags: Record<string, string>): Promise<Accepted> {
-    const workspace = await this.client.workspaces.get(this.#rg, this.#ws);
+    const location = await this.#location();
     return this.#accepted((onResponse) =>
       this.client.onlineEndpoints.beginCreateOrUpdate(
         this.#rg,
         this.#ws,
         name,
         {
-          location: workspace.location ?? 'local',
+          location,
           tags,
           identity: { type: 'SystemAssigned' },
           properties: { authMode: 'Key' },
@@ -265,7 +266,7 @@ export class AzureMlWorkspace implements MlWorkspace {
   }
 
   async beginCreateDeployment(endpointName: string, name: string, spec: DeploymentSpec): Promise<Accepted> {
-    const workspace = await this.client.workspaces.get(this.#rg, this.#ws);
+    const location = await this.#location();
     return this.#accepted((onResponse) =>
       this.client.onlineDeployments.beginCreateOrUpdate(
         this.#rg,
@@ -273,7 +274,7 @@ export class AzureMlWorkspace implements MlWorkspace {
         endpointName,
         name,
         {
-          location: workspace.location ?? 'local',
+          location,
           tags: spec.tags,
           sku: { name: 'Default', capacity: spec.instanceCount },
           properties: { endpointComputeType: 'Managed', model: spec.modelId, instanceType: spec.instanceType },
@@ -397,6 +398,18 @@ export class AzureMlWorkspace implements MlWorkspace {
       throw err;
     }
     return out;
+  }
+
+  /** The workspace's region, which new endpoints and deployments must name; it never changes, so it is read once. */
+  #location(): Promise<string> {
+    this.#region ??= this.client.workspaces.get(this.#rg, this.#ws).then(
+      (ws) => ws.location ?? 'local',
+      (err: unknown) => {
+        this.#region = undefined;
+        throw err;
+      },
+    );
+    return this.#region;
   }
 
   /** Sends the initial request of an LRO and returns without waiting: orchestrations poll with durable timers. */
