@@ -14,6 +14,7 @@ import { ENDPOINT_CHANGED, type ProvisioningCheck, type Started } from './contra
 import { activity, now, sleep, type Context, type Step } from './durable';
 
 type Failure = { code: string; message: string };
+type Finished = Exclude<ProvisioningCheck, { state: 'InProgress' }>;
 
 /** Polls an ARM operation until it finishes or the deadline passes. */
 function* waitForProvisioning(
@@ -21,7 +22,7 @@ function* waitForProvisioning(
   started: Extract<Started, { ok: true }>,
   target: { endpointName: string; slot?: Slot },
   deadline: Date,
-): Step<ProvisioningCheck> {
+): Step<Finished> {
   let wait = started.retryAfterSeconds;
   for (;;) {
     // ARM may say "poll now" (retry-after-ms: 0) for an operation that is already done: no timer then.
@@ -188,26 +189,53 @@ export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: 
     }
     if (failure) {
       report(`rolling back to ${JSON.stringify(plan.rollback)}`);
-      const restored = yield* activity(ctx, 'setTraffic', { endpointName, traffic: plan.rollback });
-      if (restored.ok) yield* waitUntil(ctx, restored, shift);
+      const restored = yield* restoreTraffic(ctx, shift);
+      const message = `moving traffic to ${plan.challenger} failed: ${failure.message}`;
       return {
         ok: false,
         stale: false,
-        failure: {
-          code: 'TrafficShiftFailed',
-          message: `moving traffic to ${plan.challenger} failed: ${failure.message}`,
-        },
+        failure: restored.ok
+          ? { code: 'TrafficShiftFailed', message: `${message}; the champion's traffic is restored` }
+          : {
+              code: 'RollbackFailed',
+              message: `${message}; restoring ${JSON.stringify(plan.rollback)} failed too (${restored.message}): the endpoint needs a person`,
+            },
       };
     }
   }
   return { ok: true };
 }
 
-function* waitUntil(
-  ctx: Context,
-  started: Extract<Started, { ok: true }>,
-  shift: TrafficShift,
-): Step<ProvisioningCheck> {
+const RESTORE_ATTEMPTS = 5;
+const RESTORE_RETRY_SECONDS = 30;
+
+/** Puts the champion's traffic back, waiting out an update still in progress (ARM answers 409 meanwhile). */
+function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } | { ok: false; message: string }> {
+  let message = '';
+  for (let attempt = 1; attempt <= RESTORE_ATTEMPTS; attempt++) {
+    let wait = RESTORE_RETRY_SECONDS;
+    try {
+      const restored = yield* activity(ctx, 'setTraffic', {
+        endpointName: shift.endpointName,
+        traffic: shift.plan.rollback,
+      });
+      if (restored.ok) {
+        const done = yield* waitUntil(ctx, restored, shift);
+        if (done.state === 'Succeeded') return { ok: true };
+        message = done.message;
+      } else {
+        message = restored.message;
+        wait = restored.retryAfterSeconds ?? wait;
+      }
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    if (attempt < RESTORE_ATTEMPTS && wait > 0) yield* sleep(ctx, wait);
+  }
+  return { ok: false, message };
+}
+
+function* waitUntil(ctx: Context, started: Extract<Started, { ok: true }>, shift: TrafficShift): Step<Finished> {
   const deadline = new Date(now(ctx).getTime() + shift.deadlineMs);
   return yield* waitForProvisioning(ctx, started, { endpointName: shift.endpointName }, deadline);
 }

@@ -137,6 +137,26 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     expect(list).toHaveLength(2);
   });
 
+  it('keeps the champion serving and tagged when the traffic update fails to provision', async () => {
+    await lab.trainAndRegister({ name: 'demand', version: '3', seed: 3 });
+    const waiting = await inPhase('promote:demand:3', 'awaiting-approval');
+    await lab.admin('POST', 'faults', { kind: 'provisioning', target: 'endpoint', code: 'ResourceNotReady', count: 1 });
+    const approved = await fetch(waiting.status!.approval!.approveUrl, {
+      method: 'POST',
+      body: JSON.stringify({ approver: 'ana' }),
+    });
+    expect(approved.status).toBe(202);
+    const done = await finished('promote:demand:3');
+    expect(done.result).toMatchObject({ outcome: 'failed' });
+    expect(done.result?.reason).toContain("the champion's traffic is restored");
+    const stages = await lab.modelStages('demand');
+    expect(stages['1']).toBe('production');
+    expect(stages['3']).not.toBe('production');
+    const endpoint = await lab.client.onlineEndpoints.get(lab.info.resourceGroup, lab.info.workspaceName, 'demand-ep');
+    expect(endpoint.properties.provisioningState).toBe('Succeeded');
+    expect(Object.entries(endpoint.properties.traffic ?? {}).filter(([, v]) => v > 0)).toEqual([[championSlot, 100]]);
+  });
+
   it('shows the same state through the CLI', async () => {
     const run = async (...argv: string[]) => {
       let out = '';
@@ -155,6 +175,7 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     expect(body.versions.map((v) => [v.version, v.stage])).toEqual([
       ['1', 'production'],
       ['2', null],
+      ['3', 'staged'],
     ]);
     const endpoint = await run('endpoint', 'demand-ep');
     expect(endpoint.out).toContain('demand:1');

@@ -60,7 +60,10 @@ class World {
   deployFailure: string | undefined;
   testFails = false;
   trafficFails = 0;
+  /** Endpoint updates that send traffic to version 2 fail provisioning. */
   trafficUpdateFails = false;
+  /** Rollbacks answered 409 (an update still in progress) before one is accepted. */
+  rollbackConflicts = 0;
   calls: string[] = [];
 
   register(registry: Registry): Registry {
@@ -83,7 +86,7 @@ class World {
         return { ok: true, retryAfterSeconds: 0 };
       },
       checkProvisioning: (i) => {
-        if (i.operationUrl === 'traffic' && this.trafficUpdateFails) {
+        if (i.operationUrl === 'traffic-to-2' && this.trafficUpdateFails) {
           return { state: 'Failed', code: 'ResourceNotReady', message: 'the endpoint update failed' };
         }
         return { state: 'Succeeded' };
@@ -132,12 +135,17 @@ class World {
           this.trafficFails--;
           throw new Error('ARM refused the traffic update');
         }
+        if (!i.expect && this.rollbackConflicts > 0) {
+          this.rollbackConflicts--;
+          return { ok: false, code: 'Conflict', message: 'an update is in progress', retryAfterSeconds: 0 };
+        }
         const e = i.expect;
         if (e && (this.deployments[e.deployment] !== e.model || !sameTraffic(this.traffic, e.traffic))) {
           return { ok: false, code: ENDPOINT_CHANGED, message: 'the endpoint changed' };
         }
         this.traffic = { ...i.traffic };
-        return { ok: true, retryAfterSeconds: 0, operationUrl: 'traffic' };
+        const toChallenger = Object.entries(i.traffic).some(([d, w]) => w > 0 && this.deployments[d]?.endsWith(':2'));
+        return { ok: true, retryAfterSeconds: 0, operationUrl: toChallenger ? 'traffic-to-2' : 'traffic' };
       },
       recordRelease: () => ({ gitSha: 'abc1234', repository: 'local' }),
       signalInstance: () => ({ delivered: true }),
@@ -342,9 +350,33 @@ describe('promoteModel', () => {
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
     expect(result.failure?.message).toContain('the endpoint update failed');
+    expect(result.failure?.message).toContain("the champion's traffic is restored");
     expect(world.traffic).toEqual({ blue: 100, green: 0 });
     expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
   });
+
+  it.each([
+    [2, 'TrafficShiftFailed', { blue: 100, green: 0 }],
+    [9, 'RollbackFailed', { blue: 0, green: 100 }],
+  ] as const)(
+    'retries a rollback ARM refuses while an update is in progress (%i refusals → %s)',
+    async (conflicts, code, traffic) => {
+      const world = new World();
+      world.deployments = { blue: 'demand:1' };
+      world.traffic = { blue: 100 };
+      world.stages = { '1': 'production' };
+      world.endpointExists = true;
+      world.trafficUpdateFails = true;
+      world.rollbackConflicts = conflicts;
+      const { t, id } = await start(world, '2');
+      await phase(t, id);
+      await t.engine.raiseEvent(id, 'decision', decision('approve'));
+      const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+      expect(result).toMatchObject({ outcome: 'failed', failure: { code } });
+      expect(world.traffic).toEqual(traffic);
+      expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
+    },
+  );
 
   it('puts the champion back to 100 % when moving traffic keeps failing', async () => {
     const { world, result } = await approveChallengerWhileTrafficFails(3);
