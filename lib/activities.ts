@@ -111,6 +111,13 @@ export async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item
   return results;
 }
 
+function isConflict(err: unknown): boolean {
+  return (err as { statusCode?: number }).statusCode === 409;
+}
+
+/** Started, with no operation to follow: checkProvisioning reads the resource's own provisioning state. */
+const POLL_RESOURCE: Started = { ok: true, retryAfterSeconds: 0 };
+
 function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
@@ -211,6 +218,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         const accepted = await workspace.beginCreateEndpoint(endpointName, { 'champion.model': modelName });
         return { ok: true, ...accepted };
       } catch (err) {
+        if (isConflict(err) && (await workspace.getEndpoint(endpointName))) return POLL_RESOURCE;
         const failure = armFailure(err);
         if (!failure) throw err;
         return { ok: false, ...failure };
@@ -235,6 +243,11 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         });
         return { ok: true, ...accepted };
       } catch (err) {
+        // A re-run (after a crash) of a deploy ARM still works on is answered 409: poll that one instead.
+        if (isConflict(err)) {
+          const current = await workspace.getDeployment(input.endpointName, input.slot);
+          if (current && modelRef(current.modelId) === `${input.modelName}:${input.modelVersion}`) return POLL_RESOURCE;
+        }
         const failure = armFailure(err);
         if (!failure) throw err;
         return { ok: false, ...failure };

@@ -203,6 +203,8 @@ export class AzureMlWorkspace implements MlWorkspace {
     const current = await this.#send('GET', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION);
     const body = this.#json(current) as { properties: { traffic?: Record<string, number> } & Record<string, unknown> };
     const before = body.properties.traffic ?? {};
+    // Already so (a re-run after a crash, or nothing to change): follow the endpoint's own state.
+    if (sameTraffic(before, traffic)) return { ok: true, accepted: { retryAfterSeconds: 0 } };
     if (expected && !sameTraffic(before, expected)) return { ok: false, current: before };
     body.properties.traffic = traffic;
     const put = await this.#send('PUT', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION, body);

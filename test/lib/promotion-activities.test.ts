@@ -1,0 +1,100 @@
+/**
+ * Promotion activities over the production adapters against the local workspace: a re-run of an activity whose
+ * ARM operation is still in progress (the host crashed before recording its result) follows that operation
+ * instead of failing on ARM's 409 or writing twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, type ActivityHandlers } from '../../lib/activities';
+import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
+import type { LocalWorkspace } from '../../local/workspace/index';
+import type { ProvisioningCheck, Started } from '../../orchestrations/contract';
+import { removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+
+describe('promotion activities re-run while ARM still works on their operation', () => {
+  let ws: LocalWorkspace;
+  let activities: ActivityHandlers;
+
+  const settled = (started: Started, target: { slot?: 'blue' | 'green' }) =>
+    waitFor(async () => {
+      if (!started.ok) throw new Error(`not started: ${started.message}`);
+      const check: ProvisioningCheck = await activities.checkProvisioning({
+        endpointName: 'promo-ep',
+        ...target,
+        operationUrl: started.operationUrl,
+      });
+      return check.state === 'InProgress' ? undefined : check;
+    }, 'the operation to finish');
+  /** ARM writes that changed something (a refused PUT is logged too). */
+  const writes = () => ws.requestLog({ writesOnly: true }).filter((r) => r.status < 400).length;
+
+  beforeAll(async () => {
+    ws = await start({ provisioningMs: 300 });
+    const workspace = new AzureMlWorkspace(ws.credential(), {
+      subscriptionId: ws.subscriptionId,
+      resourceGroup: ws.resourceGroup,
+      workspaceName: ws.workspaceName,
+      armEndpoint: ws.armEndpoint,
+      caCert: ws.caCert,
+    });
+    activities = createActivities({
+      workspace,
+      telemetry: { event: () => {}, exception: () => {} },
+      approvalSecret: 'test-secret',
+      publicUrl: 'http://127.0.0.1:7071',
+      signal: async () => true,
+    } as unknown as Parameters<typeof createActivities>[0]);
+    await trainAndRegister(ws, sdk(ws), { job: 'train-a', model: 'demand', version: '1' });
+  });
+  afterAll(async () => {
+    await ws.close();
+    removeTempDirs();
+  });
+
+  it('follows the endpoint creation and the deployment it already started', async () => {
+    const endpoint = await activities.beginCreateEndpoint({ endpointName: 'promo-ep', modelName: 'demand' });
+    const again = await activities.beginCreateEndpoint({ endpointName: 'promo-ep', modelName: 'demand' });
+    expect(again).toMatchObject({ ok: true });
+    expect(await settled(again, {})).toEqual({ state: 'Succeeded' });
+    expect(await settled(endpoint, {})).toEqual({ state: 'Succeeded' });
+
+    const deploy = {
+      endpointName: 'promo-ep',
+      slot: 'blue' as const,
+      modelName: 'demand',
+      modelVersion: '1',
+      instanceType: 'Standard_DS3_v2',
+      instanceCount: 1,
+      promotionId: 'promote:demand:1',
+    };
+    const first = await activities.beginDeploy(deploy);
+    const before = writes();
+    const rerun = await activities.beginDeploy(deploy);
+    expect(rerun).toMatchObject({ ok: true });
+    expect(writes()).toBe(before);
+    expect(await settled(rerun, { slot: 'blue' })).toEqual({ state: 'Succeeded' });
+    expect(await settled(first, { slot: 'blue' })).toEqual({ state: 'Succeeded' });
+  });
+
+  it('follows a traffic change it already made instead of refusing its own result', async () => {
+    const shift = {
+      endpointName: 'promo-ep',
+      traffic: { blue: 100 },
+      expect: { deployment: 'blue' as const, model: 'demand:1', traffic: {} },
+    };
+    const first = await activities.setTraffic(shift);
+    expect(first).toMatchObject({ ok: true });
+    const before = writes();
+    const rerun = await activities.setTraffic(shift);
+    expect(rerun).toEqual({ ok: true, retryAfterSeconds: 0 });
+    expect(writes()).toBe(before);
+    expect(await settled(rerun, {})).toEqual({ state: 'Succeeded' });
+    // A change the endpoint no longer fits is refused without a write.
+    const stale = await activities.setTraffic({
+      ...shift,
+      traffic: { blue: 0 },
+      expect: { ...shift.expect, traffic: {} },
+    });
+    expect(stale).toMatchObject({ ok: false, code: 'EndpointChanged' });
+    expect(writes()).toBe(before);
+  });
+});
