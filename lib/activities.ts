@@ -447,11 +447,11 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         const held = await workspace.getDeployment(endpointName, expect.deployment);
         const model = modelRef(held?.modelId);
         if (model !== expect.model || held?.provisioningState !== 'Succeeded') {
-          const now = held ? `${model ?? 'an unknown model'} (${held.provisioningState})` : 'nothing';
+          const holds = held ? `${model ?? 'an unknown model'} (${held.provisioningState})` : 'nothing';
           return {
             ok: false,
             code: ENDPOINT_CHANGED,
-            message: `${expect.deployment} holds ${now}, not ${expect.model}`,
+            message: `${expect.deployment} holds ${holds}, not ${expect.model}`,
           };
         }
       }

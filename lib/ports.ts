@@ -89,7 +89,8 @@ export interface MlWorkspace {
   beginCreateEndpoint(name: string, tags: Record<string, string>): Promise<Accepted>;
   /**
    * Replaces the traffic split, keeping mirror traffic and tags as they are, and returns the endpoint update to
-   * poll. With `expected`, only while the split is still that one (deployments at 0 % and absent ones are equal).
+   * poll (none when the split is already so). With `expected`, only while the split is still that one
+   * (deployments at 0 % and absent ones are equal).
    */
   setTraffic(
     endpointName: string,

@@ -181,7 +181,7 @@ export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: 
         }
         failure = started;
       } else {
-        const done = yield* waitUntil(ctx, started, shift);
+        const done = yield* waitForUpdate(ctx, started, shift);
         if (done.state === 'Failed') failure = done;
       }
     } catch (err) {
@@ -220,7 +220,7 @@ function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } |
         traffic: shift.plan.rollback,
       });
       if (restored.ok) {
-        const done = yield* waitUntil(ctx, restored, shift);
+        const done = yield* waitForUpdate(ctx, restored, shift);
         if (done.state === 'Succeeded') return { ok: true };
         message = done.message;
       } else {
@@ -235,7 +235,8 @@ function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } |
   return { ok: false, message };
 }
 
-function* waitUntil(ctx: Context, started: Extract<Started, { ok: true }>, shift: TrafficShift): Step<Finished> {
+/** Waits for an endpoint update, each with the policy's provisioning deadline. */
+function* waitForUpdate(ctx: Context, started: Extract<Started, { ok: true }>, shift: TrafficShift): Step<Finished> {
   const deadline = new Date(now(ctx).getTime() + shift.deadlineMs);
   return yield* waitForProvisioning(ctx, started, { endpointName: shift.endpointName }, deadline);
 }
