@@ -115,8 +115,11 @@ export interface ChampionApi {
   listPromotions(filter?: { model?: string }): Promise<PromotionSummary[]>;
   getPromotion(id: string): Promise<PromotionSummary>;
   startPromotion(request: StartPromotionRequest): Promise<StartedPromotion>;
-  /** Always sent with `via: 'cli'`. Resolves once the app accepted it (202). */
-  decide(id: string, request: DecisionRequest): Promise<{ accepted: boolean }>;
+  /**
+   * Always sent with `via: 'cli'`. Resolves once the promotion took it (202), or with `pending` when it had not
+   * handled it yet; a decision that lost to another one is refused (409).
+   */
+  decide(id: string, request: DecisionRequest): Promise<{ accepted: boolean; pending?: boolean }>;
   getModel(name: string): Promise<ModelView>;
   getEndpoint(name: string): Promise<EndpointDetails>;
   health(): Promise<Health>;

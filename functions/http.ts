@@ -125,7 +125,8 @@ async function decide(
     },
     new Date(),
   );
-  return outcome.ok ? json(202, { accepted: true }) : problem(outcome.status, outcome.message);
+  if (!outcome.ok) return problem(outcome.status, outcome.message);
+  return json(202, outcome.pending ? { accepted: true, pending: true } : { accepted: true });
 }
 
 app.http('getModel', {

@@ -157,47 +157,10 @@ export function checkApprover(input: {
   return { ok: true };
 }
 
-/** How a decision reached the orchestration; `timeout` is the rejection recorded when nobody answered in time. */
-export type DecisionChannel = 'link' | 'api' | 'cli' | 'timeout';
-
-export interface AuditRecord {
-  promotionId: string;
-  modelName: string;
-  modelVersion: string;
-  decision: Decision;
-  approver: string;
-  comment: string;
-  /** ISO 8601. */
-  at: string;
-  via: DecisionChannel;
-}
-
-/** Audit records are stored as tags and in history; a free-text comment must not grow without bound. */
+/** A decision's comment is kept in the promotion's status and result: it must not grow without bound. */
 export const MAX_COMMENT_LENGTH = 1000;
 
-export function auditRecord(input: {
-  promotionId: string;
-  modelName: string;
-  modelVersion: string;
-  decision: Decision;
-  approver: string;
-  comment?: string;
-  at: Date;
-  via: DecisionChannel;
-}): AuditRecord {
-  return {
-    promotionId: input.promotionId,
-    modelName: input.modelName,
-    modelVersion: input.modelVersion,
-    decision: input.decision,
-    approver: input.approver.trim(),
-    comment: (input.comment ?? '').trim().slice(0, MAX_COMMENT_LENGTH),
-    at: input.at.toISOString(),
-    via: input.via,
-  };
-}
-
-/** The part of a decision `decideOnce` needs; AuditRecord fits. */
+/** The part of a decision `decideOnce` needs; the promotion's ApprovalDecision fits. */
 export interface RecordedDecision {
   decision: Decision;
   approver: string;

@@ -2,10 +2,12 @@
  * Starting promotions and recording decisions: the edge logic shared by the Event Grid trigger, the HTTP API and
  * the CLI. Idempotent: one promotion per model version, whatever the number of deliveries.
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
 import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../orchestrations/contract';
 import { EVENTS } from '../orchestrations/contract';
-import { checkApprover, verifyApprovalToken } from './approval';
+import { checkApprover, decideOnce, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
 import { promotionInstanceId } from './domain/events';
 import { policyFor, type PolicySet } from './domain/policy';
 
@@ -44,7 +46,17 @@ export async function startPromotion(
   return { kind: 'started', id };
 }
 
-export type DecisionOutcome = { ok: true } | { ok: false; status: 400 | 403 | 404 | 409; message: string };
+export type DecisionOutcome =
+  { ok: true; pending?: true } | { ok: false; status: 400 | 403 | 404 | 409; message: string };
+
+/** How long a decision's sender waits to learn whether the promotion took it, and how often it looks. */
+export interface DecisionWait {
+  timeoutMs: number;
+  /** First pause between looks; it doubles up to 100 ms. */
+  pollMs: number;
+}
+
+const DECISION_WAIT: DecisionWait = { timeoutMs: 10_000, pollMs: 2 };
 
 /**
  * Checks a decision against the promotion it is for, then hands it to the waiting orchestration. A token (from
@@ -62,6 +74,7 @@ export async function submitDecision(
     via: ApprovalDecision['via'];
   },
   now: Date,
+  wait: DecisionWait = DECISION_WAIT,
 ): Promise<DecisionOutcome> {
   let decision = request.decision;
   if (request.token !== undefined) {
@@ -104,12 +117,44 @@ export async function submitDecision(
     return { ok: false, status: who.reason === 'anonymous' ? 400 : 403, message: messages[who.reason] };
   }
   const payload: ApprovalDecision = {
+    id: randomUUID(),
     decision,
     approver: request.approver!.trim(),
-    comment: request.comment?.slice(0, 1000),
+    comment: request.comment?.trim().slice(0, MAX_COMMENT_LENGTH),
     via: request.via,
     at: now.toISOString(),
   };
   await client.raiseEvent(request.promotionId, EVENTS.decision, payload);
-  return { ok: true };
+  return decisionTaken(client, payload, request.promotionId, wait);
+}
+
+/**
+ * A promotion takes the first decision it receives, so two sent at once (a double click, two approvers) both
+ * pass the checks above: the sender of each learns from the promotion's status which one it took.
+ */
+async function decisionTaken(
+  client: df.DurableClient,
+  sent: ApprovalDecision,
+  promotionId: string,
+  wait: DecisionWait,
+): Promise<DecisionOutcome> {
+  const deadline = Date.now() + wait.timeoutMs;
+  for (let pause = wait.pollMs; ; pause = Math.min(2 * pause, 100)) {
+    const status = await instanceStatus(client, promotionId);
+    const custom = status?.customStatus as PromotionStatus | undefined;
+    const taken = custom?.decision;
+    if (taken?.id === sent.id) return { ok: true };
+    const once = decideOnce(taken, sent);
+    if (!once.ok) return { ok: false, status: 409, message: once.message };
+    if (!status || String(status.runtimeStatus) !== 'Running' || custom?.phase !== 'awaiting-approval') {
+      return {
+        ok: false,
+        status: 409,
+        message: `Promotion "${promotionId}" stopped waiting for a decision (phase: ${custom?.phase ?? status?.runtimeStatus ?? 'gone'}).`,
+      };
+    }
+    // The promotion has not handled the event yet; past the deadline, say it was sent but not yet taken.
+    if (Date.now() >= deadline) return { ok: true, pending: true };
+    await sleep(pause);
+  }
 }

@@ -160,6 +160,8 @@ export type PromotionOutcome =
   'promoted' | 'lost-evaluation' | 'rejected' | 'approval-timed-out' | 'superseded' | 'failed';
 
 export interface ApprovalDecision {
+  /** Names this submission, so whoever sent it can tell whether it was the one the promotion took. */
+  id?: string;
   decision: 'approve' | 'reject';
   approver: string;
   comment?: string;
@@ -195,6 +197,8 @@ export interface PromotionStatus {
   timeline: { at: string; phase: string; note: string }[];
   evidence?: { decision: string; reason: string; n?: number };
   approval?: ApprovalLinks;
+  /** The decision the promotion took (the first to arrive); later ones are refused. */
+  decision?: ApprovalDecision;
 }
 
 export const EVENTS = {

@@ -35,6 +35,12 @@ class Timeline {
     this.status = { phase: 'preparing', modelName: input.modelName, modelVersion: input.modelVersion, timeline: [] };
   }
 
+  /** Published in the episode that takes the decision, so its sender learns at once that it was the one. */
+  decided(decision: ApprovalDecision): void {
+    this.status.decision = decision;
+    this.ctx.df.setCustomStatus(this.status);
+  }
+
   mark(phase: PromotionStatus['phase'], note: string): void {
     this.status.phase = phase;
     this.status.timeline.push({ at: now(this.ctx).toISOString(), phase, note });
@@ -141,6 +147,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       decision = { decision: 'approve', approver: 'policy:onTimeout', via: 'api', at: now(ctx).toISOString() };
     } else {
       decision = decided.result as ApprovalDecision;
+      timeline.decided(decision);
       if (decision.decision === 'reject') {
         yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
         return result(

@@ -34,6 +34,11 @@ function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
         printJson(io, response);
         return 0;
       }
+      if (response.pending) {
+        println(io.stdout, `Sent the decision to ${id}; it has not taken it yet (it takes the first it receives).`);
+        println(io.stdout, `Check which one it took with: champion show ${id}`);
+        return 0;
+      }
       println(io.stdout, `${decision === 'approve' ? 'Approved' : 'Rejected'} ${id} as ${approver}.`);
       println(io.stdout, `The promotion continues on its own; follow it with: champion show ${id}`);
       return 0;

@@ -148,7 +148,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         error: `Promotion "${id}" is not waiting for a decision (phase: done).`,
       });
     }
-    return send(res, 202, { accepted: true });
+    // An approver named "slow" stands for a promotion that had not handled the decision when the app answered.
+    const pending = (body as { approver?: string } | undefined)?.approver === 'slow';
+    return send(res, 202, pending ? { accepted: true, pending: true } : { accepted: true });
   }
   if (resource === 'models') {
     if (id === 'broken') return send(res, 500, { error: 'The workspace is unavailable.' });
@@ -358,6 +360,14 @@ describe('approve and reject', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Rejected promote:demand:3 as bob.');
     expect(requests[0]?.body).toEqual({ decision: 'reject', approver: 'bob', via: 'cli' });
+  });
+
+  it('says so when the promotion had not taken the decision yet', async () => {
+    const run = await cli('approve', 'promote:demand:3', '--as', 'slow');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('it has not taken it yet');
+    expect(run.stdout).toContain('champion show promote:demand:3');
+    expect(run.stdout).not.toContain('Approved');
   });
 
   it('a server 409 is exit 1 with its message', async () => {

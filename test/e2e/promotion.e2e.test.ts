@@ -186,4 +186,23 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('not waiting for a decision');
   });
+
+  it('takes one of two decisions sent at once, and tells the other sender it lost', async () => {
+    await lab.trainAndRegister({ name: 'demand', version: '4', seed: 4 });
+    const waiting = await inPhase('promote:demand:4', 'awaiting-approval');
+    const send = (url: string, approver: string) =>
+      fetch(url, { method: 'POST', body: JSON.stringify({ approver }) }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { error?: string },
+      }));
+    const [approve, reject] = await Promise.all([
+      send(waiting.status!.approval!.approveUrl, 'ana'),
+      send(waiting.status!.approval!.rejectUrl, 'bo'),
+    ]);
+    expect([approve.status, reject.status].sort()).toEqual([202, 409]);
+    const loser = approve.status === 409 ? approve : reject;
+    expect(loser.body.error).toMatch(/already (approved|rejected) by (ana|bo)/);
+    const done = await finished('promote:demand:4');
+    expect(done.result?.outcome).toBe(approve.status === 202 ? 'promoted' : 'rejected');
+  });
 });

@@ -2,16 +2,14 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   type ApprovalClaims,
-  type AuditRecord,
-  MAX_COMMENT_LENGTH,
   approvalUrls,
-  auditRecord,
   checkApprover,
   createApprovalToken,
   createApprovalTokens,
   decideOnce,
   verifyApprovalToken,
 } from '../../lib/approval';
+import type { ApprovalDecision } from '../../orchestrations/contract';
 
 const SECRET = 'an-approval-secret-that-is-long-enough-0123';
 const OTHER_SECRET = 'another-approval-secret-also-long-enough-987';
@@ -200,57 +198,21 @@ describe('checkApprover', () => {
   });
 });
 
-describe('auditRecord', () => {
-  it('stamps the time as ISO and keeps the decision details', () => {
-    const record = auditRecord({
-      promotionId: 'p1',
-      modelName: 'churn',
-      modelVersion: '7',
-      decision: 'approve',
-      approver: ' bob@contoso.com ',
-      comment: '  looks good  ',
-      at: new Date(Date.UTC(2030, 0, 1, 12, 0, 0)),
-      via: 'link',
-    });
-    expect(record).toEqual<AuditRecord>({
-      promotionId: 'p1',
-      modelName: 'churn',
-      modelVersion: '7',
-      decision: 'approve',
-      approver: 'bob@contoso.com',
-      comment: 'looks good',
-      at: '2030-01-01T12:00:00.000Z',
-      via: 'link',
-    });
-  });
-
-  it('defaults the comment to empty and bounds its length', () => {
-    const base = {
-      promotionId: 'p1',
-      modelName: 'churn',
-      modelVersion: '7',
-      decision: 'reject' as const,
-      approver: 'system',
-      at: new Date(0),
-      via: 'timeout' as const,
-    };
-    expect(auditRecord(base).comment).toBe('');
-    expect(auditRecord({ ...base, comment: 'x'.repeat(5000) }).comment).toHaveLength(MAX_COMMENT_LENGTH);
-  });
-});
-
 describe('decideOnce', () => {
-  const first: AuditRecord = {
-    promotionId: 'p1',
-    modelName: 'churn',
-    modelVersion: '7',
+  const first: ApprovalDecision = {
+    id: 'd1',
     decision: 'approve',
     approver: 'bob@contoso.com',
-    comment: '',
     at: '2030-01-01T12:00:00.000Z',
     via: 'link',
   };
-  const second: AuditRecord = { ...first, decision: 'reject', approver: 'carol@contoso.com', via: 'api' };
+  const second: ApprovalDecision = {
+    ...first,
+    id: 'd2',
+    decision: 'reject',
+    approver: 'carol@contoso.com',
+    via: 'api',
+  };
 
   it('accepts the first decision', () => {
     expect(decideOnce(undefined, first)).toEqual({ ok: true, decision: first });

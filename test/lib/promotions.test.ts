@@ -1,0 +1,80 @@
+/**
+ * submitDecision against a scripted durable client: what the sender of a decision is told once it is raised —
+ * taken, lost to another decision, or not handled yet.
+ */
+import type * as df from 'durable-functions';
+import { describe, expect, it } from 'vitest';
+import { submitDecision } from '../../lib/promotions';
+import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../../orchestrations/contract';
+
+const ID = 'promote:demand:3';
+
+/** A promotion waiting for approval; `react` decides what its status shows once an event was raised. */
+function fakeClient(react: (sent: ApprovalDecision) => ApprovalDecision | undefined) {
+  let taken: ApprovalDecision | undefined;
+  const raised: ApprovalDecision[] = [];
+  const client = {
+    getStatus: async () => {
+      const status: PromotionStatus = {
+        phase: 'awaiting-approval',
+        modelName: 'demand',
+        modelVersion: '3',
+        timeline: [],
+        ...(taken ? { decision: taken } : {}),
+      };
+      return {
+        runtimeStatus: 'Running',
+        input: {
+          modelName: 'demand',
+          modelVersion: '3',
+          registeredBy: 'dana',
+          policy: { approval: {} },
+        } as unknown as PromotionInput,
+        customStatus: status,
+      };
+    },
+    raiseEvent: async (_id: string, _name: string, data: ApprovalDecision) => {
+      raised.push(data);
+      taken = react(data);
+    },
+  } as unknown as df.DurableClient;
+  return { client, raised };
+}
+
+const submit = (client: df.DurableClient, approver = 'ana') =>
+  submitDecision(
+    client,
+    'secret',
+    { promotionId: ID, decision: 'approve', approver, via: 'api' },
+    new Date('2030-01-01T00:00:00Z'),
+    { timeoutMs: 50, pollMs: 1 },
+  );
+
+describe('submitDecision', () => {
+  it('answers accepted once the promotion shows it took this decision', async () => {
+    const { client, raised } = fakeClient((sent) => sent);
+    expect(await submit(client)).toEqual({ ok: true });
+    expect(raised[0]).toMatchObject({ decision: 'approve', approver: 'ana', id: expect.any(String) });
+  });
+
+  it('refuses with 409 when another decision got there first', async () => {
+    const other: ApprovalDecision = {
+      id: 'x',
+      decision: 'reject',
+      approver: 'bo',
+      via: 'link',
+      at: '2030-01-01T00:00:00Z',
+    };
+    const { client } = fakeClient(() => other);
+    expect(await submit(client)).toEqual({
+      ok: false,
+      status: 409,
+      message: 'This promotion was already rejected by bo at 2030-01-01T00:00:00Z; a decision can be made only once.',
+    });
+  });
+
+  it('says pending when the promotion has not handled it by the deadline', async () => {
+    const { client } = fakeClient(() => undefined);
+    expect(await submit(client)).toEqual({ ok: true, pending: true });
+  });
+});
