@@ -164,7 +164,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
 
   // 3. Release: traffic first, then the production tag and the release stamp.
   timeline.mark('rolling-out', `approved${decision ? ` by ${decision.approver}` : ' (no approval required)'}`);
-  const released = yield* withModelLock(ctx, modelName, function* () {
+  const release = function* () {
     const report = (note: string) =>
       timeline.mark(note.startsWith('rolling back') ? 'rolling-back' : 'rolling-out', note);
     const shift = {
@@ -196,14 +196,21 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     }
     if (!shifted.ok) return shifted;
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
-    const release = yield* activity(ctx, 'recordRelease', {
+    const record = yield* activity(ctx, 'recordRelease', {
       endpointName: policy.endpointName,
       slot: plan.challenger,
       promotionId,
       modelName,
       modelVersion,
     });
-    return { ok: true as const, release, slot: plan.challenger };
+    return { ok: true as const, release: record, slot: plan.challenger };
+  };
+  const released = yield* withModelLock(ctx, modelName, function* () {
+    const outcome = yield* release();
+    // It will not be deployed: left `staged`, it would look as if it still waited for a review.
+    if (!outcome.ok)
+      yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'unstage', promotionId });
+    return outcome;
   });
   if (!released.ok)
     return result('failed', released.failure.message, { evidence, decision, failure: released.failure });

@@ -151,7 +151,7 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     expect(done.result?.reason).toContain("the champion's traffic is restored");
     const stages = await lab.modelStages('demand');
     expect(stages['1']).toBe('production');
-    expect(stages['3']).not.toBe('production');
+    expect(stages['3']).toBe('unstaged');
     const endpoint = await lab.client.onlineEndpoints.get(lab.info.resourceGroup, lab.info.workspaceName, 'demand-ep');
     expect(endpoint.properties.provisioningState).toBe('Succeeded');
     expect(Object.entries(endpoint.properties.traffic ?? {}).filter(([, v]) => v > 0)).toEqual([[championSlot, 100]]);
@@ -175,7 +175,7 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     expect(body.versions.map((v) => [v.version, v.stage])).toEqual([
       ['1', 'production'],
       ['2', null],
-      ['3', 'staged'],
+      ['3', 'unstaged'],
     ]);
     const endpoint = await run('endpoint', 'demand-ep');
     expect(endpoint.out).toContain('demand:1');

@@ -119,7 +119,8 @@ class World {
           for (const [v, s] of Object.entries(this.stages)) if (s === 'production') this.stages[v] = 'surpassed';
           this.stages[i.modelVersion] = 'production';
         }
-        if (i.transition === 'reject') this.stages[i.modelVersion] = 'unstaged';
+        const leaving = i.transition === 'reject' || i.transition === 'unstage';
+        if (leaving && this.stages[i.modelVersion] === 'staged') this.stages[i.modelVersion] = 'unstaged';
         return { written: [i.modelVersion] };
       },
       requestApproval: (i) => ({
@@ -352,7 +353,7 @@ describe('promoteModel', () => {
     expect(result.failure?.message).toContain('the endpoint update failed');
     expect(result.failure?.message).toContain("the champion's traffic is restored");
     expect(world.traffic).toEqual({ blue: 100, green: 0 });
-    expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
+    expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
   });
 
   it.each([
@@ -374,7 +375,7 @@ describe('promoteModel', () => {
       const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
       expect(result).toMatchObject({ outcome: 'failed', failure: { code } });
       expect(world.traffic).toEqual(traffic);
-      expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
+      expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
     },
   );
 
@@ -382,7 +383,7 @@ describe('promoteModel', () => {
     const { world, result } = await approveChallengerWhileTrafficFails(3);
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
     expect(world.traffic).toEqual({ blue: 100, green: 0 });
-    expect(world.stages).toEqual({ '1': 'production', '2': 'staged' });
+    expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
   });
 });
 
