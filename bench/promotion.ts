@@ -451,26 +451,12 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
     const p = stats(samples);
     rows.push({ metric: `  ${metric} p50 / p99`, value: `${ms(p.p50)} / ${ms(p.p99)}` });
   };
-  part(
-    'delivery and start (event → preparing)',
-    decisions.map((d) => d.deliveryMs),
-  );
-  part(
-    'model lock, endpoint read (preparing → deploying)',
-    decisions.map((d) => d.lockMs),
-  );
-  part(
-    'deploy at 0 % (deploying → testing)',
-    decisions.map((d) => d.provisioningMs),
-  );
-  part(
-    'smoke test (testing → evaluating)',
-    decisions.map((d) => d.smokeMs),
-  );
-  part(
-    'evaluation, 2 × 1,000 rows (evaluating → evaluated)',
-    decisions.map((d) => d.evaluationMs),
-  );
+  const step = (metric: string, pick: (d: DecisionSample) => number): void => part(metric, decisions.map(pick));
+  step('delivery and start (event → preparing)', (d) => d.deliveryMs);
+  step('model lock, endpoint read (preparing → deploying)', (d) => d.lockMs);
+  step('deploy at 0 % (deploying → testing)', (d) => d.provisioningMs);
+  step('smoke test (testing → evaluating)', (d) => d.smokeMs);
+  step('evaluation, 2 × 1,000 rows (evaluating → evaluated)', (d) => d.evaluationMs);
   const winners = decisions.filter((d) => d.reached === 'awaiting-approval');
   if (winners.length > 0)
     part(

@@ -4,7 +4,16 @@ import { BlobDataReader } from '../../lib/azure/data-reader';
 import { AzureMlWorkspace, retryAfter } from '../../lib/azure/ml-workspace';
 import { EndpointScoring, ScoringError } from '../../lib/azure/scoring';
 import type { LocalWorkspace } from '../../local/workspace/index';
-import { PROVISIONING_MS, removeTempDirs, rest, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import {
+  mlWorkspace,
+  PROVISIONING_MS,
+  removeTempDirs,
+  rest,
+  sdk,
+  start,
+  trainAndRegister,
+  waitFor,
+} from '../workspace/helpers';
 
 describe('retryAfter: how long ARM asks a poller to wait', () => {
   const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] });
@@ -29,13 +38,7 @@ describe('Azure adapters against the local workspace', () => {
 
   beforeAll(async () => {
     ws = await start();
-    aml = new AzureMlWorkspace(ws.credential(), {
-      subscriptionId: ws.subscriptionId,
-      resourceGroup: ws.resourceGroup,
-      workspaceName: ws.workspaceName,
-      armEndpoint: ws.armEndpoint,
-      caCert: ws.caCert,
-    });
+    aml = mlWorkspace(ws);
     scoring = new EndpointScoring({ caCert: ws.caCert });
     ({ modelId } = await trainAndRegister(ws, sdk(ws), { job: 'train-a', model: 'churn', version: '1' }));
   });

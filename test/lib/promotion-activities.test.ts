@@ -5,10 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type ActivityHandlers } from '../../lib/activities';
-import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { ProvisioningCheck, Started } from '../../orchestrations/contract';
-import { removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import { mlWorkspace, removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
 
 describe('promotion activities re-run while ARM still works on their operation', () => {
   let ws: LocalWorkspace;
@@ -29,13 +28,7 @@ describe('promotion activities re-run while ARM still works on their operation',
 
   beforeAll(async () => {
     ws = await start({ provisioningMs: 300 });
-    const workspace = new AzureMlWorkspace(ws.credential(), {
-      subscriptionId: ws.subscriptionId,
-      resourceGroup: ws.resourceGroup,
-      workspaceName: ws.workspaceName,
-      armEndpoint: ws.armEndpoint,
-      caCert: ws.caCert,
-    });
+    const workspace = mlWorkspace(ws);
     activities = createActivities({
       workspace,
       telemetry: { event: () => {}, exception: () => {} },

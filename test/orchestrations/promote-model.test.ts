@@ -281,40 +281,42 @@ describe('promoteModel', () => {
     expect(world.deployments).toEqual({});
   });
 
-  async function approveChallengerWhileTrafficFails(
-    failures: number,
+  /**
+   * Version 1 serves 100 % from blue; version 2 is promoted and approved. `setup` changes the world first,
+   * `whileWaiting` while version 2 waits for approval.
+   */
+  async function approveChallenger(
+    setup: (world: World) => void,
+    whileWaiting: (world: World) => void = () => {},
   ): Promise<{ world: World; result: PromotionResult }> {
     const world = new World();
     world.deployments = { blue: 'demand:1' };
     world.traffic = { blue: 100 };
     world.stages = { '1': 'production' };
     world.endpointExists = true;
-    world.trafficFails = failures;
+    setup(world);
     const { t, id } = await start(world, '2');
-    await phase(t, id);
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    whileWaiting(world);
     await t.engine.raiseEvent(id, 'decision', decision('approve'));
     return { world, result: (await t.engine.waitForCompletion(id)).output as PromotionResult };
   }
 
   it('retries an activity that fails once and carries on', async () => {
-    const { world, result } = await approveChallengerWhileTrafficFails(1);
+    const { world, result } = await approveChallenger((w) => (w.trafficFails = 1));
     expect(result.outcome).toBe('promoted');
     expect(world.traffic).toEqual({ blue: 0, green: 100 });
     expect(world.calls.filter((c) => c === 'setTraffic')).toHaveLength(2);
   });
 
   it('deploys and tests again when a newer challenger took the idle slot while it waited', async () => {
-    const world = new World();
-    world.deployments = { blue: 'demand:1' };
-    world.traffic = { blue: 100 };
-    world.stages = { '1': 'production' };
-    world.endpointExists = true;
-    const { t, id } = await start(world, '2');
-    expect(await phase(t, id)).toBe('awaiting-approval');
-    world.deployments.green = 'demand:3'; // a loser's leftover in the slot this one was tested in
-    world.calls = [];
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
-    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    const { world, result } = await approveChallenger(
+      () => {},
+      (w) => {
+        w.deployments.green = 'demand:3'; // a loser's leftover in the slot this one was tested in
+        w.calls = [];
+      },
+    );
     expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'green' } });
     expect(world.deployments.green).toBe('demand:2');
     expect(world.traffic).toEqual({ blue: 0, green: 100 });
@@ -339,16 +341,7 @@ describe('promoteModel', () => {
   });
 
   it('puts the champion back and never tags production when the endpoint update fails', async () => {
-    const world = new World();
-    world.deployments = { blue: 'demand:1' };
-    world.traffic = { blue: 100 };
-    world.stages = { '1': 'production' };
-    world.endpointExists = true;
-    world.trafficUpdateFails = true;
-    const { t, id } = await start(world, '2');
-    await phase(t, id);
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
-    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    const { world, result } = await approveChallenger((w) => (w.trafficUpdateFails = true));
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
     expect(result.failure?.message).toContain('the endpoint update failed');
     expect(result.failure?.message).toContain("the champion's traffic is restored");
@@ -362,17 +355,10 @@ describe('promoteModel', () => {
   ] as const)(
     'retries a rollback ARM refuses while an update is in progress (%i refusals → %s)',
     async (conflicts, code, traffic) => {
-      const world = new World();
-      world.deployments = { blue: 'demand:1' };
-      world.traffic = { blue: 100 };
-      world.stages = { '1': 'production' };
-      world.endpointExists = true;
-      world.trafficUpdateFails = true;
-      world.rollbackConflicts = conflicts;
-      const { t, id } = await start(world, '2');
-      await phase(t, id);
-      await t.engine.raiseEvent(id, 'decision', decision('approve'));
-      const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+      const { world, result } = await approveChallenger((w) => {
+        w.trafficUpdateFails = true;
+        w.rollbackConflicts = conflicts;
+      });
       expect(result).toMatchObject({ outcome: 'failed', failure: { code } });
       expect(world.traffic).toEqual(traffic);
       expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
@@ -380,7 +366,7 @@ describe('promoteModel', () => {
   );
 
   it('puts the champion back to 100 % when moving traffic keeps failing', async () => {
-    const { world, result } = await approveChallengerWhileTrafficFails(3);
+    const { world, result } = await approveChallenger((w) => (w.trafficFails = 3));
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
     expect(world.traffic).toEqual({ blue: 100, green: 0 });
     expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });

@@ -9,10 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainingActivities, environmentVersionOf, repoRoot, type ActivityDeps } from '../../lib/activities';
 import { BlobDataReader } from '../../lib/azure/data-reader';
-import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { TrainingJobCheck } from '../../orchestrations/contract';
-import { removeTempDirs, sdk, start, tempDir, waitFor } from '../workspace/helpers';
+import { mlWorkspace, removeTempDirs, sdk, start, tempDir, waitFor } from '../workspace/helpers';
 
 describe('training activities against the local workspace', () => {
   let ws: LocalWorkspace;
@@ -24,13 +23,7 @@ describe('training activities against the local workspace', () => {
 
   beforeAll(async () => {
     ws = await start();
-    const workspace = new AzureMlWorkspace(ws.credential(), {
-      subscriptionId: ws.subscriptionId,
-      resourceGroup: ws.resourceGroup,
-      workspaceName: ws.workspaceName,
-      armEndpoint: ws.armEndpoint,
-      caCert: ws.caCert,
-    });
+    const workspace = mlWorkspace(ws);
     reader = new BlobDataReader(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
       blobServiceUrl: `${ws.armEndpoint}/blob/{account}`,
       caCert: ws.caCert,

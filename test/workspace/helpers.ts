@@ -2,6 +2,7 @@ import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { WorkspaceRestClient } from '../../local/workspace/client';
 import { startWorkspace, type LocalWorkspace, type WorkspaceOptions } from '../../local/workspace/index';
 
@@ -31,6 +32,17 @@ export function start(opts: Partial<WorkspaceOptions> = {}): Promise<LocalWorksp
     statsFlushMs: 50,
     eventRetry: { baseMs: 30, maxMs: 200 },
     ...opts,
+  });
+}
+
+/** The production ARM adapter, pointed at the workspace. */
+export function mlWorkspace(ws: LocalWorkspace): AzureMlWorkspace {
+  return new AzureMlWorkspace(ws.credential(), {
+    subscriptionId: ws.subscriptionId,
+    resourceGroup: ws.resourceGroup,
+    workspaceName: ws.workspaceName,
+    armEndpoint: ws.armEndpoint,
+    caCert: ws.caCert,
   });
 }
 
