@@ -26,6 +26,7 @@ import {
   type Label,
 } from './domain/evaluation';
 import { durationToMilliseconds } from './domain/policy';
+import { sameTraffic } from './domain/rollout-plan';
 import {
   promoteToProduction,
   rejectStaged,
@@ -94,7 +95,12 @@ function armFailure(err: unknown): { code: string; message: string; retryAfterSe
     response?: { headers?: { get(n: string): string | undefined } };
   };
   if (e.statusCode === undefined || e.statusCode >= 500 || e.statusCode === 429) return undefined;
-  return { code: e.code ?? `Http${e.statusCode}`, message: e.message ?? 'ARM request failed' };
+  const retryAfterSeconds = Number(e.response?.headers?.get('retry-after'));
+  return {
+    code: e.code ?? `Http${e.statusCode}`,
+    message: e.message ?? 'ARM request failed',
+    ...(retryAfterSeconds > 0 ? { retryAfterSeconds } : {}),
+  };
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
@@ -117,6 +123,9 @@ function isConflict(err: unknown): boolean {
 
 /** Started, with no operation to follow: checkProvisioning reads the resource's own provisioning state. */
 const POLL_RESOURCE: Started = { ok: true, retryAfterSeconds: 0 };
+
+const FAILED_STATES = new Set(['Failed', 'Canceled']);
+const IN_PROGRESS_STATES = new Set(['Creating', 'Updating']);
 
 function median(values: number[]): number {
   if (values.length === 0) return 0;
@@ -218,7 +227,10 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         const accepted = await workspace.beginCreateEndpoint(endpointName, { 'champion.model': modelName });
         return { ok: true, ...accepted };
       } catch (err) {
-        if (isConflict(err) && (await workspace.getEndpoint(endpointName))) return POLL_RESOURCE;
+        if (isConflict(err)) {
+          const current = await workspace.getEndpoint(endpointName);
+          if (IN_PROGRESS_STATES.has(current?.provisioningState ?? '')) return POLL_RESOURCE;
+        }
         const failure = armFailure(err);
         if (!failure) throw err;
         return { ok: false, ...failure };
@@ -243,10 +255,11 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         });
         return { ok: true, ...accepted };
       } catch (err) {
-        // A re-run (after a crash) of a deploy ARM still works on is answered 409: poll that one instead.
+        // A re-run (after a crash) of a deploy ARM still works on is answered 409: follow that one instead.
         if (isConflict(err)) {
           const current = await workspace.getDeployment(input.endpointName, input.slot);
-          if (current && modelRef(current.modelId) === `${input.modelName}:${input.modelVersion}`) return POLL_RESOURCE;
+          const same = modelRef(current?.modelId) === `${input.modelName}:${input.modelVersion}`;
+          if (same && IN_PROGRESS_STATES.has(current?.provisioningState ?? '')) return POLL_RESOURCE;
         }
         const failure = armFailure(err);
         if (!failure) throw err;
@@ -442,29 +455,39 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       return { ...urls, expiresAt: input.expiresAt };
     },
 
+    async readStage({ modelName, modelVersion }) {
+      const version = await workspace.getModelVersion(modelName, modelVersion);
+      return { stage: version?.tags[STAGE_TAG] ?? null };
+    },
+
     async setTraffic({ endpointName, traffic, expect }): Promise<Started> {
-      if (expect) {
-        const held = await workspace.getDeployment(endpointName, expect.deployment);
-        const model = modelRef(held?.modelId);
-        if (model !== expect.model || held?.provisioningState !== 'Succeeded') {
-          const holds = held ? `${model ?? 'an unknown model'} (${held.provisioningState})` : 'nothing';
-          return {
-            ok: false,
-            code: ENDPOINT_CHANGED,
-            message: `${expect.deployment} holds ${holds}, not ${expect.model}`,
-          };
-        }
-      }
       try {
-        const set = await workspace.setTraffic(endpointName, traffic, expect?.traffic);
-        if (!set.ok) {
-          return {
-            ok: false,
-            code: ENDPOINT_CHANGED,
-            message: `traffic is ${JSON.stringify(set.current)}, not ${JSON.stringify(expect?.traffic)}`,
-          };
+        const [read, held] = await Promise.all([
+          workspace.readTraffic(endpointName),
+          expect ? workspace.getDeployment(endpointName, expect.deployment) : undefined,
+        ]);
+        // Already so (a re-run after a crash, or nothing to change): follow the endpoint's own update. A failed
+        // update also leaves the split it asked for, so that one is sent again.
+        if (sameTraffic(read.traffic, traffic) && !FAILED_STATES.has(read.provisioningState)) return POLL_RESOURCE;
+        if (expect) {
+          const model = modelRef(held?.modelId);
+          if (model !== expect.model || held?.provisioningState !== 'Succeeded') {
+            const holds = held ? `${model ?? 'an unknown model'} (${held.provisioningState})` : 'nothing';
+            return {
+              ok: false,
+              code: ENDPOINT_CHANGED,
+              message: `${expect.deployment} holds ${holds}, not ${expect.model}`,
+            };
+          }
+          if (!sameTraffic(read.traffic, expect.traffic)) {
+            return {
+              ok: false,
+              code: ENDPOINT_CHANGED,
+              message: `traffic is ${JSON.stringify(read.traffic)}, not ${JSON.stringify(expect.traffic)}`,
+            };
+          }
         }
-        return { ok: true, ...set.accepted };
+        return { ok: true, ...(await workspace.replaceTraffic(read, traffic)) };
       } catch (err) {
         const failure = armFailure(err);
         if (!failure) throw err;

@@ -62,6 +62,14 @@ export interface Accepted {
   operationUrl?: string;
 }
 
+export interface TrafficRead {
+  endpointName: string;
+  traffic: Record<string, number>;
+  provisioningState: string;
+  /** The resource as read, which the change writes back (ARM has no PATCH for traffic). */
+  resource: unknown;
+}
+
 export interface OperationStatus {
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled' | string;
   error?: { code: string; message: string };
@@ -87,16 +95,13 @@ export interface MlWorkspace {
   getEndpoint(name: string): Promise<Endpoint | undefined>;
   /** Starts creating the endpoint; poll with getEndpoint. */
   beginCreateEndpoint(name: string, tags: Record<string, string>): Promise<Accepted>;
+  /** The endpoint's split and provisioning state, as read for a traffic change. */
+  readTraffic(endpointName: string): Promise<TrafficRead>;
   /**
-   * Replaces the traffic split, keeping mirror traffic and tags as they are, and returns the endpoint update to
-   * poll (none when the split is already so). With `expected`, only while the split is still that one
-   * (deployments at 0 % and absent ones are equal).
+   * Replaces the split of the endpoint as `read` saw it, keeping mirror traffic and tags as they are; returns the
+   * endpoint update to poll.
    */
-  setTraffic(
-    endpointName: string,
-    traffic: Record<string, number>,
-    expected?: Record<string, number>,
-  ): Promise<{ ok: true; accepted: Accepted } | { ok: false; current: Record<string, number> }>;
+  replaceTraffic(read: TrafficRead, traffic: Record<string, number>): Promise<Accepted>;
   updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void>;
   getEndpointKey(endpointName: string): Promise<string>;
 

@@ -103,6 +103,8 @@ export interface Activities {
     };
     output: ApprovalLinks;
   };
+  /** The version's `stage` tag (null when it has none). */
+  readStage: { input: { modelName: string; modelVersion: string }; output: { stage: string | null } };
   /** Starts an endpoint update to `traffic`; with `expect`, only while the endpoint is as expected. */
   setTraffic: {
     input: { endpointName: string; traffic: Record<string, number>; expect?: TrafficExpectation };

@@ -13,9 +13,10 @@ import type { Slot } from '../lib/domain/rollout-plan';
 import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from './contract';
 import { EVENTS } from './contract';
 import { activity, now, type Context, type Step } from './durable';
-import { deployToSlot, removeSlot, shiftTraffic } from './rollout';
+import { deployToSlot, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
 
 export const MODEL_LOCK_ENTITY = 'modelLock';
+const SUPERSEDED = 'Superseded';
 
 function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>): Step<T> {
   const lock = (yield ctx.df.lock([new df.EntityId(MODEL_LOCK_ENTITY, modelName)])) as { release(): void };
@@ -137,28 +138,28 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       const by = (superseded.result as { by?: string } | undefined)?.by ?? 'a newer promotion';
       return result('superseded', `a newer winner (${by}) replaced this staged version`, { evidence });
     }
-    if (winner === timeout) {
-      if (policy.approval.onTimeout === 'reject') {
-        yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
-        return result('approval-timed-out', `no decision by ${links.expiresAt}; the policy rejects on timeout`, {
-          evidence,
-        });
-      }
-      decision = { decision: 'approve', approver: 'policy:onTimeout', via: 'api', at: now(ctx).toISOString() };
-    } else {
-      decision = decided.result as ApprovalDecision;
-      timeline.decided(decision);
-      if (decision.decision === 'reject') {
-        yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
-        return result(
-          'rejected',
-          `rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`,
-          {
+    // The policy decides when nobody did in time.
+    decision =
+      winner === timeout
+        ? {
+            decision: policy.approval.onTimeout === 'reject' ? 'reject' : 'approve',
+            approver: 'policy:onTimeout',
+            via: 'api',
+            at: now(ctx).toISOString(),
+          }
+        : (decided.result as ApprovalDecision);
+    timeline.decided(decision);
+    if (decision.decision === 'reject') {
+      yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
+      return winner === timeout
+        ? result('approval-timed-out', `no decision by ${links.expiresAt}; the policy rejects on timeout`, {
             evidence,
             decision,
-          },
-        );
-      }
+          })
+        : result('rejected', `rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`, {
+            evidence,
+            decision,
+          });
     }
   }
 
@@ -176,7 +177,13 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     let plan = prepared.plan;
     let shifted = yield* shiftTraffic(ctx, { ...shift, plan }, report);
     if (!shifted.ok && shifted.stale) {
-      // A newer challenger that lost may have taken the idle slot while this one waited: deploy and test again.
+      // A newer winner may have taken the slot while this one waited for the lock, its signal too late to be
+      // heard: then this one is superseded. A newer loser's leftover is replaced: deploy and test again.
+      const { stage } = yield* activity(ctx, 'readStage', { modelName, modelVersion });
+      if (stage !== 'staged') {
+        const message = `${modelName}:${modelVersion} is ${stage ?? 'untagged'} now: a newer winner replaced it`;
+        return { ok: false as const, failure: { code: SUPERSEDED, message } };
+      }
       report(`${shifted.failure.message}: deploying again`);
       const redeployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, report);
       if (!redeployed.ok) return redeployed;
@@ -207,13 +214,25 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   };
   const released = yield* withModelLock(ctx, modelName, function* () {
     const outcome = yield* release();
+    if (outcome.ok || outcome.failure.code === SUPERSEDED) return outcome;
+    if (outcome.failure.code === ROLLBACK_FAILED) {
+      // Traffic is not where it was meant to be: the tags follow what the endpoint serves, if it is this version.
+      const view = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
+      const serving = Object.entries(view.deployments).some(
+        ([name, d]) => d.model === `${modelName}:${modelVersion}` && view.traffic[name] === 100,
+      );
+      if (serving) yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
+      return outcome;
+    }
     // It will not be deployed: left `staged`, it would look as if it still waited for a review.
-    if (!outcome.ok)
-      yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'unstage', promotionId });
+    yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'unstage', promotionId });
     return outcome;
   });
-  if (!released.ok)
+  if (!released.ok) {
+    if (released.failure.code === SUPERSEDED)
+      return result('superseded', released.failure.message, { evidence, decision });
     return result('failed', released.failure.message, { evidence, decision, failure: released.failure });
+  }
   return result(
     'promoted',
     `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${released.slot}`,

@@ -14,7 +14,12 @@ import { ENDPOINT_CHANGED, type ProvisioningCheck, type Started } from './contra
 import { activity, now, sleep, type Context, type Step } from './durable';
 
 type Failure = { code: string; message: string };
+
+/** Restoring the champion's traffic failed too: the endpoint needs a person. */
+export const ROLLBACK_FAILED = 'RollbackFailed';
 type Finished = Exclude<ProvisioningCheck, { state: 'InProgress' }>;
+
+const MIN_REPOLL_SECONDS = 1;
 
 /** Polls an ARM operation until it finishes or the deadline passes. */
 function* waitForProvisioning(
@@ -36,7 +41,8 @@ function* waitForProvisioning(
         message: `still provisioning at the policy's deadline (${deadline.toISOString()})`,
       };
     }
-    wait = check.retryAfterSeconds;
+    // Only the first look may come at once: later ones never poll faster than once a second.
+    wait = Math.max(check.retryAfterSeconds, MIN_REPOLL_SECONDS);
   }
 }
 
@@ -197,7 +203,7 @@ export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: 
         failure: restored.ok
           ? { code: 'TrafficShiftFailed', message: `${message}; the champion's traffic is restored` }
           : {
-              code: 'RollbackFailed',
+              code: ROLLBACK_FAILED,
               message: `${message}; restoring ${JSON.stringify(plan.rollback)} failed too (${restored.message}): the endpoint needs a person`,
             },
       };
@@ -206,13 +212,16 @@ export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: 
   return { ok: true };
 }
 
-const RESTORE_ATTEMPTS = 5;
 const RESTORE_RETRY_SECONDS = 30;
 
-/** Puts the champion's traffic back, waiting out an update still in progress (ARM answers 409 meanwhile). */
+/**
+ * Puts the champion's traffic back. ARM refuses a change (409) while an update is still in progress, so it keeps
+ * trying, as often as ARM says (30 s when it does not), for as long as one update may take.
+ */
 function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } | { ok: false; message: string }> {
-  let message = '';
-  for (let attempt = 1; attempt <= RESTORE_ATTEMPTS; attempt++) {
+  const deadline = now(ctx).getTime() + shift.deadlineMs;
+  for (;;) {
+    let message: string;
     let wait = RESTORE_RETRY_SECONDS;
     try {
       const restored = yield* activity(ctx, 'setTraffic', {
@@ -230,9 +239,10 @@ function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } |
     } catch (err) {
       message = (err as Error).message;
     }
-    if (attempt < RESTORE_ATTEMPTS && wait > 0) yield* sleep(ctx, wait);
+    wait = Math.max(wait, MIN_REPOLL_SECONDS);
+    if (now(ctx).getTime() + wait * 1000 > deadline) return { ok: false, message };
+    yield* sleep(ctx, wait);
   }
-  return { ok: false, message };
 }
 
 /** Waits for an endpoint update, each with the policy's provisioning deadline. */

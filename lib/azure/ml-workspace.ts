@@ -10,7 +10,6 @@
 import { AzureMachineLearningWorkspaces, type ModelVersion as ArmModelVersion } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
-import { sameTraffic } from '../domain/rollout-plan';
 import type {
   Accepted,
   DataVersion,
@@ -24,6 +23,7 @@ import type {
   NewEnvironmentVersion,
   NewModelVersion,
   OperationStatus,
+  TrafficRead,
 } from '../ports';
 
 export interface WorkspaceAddress {
@@ -195,21 +195,25 @@ export class AzureMlWorkspace implements MlWorkspace {
     );
   }
 
-  async setTraffic(
-    endpointName: string,
-    traffic: Record<string, number>,
-    expected?: Record<string, number>,
-  ): Promise<{ ok: true; accepted: Accepted } | { ok: false; current: Record<string, number> }> {
-    const current = await this.#send('GET', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION);
-    const body = this.#json(current) as { properties: { traffic?: Record<string, number> } & Record<string, unknown> };
-    const before = body.properties.traffic ?? {};
-    // Already so (a re-run after a crash, or nothing to change): follow the endpoint's own state.
-    if (sameTraffic(before, traffic)) return { ok: true, accepted: { retryAfterSeconds: 0 } };
-    if (expected && !sameTraffic(before, expected)) return { ok: false, current: before };
-    body.properties.traffic = traffic;
-    const put = await this.#send('PUT', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION, body);
+  async readTraffic(endpointName: string): Promise<TrafficRead> {
+    const response = await this.#send('GET', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION);
+    const resource = this.#json(response) as {
+      properties: { traffic?: Record<string, number>; provisioningState?: string };
+    };
+    return {
+      endpointName,
+      traffic: resource.properties.traffic ?? {},
+      provisioningState: resource.properties.provisioningState ?? 'Succeeded',
+      resource,
+    };
+  }
+
+  async replaceTraffic(read: TrafficRead, traffic: Record<string, number>): Promise<Accepted> {
+    const resource = read.resource as { properties: Record<string, unknown> };
+    const body = { ...resource, properties: { ...resource.properties, traffic } };
+    const put = await this.#send('PUT', `/onlineEndpoints/${read.endpointName}`, TRAFFIC_API_VERSION, body);
     this.#json(put);
-    return { ok: true, accepted: acceptedFrom(put.headers) };
+    return acceptedFrom(put.headers);
   }
 
   async updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void> {
@@ -441,9 +445,10 @@ export class AzureMlWorkspace implements MlWorkspace {
       const error = (body as { error?: { code?: string; message?: string } }).error;
       const err = new Error(
         `${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
-      ) as Error & { statusCode: number; code?: string };
+      ) as Error & { statusCode: number; code?: string; response: PipelineResponse };
       err.statusCode = response.status;
       err.code = error?.code;
+      err.response = response;
       throw err;
     }
     return body;

@@ -1484,12 +1484,16 @@ export class Workspace {
   /**
    * When to poll again: `Retry-After` in whole seconds, and `retry-after-ms` (as Azure services send for short
    * operations) for an operation due sooner than that, so a poller that honours it waits no longer than needed.
+   * An operation past its due time that still runs gets no `retry-after-ms`: "now" would only invite a tight loop.
    */
   private pollHint(op: OperationRow): Record<string, string> {
+    const pace = { 'Retry-After': String(this.opts.retryAfterSeconds) };
+    const dueInMs = Math.ceil(op.dueAt - Date.now());
+    const instant = op.dueAt === op.startedAt;
+    if (dueInMs <= 0 && !instant) return pace;
     const paceMs = this.opts.retryAfterSeconds * 1000;
-    const dueInMs = Math.max(0, Math.ceil(op.dueAt - Date.now()));
-    const hintMs = paceMs > 0 ? Math.min(paceMs, dueInMs) : dueInMs;
-    return { 'Retry-After': String(this.opts.retryAfterSeconds), 'retry-after-ms': String(hintMs) };
+    const hintMs = Math.max(0, paceMs > 0 ? Math.min(paceMs, dueInMs) : dueInMs);
+    return { ...pace, 'retry-after-ms': String(hintMs) };
   }
 
   private operationStatus(id: string): Reply {

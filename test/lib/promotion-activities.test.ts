@@ -90,4 +90,14 @@ describe('promotion activities re-run while ARM still works on their operation',
     expect(stale).toMatchObject({ ok: false, code: 'EndpointChanged' });
     expect(writes()).toBe(before);
   });
+
+  it('sends a change again when the update that asked for it failed', async () => {
+    ws.faults.add({ kind: 'provisioning', target: 'endpoint', code: 'ResourceNotReady', count: 1 });
+    const failed = await activities.setTraffic({ endpointName: 'promo-ep', traffic: { blue: 0 } });
+    expect(await settled(failed, {})).toMatchObject({ state: 'Failed', code: 'ResourceNotReady' });
+    const before = writes();
+    const again = await activities.setTraffic({ endpointName: 'promo-ep', traffic: { blue: 0 } });
+    expect(writes()).toBe(before + 1);
+    expect(await settled(again, {})).toEqual({ state: 'Succeeded' });
+  });
 });

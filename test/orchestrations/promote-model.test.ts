@@ -45,6 +45,7 @@ type PromotionActivity = Extract<
   | 'evaluateChallenger'
   | 'changeStage'
   | 'requestApproval'
+  | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
   | 'signalInstance'
@@ -128,6 +129,7 @@ class World {
         rejectUrl: `reject/${i.promotionId}`,
         expiresAt: i.expiresAt,
       }),
+      readStage: (i) => ({ stage: this.stages[i.modelVersion] ?? null }),
       setTraffic: (i) => {
         if (
           this.trafficFails > 0 &&
@@ -246,6 +248,7 @@ describe('promoteModel', () => {
       const { t, id } = await start(world, '1', quick);
       const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
       expect(result.outcome).toBe(outcome);
+      expect(result.decision).toMatchObject({ decision: onTimeout, approver: 'policy:onTimeout' });
       expect(world.stages).toEqual({ '1': stage });
       expect(world.traffic).toEqual(traffic);
     },
@@ -288,6 +291,7 @@ describe('promoteModel', () => {
   async function approveChallenger(
     setup: (world: World) => void,
     whileWaiting: (world: World) => void = () => {},
+    rollout: Partial<Policy['rollout']> = {},
   ): Promise<{ world: World; result: PromotionResult }> {
     const world = new World();
     world.deployments = { blue: 'demand:1' };
@@ -295,7 +299,9 @@ describe('promoteModel', () => {
     world.stages = { '1': 'production' };
     world.endpointExists = true;
     setup(world);
-    const { t, id } = await start(world, '2');
+    const promotion = input('2');
+    promotion.policy = { ...policy, rollout: { ...policy.rollout, ...rollout } };
+    const { t, id } = await start(world, '2', promotion);
     expect(await phase(t, id)).toBe('awaiting-approval');
     whileWaiting(world);
     await t.engine.raiseEvent(id, 'decision', decision('approve'));
@@ -320,8 +326,9 @@ describe('promoteModel', () => {
     expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'green' } });
     expect(world.deployments.green).toBe('demand:2');
     expect(world.traffic).toEqual({ blue: 0, green: 100 });
-    expect(world.calls.slice(0, 5)).toEqual([
+    expect(world.calls.slice(0, 6)).toEqual([
       'setTraffic',
+      'readStage',
       'readEndpoint',
       'beginDeploy',
       'checkProvisioning',
@@ -350,20 +357,40 @@ describe('promoteModel', () => {
   });
 
   it.each([
-    [2, 'TrafficShiftFailed', { blue: 100, green: 0 }],
-    [9, 'RollbackFailed', { blue: 0, green: 100 }],
+    [2, 'TrafficShiftFailed', { blue: 100, green: 0 }, { '1': 'production', '2': 'unstaged' }],
+    // Refused past the deadline: the tags follow the traffic the failed update left.
+    [99, 'RollbackFailed', { blue: 0, green: 100 }, { '1': 'surpassed', '2': 'production' }],
   ] as const)(
     'retries a rollback ARM refuses while an update is in progress (%i refusals → %s)',
-    async (conflicts, code, traffic) => {
-      const { world, result } = await approveChallenger((w) => {
-        w.trafficUpdateFails = true;
-        w.rollbackConflicts = conflicts;
-      });
+    async (conflicts, code, traffic, stages) => {
+      const { world, result } = await approveChallenger(
+        (w) => {
+          w.trafficUpdateFails = true;
+          w.rollbackConflicts = conflicts;
+        },
+        () => {},
+        { provisioningDeadlineMs: 2500 },
+      );
       expect(result).toMatchObject({ outcome: 'failed', failure: { code } });
       expect(world.traffic).toEqual(traffic);
-      expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
+      expect(world.stages).toEqual(stages);
     },
   );
+
+  it('ends as superseded when a newer winner took its slot while it waited for the lock', async () => {
+    const { world, result } = await approveChallenger(
+      () => {},
+      (w) => {
+        // Version 3 staged itself in the same slot; its signal came after this one had its decision.
+        w.deployments.green = 'demand:3';
+        w.stages = { ...w.stages, '2': 'unstaged', '3': 'staged' };
+      },
+    );
+    expect(result.outcome).toBe('superseded');
+    expect(world.deployments.green).toBe('demand:3');
+    expect(world.traffic).toEqual({ blue: 100 });
+    expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged', '3': 'staged' });
+  });
 
   it('puts the champion back to 100 % when moving traffic keeps failing', async () => {
     const { world, result } = await approveChallenger((w) => (w.trafficFails = 3));
