@@ -56,7 +56,7 @@ export interface DecisionWait {
   pollMs: number;
 }
 
-const DECISION_WAIT: DecisionWait = { timeoutMs: 10_000, pollMs: 2 };
+const DECISION_WAIT: DecisionWait = { timeoutMs: 10_000, pollMs: 5 };
 
 /**
  * Checks a decision against the promotion it is for, then hands it to the waiting orchestration. A token (from
@@ -140,6 +140,8 @@ async function decisionTaken(
 ): Promise<DecisionOutcome> {
   const deadline = Date.now() + wait.timeoutMs;
   for (let pause = wait.pollMs; ; pause = Math.min(2 * pause, 100)) {
+    // The event was only just stored: the promotion needs a moment before there is anything to see.
+    await sleep(pause);
     const status = await instanceStatus(client, promotionId);
     const custom = status?.customStatus as PromotionStatus | undefined;
     const taken = custom?.decision;
@@ -155,6 +157,5 @@ async function decisionTaken(
     }
     // The promotion has not handled the event yet; past the deadline, say it was sent but not yet taken.
     if (Date.now() >= deadline) return { ok: true, pending: true };
-    await sleep(pause);
   }
 }
