@@ -173,14 +173,14 @@ export type DecideOnceResult<T extends RecordedDecision> =
 /** The first decision wins; a later one (the other link, a second click, a retry) gets the earlier one back. */
 export function decideOnce<T extends RecordedDecision>(previous: T | undefined, incoming: T): DecideOnceResult<T> {
   if (previous === undefined) return { ok: true, decision: incoming };
+  return { ok: false, reason: 'already-decided', previous, message: alreadyDecided(previous) };
+}
+
+/** What a sender is told about the decision taken before theirs. */
+export function alreadyDecided(previous: RecordedDecision): string {
   const verb = previous.decision === 'approve' ? 'approved' : 'rejected';
   const by = previous.approver ? ` by ${previous.approver}` : '';
-  return {
-    ok: false,
-    reason: 'already-decided',
-    previous,
-    message: `This promotion was already ${verb}${by} at ${previous.at}; a decision can be made only once.`,
-  };
+  return `This promotion was already ${verb}${by} at ${previous.at}; a decision can be made only once.`;
 }
 
 export function approvalUrls(

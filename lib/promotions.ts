@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
 import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../orchestrations/contract';
 import { EVENTS } from '../orchestrations/contract';
-import { checkApprover, decideOnce, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
+import { alreadyDecided, checkApprover, decideOnce, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
 import { promotionInstanceId } from './domain/events';
 import { policyFor, type PolicySet } from './domain/policy';
 
@@ -97,10 +97,11 @@ export async function submitDecision(
   const input = status.input as PromotionInput;
   const custom = status.customStatus as PromotionStatus | undefined;
   if (String(status.runtimeStatus) !== 'Running' || custom?.phase !== 'awaiting-approval') {
+    const earlier = custom?.decision ? ` ${alreadyDecided(custom.decision)}` : '';
     return {
       ok: false,
       status: 409,
-      message: `Promotion "${request.promotionId}" is not waiting for a decision (phase: ${custom?.phase ?? status.runtimeStatus}).`,
+      message: `Promotion "${request.promotionId}" is not waiting for a decision (phase: ${custom?.phase ?? status.runtimeStatus}).${earlier}`,
     };
   }
   const who = checkApprover({
