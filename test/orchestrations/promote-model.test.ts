@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePolicies, type Policy } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
@@ -63,6 +64,8 @@ class World {
   trafficFails = 0;
   /** Endpoint updates that send traffic to version 2 fail provisioning. */
   trafficUpdateFails = false;
+  /** Provisioning checks answered InProgress with "poll again now" before one succeeds. */
+  stillProvisioning = 0;
   /** Rollbacks answered 409 (an update still in progress) before one is accepted. */
   rollbackConflicts = 0;
   calls: string[] = [];
@@ -89,6 +92,10 @@ class World {
       checkProvisioning: (i) => {
         if (i.operationUrl === 'traffic-to-2' && this.trafficUpdateFails) {
           return { state: 'Failed', code: 'ResourceNotReady', message: 'the endpoint update failed' };
+        }
+        if (this.stillProvisioning > 0) {
+          this.stillProvisioning--;
+          return { state: 'InProgress', retryAfterSeconds: 0 };
         }
         return { state: 'Succeeded' };
       },
@@ -272,6 +279,19 @@ describe('promoteModel', () => {
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'OutOfQuota' } });
     expect(world.calls).not.toContain('setTraffic');
     expect(world.stages).toEqual({});
+  });
+
+  it('polls at once when ARM says the operation is done, then never faster than once a second', async () => {
+    const world = new World();
+    world.stillProvisioning = 1;
+    const { t, id } = await start(world);
+    for (let waited = 0; (await phase(t, id)) !== 'awaiting-approval' && waited < 5000; waited += 50) await sleep(50);
+    const history = (await t.engine.exportHistory(id))!.history;
+    const timers = history.filter((e) => e.EventType === H.TimerCreated);
+    expect(timers).toHaveLength(2); // the re-poll and the approval timeout
+    const repoll = timers[0]!;
+    expect(new Date(repoll.FireAt!).getTime() - new Date(repoll.Timestamp).getTime()).toBeGreaterThanOrEqual(1000);
+    expect(world.calls.filter((c) => c === 'checkProvisioning')).toHaveLength(3); // endpoint, deployment twice
   });
 
   it('stops at a failed smoke test before any evaluation', async () => {
