@@ -125,7 +125,8 @@ function isConflict(err: unknown): boolean {
 const POLL_RESOURCE: Started = { ok: true, retryAfterSeconds: 0 };
 
 const FAILED_STATES = new Set(['Failed', 'Canceled']);
-const IN_PROGRESS_STATES = new Set(['Creating', 'Updating']);
+/** States of a resource whose creation a 409 re-run may follow (it may have finished meanwhile). */
+const FOLLOWABLE_STATES = new Set(['Creating', 'Updating', 'Succeeded']);
 
 function median(values: number[]): number {
   if (values.length === 0) return 0;
@@ -229,7 +230,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       } catch (err) {
         if (isConflict(err)) {
           const current = await workspace.getEndpoint(endpointName);
-          if (IN_PROGRESS_STATES.has(current?.provisioningState ?? '')) return POLL_RESOURCE;
+          if (FOLLOWABLE_STATES.has(current?.provisioningState ?? '')) return POLL_RESOURCE;
         }
         const failure = armFailure(err);
         if (!failure) throw err;
@@ -259,7 +260,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         if (isConflict(err)) {
           const current = await workspace.getDeployment(input.endpointName, input.slot);
           const same = modelRef(current?.modelId) === `${input.modelName}:${input.modelVersion}`;
-          if (same && IN_PROGRESS_STATES.has(current?.provisioningState ?? '')) return POLL_RESOURCE;
+          if (same && FOLLOWABLE_STATES.has(current?.provisioningState ?? '')) return POLL_RESOURCE;
         }
         const failure = armFailure(err);
         if (!failure) throw err;
@@ -466,9 +467,6 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
           workspace.readTraffic(endpointName),
           expect ? workspace.getDeployment(endpointName, expect.deployment) : undefined,
         ]);
-        // Already so (a re-run after a crash, or nothing to change): follow the endpoint's own update. A failed
-        // update also leaves the split it asked for, so that one is sent again.
-        if (sameTraffic(read.traffic, traffic) && !FAILED_STATES.has(read.provisioningState)) return POLL_RESOURCE;
         if (expect) {
           const model = modelRef(held?.modelId);
           if (model !== expect.model || held?.provisioningState !== 'Succeeded') {
@@ -479,13 +477,17 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
               message: `${expect.deployment} holds ${holds}, not ${expect.model}`,
             };
           }
-          if (!sameTraffic(read.traffic, expect.traffic)) {
-            return {
-              ok: false,
-              code: ENDPOINT_CHANGED,
-              message: `traffic is ${JSON.stringify(read.traffic)}, not ${JSON.stringify(expect.traffic)}`,
-            };
-          }
+        }
+        if (sameTraffic(read.traffic, traffic)) {
+          // Already so: a re-run after a crash, or nothing to change. Follow that update, unless it failed (a
+          // failed update keeps the split it asked for): then send it again.
+          if (!FAILED_STATES.has(read.provisioningState)) return POLL_RESOURCE;
+        } else if (expect && !sameTraffic(read.traffic, expect.traffic)) {
+          return {
+            ok: false,
+            code: ENDPOINT_CHANGED,
+            message: `traffic is ${JSON.stringify(read.traffic)}, not ${JSON.stringify(expect.traffic)}`,
+          };
         }
         return { ok: true, ...(await workspace.replaceTraffic(read, traffic)) };
       } catch (err) {

@@ -9,7 +9,7 @@
  *     deployment with the git commit; any failure puts the champion back to 100 %.
  */
 import * as df from 'durable-functions';
-import type { Slot } from '../lib/domain/rollout-plan';
+import { isSlot, type Slot } from '../lib/domain/rollout-plan';
 import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from './contract';
 import { EVENTS } from './contract';
 import { activity, now, type Context, type Step } from './durable';
@@ -216,13 +216,22 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     const outcome = yield* release();
     if (outcome.ok || outcome.failure.code === SUPERSEDED) return outcome;
     if (outcome.failure.code === ROLLBACK_FAILED) {
-      // Traffic is not where it was meant to be: the tags follow what the endpoint serves, if it is this version.
+      // Traffic is not where it was meant to be: if the endpoint really serves this version, the tags say so.
       const view = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
-      const serving = Object.entries(view.deployments).some(
-        ([name, d]) => d.model === `${modelName}:${modelVersion}` && view.traffic[name] === 100,
+      const serving = Object.keys(view.deployments).find(
+        (name) => view.deployments[name]?.model === `${modelName}:${modelVersion}` && view.traffic[name] === 100,
       );
-      if (serving) yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
-      return outcome;
+      if (view.provisioningState === 'Succeeded' && serving && isSlot(serving)) {
+        yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
+        yield* activity(ctx, 'recordRelease', {
+          endpointName: policy.endpointName,
+          slot: serving,
+          promotionId,
+          modelName,
+          modelVersion,
+        });
+        return outcome;
+      }
     }
     // It will not be deployed: left `staged`, it would look as if it still waited for a review.
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'unstage', promotionId });

@@ -229,7 +229,7 @@ function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } |
         traffic: shift.plan.rollback,
       });
       if (restored.ok) {
-        const done = yield* waitForUpdate(ctx, restored, shift);
+        const done = yield* waitForUpdate(ctx, restored, shift, new Date(deadline));
         if (done.state === 'Succeeded') return { ok: true };
         message = done.message;
       } else {
@@ -245,8 +245,12 @@ function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } |
   }
 }
 
-/** Waits for an endpoint update, each with the policy's provisioning deadline. */
-function* waitForUpdate(ctx: Context, started: Extract<Started, { ok: true }>, shift: TrafficShift): Step<Finished> {
-  const deadline = new Date(now(ctx).getTime() + shift.deadlineMs);
+/** Waits for an endpoint update, by default for as long as the policy lets one update take. */
+function* waitForUpdate(
+  ctx: Context,
+  started: Extract<Started, { ok: true }>,
+  shift: TrafficShift,
+  deadline = new Date(now(ctx).getTime() + shift.deadlineMs),
+): Step<Finished> {
   return yield* waitForProvisioning(ctx, started, { endpointName: shift.endpointName }, deadline);
 }

@@ -100,4 +100,24 @@ describe('promotion activities re-run while ARM still works on their operation',
     expect(writes()).toBe(before + 1);
     expect(await settled(again, {})).toEqual({ state: 'Succeeded' });
   });
+
+  it('re-runs a guarded step whose update failed as a change of its own, and checks the slot first', async () => {
+    const shift = {
+      endpointName: 'promo-ep',
+      traffic: { blue: 100 },
+      expect: { deployment: 'blue' as const, model: 'demand:1', traffic: { blue: 0 } },
+    };
+    ws.faults.add({ kind: 'provisioning', target: 'endpoint', code: 'ResourceNotReady', count: 1 });
+    expect(await settled(await activities.setTraffic(shift), {})).toMatchObject({ state: 'Failed' });
+    // The split is the one it asked for (not the expected one): its own, so it is sent again.
+    const before = writes();
+    const rerun = await activities.setTraffic(shift);
+    expect(rerun).toMatchObject({ ok: true });
+    expect(writes()).toBe(before + 1);
+    expect(await settled(rerun, {})).toEqual({ state: 'Succeeded' });
+    // The split it wants is there, but the slot serves another model: not its own doing.
+    const other = await activities.setTraffic({ ...shift, expect: { ...shift.expect, model: 'demand:9' } });
+    expect(other).toMatchObject({ ok: false, code: 'EndpointChanged' });
+    expect(writes()).toBe(before + 1);
+  });
 });

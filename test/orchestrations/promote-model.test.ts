@@ -68,13 +68,19 @@ class World {
   stillProvisioning = 0;
   /** Rollbacks answered 409 (an update still in progress) before one is accepted. */
   rollbackConflicts = 0;
+  /** The update to version 2 never reports done to Champion, yet has landed when the endpoint is read later. */
+  updateLandsLate = false;
+  /** Traffic changes whose update ARM accepted but whose answer was lost (the activity throws, then re-runs). */
+  lostAnswers = 0;
+  /** The endpoint's provisioning state, as traffic updates leave it. */
+  endpointState = 'Succeeded';
   calls: string[] = [];
 
   register(registry: Registry): Registry {
     const handlers: { [K in PromotionActivity]: (input: Activities[K]['input']) => Activities[K]['output'] } = {
       readEndpoint: () => ({
         exists: this.endpointExists,
-        provisioningState: 'Succeeded',
+        provisioningState: this.updateLandsLate ? 'Succeeded' : this.endpointState,
         traffic: { ...this.traffic },
         deployments: Object.fromEntries(
           Object.entries(this.deployments).map(([k, v]) => [k, { model: v, provisioningState: 'Succeeded' }]),
@@ -90,9 +96,13 @@ class World {
         return { ok: true, retryAfterSeconds: 0 };
       },
       checkProvisioning: (i) => {
+        if (i.operationUrl === 'traffic-to-2' && this.updateLandsLate)
+          return { state: 'InProgress', retryAfterSeconds: 0 };
         if (i.operationUrl === 'traffic-to-2' && this.trafficUpdateFails) {
+          this.endpointState = 'Failed';
           return { state: 'Failed', code: 'ResourceNotReady', message: 'the endpoint update failed' };
         }
+        if (i.operationUrl?.startsWith('traffic') || (!i.slot && !i.operationUrl)) this.endpointState = 'Succeeded';
         if (this.stillProvisioning > 0) {
           this.stillProvisioning--;
           return { state: 'InProgress', retryAfterSeconds: 0 };
@@ -145,16 +155,28 @@ class World {
           this.trafficFails--;
           throw new Error('ARM refused the traffic update');
         }
-        if (!i.expect && this.rollbackConflicts > 0) {
+        if (!i.expect && (this.rollbackConflicts > 0 || this.updateLandsLate)) {
           this.rollbackConflicts--;
           return { ok: false, code: 'Conflict', message: 'an update is in progress', retryAfterSeconds: 0 };
         }
+        // The same rules as the activity: the slot first, then "already so" (unless that update failed), then the split.
         const e = i.expect;
-        if (e && (this.deployments[e.deployment] !== e.model || !sameTraffic(this.traffic, e.traffic))) {
-          return { ok: false, code: ENDPOINT_CHANGED, message: 'the endpoint changed' };
+        if (e && this.deployments[e.deployment] !== e.model) {
+          return { ok: false, code: ENDPOINT_CHANGED, message: `${e.deployment} holds another model` };
+        }
+        if (sameTraffic(this.traffic, i.traffic)) {
+          if (this.endpointState !== 'Failed') return { ok: true, retryAfterSeconds: 0 };
+        } else if (e && !sameTraffic(this.traffic, e.traffic)) {
+          return { ok: false, code: ENDPOINT_CHANGED, message: 'the split changed' };
         }
         this.traffic = { ...i.traffic };
+        this.endpointState = 'Updating';
         const toChallenger = Object.entries(i.traffic).some(([d, w]) => w > 0 && this.deployments[d]?.endsWith(':2'));
+        if (this.lostAnswers > 0) {
+          this.lostAnswers--;
+          if (toChallenger && this.trafficUpdateFails) this.endpointState = 'Failed';
+          throw new Error('the connection dropped after ARM accepted the update');
+        }
         return { ok: true, retryAfterSeconds: 0, operationUrl: toChallenger ? 'traffic-to-2' : 'traffic' };
       },
       recordRelease: () => ({ gitSha: 'abc1234', repository: 'local' }),
@@ -378,8 +400,8 @@ describe('promoteModel', () => {
 
   it.each([
     [2, 'TrafficShiftFailed', { blue: 100, green: 0 }, { '1': 'production', '2': 'unstaged' }],
-    // Refused past the deadline: the tags follow the traffic the failed update left.
-    [99, 'RollbackFailed', { blue: 0, green: 100 }, { '1': 'surpassed', '2': 'production' }],
+    // Refused past the deadline, on an endpoint whose update failed: what serves is unknown, so 2 is not production.
+    [99, 'RollbackFailed', { blue: 0, green: 100 }, { '1': 'production', '2': 'unstaged' }],
   ] as const)(
     'retries a rollback ARM refuses while an update is in progress (%i refusals → %s)',
     async (conflicts, code, traffic, stages) => {
@@ -396,6 +418,44 @@ describe('promoteModel', () => {
       expect(world.stages).toEqual(stages);
     },
   );
+
+  it('tags what the endpoint serves when an update Champion gave up on lands after all', async () => {
+    const { world, result } = await approveChallenger(
+      (w) => (w.updateLandsLate = true),
+      () => {},
+      { provisioningDeadlineMs: 1500 },
+    );
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'RollbackFailed' } });
+    expect(world.traffic).toEqual({ blue: 0, green: 100 });
+    expect(world.stages).toEqual({ '1': 'surpassed', '2': 'production' });
+    expect(world.calls.slice(-3)).toEqual(['readEndpoint', 'changeStage', 'recordRelease']);
+  });
+
+  it('sends a change again when its answer was lost and its update failed, then rolls back', async () => {
+    const { world, result } = await approveChallenger((w) => {
+      w.lostAnswers = 1;
+      w.trafficUpdateFails = true;
+    });
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
+    expect(world.calls).not.toContain('readStage'); // its own split was not taken for someone else's
+    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+    expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
+  });
+
+  it('is not promoted when a newer winner already serves the split it was to apply', async () => {
+    const { world, result } = await approveChallenger(
+      () => {},
+      (w) => {
+        // Version 3 replaced it in the same slot and was released while this one waited.
+        w.deployments.green = 'demand:3';
+        w.traffic = { blue: 0, green: 100 };
+        w.stages = { '1': 'surpassed', '2': 'unstaged', '3': 'production' };
+      },
+    );
+    expect(result.outcome).toBe('superseded');
+    expect(world.stages).toEqual({ '1': 'surpassed', '2': 'unstaged', '3': 'production' });
+    expect(world.calls).not.toContain('recordRelease');
+  });
 
   it('ends as superseded when a newer winner took its slot while it waited for the lock', async () => {
     const { world, result } = await approveChallenger(
@@ -415,7 +475,7 @@ describe('promoteModel', () => {
   it('puts the champion back to 100 % when moving traffic keeps failing', async () => {
     const { world, result } = await approveChallenger((w) => (w.trafficFails = 3));
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
-    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+    expect(world.traffic).toEqual({ blue: 100 });
     expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
   });
 });
