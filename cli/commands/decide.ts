@@ -11,7 +11,9 @@ function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
       `${verb}s a promotion that is waiting for a decision (phase awaiting-approval), in your name, via the CLI.\n` +
       (decision === 'approve'
         ? 'The person who registered the model cannot approve it, and the policy may limit who can.'
-        : 'The staged version becomes unstaged, its test deployment is removed and the champion keeps serving.'),
+        : 'The staged version becomes unstaged, its test deployment is removed and the champion keeps serving.') +
+      '\nIt answers once the promotion has taken the decision; when another decision got there first, it says\n' +
+      'which one and exits 1.',
     args: [{ name: 'ID', description: 'the promotion id, e.g. promote:demand:3' }],
     options: [
       { name: 'as', value: 'NAME', required: true, description: 'who decides (recorded as the approver)' },
