@@ -5,8 +5,9 @@
  *     evaluation against the champion through the deployment header → stage it (the previous staged version is
  *     unstaged and its promotion told it was superseded);
  *   approval: a signed decision, a newer winner, or the policy's timeout — whichever comes first;
- *   release (under the lock): shift traffic, then tag `production` (never before traffic moved) and stamp the
- *     deployment with the git commit; any failure puts the champion back to 100 %.
+ *   release (under the lock): shift traffic on the plan made at evaluation (refused if the endpoint changed
+ *     meanwhile: then deploy and test again, or end as superseded), wait for each endpoint update, then tag
+ *     `production` and stamp the endpoint with the git commit; any failure puts the champion back to 100 %.
  */
 import * as df from 'durable-functions';
 import { isSlot, type Slot } from '../lib/domain/rollout-plan';

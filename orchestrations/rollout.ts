@@ -1,6 +1,7 @@
 /**
- * Blue/green steps on a managed online endpoint. Every wait is a durable timer that honours ARM's Retry-After,
- * bounded by the policy's provisioning deadline; every failure leaves the champion serving 100 %.
+ * Blue/green steps on a managed online endpoint. Every wait is a durable timer that honours ARM's retry hint
+ * (retry-after-ms, else Retry-After), bounded by the policy's provisioning deadline; every failure leaves the
+ * champion serving 100 %.
  */
 import type { Policy } from '../lib/domain/policy';
 import {
