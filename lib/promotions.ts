@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
 import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../orchestrations/contract';
 import { EVENTS } from '../orchestrations/contract';
-import { alreadyDecided, checkApprover, decideOnce, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
+import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
 import { promotionInstanceId } from './domain/events';
 import { policyFor, type PolicySet } from './domain/policy';
 
@@ -95,15 +95,8 @@ export async function submitDecision(
   const status = await instanceStatus(client, request.promotionId);
   if (!status) return { ok: false, status: 404, message: `No promotion "${request.promotionId}".` };
   const input = status.input as PromotionInput;
-  const custom = status.customStatus as PromotionStatus | undefined;
-  if (String(status.runtimeStatus) !== 'Running' || custom?.phase !== 'awaiting-approval') {
-    const earlier = custom?.decision ? ` ${alreadyDecided(custom.decision)}` : '';
-    return {
-      ok: false,
-      status: 409,
-      message: `Promotion "${request.promotionId}" is not waiting for a decision (phase: ${custom?.phase ?? status.runtimeStatus}).${earlier}`,
-    };
-  }
+  const refused = refusal(request.promotionId, status);
+  if (refused) return { ok: false, status: 409, message: refused };
   const who = checkApprover({
     approver: request.approver,
     registeredBy: input.registeredBy,
@@ -129,6 +122,16 @@ export async function submitDecision(
   return decisionTaken(client, payload, request.promotionId, wait);
 }
 
+/** Why the promotion takes no decision now (it took one already, or no longer waits); undefined if it would. */
+function refusal(promotionId: string, status: df.DurableOrchestrationStatus | undefined): string | undefined {
+  const custom = status?.customStatus as PromotionStatus | undefined;
+  const waiting = String(status?.runtimeStatus) === 'Running' && custom?.phase === 'awaiting-approval';
+  if (waiting) return custom?.decision ? alreadyDecided(custom.decision) : undefined;
+  const earlier = custom?.decision ? ` ${alreadyDecided(custom.decision)}` : '';
+  const phase = custom?.phase ?? status?.runtimeStatus ?? 'gone';
+  return `Promotion "${promotionId}" is not waiting for a decision (phase: ${phase}).${earlier}`;
+}
+
 /**
  * A promotion takes the first decision it receives, so two sent at once (a double click, two approvers) both
  * pass the checks above: the sender of each learns from the promotion's status which one it took.
@@ -144,18 +147,9 @@ async function decisionTaken(
     // The event was only just stored: the promotion needs a moment before there is anything to see.
     await sleep(pause);
     const status = await instanceStatus(client, promotionId);
-    const custom = status?.customStatus as PromotionStatus | undefined;
-    const taken = custom?.decision;
-    if (taken?.id === sent.id) return { ok: true };
-    const once = decideOnce(taken, sent);
-    if (!once.ok) return { ok: false, status: 409, message: once.message };
-    if (!status || String(status.runtimeStatus) !== 'Running' || custom?.phase !== 'awaiting-approval') {
-      return {
-        ok: false,
-        status: 409,
-        message: `Promotion "${promotionId}" stopped waiting for a decision (phase: ${custom?.phase ?? status?.runtimeStatus ?? 'gone'}).`,
-      };
-    }
+    if ((status?.customStatus as PromotionStatus | undefined)?.decision?.id === sent.id) return { ok: true };
+    const refused = refusal(promotionId, status);
+    if (refused) return { ok: false, status: 409, message: refused };
     // The promotion has not handled the event yet; past the deadline, say it was sent but not yet taken.
     if (Date.now() >= deadline) return { ok: true, pending: true };
   }
