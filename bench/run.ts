@@ -16,6 +16,10 @@ const SUITES: Record<string, { about: string; run: () => Promise<SuiteResult> }>
     about: 'local workspace scoring (https 90/10, plain http) against bare node:http / node:https servers',
     run: async () => (await import('./scoring.js')).runScoringSuite(),
   },
+  load: {
+    about: '10,000 instances parked in the approval wait: memory, paged list p99, restart → ready, nothing lost',
+    run: async () => (await import('./load.js')).runLoadSuite(),
+  },
   promotion: {
     about: 'embedded default: ModelRegistered → decision, approval → traffic, ARM writes per rollout',
     run: async () => (await import('./promotion.js')).runPromotionSuite(),
