@@ -5,6 +5,7 @@ import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
 import { modelRef, STAGE_TAG } from '../lib/activities';
 import { getApp } from '../lib/app';
+import { armNameProblem } from '../lib/domain/names';
 import { json, problem, readJsonObject, text } from '../lib/http';
 import { instanceStatus, startPromotion, submitDecision } from '../lib/promotions';
 
@@ -30,6 +31,8 @@ df.app.client.http('startPromotionHttp', {
     const modelName = text(body.modelName);
     const modelVersion = typeof body.modelVersion === 'number' ? String(body.modelVersion) : text(body.modelVersion);
     if (!modelName) return problem(400, 'modelName: required.');
+    const invalidName = armNameProblem('asset', modelName);
+    if (invalidName) return problem(400, `modelName: ${invalidName}.`);
     if (!modelVersion || !/^\d+$/.test(modelVersion)) return problem(400, 'modelVersion: required, a version number.');
     const outcome = await startPromotion(client, getApp().policies, {
       modelName,
@@ -134,6 +137,8 @@ app.http('getModel', {
   route: 'models/{name}',
   methods: ['GET'],
   handler: async (request) => {
+    const invalid = armNameProblem('asset', request.params.name);
+    if (invalid) return problem(400, `name: ${invalid}.`);
     const versions = await getApp().deps.workspace.listModelVersions(request.params.name ?? '');
     if (versions.length === 0) return problem(404, `No model "${request.params.name}".`);
     return json(200, {
@@ -150,6 +155,8 @@ app.http('getEndpoint', {
   route: 'endpoints/{name}',
   methods: ['GET'],
   handler: async (request) => {
+    const invalid = armNameProblem('endpoint', request.params.name);
+    if (invalid) return problem(400, `name: ${invalid}.`);
     const { workspace } = getApp().deps;
     const endpoint = await workspace.getEndpoint(request.params.name ?? '');
     if (!endpoint) return problem(404, `No endpoint "${request.params.name}".`);

@@ -25,6 +25,7 @@ import type {
   OperationStatus,
   TrafficRead,
 } from '../ports';
+import { armPathSegment } from '../domain/names';
 
 export interface WorkspaceAddress {
   subscriptionId: string;
@@ -67,6 +68,11 @@ function acceptedFrom(headers: { get(name: string): string | undefined } | undef
   };
 }
 
+/** The path of an online endpoint below the workspace: the name is checked and encoded, so it addresses only itself. */
+function endpointPath(name: string): string {
+  return `/onlineEndpoints/${armPathSegment('endpoint', name, 'endpointName')}`;
+}
+
 function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number }).statusCode === 404;
 }
@@ -76,6 +82,7 @@ export class AzureMlWorkspace implements MlWorkspace {
   readonly #rg: string;
   readonly #ws: string;
   readonly #base: string;
+  readonly #armOrigin: string;
   #region: Promise<string> | undefined;
 
   constructor(credential: TokenCredential, address: WorkspaceAddress) {
@@ -86,6 +93,7 @@ export class AzureMlWorkspace implements MlWorkspace {
     this.#rg = address.resourceGroup;
     this.#ws = address.workspaceName;
     const endpoint = (address.armEndpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+    this.#armOrigin = new URL(endpoint).origin;
     this.#base =
       `${endpoint}/subscriptions/${address.subscriptionId}/resourceGroups/${address.resourceGroup}` +
       `/providers/Microsoft.MachineLearningServices/workspaces/${address.workspaceName}`;
@@ -155,7 +163,7 @@ export class AzureMlWorkspace implements MlWorkspace {
 
   async getEndpoint(name: string): Promise<Endpoint | undefined> {
     // Read with the newer api-version so mirror traffic is visible.
-    const response = await this.#send('GET', `/onlineEndpoints/${name}`, TRAFFIC_API_VERSION);
+    const response = await this.#send('GET', endpointPath(name), TRAFFIC_API_VERSION);
     if (response.status === 404) return undefined;
     const body = this.#json(response) as {
       name: string;
@@ -196,7 +204,7 @@ export class AzureMlWorkspace implements MlWorkspace {
   }
 
   async readTraffic(endpointName: string): Promise<TrafficRead> {
-    const response = await this.#send('GET', `/onlineEndpoints/${endpointName}`, TRAFFIC_API_VERSION);
+    const response = await this.#send('GET', endpointPath(endpointName), TRAFFIC_API_VERSION);
     const resource = this.#json(response) as {
       properties: { traffic?: Record<string, number>; provisioningState?: string };
     };
@@ -211,7 +219,7 @@ export class AzureMlWorkspace implements MlWorkspace {
   async replaceTraffic(read: TrafficRead, traffic: Record<string, number>): Promise<Accepted> {
     const resource = read.resource as { properties: Record<string, unknown> };
     const body = { ...resource, properties: { ...resource.properties, traffic } };
-    const put = await this.#send('PUT', `/onlineEndpoints/${read.endpointName}`, TRAFFIC_API_VERSION, body);
+    const put = await this.#send('PUT', endpointPath(read.endpointName), TRAFFIC_API_VERSION, body);
     this.#json(put);
     return acceptedFrom(put.headers);
   }
@@ -297,6 +305,10 @@ export class AzureMlWorkspace implements MlWorkspace {
   }
 
   async getOperationStatus(operationUrl: string): Promise<OperationStatus> {
+    // The pipeline signs every request with the ARM token: only ever send it to ARM.
+    if (new URL(operationUrl).origin !== this.#armOrigin) {
+      throw new Error(`Operation URL ${operationUrl} is not on the ARM endpoint ${this.#armOrigin}; not polled.`);
+    }
     const response = await this.client.sendRequest(createPipelineRequest({ url: operationUrl, method: 'GET' }));
     const body = this.#json(response) as { status?: string; error?: { code?: string; message?: string } };
     return {

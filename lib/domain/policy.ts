@@ -10,6 +10,7 @@
  * `retraining.cooldownMs`). `minImprovement` and guardrail margins are absolute, in the metric's own units.
  */
 import { z } from 'zod';
+import { ARM_NAME_RULES, type ArmNameKind } from './names';
 import {
   CLASSIFICATION_METRICS,
   DEFAULT_BOOTSTRAP_SAMPLES,
@@ -139,11 +140,14 @@ const durationSchema = z
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
+const armName = (kind: ArmNameKind) => z.string().regex(ARM_NAME_RULES[kind].pattern, ARM_NAME_RULES[kind].rule);
+
 const assetVersion = z
   .union([nonEmpty, z.number().int().min(1)], { error: 'must be a version string or number' })
-  .transform(String);
+  .transform(String)
+  .pipe(armName('version'));
 
-const dataAssetSchema = z.strictObject({ name: nonEmpty, version: assetVersion });
+const dataAssetSchema = z.strictObject({ name: armName('asset'), version: assetVersion });
 
 const percentStep = z
   .number()
@@ -274,7 +278,7 @@ const retrainingSchema = z
       })
       .optional(),
     /** Version omitted = latest. */
-    trainingDataAsset: z.strictObject({ name: nonEmpty, version: assetVersion.optional() }),
+    trainingDataAsset: z.strictObject({ name: armName('asset'), version: assetVersion.optional() }),
     /** Reference to the training job specification (e.g. a job YAML path or a registered component). */
     jobSpec: nonEmpty,
   })
@@ -282,18 +286,8 @@ const retrainingSchema = z
 
 export const policySchema = z
   .strictObject({
-    modelName: z
-      .string()
-      .regex(
-        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
-        'must start with a letter or digit and contain only letters, digits, "-", "_" or "." (at most 255 characters)',
-      ),
-    endpointName: z
-      .string()
-      .regex(
-        /^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$/,
-        'must be 3–32 characters: a letter first, then letters, digits or "-", not ending with "-"',
-      ),
+    modelName: armName('asset'),
+    endpointName: armName('endpoint'),
     task: z.enum(['regression', 'classification']),
     /** Defaults to mse (regression) or accuracy (classification). */
     primaryMetric: z.enum(ALL_METRICS).optional(),

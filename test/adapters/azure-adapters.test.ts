@@ -92,6 +92,21 @@ describe('Azure adapters against the local workspace', () => {
     expect(blue).toMatchObject({ provisioningState: 'Succeeded', modelId, tags: { 'champion.model': 'churn:1' } });
   });
 
+  it('refuses an endpoint name that would address another resource, and sends nothing', async () => {
+    // Unchecked, `x/../ep-a` went into the path raw and the URL resolved to ep-a itself.
+    const before = ws.requestLog().length;
+    await expect(aml.getEndpoint('x/../ep-a')).rejects.toThrow(/endpointName: "x\/\.\.\/ep-a" must be 3–32 characters/);
+    await expect(aml.readTraffic('ep-a/../../onlineEndpoints/ep-a')).rejects.toThrow(/endpointName/);
+    expect(ws.requestLog().length).toBe(before);
+    expect((await aml.getEndpoint('ep-a'))?.name).toBe('ep-a');
+  });
+
+  it('polls operation status only on the ARM endpoint, which is where the token may go', async () => {
+    await expect(aml.getOperationStatus('https://example.invalid/operations/1')).rejects.toThrow(
+      /not on the ARM endpoint/,
+    );
+  });
+
   it('reports why a deployment failed from its operation status', async () => {
     ws.faults.add({ kind: 'provisioning', endpoint: 'ep-a', deployment: 'green', code: 'OutOfQuota', count: 1 });
     const accepted = await aml.beginCreateDeployment('ep-a', 'green', {
