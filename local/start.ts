@@ -4,7 +4,7 @@
  * the official SDK over https, and the workspace delivers Event Grid events to the app's webhook.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,14 +61,31 @@ function secretIn(dataDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** The git directory of a checkout: `.git` itself, or where a worktree's `.git` file points. */
+function gitDir(repoDir: string): string {
+  const dotGit = path.join(repoDir, '.git');
+  if (!statSync(dotGit).isFile()) return dotGit;
+  return path.resolve(
+    repoDir,
+    readFileSync(dotGit, 'utf8')
+      .replace(/^gitdir:\s*/, '')
+      .trim(),
+  );
+}
+
 function gitCommit(repoDir: string): string | undefined {
   try {
-    const head = readFileSync(path.join(repoDir, '.git', 'HEAD'), 'utf8').trim();
+    const dir = gitDir(repoDir);
+    // A worktree keeps its HEAD; branches and packed refs live in the common directory.
+    const common = existsSync(path.join(dir, 'commondir'))
+      ? path.resolve(dir, readFileSync(path.join(dir, 'commondir'), 'utf8').trim())
+      : dir;
+    const head = readFileSync(path.join(dir, 'HEAD'), 'utf8').trim();
     if (/^[0-9a-f]{40}$/.test(head)) return head;
     const ref = head.replace(/^ref: /, '');
-    const file = path.join(repoDir, '.git', ref);
+    const file = path.join(common, ref);
     if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-    const packed = path.join(repoDir, '.git', 'packed-refs');
+    const packed = path.join(common, 'packed-refs');
     const line = existsSync(packed)
       ? readFileSync(packed, 'utf8')
           .split('\n')
