@@ -7,9 +7,11 @@ import { modelRef, STAGE_TAG } from '../lib/activities';
 import { getApp } from '../lib/app';
 import { armNameProblem } from '../lib/domain/names';
 import { json, problem, readJsonObject, text } from '../lib/http';
+import { promotionInstanceIdPrefix } from '../lib/domain/events';
+import { readInstancePage, type InstanceStatus } from '../lib/promotion-list';
 import { instanceStatus, startPromotion, submitDecision } from '../lib/promotions';
 
-function summary(status: df.DurableOrchestrationStatus) {
+function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   return {
     id: status.instanceId,
     runtimeStatus: status.runtimeStatus,
@@ -50,19 +52,42 @@ df.app.client.http('startPromotionHttp', {
   },
 });
 
+const MAX_PAGE = 1000;
+
+/**
+ * Without `top`, every promotion (of `model`), newest first. With `top`, one page in the task hub's order and, when
+ * more follow, the token for the next in `x-ms-continuation-token` (as the Durable HTTP API pages).
+ */
 df.app.client.http('listPromotions', {
   authLevel: 'function',
   route: 'promotions',
   methods: ['GET'],
-  handler: async (request, client) => {
-    const model = request.query.get('model');
-    const all = await client.getStatusAll();
-    const promotions = all
-      .filter((s) => s.name === 'promoteModel')
-      .filter((s) => !model || (s.input as { modelName?: string } | undefined)?.modelName === model)
-      .sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)))
-      .map(summary);
-    return json(200, promotions);
+  handler: async (request, _client, context) => {
+    const model = request.query.get('model') ?? undefined;
+    const topParam = request.query.get('top');
+    const top = topParam === null ? undefined : Number(topParam);
+    if (top !== undefined && !(Number.isInteger(top) && top >= 1 && top <= MAX_PAGE)) {
+      return problem(400, `top: a whole number from 1 to ${MAX_PAGE}.`);
+    }
+    const ofModel = (s: InstanceStatus) =>
+      s.name === 'promoteModel' && (!model || (s.input as { modelName?: string } | undefined)?.modelName === model);
+    const query = { instanceIdPrefix: promotionInstanceIdPrefix(model), top: top ?? MAX_PAGE };
+    if (top !== undefined) {
+      const continuationToken = request.headers.get('x-ms-continuation-token') ?? undefined;
+      const page = await readInstancePage(context, { ...query, continuationToken });
+      const reply = json(200, page.instances.filter(ofModel).map(summary));
+      if (page.continuationToken) reply.headers = { 'x-ms-continuation-token': page.continuationToken };
+      return reply;
+    }
+    const all: InstanceStatus[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await readInstancePage(context, { ...query, continuationToken });
+      all.push(...page.instances.filter(ofModel));
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    all.sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
+    return json(200, all.map(summary));
   },
 });
 

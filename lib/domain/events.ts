@@ -632,6 +632,17 @@ export function promotionInstanceId(modelName: string, modelVersion: string | nu
   return durableInstanceId('promote', modelName, String(modelVersion));
 }
 
+/**
+ * What every promotion instance id of a model starts with (of any model, without one). Ids of unsafe or long names
+ * are hashed, and two such names can share a prefix: callers still check the instance's model.
+ */
+export function promotionInstanceIdPrefix(modelName?: string): string {
+  if (modelName === undefined) return 'promote:';
+  const prefix = `promote:${modelName.replace(/[^A-Za-z0-9._-]/g, '_')}:`;
+  // A hashed id keeps its readable part only up to the room the hash leaves (see durableInstanceId).
+  return prefix.slice(0, DURABLE_INSTANCE_ID_MAX_LENGTH - 17);
+}
+
 /** One retraining instance id per model, so at most one retraining orchestration runs for it at a time. */
 export function retrainingInstanceId(modelName: string): string {
   return durableInstanceId('retrain', modelName);

@@ -5,6 +5,7 @@ import * as df from 'durable-functions';
 import type { DurableClient, OrchestrationContext } from 'durable-functions';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clientBindingData, handleDurableHttp } from '../../local/runtime/durable/http-api';
+import { readInstancePage } from '../../lib/promotion-list';
 import { Registry, startEngine, type TestEngine } from './helpers';
 
 /**
@@ -149,6 +150,29 @@ describe('durable-functions client over rpcBaseUrl', () => {
     expect(completed.map((s) => s.instanceId).sort()).toEqual(['q-0', 'q-1', 'q-2', 'q-3', 'q-4']);
     const all = await c.getStatusAll();
     expect(all).toHaveLength(6);
+  });
+
+  it('reads one page at a time by id prefix through the binding (the promotion list), token to token', async () => {
+    const input = df.input.durableClient();
+    const context = new InvocationContext({ functionName: 'list', options: { extraInputs: [input] } });
+    context.extraInputs.set(input, clientBindingData(origin, 'TestHub'));
+    const c = client();
+    for (let i = 0; i < 5; i++) await c.startNew('Upper', { instanceId: `promote:m:${i}`, input: `v${i}` });
+    await c.startNew('Upper', { instanceId: 'promote:other:1', input: 'x' });
+    await c.startNew('Upper', { instanceId: 'retrain:m', input: 'y' });
+    await t.engine.whenIdle();
+    const seen: string[] = [];
+    let continuationToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await readInstancePage(context, { instanceIdPrefix: 'promote:m:', top: 2, continuationToken });
+      expect(page.instances.length).toBeLessThanOrEqual(2);
+      seen.push(...page.instances.map((s) => s.instanceId));
+      continuationToken = page.continuationToken;
+      pages++;
+    } while (continuationToken);
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual([0, 1, 2, 3, 4].map((i) => `promote:m:${i}`));
   });
 
   it('purges one instance or many', async () => {

@@ -133,8 +133,18 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
         })
       ).status,
     ).toBe(404);
-    const list = (await (await fetch(`${api}/api/promotions?model=demand`)).json()) as unknown[];
+    const list = (await (await fetch(`${api}/api/promotions?model=demand`)).json()) as { id: string }[];
     expect(list).toHaveLength(2);
+    // A page at a time: the token of a page leads to the next, and the pages hold the same promotions.
+    const firstPage = await fetch(`${api}/api/promotions?model=demand&top=1`);
+    const token = firstPage.headers.get('x-ms-continuation-token');
+    expect(token).toBeTruthy();
+    const secondPage = await fetch(`${api}/api/promotions?model=demand&top=1`, {
+      headers: { 'x-ms-continuation-token': token! },
+    });
+    const paged = [...(await firstPage.json()), ...(await secondPage.json())] as { id: string }[];
+    expect(paged.map((p) => p.id).sort()).toEqual(list.map((p) => p.id).sort());
+    expect((await fetch(`${api}/api/promotions?top=0`)).status).toBe(400);
   });
 
   it('keeps the champion serving and tagged when the traffic update fails to provision', async () => {
