@@ -142,7 +142,10 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
     const secondPage = await fetch(`${api}/api/promotions?model=demand&top=1`, {
       headers: { 'x-ms-continuation-token': token! },
     });
-    const paged = [...(await firstPage.json()), ...(await secondPage.json())] as { id: string }[];
+    const paged = [
+      ...((await firstPage.json()) as { id: string }[]),
+      ...((await secondPage.json()) as { id: string }[]),
+    ];
     expect(paged.map((p) => p.id).sort()).toEqual(list.map((p) => p.id).sort());
     expect((await fetch(`${api}/api/promotions?top=0`)).status).toBe(400);
   });
