@@ -915,6 +915,8 @@ export function createTrainingActivities(
         name: input.modelName,
         version: String(next),
         modelUri: input.modelUri,
+        // The training job writes an MLflow model (MLmodel with its signature): no-code deployable.
+        modelType: 'mlflow_model',
         tags,
         properties: {
           ...modelMetricProperties(input.metrics),

@@ -11,13 +11,19 @@ export interface ModelVersion {
   tags: Record<string, string>;
   properties: Record<string, string>;
   modelUri?: string;
+  /** `mlflow_model` deploys without a scoring script or an environment; any other type needs both. */
+  modelType?: string;
   description?: string;
 }
+
+/** Model types as the Azure ML CLI and SDK v2 register them (AssetTypes). */
+export type ModelType = 'mlflow_model' | 'custom_model' | 'triton_model';
 
 export interface NewModelVersion {
   name: string;
   version: string;
   modelUri: string;
+  modelType: ModelType;
   tags?: Record<string, string>;
   properties?: Record<string, string>;
   description?: string;

@@ -131,6 +131,8 @@ export class Lab {
       {
         properties: {
           modelUri: `azureml://jobs/${model.job}/outputs/model`,
+          // Training wrote an MLflow model: it deploys without a scoring script or an environment.
+          modelType: 'mlflow_model',
           properties: model.properties,
           tags: registeredBy ? { registered_by: registeredBy } : {},
         },

@@ -107,6 +107,7 @@ export class AzureMlWorkspace implements MlWorkspace {
       tags: stringMap(arm.properties.tags),
       properties: stringMap(arm.properties.properties),
       modelUri: arm.properties.modelUri,
+      modelType: arm.properties.modelType,
       description: arm.properties.description,
     };
   }
@@ -152,7 +153,7 @@ export class AzureMlWorkspace implements MlWorkspace {
     const created = await this.client.modelVersions.createOrUpdate(this.#rg, this.#ws, model.name, model.version, {
       properties: {
         modelUri: model.modelUri,
-        modelType: 'custom_model',
+        modelType: model.modelType,
         tags: model.tags ?? {},
         properties: model.properties ?? {},
         description: model.description,

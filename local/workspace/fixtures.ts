@@ -83,7 +83,7 @@ export async function startScoringFixture(opts: ScoringFixtureOptions = {}): Pro
       }
       const version = String(i + 1);
       const mv = await client.arm('PUT', `/models/fixture-model/versions/${version}`, {
-        properties: { modelUri: `azureml://jobs/${job}/outputs/model`, modelType: 'CustomModel' },
+        properties: { modelUri: `azureml://jobs/${job}/outputs/model`, modelType: 'mlflow_model' },
       });
       if (mv.status >= 300) throw new Error(`fixture model registration failed: ${mv.text}`);
       models.push(mv.body.id);

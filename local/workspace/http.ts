@@ -9,13 +9,22 @@ export class ArmError extends Error {
     message: string,
     readonly target?: string,
     readonly headers: Record<string, string> = {},
+    /** ARM's `error.details`: the cause behind a generic code such as BadRequest. */
+    readonly details: { code: string; message: string }[] = [],
   ) {
     super(message);
     this.name = 'ArmError';
   }
 
-  body(): { error: { code: string; message: string; target?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.target ? { target: this.target } : {}) } };
+  body(): { error: { code: string; message: string; target?: string; details?: { code: string; message: string }[] } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.target ? { target: this.target } : {}),
+        ...(this.details.length > 0 ? { details: this.details } : {}),
+      },
+    };
   }
 }
 

@@ -2,6 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -17,7 +18,8 @@ import { generateDataset, readTable, toCsv, type GenerateOptions, type Table } f
 import { EventBus, type EventGridEvent, type EventRetryOptions } from './events';
 import { Faults } from './faults';
 import { ArmError, notFound, parseJson, readBody, sendJson, userError, validate } from './http';
-import { ARTIFACT_FILE, loadPredictor, train, TrainingError, type ModelArtifact, type Predictor } from './ml';
+import { ARTIFACT_FILE, train, TrainingError, type Predictor } from './ml';
+import { formatMlmodel, isMlflowModelType, loadModelFolder, MLMODEL_FILE, mlmodelFor } from './mlmodel';
 import * as S from './schemas';
 import { ScoringPlane, type EndpointDef } from './scoring';
 import { Store, type OperationRow, type ResourceKind, type ResourceRow } from './store';
@@ -695,7 +697,7 @@ export class Workspace {
       props.osType ??= 'Linux';
       props.autoRebuild ??= 'Disabled';
     }
-    let artifact: { from: string; job?: string } | undefined;
+    let artifact: { from: string; folder: boolean; job?: string } | undefined;
     if (existing) {
       for (const field of ['modelUri', 'dataUri'] as const) {
         const before = existing.body.properties?.[field];
@@ -741,7 +743,8 @@ export class Workspace {
     if (artifact) {
       const dest = this.layout.model(cname, vname);
       mkdirSync(dest, { recursive: true });
-      copyFileSync(artifact.from, join(dest, ARTIFACT_FILE));
+      if (artifact.folder) cpSync(artifact.from, dest, { recursive: true });
+      else copyFileSync(artifact.from, join(dest, ARTIFACT_FILE));
     }
     if (!existing && asset.segment === 'models') {
       this.events.publish('ModelRegistered', `models/${cname}:${vname}`, {
@@ -767,10 +770,11 @@ export class Workspace {
   }
 
   /**
-   * Finds the model artefact a modelUri points at. Job outputs must exist (registering from a missing job output
-   * is a client error); other URIs are accepted without files, and deploying such a model fails provisioning.
+   * Finds the model files a modelUri points at: a folder (an MLflow model's MLmodel and data, or a model.json) or a
+   * model.json file. Job outputs must exist (registering from a missing job output is a client error); other URIs
+   * are accepted without files, and deploying such a model fails provisioning.
    */
-  private resolveModelArtifact(modelUri: string): { from: string; job?: string } | undefined {
+  private resolveModelArtifact(modelUri: string): { from: string; folder: boolean; job?: string } | undefined {
     const parsed = parseUri(modelUri);
     if (parsed.kind === 'jobOutput') {
       const job = this.store.get(`jobs/${parsed.job}`);
@@ -789,16 +793,18 @@ export class Workspace {
       if (parsed.output !== 'model' && !outputs[parsed.output]) {
         throw userError(`Job '${parsed.job}' has no output '${parsed.output}'.`, 'properties.modelUri');
       }
-      const file = join(this.layout.jobOutput(job.name), ARTIFACT_FILE);
-      if (!existsSync(file)) throw userError(`Job '${parsed.job}' produced no model artefact.`, 'properties.modelUri');
-      return { from: file, job: job.name };
+      const folder = this.layout.jobOutput(job.name);
+      if (!isModelFolder(folder)) {
+        throw userError(`Job '${parsed.job}' produced no model artefact.`, 'properties.modelUri');
+      }
+      return { from: folder, folder: true, job: job.name };
     }
     let path: string | undefined;
     if (parsed.kind === 'datastore') path = this.layout.datastore(parsed.datastore, parsed.path);
     else if (parsed.kind === 'file') path = parsed.path;
     if (!path || !existsSync(path)) return undefined;
-    const file = statSync(path).isDirectory() ? join(path, ARTIFACT_FILE) : path;
-    return existsSync(file) ? { from: file } : undefined;
+    if (statSync(path).isDirectory()) return isModelFolder(path) ? { from: path, folder: true } : undefined;
+    return { from: path, folder: false };
   }
 
   // ---- online endpoints ---------------------------------------------------------------------------------------
@@ -1151,6 +1157,7 @@ export class Workspace {
         'properties.model',
       );
     }
+    assertDeployable(model.body.properties.modelType, parsed.properties);
     const existing = this.store.get(key);
     const properties = {
       scaleSettings: { scaleType: 'Default' },
@@ -1270,24 +1277,22 @@ export class Workspace {
     this.logs.set(key, lines);
   }
 
-  /** Loads the artefact of a model version ("name:version") for a deployment. */
+  /**
+   * Loads the files of a model version ("name:version") for a deployment: without a scoring script, as an MLflow
+   * model (its MLmodel and data).
+   */
   private loadDeploymentModel(dep: ResourceRow, model: string, throwOnError: true): void;
   private loadDeploymentModel(dep: ResourceRow, model: string, throwOnError: false): void;
   private loadDeploymentModel(dep: ResourceRow, model: string, throwOnError: boolean): void {
     const [name, version] = splitModel(model);
     try {
-      const file = join(this.layout.model(name, version), ARTIFACT_FILE);
-      if (!existsSync(file)) {
-        throw new Error(
-          `model ${model} has no artefact (${ARTIFACT_FILE}); register it from a job output or a folder that holds one`,
-        );
+      const dir = this.layout.model(name, version);
+      if (!existsSync(dir)) {
+        throw new Error(`model ${model} has no files; register it from a job output or a folder that holds a model`);
       }
-      const artifact = JSON.parse(readFileSync(file, 'utf8')) as ModelArtifact;
-      this.predictors.set(dep.key, { model, predictor: loadPredictor(artifact) });
-      this.appendLog(
-        dep.key,
-        `Loaded model ${model} (${artifact.algorithm}, features ${artifact.features.join(', ')})`,
-      );
+      const { predictor, summary } = loadModelFolder(dir, !dep.body.properties.codeConfiguration);
+      this.predictors.set(dep.key, { model, predictor });
+      this.appendLog(dep.key, `Loaded model ${model} (${summary}; features ${predictor.features.join(', ')})`);
     } catch (err) {
       this.appendLog(dep.key, `Failed to load model ${model}: ${(err as Error).message}`);
       if (throwOnError) throw err;
@@ -1595,10 +1600,10 @@ export class Workspace {
       if (v && !v.uri) outputs[k] = { ...v, uri: `azureml://jobs/${name}/outputs/${k}` };
     }
     outputs.model ??= {
-      jobOutputType: 'custom_model',
+      jobOutputType: 'mlflow_model',
       mode: 'ReadWriteMount',
       uri: `azureml://jobs/${name}/outputs/model`,
-      description: 'Trained model (model.json) written by the local workspace.',
+      description: 'Trained MLflow model (MLmodel and model.json) written by the local workspace.',
     };
     const props = {
       description: null,
@@ -1724,6 +1729,7 @@ export class Workspace {
       const dir = this.layout.jobOutput(row.name);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, ARTIFACT_FILE), JSON.stringify(artifact));
+      writeFileSync(join(dir, MLMODEL_FILE), formatMlmodel(mlmodelFor(artifact, ARTIFACT_FILE, row.name)));
       const props: Record<string, string> = {
         'training.task': artifact.task,
         'training.algorithm': artifact.algorithm,
@@ -1926,6 +1932,36 @@ function newKey(): string {
 function nextVersion(versions: string[]): string {
   const nums = versions.filter((v) => /^\d+$/.test(v)).map(Number);
   return String(nums.length ? Math.max(...nums) + 1 : 1);
+}
+
+/**
+ * A deployment without a scoring script and an environment works only for MLflow models ("Guidelines for deploying
+ * MLflow models"). Azure answers a custom model's deployment without a scoring script 400 BadRequest with the detail
+ * MissingDriverProgram (Azure/azure-cli-extensions#5583, Azure/azure-sdk-for-python#35387).
+ */
+function assertDeployable(
+  modelType: unknown,
+  properties: { codeConfiguration?: unknown; environmentId?: unknown },
+): void {
+  if (isMlflowModelType(modelType)) return;
+  if (!properties.codeConfiguration) {
+    throw new ArmError(400, 'BadRequest', 'The request is invalid.', undefined, {}, [
+      { code: 'MissingDriverProgram', message: 'Could not find driver program in the request.' },
+    ]);
+  }
+  if (!properties.environmentId) {
+    throw new ArmError(400, 'BadRequest', 'The request is invalid.', 'properties.environmentId', {}, [
+      {
+        code: 'UserError',
+        message: `A ${String(modelType ?? 'custom')} model runs its scoring script in an environment: set properties.environmentId.`,
+      },
+    ]);
+  }
+}
+
+/** A folder holding a model: an MLflow model (MLmodel) or a model.json. */
+function isModelFolder(dir: string): boolean {
+  return existsSync(join(dir, MLMODEL_FILE)) || existsSync(join(dir, ARTIFACT_FILE));
 }
 
 function splitModel(model: string): [string, string] {

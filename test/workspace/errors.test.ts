@@ -272,7 +272,7 @@ describe('fault injection', () => {
 
   it('fails provisioning with ResourceNotReady when the model has no artefact', async () => {
     await raw.arm('PUT', '/models/empty/versions/1', {
-      properties: { modelUri: 'azureml://datastores/workspaceblobstore/paths/none' },
+      properties: { modelUri: 'azureml://datastores/workspaceblobstore/paths/none', modelType: 'mlflow_model' },
     });
     const res = await raw.arm(
       'PUT',

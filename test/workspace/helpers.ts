@@ -108,6 +108,7 @@ export async function trainAndRegister(
   const mv = await client.modelVersions.createOrUpdate(rg, name, args.model, args.version, {
     properties: {
       modelUri: `azureml://jobs/${args.job}/outputs/model`,
+      modelType: 'mlflow_model',
       properties: metrics,
       tags: { stage: 'candidate' },
     },

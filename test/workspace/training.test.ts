@@ -166,7 +166,7 @@ describe('jobs, data assets and models in the workspace', () => {
     expect(failed.map((e) => e.data.RunStatus)).toEqual(['Running', 'Failed']);
   });
 
-  it('trains a classifier on uploaded rows with string labels, registers it from a folder, and serves labels', async () => {
+  it('trains a classifier on uploaded rows with string labels, registers a custom model from a folder, and serves labels through its scoring script', async () => {
     const ds = generateDataset({ rows: 300, seed: 11, task: 'classification' });
     const rows = ds.rows.map((r) => ({ x1: r[0]!, x2: r[1]!, x3: r[2]!, x4: r[3]!, churn: r[4] === 1 ? 'yes' : 'no' }));
     const raw = rest(ws);
@@ -188,7 +188,7 @@ describe('jobs, data assets and models in the workspace', () => {
     expect(job.properties.status).toBe('Completed');
     expect(Number(job.properties.properties['metrics.accuracy'])).toBeGreaterThan(0.7);
 
-    // A model can also come from a folder in the datastore holding model.json.
+    // A custom model can also come from a folder in the datastore holding model.json.
     const folder = join(ws.dataDir, 'datastores', 'workspaceblobstore', 'models', 'churn');
     mkdirSync(folder, { recursive: true });
     writeFileSync(
@@ -210,9 +210,15 @@ describe('jobs, data assets and models in the workspace', () => {
     });
     expect(mv.status).toBe(201);
     await raw.putAndWait('/onlineEndpoints/churn-ep', { location: 'westeurope', properties: { authMode: 'Key' } });
+    // A custom model needs a scoring script and an environment; the local stand-in for the script loads model.json.
     await raw.putAndWait('/onlineEndpoints/churn-ep/deployments/blue', {
       location: 'westeurope',
-      properties: { endpointComputeType: 'Managed', model: 'azureml:churn:1' },
+      properties: {
+        endpointComputeType: 'Managed',
+        model: 'azureml:churn:1',
+        codeConfiguration: { codeId: 'azureml:churn-score:1', scoringScript: 'score.py' },
+        environmentId: 'azureml:env:1',
+      },
     });
     await raw.putAndWait('/onlineEndpoints/churn-ep', {
       location: 'westeurope',
