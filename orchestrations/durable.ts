@@ -40,3 +40,25 @@ export function* sleep(ctx: Context, seconds: number): Step<void> {
 export function now(ctx: Context): Date {
   return ctx.df.currentUtcDateTime;
 }
+
+/**
+ * Flow versions. Each new instance is stamped with host.json `defaultVersion` and keeps it for life, so in-flight
+ * instances replay the code path they started on: a change to what a flow yields goes behind `isAtLeast(ctx, N)`
+ * with N the next version, the old path stays as it was, and FLOW_VERSION and host.json `defaultVersion` move to
+ * N together (a test checks that they agree). Instances started before versioning carry no version: 0.
+ *   1: versioning introduced; every flow yields what version 0 yields.
+ */
+export const FLOW_VERSION = 1;
+
+export function flowVersion(ctx: Context): number {
+  const version = ctx.df.version;
+  if (version === undefined || version === '') return 0;
+  const n = Number(version);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`Unknown flow version '${version}': expected a whole number.`);
+  return n;
+}
+
+/** Whether this instance started on flow version `version` or later (see FLOW_VERSION). */
+export function isAtLeast(ctx: Context, version: number): boolean {
+  return flowVersion(ctx) >= version;
+}

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { DurableEngine } from './durable/engine';
 import { clientBindingData, handleDurableHttp } from './durable/http-api';
 import { DurableStore } from './durable/store';
+import { versioningFromHostJson, type VersioningOptions } from './durable/versioning';
 import { handleEventGridWebhook } from './event-grid';
 import { installFunctionsCore, type FunctionRegistry, type RegisteredFunction } from './functions-core';
 import { fromTypedData, invokeFunction, jsonData, type InputBinding } from './invoke';
@@ -31,7 +32,7 @@ export interface HostOptions {
 interface HostJson {
   extensions?: {
     http?: { routePrefix?: string };
-    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number };
+    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number } & Record<string, unknown>;
   };
 }
 
@@ -103,9 +104,11 @@ export class LocalFunctionsHost {
       this.#log(`[${category}] ${message}`);
     };
     this.#maxActivities = hostJson.extensions?.durableTask?.maxConcurrentActivityFunctions ?? 4;
+    this.#versioning = versioningFromHostJson(hostJson.extensions?.durableTask);
   }
 
   #maxActivities: number;
+  #versioning: VersioningOptions;
 
   static async start(options: HostOptions): Promise<LocalFunctionsHost> {
     const host = new LocalFunctionsHost(options);
@@ -142,6 +145,7 @@ export class LocalFunctionsHost {
       store: this.#store,
       taskHub: this.taskHub,
       maxConcurrentActivities: this.#maxActivities,
+      versioning: this.#versioning,
       invokeOrchestrator: (name, trigger) => this.#invokeDurable(name, 'orchestrationTrigger', trigger),
       invokeActivity: (name, input) => this.#invokeDurable(name, 'activityTrigger', input),
       // Entity names arrive lower-cased (`@name@key`); registry lookups ignore case, as the Functions host does.

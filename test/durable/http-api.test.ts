@@ -106,6 +106,20 @@ describe('durable-functions client over rpcBaseUrl', () => {
     ]);
   });
 
+  it("starts an instance at the version startNew names (the client's `version` query parameter)", async () => {
+    await t.close();
+    t = startEngine(registry(), { versioning: { defaultVersion: '1', matchStrategy: 'None' } });
+    const c = client();
+    const pinned = await c.startNew('Upper', { input: 'a', version: '0.7' });
+    const plain = await c.startNew('Upper', { input: 'b' });
+    await t.engine.waitForCompletion(pinned);
+    await t.engine.waitForCompletion(plain);
+    const versionOf = async (id: string) =>
+      (await t.engine.exportHistory(id))!.history.find((e) => e.EventType === 0)?.Version;
+    expect(await versionOf(pinned)).toBe('0.7');
+    expect(await versionOf(plain)).toBe('1');
+  });
+
   it('uses the given instance id and rejects a duplicate while it runs', async () => {
     const c = client();
     expect(await c.startNew('WaitFor', { instanceId: 'fixed-id' })).toBe('fixed-id');

@@ -19,7 +19,9 @@ import {
   type PromotionResult,
 } from '../../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
-import { Registry, startEngine, type TestEngine } from '../durable/helpers';
+import { FLOW_VERSION } from '../../orchestrations/durable';
+import { versioningFromHostJson } from '../../local/runtime/durable/versioning';
+import { Registry, startEngine, tempDir, type TestEngine } from '../durable/helpers';
 
 const policy: Policy = parsePolicies({
   policies: [
@@ -501,6 +503,45 @@ describe('promoteModel golden history', () => {
     expect(replay.failed).toBe(false);
     expect((replay.output as PromotionResult).outcome).toBe('promoted');
     expect(checkDeterminism(golden, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('replays a history recorded before flows were versioned (no version: 0) on the current code', async () => {
+    // Frozen: recorded before versioning existed, and never re-recorded.
+    const file = join(__dirname, 'golden', 'promote-model.v0.json');
+    const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;
+    expect(recorded.history.find((e) => e.EventType === H.ExecutionStarted)?.Version).toBeUndefined();
+    const registry = new World().register(new Registry());
+    const replay = await replayHistory(registry.handler('promoteModel'), recorded);
+    expect((replay.output as PromotionResult).outcome).toBe('promoted');
+    expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('finishes a promotion started before the upgrade to the versioned host.json on the new worker', async () => {
+    const dir = tempDir();
+    try {
+      const world = new World();
+      const before = startEngine(world.register(new Registry()), { file: dir.file('d.db') });
+      await before.engine.startNew('promoteModel', { instanceId: 'promote:demand:1', input: input('1') });
+      expect(await phase(before, 'promote:demand:1')).toBe('awaiting-approval');
+      await before.close();
+
+      const hostJson = JSON.parse(readFileSync(join(__dirname, '..', '..', 'host.json'), 'utf8'));
+      current = startEngine(world.register(new Registry()), {
+        file: dir.file('d.db'),
+        versioning: versioningFromHostJson(hostJson.extensions.durableTask),
+      });
+      await current.engine.raiseEvent('promote:demand:1', 'decision', decision('approve'));
+      const status = await current.engine.waitForCompletion('promote:demand:1');
+      expect(status.output).toMatchObject({ outcome: 'promoted' });
+      await current.engine.startNew('promoteModel', { instanceId: 'promote:demand:2', input: input('2') });
+      expect(await phase(current, 'promote:demand:2')).toBe('awaiting-approval');
+      const started = (await current.engine.exportHistory('promote:demand:2'))!.history[1];
+      expect(started).toMatchObject({ EventType: H.ExecutionStarted, Version: String(FLOW_VERSION) });
+    } finally {
+      await current?.close();
+      current = undefined;
+      dir.remove();
+    }
   });
 
   it('reports a tampered history as nondeterministic', async () => {

@@ -49,6 +49,7 @@ import {
   type RetryOptionsLike,
   type RuntimeStatus,
 } from './types';
+import { versionMismatch, type VersioningOptions } from './versioning';
 
 export type { OrchestrationTrigger, DurableOrchestrationStatus, HistoryEvent, HistoryExport } from './types';
 
@@ -84,6 +85,8 @@ export interface EngineOptions {
   maxConcurrentActivities?: number;
   /** Episodes (orchestrator replays) in flight across different instances; default 32. */
   maxConcurrentOrchestrations?: number;
+  /** host.json defaultVersion / versionMatchStrategy / versionFailureStrategy. */
+  versioning?: VersioningOptions;
   /** Decoded history events kept in memory across instances (LRU by instance); default 200,000. */
   historyCacheEvents?: number;
   log?: (line: string) => void;
@@ -140,6 +143,8 @@ interface RetryCtx {
   name: string;
   input: unknown;
   instanceId?: string;
+  /** Sub-orchestrations: the version the child starts with. */
+  version?: string;
   options: RetryOptionsLike;
   /** Attempt number of the task this context travels with (1-based). */
   attempt: number;
@@ -181,6 +186,7 @@ interface ChildStart {
   instanceId: string;
   name: string;
   input: unknown;
+  version: string | undefined;
   taskId: number;
   retry?: RetryCtx;
 }
@@ -244,6 +250,12 @@ function notRetried(ctx: RetryCtx): string {
     `Attempt ${ctx.attempt} was not run: the retry timeout of ${ctx.options.retryTimeoutInMilliseconds} ms elapsed.` +
     (ctx.lastDetails ? `\n${ctx.lastDetails}` : '')
   );
+}
+
+/** The version an execution was started with (ExecutionStarted.Version), as the SDK reads `context.df.version`. */
+function executionVersion(events: readonly HistoryEvent[]): string | undefined {
+  const started = events.find((e) => e.EventType === EXECUTION_STARTED);
+  return started?.Version || undefined;
 }
 
 /** Azure's rules: 1-256 characters, no '/', '\\', '#', '?' and no control characters. */
@@ -388,7 +400,8 @@ export class DurableEngine {
   // =============================================================================================================
   // Client operations
 
-  async startNew(name: string, opts: { instanceId?: string; input?: unknown } = {}): Promise<string> {
+  /** `version` overrides host.json defaultVersion for this instance (DurableClient.startNew's `version`). */
+  async startNew(name: string, opts: { instanceId?: string; input?: unknown; version?: string } = {}): Promise<string> {
     this.ensureAccepting();
     if (this.opts.isOrchestrator && !this.opts.isOrchestrator(name)) {
       throw new UnknownFunctionError(name, 'orchestrator');
@@ -411,7 +424,8 @@ export class DurableEngine {
         }
         // A terminal instance with the same id is replaced, history and all, as Azure does.
         if (existing) this.store.deleteInstanceCompletely(instanceId);
-        this.insertNewInstance(instanceId, name, executionId, inputJson, now, undefined);
+        const version = opts.version ?? this.opts.versioning?.defaultVersion;
+        this.insertNewInstance(instanceId, name, executionId, inputJson, now, undefined, version);
       }),
     );
     this.forget(instanceId);
@@ -520,6 +534,7 @@ export class DurableEngine {
           } else if (e.EventType === HistoryEventType.SubOrchestrationInstanceCreated && e.InstanceId) {
             const child = this.store.getInstance(e.InstanceId);
             if (child && child.runtime_status === 'Failed') {
+              const version = executionVersion(this.store.readHistory(e.InstanceId) as HistoryEvent[]);
               this.store.deleteInstanceCompletely(e.InstanceId);
               this.insertNewInstance(
                 e.InstanceId,
@@ -528,6 +543,7 @@ export class DurableEngine {
                 child.input,
                 now,
                 { instanceId, executionId: inst.execution_id, taskId: e.EventId, retry: null },
+                version,
                 child.created_time,
               );
               children.push(e.InstanceId);
@@ -950,6 +966,7 @@ export class DurableEngine {
     inputJson: string | null,
     now: number,
     parent: { instanceId: string; executionId: string; taskId: number; retry: string | null } | undefined,
+    version: string | undefined,
     createdTime = now,
   ): void {
     this.store.upsertInstance({
@@ -973,6 +990,7 @@ export class DurableEngine {
       OrchestrationInstance: { InstanceId: instanceId, ExecutionId: executionId },
     });
     if (inputJson !== null) started.Input = inputJson;
+    if (version) started.Version = version;
     if (parent) {
       started.ParentInstance = {
         OrchestrationInstance: { InstanceId: parent.instanceId, ExecutionId: parent.executionId },
@@ -1114,7 +1132,14 @@ export class DurableEngine {
       await this.commitControlOnly(inst, history, consumed, controlEvents, suspended, now);
       return;
     }
-    await this.replayEpisode(inst, history, batch, consumed, controlEvents, now);
+    const version = executionVersion(history.events.length > 0 ? history.events : normal.map((i) => i.event!));
+    const mismatch = versionMismatch(this.opts.versioning ?? {}, version);
+    if (mismatch && this.opts.versioning?.failureStrategy !== 'Fail') {
+      // versionFailureStrategy Reject: the instance stays as it is, for a worker whose version accepts it.
+      this.log(`${inst.name} (${instanceId}) not run here: ${mismatch}`);
+      return;
+    }
+    await this.replayEpisode(inst, history, batch, consumed, controlEvents, now, mismatch);
     if (leftovers && !this.crashed) this.markReady(instanceId);
   }
 
@@ -1254,6 +1279,8 @@ export class DurableEngine {
     consumed: InboxItem[],
     controlEvents: HistoryEvent[],
     now: number,
+    /** versionFailureStrategy Fail: the orchestrator is not run and the instance fails with this reason. */
+    refusal?: string,
   ): Promise<void> {
     const instanceId = inst.instance_id;
     const ts = new Date(now);
@@ -1268,7 +1295,9 @@ export class DurableEngine {
     });
     this.counters.episodes++;
     this.counters.historyEventsReplayed += trigger.history.length;
-    const outcome = await this.invoke(inst, trigger);
+    const outcome: OrchestratorOutcome = refusal
+      ? { failed: true, errorMessage: refusal }
+      : await this.invoke(inst, trigger);
     if (this.crashed) return;
 
     const flat: FlatActions = outcome.state ? flattenActions(outcome.state.actions) : { leaves: [] };
@@ -1369,6 +1398,9 @@ export class DurableEngine {
           OrchestrationInstance: { InstanceId: instanceId, ExecutionId: newExecutionId },
         });
         if (inputJson !== null) started.Input = inputJson;
+        // A new generation keeps the version the instance was started with.
+        const version = executionVersion(oldEvents.length > 0 ? oldEvents : newEvents);
+        if (version) started.Version = version;
         this.store.insertMessage(
           instanceId,
           newExecutionId,
@@ -1463,7 +1495,7 @@ export class DurableEngine {
       } else if (t === HistoryEventType.TimerFired && ctx.attempt < ctx.options.maxNumberOfAttempts) {
         const id = seq++;
         const next: RetryCtx = { ...ctx, attempt: ctx.attempt + 1 };
-        this.planTask(inst, id, ctx.kind, ctx.name, ctx.input, ctx.instanceId, next, plan, ts);
+        this.planTask(inst, id, ctx.kind, ctx.name, ctx.input, ctx.instanceId, ctx.version, next, plan, ts);
       }
     }
 
@@ -1486,6 +1518,8 @@ export class DurableEngine {
         continue;
       }
       const kind = leaf.kind;
+      // A sub-orchestration starts at the version its caller named, else at this worker's defaultVersion.
+      const version = kind === 'suborchestration' ? (leaf.version ?? this.opts.versioning?.defaultVersion) : undefined;
       const retry: RetryCtx | undefined = leaf.retry
         ? {
             kind,
@@ -1495,9 +1529,10 @@ export class DurableEngine {
             attempt: 1,
             firstAttemptAt: now,
             ...(leaf.instanceId ? { instanceId: leaf.instanceId } : {}),
+            ...(version ? { version } : {}),
           }
         : undefined;
-      this.planTask(inst, id, kind, leaf.name, leaf.input, leaf.instanceId, retry, plan, ts);
+      this.planTask(inst, id, kind, leaf.name, leaf.input, leaf.instanceId, version, retry, plan, ts);
     }
   }
 
@@ -1560,6 +1595,7 @@ export class DurableEngine {
     name: string,
     input: unknown,
     explicitInstanceId: string | undefined,
+    version: string | undefined,
     retry: RetryCtx | undefined,
     plan: EpisodePlan,
     ts: Date,
@@ -1598,7 +1634,7 @@ export class DurableEngine {
         retry,
       });
     } else {
-      plan.children.push({ instanceId: childId, name, input, taskId: id, retry });
+      plan.children.push({ instanceId: childId, name, input, version, taskId: id, retry });
     }
   }
 
@@ -1656,12 +1692,20 @@ export class DurableEngine {
       }
       if (this.store.getInstance(c.instanceId)) this.store.deleteInstanceCompletely(c.instanceId);
       this.forget(c.instanceId);
-      this.insertNewInstance(c.instanceId, c.name, randomUUID(), toJson(c.input), now, {
-        instanceId,
-        executionId: inst.execution_id,
-        taskId: c.taskId,
-        retry: c.retry ? JSON.stringify(c.retry) : null,
-      });
+      this.insertNewInstance(
+        c.instanceId,
+        c.name,
+        randomUUID(),
+        toJson(c.input),
+        now,
+        {
+          instanceId,
+          executionId: inst.execution_id,
+          taskId: c.taskId,
+          retry: c.retry ? JSON.stringify(c.retry) : null,
+        },
+        c.version,
+      );
       startedChildren.push(c.instanceId);
     }
   }

@@ -231,7 +231,13 @@ async function startOrchestration(
   instanceId: string | undefined,
 ): Promise<DurableHttpResponse> {
   const input = parseBody(req.body);
-  const id = await engine.startNew(name, instanceId !== undefined ? { instanceId, input } : { input });
+  // DurableClient.startNew sends its `version` option as a query parameter.
+  const version = req.query.get('version') ?? undefined;
+  const id = await engine.startNew(name, {
+    input,
+    ...(instanceId !== undefined ? { instanceId } : {}),
+    ...(version ? { version } : {}),
+  });
   const payload = checkStatusPayload(req.origin, engine.taskHub, id);
   const timeoutSec = Number(req.query.get('timeout') ?? NaN);
   if (Number.isFinite(timeoutSec) && timeoutSec > 0) {

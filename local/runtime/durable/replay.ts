@@ -123,6 +123,8 @@ export interface ScheduleLeaf {
   input: unknown;
   retry?: RetryOptionsLike;
   instanceId?: string;
+  /** Sub-orchestrations: the version the caller asked for (callSubOrchestrator's `version`). */
+  version?: string;
   fireAt?: number;
   isCanceled?: boolean;
   /** Target entity (`@name@key`) of an entity call, signal or release; the first locked entity of a lock. */
@@ -148,6 +150,7 @@ interface RawAction {
   input?: unknown;
   retryOptions?: RetryOptionsLike;
   instanceId?: string;
+  version?: string;
   fireAt?: unknown;
   isCanceled?: boolean;
   compoundActions?: RawAction[];
@@ -207,6 +210,7 @@ export function flattenActions(actions: unknown): FlatActions {
       case ActionType.CallSubOrchestratorWithRetry: {
         const leaf: ScheduleLeaf = { kind: 'suborchestration', name: String(a.functionName), input: a.input };
         if (a.instanceId) leaf.instanceId = a.instanceId;
+        if (a.version) leaf.version = a.version;
         if (a.actionType === ActionType.CallSubOrchestratorWithRetry && a.retryOptions) leaf.retry = a.retryOptions;
         out.leaves.push(leaf);
         break;
