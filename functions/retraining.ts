@@ -47,7 +47,7 @@ df.app.client.eventGrid('onDriftDetected', {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schedules: one timer per model whose policy has `retraining.schedule`. Policies are read at registration; a bad
-// policy file registers no timers here and fails the first invocation of the other functions with its path.
+// policy file registers no timers here and stops the app when it starts (functions/startup.ts) with its path.
 
 function scheduledPolicies(): RetrainingPolicy[] {
   const setting = process.env.CHAMPION_POLICIES;

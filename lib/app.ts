@@ -1,6 +1,6 @@
 /**
- * The composition root: settings → Azure adapters → activity dependencies. Built once per process, on first use,
- * so a bad setting fails the first invocation with the setting's name instead of crashing registration.
+ * The composition root: settings → Azure adapters → activity dependencies. Built once per process when the app
+ * starts (functions/startup.ts), so a bad setting stops it with the setting's name instead of failing invocations.
  */
 import { readFileSync } from 'node:fs';
 import { EndpointKeyCache, type ActivityDeps } from './activities';
@@ -23,17 +23,19 @@ export interface App {
 let app: App | undefined;
 
 export function loadPolicies(setting: string): PolicySet {
-  const text = setting.startsWith('@') ? readFileSync(setting.slice(1), 'utf8') : setting;
+  const file = setting.startsWith('@') ? setting.slice(1) : undefined;
+  const where = file ? `CHAMPION_POLICIES (${file})` : 'CHAMPION_POLICIES';
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(file ? readFileSync(file, 'utf8') : setting);
   } catch (err) {
-    throw new Error(`CHAMPION_POLICIES: not valid JSON (${(err as Error).message})`);
+    const cause = (err as NodeJS.ErrnoException).code ? 'cannot be read' : 'not valid JSON';
+    throw new Error(`${where}: ${cause} (${(err as Error).message})`);
   }
   try {
     return parsePolicies(json);
   } catch (err) {
-    throw new Error(`CHAMPION_POLICIES: ${(err as Error).message}`);
+    throw new Error(`${where}: ${(err as Error).message}`);
   }
 }
 

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadPolicies } from '../lib/app';
 import { LocalFunctionsHost } from './runtime/host';
 import { startWorkspace, type LocalWorkspace } from './workspace/index';
 
@@ -114,6 +115,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A server's start failure, where a port already taken names the option that changes it. */
+const whenPortInUse =
+  (port: number, option: string) =>
+  (err: unknown): never => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new Error(`Port ${port} is already in use: pass ${option} N to use another.`);
+  };
+
 export interface Embedded {
   host: LocalFunctionsHost;
   workspace: LocalWorkspace;
@@ -131,6 +140,13 @@ export async function startEmbedded(options: {
 }): Promise<Embedded> {
   const log = options.log ?? ((line: string) => console.log(line));
   mkdirSync(options.dataDir, { recursive: true });
+  let policiesFile = options.policiesFile;
+  if (!policiesFile) {
+    policiesFile = path.join(options.dataDir, 'policies.json');
+    if (!existsSync(policiesFile)) writeFileSync(policiesFile, JSON.stringify({ policies: [demoPolicy()] }, null, 2));
+  }
+  // A bad policy file stops everything before anything starts, with the path of the bad field.
+  loadPolicies(`@${policiesFile}`);
   const hostUrl = `http://127.0.0.1:${options.port}`;
   const workspace = await startWorkspace({
     dataDir: path.join(options.dataDir, 'workspace'),
@@ -151,7 +167,7 @@ export async function startEmbedded(options: {
       },
     ],
     log: () => {},
-  });
+  }).catch(whenPortInUse(options.workspacePort, '--workspace-port'));
   try {
     workspace.generateData({
       ...DEMO_EVAL_DATA,
@@ -163,11 +179,6 @@ export async function startEmbedded(options: {
     // Already there from an earlier start.
   }
 
-  let policiesFile = options.policiesFile;
-  if (!policiesFile) {
-    policiesFile = path.join(options.dataDir, 'policies.json');
-    if (!existsSync(policiesFile)) writeFileSync(policiesFile, JSON.stringify({ policies: [demoPolicy()] }, null, 2));
-  }
   const sha = gitCommit(options.appDir);
   Object.assign(process.env, {
     AZURE_SUBSCRIPTION_ID: workspace.subscriptionId,
@@ -184,12 +195,18 @@ export async function startEmbedded(options: {
     CHAMPION_GIT_REPOSITORY: process.env.CHAMPION_GIT_REPOSITORY ?? 'local',
   });
 
-  const host = await LocalFunctionsHost.start({
-    appDir: options.appDir,
-    dataDir: path.join(options.dataDir, 'runtime'),
-    port: options.port,
-    log,
-  });
+  let host: LocalFunctionsHost;
+  try {
+    host = await LocalFunctionsHost.start({
+      appDir: options.appDir,
+      dataDir: path.join(options.dataDir, 'runtime'),
+      port: options.port,
+      log,
+    }).catch(whenPortInUse(options.port, '--port'));
+  } catch (err) {
+    await workspace.close();
+    throw err;
+  }
   return {
     host,
     workspace,
