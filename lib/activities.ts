@@ -562,9 +562,22 @@ export const trainingJobSpecSchema = z.strictObject({
   command: z.string().min(1),
   /** Path of the environment definition in the repo, e.g. `environments/train.json`. */
   environment: z.string().min(1),
-  /** Compute target: an ARM id or `azureml:NAME`. */
+  /** Compute target: a cluster name (`cpu-cluster`, `azureml:cpu-cluster`), sent as its ARM id, or the ARM id. */
   compute: z.string().min(1).optional(),
+  /** The input the training data goes in as, typed as the data asset is (uri_file, uri_folder, mltable). */
   trainingDataInput: z.string().min(1).default('training_data'),
+  /** How the job sees the data: mounted read-only or downloaded first (InputDeliveryMode). */
+  trainingDataMode: z.enum(['ReadOnlyMount', 'Download']).default('ReadOnlyMount'),
+  /** The job output the model is written to; registration takes the model from it. */
+  modelOutput: z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid output name')
+        .default('model'),
+      type: z.enum(['mlflow_model', 'custom_model', 'uri_folder']).default('mlflow_model'),
+    })
+    .prefault({}),
   /** More literal inputs (`task`, `target`, hyper-parameters). */
   inputs: z.record(z.string(), z.string()).default({}),
   environmentVariables: z.record(z.string(), z.string()).optional(),
@@ -664,6 +677,8 @@ export function readEnvironmentDefinition(
 }
 
 const TERMINAL_FAILURE = new Set(['Failed', 'Canceled', 'NotResponding']);
+/** Job property naming the output the model is written to. */
+const MODEL_OUTPUT_PROPERTY = 'champion.model_output';
 
 /** The lines of a job worth showing: status, the reason of a failure, what was trained on what. */
 export function jobLogExcerpt(job: Job, limit = 20): string[] {
@@ -714,6 +729,18 @@ export function createTrainingActivities(
   const { workspace } = deps;
   const root = () => deps.repoDir ?? repoRoot();
   const spec = (jobSpec: string) => readTrainingJobSpec(jobSpec, root());
+
+  /** The ARM id a job's `computeId` takes, from a compute name in the job spec (or the id itself). */
+  async function computeId(
+    compute: string,
+  ): Promise<{ ok: true; id: string } | { ok: false; code: string; message: string }> {
+    if (compute.startsWith('/subscriptions/')) return { ok: true, id: compute };
+    const name = compute.replace(/^azureml:/, '');
+    const found = await workspace.getCompute(name);
+    if (!found)
+      return { ok: false, code: 'ComputeNotFound', message: `compute '${name}' does not exist in the workspace` };
+    return { ok: true, id: found.id };
+  }
 
   return {
     async readTrainingSpec({ jobSpec }) {
@@ -808,13 +835,14 @@ export function createTrainingActivities(
       const existing = await workspace.getJob(jobName);
       if (existing) return { ok: true, jobName, submitted: false, status: existing.status };
       const s = spec(jobSpec);
+      const asset = `${dataAsset.name}:${dataAsset.version}`;
+      const data = (await workspace.listDataVersions(dataAsset.name)).find((v) => v.version === dataAsset.version);
+      if (!data) return { ok: false, code: 'DataNotFound', message: `data asset ${asset} does not exist` };
+      const compute = s.compute === undefined ? undefined : await computeId(s.compute);
+      if (compute && !compute.ok) return compute;
       const inputs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(s.inputs)) inputs[name] = { jobInputType: 'literal', value };
-      // SDK 2.1.1 drops the uri of asset inputs: a literal input carries the data reference.
-      inputs[s.trainingDataInput] = {
-        jobInputType: 'literal',
-        value: `azureml:${dataAsset.name}:${dataAsset.version}`,
-      };
+      inputs[s.trainingDataInput] = { jobInputType: data.dataType, uri: data.id, mode: s.trainingDataMode };
       try {
         const job = await workspace.submitJob(jobName, {
           jobType: 'Command',
@@ -823,11 +851,16 @@ export function createTrainingActivities(
           experimentName: s.experimentName,
           command: s.command,
           environmentId,
-          ...(s.compute ? { computeId: s.compute } : {}),
+          ...(compute ? { computeId: compute.id } : {}),
           ...(s.environmentVariables ? { environmentVariables: s.environmentVariables } : {}),
           inputs,
+          outputs: { [s.modelOutput.name]: { jobOutputType: s.modelOutput.type, mode: 'ReadWriteMount' } },
           tags: { ...tags, ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}) },
-          properties: { 'champion.job_spec': jobSpec, 'training.data_asset': `${dataAsset.name}:${dataAsset.version}` },
+          properties: {
+            'champion.job_spec': jobSpec,
+            [MODEL_OUTPUT_PROPERTY]: s.modelOutput.name,
+            'training.data_asset': asset,
+          },
         });
         deps.telemetry.event('TrainingJobSubmitted', { job: jobName, data: `${dataAsset.name}:${dataAsset.version}` });
         return { ok: true, jobName, submitted: true, status: job.status };
@@ -866,11 +899,22 @@ export function createTrainingActivities(
       if (job.status === 'Completed') {
         const metrics: Record<string, string> = {};
         for (const [k, v] of Object.entries(job.properties)) if (k.startsWith('metrics.')) metrics[k] = v;
+        const output = job.properties[MODEL_OUTPUT_PROPERTY] ?? 'model';
+        if (!(output in job.outputs)) {
+          return {
+            state: 'Failed',
+            status: 'NoModelOutput',
+            code: 'NoModelOutput',
+            message: `job ${jobName} completed without the declared model output '${output}'`,
+            logExcerpt: jobLogExcerpt(job),
+          };
+        }
         return {
           state: 'Completed',
           status: job.status,
           metrics,
-          modelUri: job.outputs['model'] ?? `azureml://jobs/${jobName}/outputs/model`,
+          // The whole output is the model, so its job-output URI needs no path.
+          modelUri: `azureml://jobs/${jobName}/outputs/${output}`,
           logExcerpt: jobLogExcerpt(job),
           properties: job.properties,
         };

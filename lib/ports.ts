@@ -119,6 +119,8 @@ export interface MlWorkspace {
 
   getOperationStatus(operationUrl: string): Promise<OperationStatus>;
 
+  /** A compute target of the workspace by name: its ARM id is what a job's `computeId` takes. */
+  getCompute(name: string): Promise<Compute | undefined>;
   submitJob(name: string, spec: Record<string, unknown>): Promise<Job>;
   getJob(name: string): Promise<Job | undefined>;
   cancelJob(name: string): Promise<void>;
@@ -150,9 +152,20 @@ export interface NewEnvironmentVersion {
   tags?: Record<string, string>;
 }
 
+export interface Compute {
+  name: string;
+  /** `/subscriptions/…/workspaces/{ws}/computes/{name}`. */
+  id: string;
+  provisioningState: string;
+}
+
 export interface DataVersion {
   name: string;
   version: string;
+  /** ARM id of the version: what a job's data input takes as `uri`. */
+  id: string;
+  /** `uri_file`, `uri_folder` or `mltable`: the type a job input of this data must declare. */
+  dataType: string;
   dataUri?: string;
   createdAt?: string;
 }

@@ -6,6 +6,33 @@ import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { StaticTokenCredential } from '../lib/azure/credential';
+import { AzureMlWorkspace } from '../lib/azure/ml-workspace';
+import type { MlWorkspace } from '../lib/ports';
+
+/** The compute cluster the local workspace offers. */
+export const TRAINING_COMPUTE = 'cpu-cluster';
+
+/**
+ * A training command job as Azure runs it: the data as a typed input (by its data version's ARM id, mounted
+ * read-only), the compute by its ARM id and a declared `model` output.
+ */
+export async function trainingJobSpec(
+  workspace: MlWorkspace,
+  args: { command: string; environmentId: string; data: { name: string; version: string } },
+): Promise<Record<string, unknown>> {
+  const data = (await workspace.listDataVersions(args.data.name)).find((v) => v.version === args.data.version);
+  if (!data) throw new Error(`Data asset ${args.data.name}:${args.data.version} does not exist.`);
+  const compute = await workspace.getCompute(TRAINING_COMPUTE);
+  if (!compute) throw new Error(`Compute ${TRAINING_COMPUTE} does not exist.`);
+  return {
+    jobType: 'Command',
+    command: args.command,
+    environmentId: args.environmentId,
+    computeId: compute.id,
+    inputs: { training_data: { jobInputType: data.dataType, uri: data.id, mode: 'ReadOnlyMount' } },
+    outputs: { model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } },
+  };
+}
 
 export interface WorkspaceInfo {
   armEndpoint: string;
@@ -36,20 +63,26 @@ export interface TrainedModel {
 
 export class Lab {
   readonly client: AzureMachineLearningWorkspaces;
+  /** The production adapter: jobs go through it as Champion sends them. */
+  readonly workspace: AzureMlWorkspace;
   readonly info: WorkspaceInfo;
   readonly #ca: string;
 
   constructor(workspaceJsonPath: string) {
     this.info = JSON.parse(readFileSync(workspaceJsonPath, 'utf8')) as WorkspaceInfo;
     this.#ca = readFileSync(this.info.caCertPath, 'utf8');
-    this.client = new AzureMachineLearningWorkspaces(
-      new StaticTokenCredential(this.info.token),
-      this.info.subscriptionId,
-      {
-        endpoint: this.info.armEndpoint,
-        tlsOptions: { ca: this.#ca },
-      },
-    );
+    const credential = new StaticTokenCredential(this.info.token);
+    this.client = new AzureMachineLearningWorkspaces(credential, this.info.subscriptionId, {
+      endpoint: this.info.armEndpoint,
+      tlsOptions: { ca: this.#ca },
+    });
+    this.workspace = new AzureMlWorkspace(credential, {
+      subscriptionId: this.info.subscriptionId,
+      resourceGroup: this.info.resourceGroup,
+      workspaceName: this.info.workspaceName,
+      armEndpoint: this.info.armEndpoint,
+      caCert: this.#ca,
+    });
   }
 
   /** Calls the local workspace's admin surface (data generation, faults, monitor signals). */
@@ -85,7 +118,6 @@ export class Lab {
    * regression model with a command job and waits for it.
    */
   async train(args: TrainArgs): Promise<TrainedModel> {
-    const { resourceGroup: rg, workspaceName: ws } = this.info;
     const dataName = `${args.name}-train-v${args.version}`;
     await this.admin('POST', 'data/generate', {
       name: dataName,
@@ -96,22 +128,19 @@ export class Lab {
       drift: args.drift ?? 0,
     });
     const job = `${args.name}-train-v${args.version}-${args.seed}`;
-    await this.client.jobs.createOrUpdate(rg, ws, job, {
-      properties: {
-        jobType: 'Command',
-        command: 'python train.py --task regression --target y --data ${{inputs.training_data}}',
-        environmentId: 'azureml:champion-train:1',
-        // The SDK's serializer drops the uri of asset inputs; a literal input carries the data reference.
-        inputs: { training_data: { jobInputType: 'literal', value: `azureml:${dataName}:1` } },
-      } as never,
+    const spec = await trainingJobSpec(this.workspace, {
+      command: 'python train.py --task regression --target y --data ${{inputs.training_data}}',
+      environmentId: 'azureml:champion-train:1',
+      data: { name: dataName, version: '1' },
     });
+    await this.workspace.submitJob(job, spec);
     let status = 'NotStarted';
     let properties: Record<string, string | null> = {};
     for (let i = 0; i < 600 && !['Completed', 'Failed', 'Canceled'].includes(status); i++) {
       await new Promise((r) => setTimeout(r, args.pollMs ?? 100));
-      const current = await this.client.jobs.get(rg, ws, job);
-      status = current.properties.status ?? 'Unknown';
-      properties = (current.properties.properties ?? {}) as Record<string, string | null>;
+      const current = await this.workspace.getJob(job);
+      status = current?.status ?? 'Unknown';
+      properties = current?.properties ?? {};
     }
     if (status !== 'Completed')
       throw new Error(`Training job ${job} ended ${status}: ${properties['error.message'] ?? ''}`);

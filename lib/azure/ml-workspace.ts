@@ -5,13 +5,17 @@
  * - traffic changes use a newer api-version, because the typed serializer drops `mirrorTraffic` and a
  *   GET-change-PUT with it would silently wipe mirror traffic;
  * - operation status is read from the Azure-AsyncOperation URL, the only place ARM reports why a deployment
- *   failed (OutOfQuota, ResourceNotReady, …).
+ *   failed (OutOfQuota, ResourceNotReady, …);
+ * - jobs are sent and read with a newer api-version, because the typed serializer of 2022-10-01 looks up asset
+ *   inputs and outputs under `JobInput.uri_file` (…) while its mappers are registered as `AssetJobInput.uri_file`,
+ *   so it falls back to the base type and drops their `uri` and `mode`.
  */
 import { AzureMachineLearningWorkspaces, type ModelVersion as ArmModelVersion } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type {
   Accepted,
+  Compute,
   DataVersion,
   Deployment,
   EnvironmentVersion,
@@ -38,6 +42,7 @@ export interface WorkspaceAddress {
 }
 
 const TRAFFIC_API_VERSION = '2023-04-01';
+const JOB_API_VERSION = '2023-04-01';
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 function stringMap(value: Record<string, string | null> | undefined | null): Record<string, string> {
@@ -320,15 +325,24 @@ export class AzureMlWorkspace implements MlWorkspace {
   }
 
   async submitJob(name: string, spec: Record<string, unknown>): Promise<Job> {
-    const created = await this.client.jobs.createOrUpdate(this.#rg, this.#ws, name, {
-      properties: spec as never,
-    });
-    return this.#toJob(created as never);
+    const response = await this.#send('PUT', `/jobs/${name}`, JOB_API_VERSION, { properties: spec });
+    return this.#toJob(this.#json(response) as never);
   }
 
   async getJob(name: string): Promise<Job | undefined> {
+    const response = await this.#send('GET', `/jobs/${name}`, JOB_API_VERSION);
+    if (response.status === 404) return undefined;
+    return this.#toJob(this.#json(response) as never);
+  }
+
+  async getCompute(name: string): Promise<Compute | undefined> {
     try {
-      return this.#toJob((await this.client.jobs.get(this.#rg, this.#ws, name)) as never);
+      const compute = await this.client.computeOperations.get(this.#rg, this.#ws, name);
+      return {
+        name: compute.name ?? name,
+        id: compute.id ?? '',
+        provisioningState: compute.properties?.provisioningState ?? 'Succeeded',
+      };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -408,6 +422,8 @@ export class AzureMlWorkspace implements MlWorkspace {
         out.push({
           name,
           version: v.name ?? '',
+          id: v.id ?? '',
+          dataType: v.properties.dataType,
           dataUri: v.properties.dataUri,
           createdAt: v.systemData?.createdAt?.toISOString(),
         });

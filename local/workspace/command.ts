@@ -124,12 +124,7 @@ function inputValue(name: string, input: JobInputSpec): string {
     if (input.value === undefined) throw new TrainingError(`Literal input '${name}' has no value.`);
     return input.value;
   }
-  if (!input.uri) {
-    // @azure/arm-machinelearning 2.1.1 serializes asset inputs without their uri (its discriminator map misses them).
-    throw new TrainingError(
-      `Input '${name}' (${input.jobInputType}) has no uri. If it was sent with @azure/arm-machinelearning 2.1.1, whose serializer drops the uri of asset inputs, pass the data as a literal input or as '--data azureml:NAME:VERSION'.`,
-    );
-  }
+  if (!input.uri) throw new TrainingError(`Input '${name}' (${input.jobInputType}) has no uri.`);
   return input.uri;
 }
 

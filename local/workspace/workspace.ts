@@ -14,6 +14,7 @@ import {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { parseCommand, type JobInputSpec } from './command';
+import { checkComputeId, checkJobInputs, computeBody, jobOutputs, LOCAL_COMPUTES } from './jobs';
 import { generateDataset, readTable, toCsv, type GenerateOptions, type Table } from './datagen';
 import { EventBus, type EventGridEvent, type EventRetryOptions } from './events';
 import { Faults } from './faults';
@@ -347,6 +348,16 @@ export class Workspace {
       if (n === 2) {
         if (!eq(name, DEFAULT_DATASTORE)) throw notFound(`datastores/${name}`);
         return { status: 200, body: this.datastoreBody(DEFAULT_DATASTORE) };
+      }
+    }
+    if (c === 'computes') {
+      if (method !== 'GET') throw methodNotAllowed(method);
+      const body = (compute: string) => computeBody(this.workspaceId, compute, o.location);
+      if (n === 1) return { status: 200, body: { value: LOCAL_COMPUTES.map(body) } };
+      if (n === 2) {
+        const compute = LOCAL_COMPUTES.find((cn) => eq(name, cn));
+        if (!compute) throw notFound(`${PROVIDER}/workspaces/${o.workspaceName}/computes/${name}`);
+        return { status: 200, body: body(compute) };
       }
     }
     if (c === 'onlineendpoints') {
@@ -1595,16 +1606,9 @@ export class Workspace {
       const row = this.store.put({ ...existing, body: { properties: props } });
       return { status: 200, body: this.jobBody(row) };
     }
-    const outputs: Json = { ...(parsed.properties.outputs ?? {}) };
-    for (const [k, v] of Object.entries(outputs)) {
-      if (v && !v.uri) outputs[k] = { ...v, uri: `azureml://jobs/${name}/outputs/${k}` };
-    }
-    outputs.model ??= {
-      jobOutputType: 'mlflow_model',
-      mode: 'ReadWriteMount',
-      uri: `azureml://jobs/${name}/outputs/model`,
-      description: 'Trained MLflow model (MLmodel and model.json) written by the local workspace.',
-    };
+    if (parsed.properties.computeId) checkComputeId(parsed.properties.computeId, this.workspaceId);
+    checkJobInputs(parsed.properties.inputs);
+    const outputs = jobOutputs(name, parsed.properties.outputs);
     const props = {
       description: null,
       tags: {},

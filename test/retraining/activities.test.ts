@@ -11,7 +11,7 @@ import { createTrainingActivities, environmentVersionOf, repoRoot, type Activity
 import { BlobDataReader } from '../../lib/azure/data-reader';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { TrainingJobCheck } from '../../orchestrations/contract';
-import { mlWorkspace, removeTempDirs, sdk, start, tempDir, waitFor } from '../workspace/helpers';
+import { mlWorkspace, removeTempDirs, rest, sdk, start, tempDir, waitFor } from '../workspace/helpers';
 
 describe('training activities against the local workspace', () => {
   let ws: LocalWorkspace;
@@ -22,7 +22,8 @@ describe('training activities against the local workspace', () => {
   const trigger = { source: 'manual' as const, reason: 'new labels', triggerId: 'retrain-signal:demand:manual:1' };
 
   beforeAll(async () => {
-    ws = await start();
+    // Jobs run long enough for a cancel sent right after submission to find them running.
+    ws = await start({ jobMs: 600 });
     const workspace = mlWorkspace(ws);
     reader = new BlobDataReader(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
       blobServiceUrl: `${ws.armEndpoint}/blob/{account}`,
@@ -41,6 +42,7 @@ describe('training activities against the local workspace', () => {
       path.join(repo, 'jobs/broken.json'),
       JSON.stringify({ ...spec, command: spec.command!.toString().replace('--target y', '--target missing') }),
     );
+    writeFileSync(path.join(repo, 'jobs/no-compute.json'), JSON.stringify({ ...spec, compute: 'gpu-cluster' }));
     writeFileSync(
       path.join(repo, 'environments/train.json'),
       readFileSync(path.join(repoRoot(), 'environments/train.json')),
@@ -164,13 +166,31 @@ describe('training activities against the local workspace', () => {
     expect(await submit()).toMatchObject({ ok: true, submitted: true });
     expect(await submit()).toMatchObject({ ok: true, submitted: false });
     expect(ws.requestLog({ method: 'PUT', path: /\/jobs\/retrain-demand-1-abcdef12$/ })).toHaveLength(1);
+    // As Azure runs it: the data typed as its asset, the compute by ARM id, the model output declared.
+    const raw = rest(ws);
+    const sent = await raw.arm('GET', '/jobs/retrain-demand-1-abcdef12');
+    raw.close();
+    expect(sent.body.properties).toMatchObject({
+      computeId: `${raw.workspacePath}/computes/cpu-cluster`,
+      inputs: {
+        training_data: {
+          jobInputType: 'uri_file',
+          uri: `${raw.workspacePath}/data/demand-train/versions/1`,
+          mode: 'ReadOnlyMount',
+        },
+      },
+      outputs: { model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } },
+    });
 
     const done = await awaitJob('retrain-demand-1-abcdef12');
     expect(done.state).toBe('Completed');
     if (done.state !== 'Completed') return;
     expect(Object.keys(done.metrics).sort()).toEqual(['metrics.mae', 'metrics.r2', 'metrics.rmse']);
     expect(done.logExcerpt).toEqual(
-      expect.arrayContaining(['status: Completed', 'training.data: azureml:demand-train:1']),
+      expect.arrayContaining([
+        'status: Completed',
+        expect.stringMatching(/^training\.data: \/subscriptions\/.+\/data\/demand-train\/versions\/1$/),
+      ]),
     );
 
     const register = () =>
@@ -202,6 +222,22 @@ describe('training activities against the local workspace', () => {
     });
     expect(Number(props.mse)).toBeCloseTo(Number(props.rmse) ** 2, 10);
     expect(Number(props.mae)).toBeGreaterThan(0);
+  });
+
+  it('resolves the compute name of the job spec, and sends nothing when the workspace has no such compute', async () => {
+    const missing = await activities.submitTrainingJob({
+      jobName: 'retrain-demand-9-nocomp00',
+      jobSpec: 'jobs/no-compute.json',
+      environmentId: 'azureml:env:1',
+      dataAsset: { name: 'demand-train', version: '1' },
+      tags: {},
+    });
+    expect(missing).toEqual({
+      ok: false,
+      code: 'ComputeNotFound',
+      message: "compute 'gpu-cluster' does not exist in the workspace",
+    });
+    expect(ws.requestLog({ method: 'PUT', path: /\/jobs\/retrain-demand-9-nocomp00$/ })).toHaveLength(0);
   });
 
   it('reports a failed job with the reason from the workspace, and cancels a running one', async () => {

@@ -62,7 +62,7 @@ describe('bad input gets ARM errors and leaves state unchanged', () => {
       raw.workspacePath.replace(ws.resourceGroup, 'other-rg') + '?api-version=2022-10-01',
     );
     expect(rg.body.error.code).toBe('ResourceGroupNotFound');
-    const type = await raw.arm('GET', '/computes/x');
+    const type = await raw.arm('GET', '/schedules/x');
     expect(type.status).toBe(404);
     expect(type.body.error.code).toBe('InvalidResourceType');
   });

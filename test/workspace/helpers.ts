@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
+import { trainingJobSpec } from '../../local/lab';
 import { WorkspaceRestClient } from '../../local/workspace/client';
 import { startWorkspace, type LocalWorkspace, type WorkspaceOptions } from '../../local/workspace/index';
 
@@ -86,15 +87,15 @@ export async function trainAndRegister(
     drift: args.drift ?? 0,
     quality: args.quality ?? 1,
   });
-  await client.jobs.createOrUpdate(rg, name, args.job, {
-    properties: {
-      jobType: 'Command',
+  const workspace = mlWorkspace(ws);
+  await workspace.submitJob(
+    args.job,
+    await trainingJobSpec(workspace, {
       command: TRAIN_COMMAND,
       environmentId: 'azureml:local-sklearn:1',
-      // Asset inputs lose their uri in SDK 2.1.1's serializer; a literal input carries the data reference.
-      inputs: { training_data: { jobInputType: 'literal', value: `azureml:${args.job}-data:${data.name}` } },
-    },
-  });
+      data: { name: `${args.job}-data`, version: String(data.name) },
+    }),
+  );
   const job = await waitFor(async () => {
     const j = await client.jobs.get(rg, name, args.job);
     return ['Completed', 'Failed', 'Canceled'].includes(j.properties.status ?? '') ? j : undefined;

@@ -84,7 +84,7 @@ describe('REST specification example bodies', () => {
     expect(r.body.properties.environmentType).toBeDefined();
   });
 
-  it('Job/CommandJob/createOrUpdate (the example command is rejected at run time, clearly)', async () => {
+  it('Job/CommandJob/createOrUpdate (its placeholder computeId is refused; with a compute id the command fails at run time, clearly)', async () => {
     const body = {
       properties: {
         description: 'string',
@@ -111,6 +111,10 @@ describe('REST specification example bodies', () => {
         identity: { identityType: 'AMLToken' },
       },
     };
+    const placeholder = await raw.arm('PUT', '/jobs/spec-job', body);
+    expect(placeholder.status).toBe(400);
+    expect(placeholder.body.error).toMatchObject({ code: 'UserError', target: 'properties.computeId' });
+    body.properties.computeId = `${raw.workspacePath}/computes/cpu-cluster`;
     const r = await raw.arm('PUT', '/jobs/spec-job', body);
     expect(r.status).toBe(201);
     expectResource(r.body, 'jobs');

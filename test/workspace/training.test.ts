@@ -101,7 +101,7 @@ describe('command convention', () => {
     const cmd = parseCommand(
       'python train.py --task=classification --target label --features "x1,x2" --data ${{inputs.d}} --test-size 0.3',
       {
-        d: { jobInputType: 'literal', value: 'azureml:sales:2' },
+        d: { jobInputType: 'uri_file', uri: 'azureml:sales:2' },
         seed: { jobInputType: 'literal', value: '7' },
       },
     );
@@ -130,7 +130,7 @@ describe('command convention', () => {
     expect(() => parseCommand('--task regression --target y')).toThrow(TrainingError);
     expect(() =>
       parseCommand('--task regression --target y --data ${{inputs.d}}', { d: { jobInputType: 'uri_file' } }),
-    ).toThrow(/drops the uri/);
+    ).toThrow(/has no uri/);
     expect(() => parseCommand('--task regression --target y --data x --test-size 2')).toThrow(/between 0 and 1/);
   });
 });
@@ -178,7 +178,7 @@ describe('jobs, data assets and models in the workspace', () => {
         jobType: 'Command',
         command: 'python train.py --task classification --target churn',
         environmentId: 'azureml:env:1',
-        inputs: { training_data: { jobInputType: 'literal', value: 'azureml:churn-rows@latest' } },
+        inputs: { training_data: { jobInputType: 'uri_file', uri: upload.body.id, mode: 'ReadOnlyMount' } },
       },
     });
     const job = await waitFor(async () => {

@@ -1,0 +1,121 @@
+/**
+ * Command jobs as Azure ML takes them, through the official SDK's pipeline: data inputs typed with `uri` and
+ * `mode`, compute by its ARM id, a declared model output. What the service would not run is refused with 400
+ * `UserError` naming the field, and nothing is created.
+ */
+import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
+import { trainingJobSpec } from '../../local/lab';
+import type { LocalWorkspace } from '../../local/workspace/index';
+import { mlWorkspace, removeTempDirs, sdk, start, TRAIN_COMMAND, waitFor } from './helpers';
+
+let ws: LocalWorkspace;
+let client: AzureMachineLearningWorkspaces;
+let workspace: AzureMlWorkspace;
+let spec: Record<string, unknown>;
+
+beforeAll(async () => {
+  ws = await start();
+  client = sdk(ws);
+  workspace = mlWorkspace(ws);
+  ws.generateData({ name: 'jobs-data', version: '1', rows: 300, seed: 3 });
+  spec = await trainingJobSpec(workspace, {
+    command: TRAIN_COMMAND,
+    environmentId: 'azureml:env:1',
+    data: { name: 'jobs-data', version: '1' },
+  });
+});
+
+afterAll(async () => {
+  await ws.close();
+  removeTempDirs();
+});
+
+/** Submits through the production adapter and returns the ARM error it met. */
+async function refusal(name: string, body: Record<string, unknown>) {
+  const err = (await workspace.submitJob(name, body).then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as { statusCode?: number; code?: string; response?: { bodyAsText?: string } } | undefined;
+  expect(err?.statusCode).toBe(400);
+  expect(await workspace.getJob(name)).toBeUndefined();
+  return { code: err?.code, target: (JSON.parse(err?.response?.bodyAsText ?? '{}') as ErrorBody).error?.target };
+}
+type ErrorBody = { error?: { target?: string } };
+
+describe('command jobs as Azure runs them', () => {
+  it('serves the compute cluster, whose ARM id is what a job names', async () => {
+    const compute = await client.computeOperations.get(ws.resourceGroup, ws.workspaceName, 'cpu-cluster');
+    expect(compute.id).toMatch(/\/workspaces\/[^/]+\/computes\/cpu-cluster$/);
+    expect(compute.properties?.computeType).toBe('AmlCompute');
+    expect((await workspace.getCompute('cpu-cluster'))?.id).toBe(compute.id);
+    expect(await workspace.getCompute('gpu-cluster')).toBeUndefined();
+    expect(spec.computeId).toBe(compute.id);
+  });
+
+  it('runs a job with a typed data input, a compute id and a declared model output, and keeps them as sent', async () => {
+    const created = await workspace.submitJob('typed-job', spec);
+    expect(created.outputs).toEqual({ model: 'azureml://jobs/typed-job/outputs/model' });
+    const done = await waitFor(async () => {
+      const job = await workspace.getJob('typed-job');
+      return job?.status === 'Completed' || job?.status === 'Failed' ? job : undefined;
+    }, 'typed job');
+    expect(done.status).toBe('Completed');
+    const url = `${ws.armEndpoint}${String(spec.computeId).replace(/\/computes\/.*$/, '')}/jobs/typed-job`;
+    const raw = await client.sendRequest(createPipelineRequest({ url: `${url}?api-version=2023-04-01` }));
+    const props = (JSON.parse(raw.bodyAsText ?? '{}') as { properties: Record<string, unknown> }).properties;
+    expect(props.inputs).toEqual({
+      training_data: {
+        jobInputType: 'uri_file',
+        uri: expect.stringMatching(/\/data\/jobs-data\/versions\/1$/),
+        mode: 'ReadOnlyMount',
+      },
+    });
+    expect(props.computeId).toBe(spec.computeId);
+    expect(props.outputs).toMatchObject({ model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } });
+  });
+
+  it("refuses a data input sent by the typed SDK of 2022-10-01, whose serializer drops the input's uri", async () => {
+    const err = (await client.jobs
+      .createOrUpdate(ws.resourceGroup, ws.workspaceName, 'typed-sdk-job', { properties: spec as never })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { statusCode?: number; code?: string; message?: string } | undefined;
+    expect(err).toMatchObject({ statusCode: 400, code: 'UserError' });
+    expect(err?.message).toMatch(/Input 'training_data' \(uri_file\) has no 'uri'/);
+    expect(await workspace.getJob('typed-sdk-job')).toBeUndefined();
+  });
+
+  it('refuses a literal where data belongs: Azure hands a literal to the command as text and mounts nothing', async () => {
+    const inputs = { training_data: { jobInputType: 'literal', value: 'azureml:jobs-data:1' } };
+    expect(await refusal('literal-job', { ...spec, inputs })).toEqual({
+      code: 'UserError',
+      target: 'properties.inputs.training_data',
+    });
+  });
+
+  it('refuses a short compute name and a compute the workspace does not have', async () => {
+    for (const computeId of ['azureml:cpu-cluster', 'cpu-cluster']) {
+      expect(await refusal('short-compute-job', { ...spec, computeId })).toEqual({
+        code: 'UserError',
+        target: 'properties.computeId',
+      });
+    }
+    const missing = String(spec.computeId).replace(/cpu-cluster$/, 'gpu-cluster');
+    expect(await refusal('missing-compute-job', { ...spec, computeId: missing })).toEqual({
+      code: 'UserError',
+      target: 'properties.computeId',
+    });
+  });
+
+  it('refuses an unknown input delivery mode', async () => {
+    const inputs = { training_data: { ...(spec.inputs as { training_data: object }).training_data, mode: 'ro_mount' } };
+    expect(await refusal('mode-job', { ...spec, inputs })).toEqual({
+      code: 'UserError',
+      target: 'properties.inputs.training_data.mode',
+    });
+  });
+});
