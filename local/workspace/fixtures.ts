@@ -71,6 +71,8 @@ export async function startScoringFixture(opts: ScoringFixtureOptions = {}): Pro
           jobType: 'Command',
           command: `python train.py --task regression --target y --data azureml:fixture-data-${name}@latest`,
           environmentId: 'azureml:local-sklearn:1',
+          computeId: `${client.workspacePath}/computes/cpu-cluster`,
+          outputs: { model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } },
         },
       });
       const until = Date.now() + 30_000;
