@@ -37,7 +37,7 @@ import {
   versionsInStage,
   type TagWrite,
 } from './domain/stages';
-import type { DataReader, Job, MlWorkspace, Notifier, Scoring, Table, Telemetry } from './ports';
+import type { DataReader, Job, MlWorkspace, ModelVersion, Notifier, Scoring, Table, Telemetry } from './ports';
 
 export interface ActivityDeps {
   workspace: MlWorkspace;
@@ -63,6 +63,17 @@ export const PROMOTION_TAG = 'champion.promotion';
 const SCORING_BATCH_ROWS = 500;
 /** Batches one model scores at once: a few in flight hide the round trips without crowding the endpoint. */
 const SCORING_BATCHES_IN_FLIGHT = 4;
+
+export const SCORING_SCRIPT_REQUIRED = 'ScoringScriptRequired';
+
+/**
+ * Whether Azure deploys the model without a scoring script and an environment: MLflow models only ("Guidelines for
+ * deploying MLflow models"). `mlflow_model` is how the Azure ML CLI and SDK v2 register them; `MLFlowModel` the older
+ * REST spelling.
+ */
+export function isMlflowModel(model: Pick<ModelVersion, 'modelType'>): boolean {
+  return ['mlflow_model', 'mlflowmodel'].includes((model.modelType ?? '').toLowerCase());
+}
 
 /** "name:version" of the model a deployment serves, from an ARM id or an `azureml:NAME:VERSION` reference. */
 export function modelRef(modelId: string | undefined): string | undefined {
@@ -246,11 +257,23 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
           code: 'ModelNotFound',
           message: `${input.modelName}:${input.modelVersion} is not registered.`,
         };
+      if (!isMlflowModel(model) && !(input.codeConfiguration && input.environmentId)) {
+        return {
+          ok: false,
+          code: SCORING_SCRIPT_REQUIRED,
+          message:
+            `${input.modelName}:${input.modelVersion} is a ${model.modelType ?? 'custom'} model: Azure deploys only MLflow ` +
+            'models without a scoring script and an environment. Register it as an mlflow_model, or give ' +
+            'rollout.codeConfiguration and rollout.environment in its policy.',
+        };
+      }
       try {
         const accepted = await workspace.beginCreateDeployment(input.endpointName, input.slot, {
           modelId: model.id,
           instanceType: input.instanceType,
           instanceCount: input.instanceCount,
+          codeConfiguration: input.codeConfiguration,
+          environmentId: input.environmentId,
           // The deployment carries the commit of the app that deployed it from the start: no later write needed.
           tags: { ...releaseTags(deps, input.modelName, input.modelVersion, input.promotionId) },
         });

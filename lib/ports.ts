@@ -54,11 +54,21 @@ export interface Deployment {
   error?: { code: string; message: string };
 }
 
+export interface CodeConfiguration {
+  /** ARM id of a code asset version. */
+  codeId: string;
+  /** Path of the scoring script inside the code asset, e.g. `score.py`. */
+  scoringScript: string;
+}
+
 export interface DeploymentSpec {
   modelId: string;
   instanceType: string;
   instanceCount: number;
   tags: Record<string, string>;
+  /** A custom model's scoring script and environment (ARM id); an MLflow model deploys without them. */
+  codeConfiguration?: CodeConfiguration;
+  environmentId?: string;
 }
 
 /** What an LRO-starting call tells the caller about polling. */

@@ -4,7 +4,7 @@
  * compile. Inputs and outputs are plain JSON: they are recorded in the orchestration history.
  */
 import type { Evidence } from '../lib/domain/evaluation';
-import type { Policy, TestSpec } from '../lib/domain/policy';
+import type { CodeConfiguration, Policy, TestSpec } from '../lib/domain/policy';
 import type { Slot } from '../lib/domain/rollout-plan';
 
 export interface EndpointView {
@@ -77,6 +77,9 @@ export interface Activities {
       instanceType: string;
       instanceCount: number;
       promotionId: string;
+      /** A custom model's scoring script and environment, from the policy. */
+      codeConfiguration?: CodeConfiguration;
+      environmentId?: string;
     };
     output: Started;
   };

@@ -138,6 +138,9 @@ export function* deployToSlot(
         instanceType: policy.rollout.instanceType,
         instanceCount: policy.rollout.instanceCount,
         promotionId: request.promotionId,
+        ...(policy.rollout.codeConfiguration
+          ? { codeConfiguration: policy.rollout.codeConfiguration, environmentId: policy.rollout.environment }
+          : {}),
       }),
     deadline,
   );

@@ -229,12 +229,32 @@ const rolloutSchema = z
   .strictObject({
     instanceType: nonEmpty,
     instanceCount: z.number().int().min(1).default(1),
+    /**
+     * A custom model's scoring script (a code asset version id and the script's path in it) and the environment it
+     * runs in (an environment version id). An MLflow model needs neither: Azure generates both.
+     */
+    codeConfiguration: z.strictObject({ codeId: nonEmpty, scoringScript: nonEmpty }).optional(),
+    environment: nonEmpty.optional(),
     /** Challenger traffic percentages, strictly increasing, ending at 100. */
     steps: z.array(percentStep).min(1, 'must have at least one step').default([100]),
     provisioningDeadline: durationSchema.default('PT1H'),
     testSpec: testSpecSchema,
   })
   .superRefine((rollout, context) => {
+    if (rollout.codeConfiguration && rollout.environment === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['environment'],
+        message: 'is required with codeConfiguration: the scoring script runs in this environment',
+      });
+    }
+    if (rollout.environment !== undefined && !rollout.codeConfiguration) {
+      context.addIssue({
+        code: 'custom',
+        path: ['codeConfiguration'],
+        message: 'is required with environment: a custom model is deployed with its scoring script',
+      });
+    }
     rollout.steps.forEach((step, index) => {
       const previous = rollout.steps[index - 1];
       if (previous !== undefined && step <= previous) {
@@ -337,6 +357,7 @@ export type EvaluationSettings = Policy['evaluation'];
 export type ApprovalSettings = Policy['approval'];
 export type RolloutSettings = Policy['rollout'];
 export type TestSpec = RolloutSettings['testSpec'];
+export type CodeConfiguration = NonNullable<RolloutSettings['codeConfiguration']>;
 export type RetrainingSettings = NonNullable<Policy['retraining']>;
 export type { MetricName, Task };
 

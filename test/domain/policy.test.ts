@@ -267,6 +267,23 @@ describe('parsePolicies', () => {
       message: "policies[1].modelName: duplicate policy for model 'house-prices' (also policies[0])",
     },
     {
+      name: 'a scoring script without an environment',
+      json: withField(['rollout', 'codeConfiguration'], { codeId: 'azureml:score:1', scoringScript: 'score.py' }),
+      message:
+        'policies[0].rollout.environment: is required with codeConfiguration: the scoring script runs in this environment',
+    },
+    {
+      name: 'an environment without a scoring script',
+      json: withField(['rollout', 'environment'], 'azureml:score-env:1'),
+      message:
+        'policies[0].rollout.codeConfiguration: is required with environment: a custom model is deployed with its scoring script',
+    },
+    {
+      name: 'a scoring script without its path',
+      json: withField(['rollout', 'codeConfiguration'], { codeId: 'azureml:score:1' }),
+      message: 'policies[0].rollout.codeConfiguration.scoringScript: is required',
+    },
+    {
       name: 'two models on one endpoint',
       json: { policies: [minimalPolicy(), { ...minimalPolicy(), modelName: 'other' }] },
       message: "policies[1].endpointName: endpoint 'house-prices-ep' is already used by policies[0]",
@@ -280,6 +297,18 @@ describe('parsePolicies', () => {
     }
     expect(thrown).toBeInstanceOf(PolicyError);
     expect((thrown as PolicyError).message).toBe(message);
+  });
+
+  it("keeps a custom model's scoring script and environment", () => {
+    const code = { codeId: 'azureml:score:1', scoringScript: 'score.py' };
+    const json = withField(['rollout', 'environment'], 'azureml:score-env:1', {
+      ...minimalPolicy(),
+      rollout: { ...minimalPolicy().rollout, codeConfiguration: code },
+    });
+    expect(parsePolicies(json)['house-prices']?.rollout).toMatchObject({
+      codeConfiguration: code,
+      environment: 'azureml:score-env:1',
+    });
   });
 
   it('accepts a recorded-mode policy without a data asset', () => {

@@ -215,6 +215,8 @@ describe('training activities against the local workspace', () => {
       'git.commit': 'abc1234',
     });
     expect(model.properties.tags?.stage).toBeUndefined();
+    // The job wrote an MLflow model: registered as one, it deploys without a scoring script.
+    expect(model.properties.modelType).toBe('mlflow_model');
     const props = model.properties.properties ?? {};
     expect(props).toMatchObject({
       evaluation_data_version: 'demand-train:1',
