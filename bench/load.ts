@@ -10,12 +10,15 @@
  *    holds, and until a decision raised to one instance has completed it;
  *  - then a decision raised to every instance: each completes exactly once with its own decision (nothing lost or
  *    duplicated), and the drain rate.
+ * Then 1,000 promotions at once across 50 models on the embedded default (bench/load-promotions.ts), in a child
+ * process of its own too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { RESULT_MARK } from './load-promotions';
 import { DECISION_EVENT, PARKED_ORCHESTRATION } from './parked-host';
 import { fmt, int, log, ms, now, percentile, sortedCopy, type Row, type SuiteResult } from './report';
 
@@ -115,6 +118,23 @@ function stop(host: Host, signal: NodeJS.Signals): Promise<void> {
     host.child.once('exit', () => resolve());
     host.child.kill(signal);
   });
+}
+
+/** bench/load-promotions.ts in a process of its own; its rows and notes. */
+async function promotionsAtScale(): Promise<{ rows: Row[]; notes: string[] }> {
+  const child = spawn(process.execPath, [join(__dirname, 'load-promotions.js')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const chunks: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`promotions at scale exited with ${code}`);
+  const line = Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .find((l) => l.startsWith(RESULT_MARK));
+  if (!line) throw new Error('promotions at scale printed no result');
+  return JSON.parse(line.slice(RESULT_MARK.length)) as { rows: Row[]; notes: string[] };
 }
 
 const instanceId = (i: number) => `park-${String(i).padStart(5, '0')}`;
@@ -231,7 +251,11 @@ export async function runLoadSuite(opts: LoadOptions = {}): Promise<SuiteResult>
         met: intact,
       },
     ];
+    log(`load: promotions at scale (a child process)`);
+    const scale = await promotionsAtScale();
+    rows.push(...scale.rows);
     const notes = [
+      ...scale.notes,
       `engine in a child process (node ${process.version}), store <tmp>/durable.db with the host's pragmas; ` +
         `each instance: ExecutionStarted, a 24 h timer and a decision wait (Task.any), as promoteModel's approval`,
       `memory from /proc/PID/status (VmRSS, VmHWM); list pages through the Durable HTTP API the app's list uses`,

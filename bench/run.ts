@@ -17,7 +17,9 @@ const SUITES: Record<string, { about: string; run: () => Promise<SuiteResult> }>
     run: async () => (await import('./scoring.js')).runScoringSuite(),
   },
   load: {
-    about: '10,000 instances parked in the approval wait: memory, paged list p99, restart → ready, nothing lost',
+    about:
+      '10,000 instances parked in the approval wait (memory, paged list p99, restart → ready, nothing lost); ' +
+      '1,000 promotions at once across 50 models',
     run: async () => (await import('./load.js')).runLoadSuite(),
   },
   promotion: {
@@ -35,7 +37,7 @@ ${Object.entries(SUITES)
   .join('\n')}
 
 Figures are measured side by side in one run; missed goals are reported, never fatal (exit 0 unless a suite
-crashes). Progress lines go to stderr, tables to stdout. Takes about a minute and a half on 2 cores (promotion ≈ 10 s).
+crashes). Progress lines go to stderr, tables to stdout. Takes about five minutes on 2 cores (promotion ≈ 10 s, load ≈ 3 min).
 Environment: BENCH_CLIENT_THREADS=N splits the scoring client over N worker threads (default 1).`;
 
 async function main(argv: string[]): Promise<number> {
