@@ -44,6 +44,10 @@ export class UnreachableError extends Error {
 /** One promotion as the API lists it: the orchestration's state plus its custom status and output. */
 export interface PromotionSummary {
   id: string;
+  /** 1 for the version's first promotion, then one more for each retry (absent from apps without retries). */
+  attempt?: number;
+  /** The attempt this one tries again. */
+  retryOf?: string;
   runtimeStatus: string;
   createdTime: string;
   lastUpdatedTime: string;
@@ -51,6 +55,11 @@ export interface PromotionSummary {
   status?: PromotionStatus | null;
   /** Absent (or null) until the promotion finishes. */
   result?: PromotionResult | null;
+}
+
+/** One promotion with every attempt of its model version, as `GET /api/promotions/{id}` answers. */
+export interface PromotionDetails extends PromotionSummary {
+  attempts?: { id: string; attempt: number; runtimeStatus: string; outcome: string | null }[];
 }
 
 export interface StartPromotionRequest {
@@ -61,7 +70,12 @@ export interface StartPromotionRequest {
 
 export interface StartedPromotion {
   id: string;
+  attempt: number;
   statusUrl: string;
+}
+
+export interface RetriedPromotion extends StartedPromotion {
+  retryOf: string;
 }
 
 export interface DecisionRequest {
@@ -113,8 +127,10 @@ export interface Health {
 export interface ChampionApi {
   readonly baseUrl: string;
   listPromotions(filter?: { model?: string }): Promise<PromotionSummary[]>;
-  getPromotion(id: string): Promise<PromotionSummary>;
+  getPromotion(id: string): Promise<PromotionDetails>;
   startPromotion(request: StartPromotionRequest): Promise<StartedPromotion>;
+  /** A new attempt of a promotion that failed, timed out or was stopped (409 for one running or finished well). */
+  retryPromotion(id: string): Promise<RetriedPromotion>;
   /**
    * Always sent with `via: 'cli'`. Resolves once the promotion took it (202), or with `pending` when it had not
    * handled it yet; a decision that lost to another one is refused (409).
@@ -203,6 +219,7 @@ export function api(
       request('GET', `/api/promotions${filter.model ? `?model=${enc(filter.model)}` : ''}`),
     getPromotion: (id) => request('GET', `/api/promotions/${enc(id)}`),
     startPromotion: (req) => request('POST', '/api/promotions', req),
+    retryPromotion: (id) => request('POST', `/api/promotions/${enc(id)}/retry`),
     decide: (id, { token, ...decision }) =>
       token
         ? request('POST', `/api/promotions/${enc(id)}/decision?token=${enc(token)}`, { ...decision, via: 'cli' })

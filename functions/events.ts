@@ -23,15 +23,16 @@ df.app.client.eventGrid('onModelRegistered', {
       context.log(`Ignoring ${event.eventType}: not a model registration.`);
       return;
     }
-    const outcome = await startPromotion(client, getApp().policies, {
+    const { policies, deps } = getApp();
+    const outcome = await startPromotion(client, policies, deps.workspace, {
       modelName: command.modelName,
       modelVersion: command.modelVersion,
       registeredBy: command.tags['registered_by'] ?? command.properties['registered_by'],
       source: 'event',
+      registeredAt: command.eventTime,
     });
-    if (outcome.kind === 'no-policy') context.log(`${outcome.message} Event ${command.eventId} acknowledged.`);
-    else if (outcome.kind === 'duplicate')
-      context.log(`Promotion ${outcome.id} already exists (${outcome.runtimeStatus}).`);
+    if (outcome.kind === 'not-found') context.log(`${outcome.message} Event ${command.eventId} acknowledged.`);
+    else if (outcome.kind === 'exists') context.log(outcome.message);
     else context.log(`Started promotion ${outcome.id}.`);
   },
 });

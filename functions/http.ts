@@ -8,12 +8,24 @@ import { getApp } from '../lib/app';
 import { armNameProblem } from '../lib/domain/names';
 import { json, problem, readJsonObject, text } from '../lib/http';
 import { promotionInstanceIdPrefix } from '../lib/domain/events';
+import { parseModelVersion } from '../lib/domain/versions';
 import { readInstancePage, type InstanceStatus } from '../lib/promotion-list';
-import { instanceStatus, startPromotion, submitDecision } from '../lib/promotions';
+import {
+  attemptState,
+  attemptsOf,
+  instanceStatus,
+  retryPromotion,
+  startPromotion,
+  submitDecision,
+} from '../lib/promotions';
+import type { PromotionInput } from '../orchestrations/contract';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
+  const input = status.input as PromotionInput | null | undefined;
   return {
     id: status.instanceId,
+    attempt: input?.attempt ?? 1,
+    ...(input?.retryOf ? { retryOf: input.retryOf } : {}),
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
@@ -31,26 +43,44 @@ df.app.client.http('startPromotionHttp', {
     if (!read.ok) return read.response;
     const { body } = read;
     const modelName = text(body.modelName);
-    const modelVersion = typeof body.modelVersion === 'number' ? String(body.modelVersion) : text(body.modelVersion);
     if (!modelName) return problem(400, 'modelName: required.');
     const invalidName = armNameProblem('asset', modelName);
     if (invalidName) return problem(400, `modelName: ${invalidName}.`);
-    if (!modelVersion || !/^\d+$/.test(modelVersion)) return problem(400, 'modelVersion: required, a version number.');
-    const outcome = await startPromotion(client, getApp().policies, {
+    const version = parseModelVersion(body.modelVersion);
+    if (!version.ok) return problem(400, version.message);
+    const { policies, deps } = getApp();
+    const outcome = await startPromotion(client, policies, deps.workspace, {
       modelName,
-      modelVersion,
+      modelVersion: version.version,
       registeredBy: text(body.registeredBy),
       source: 'manual',
     });
-    if (outcome.kind === 'no-policy') return problem(404, outcome.message);
-    if (outcome.kind === 'duplicate')
-      return json(409, { id: outcome.id, error: `Promotion ${outcome.id} already exists (${outcome.runtimeStatus}).` });
+    if (outcome.kind === 'not-found') return problem(404, outcome.message);
+    if (outcome.kind === 'exists') return json(409, { id: outcome.id, error: outcome.message });
+    return json(202, { id: outcome.id, attempt: outcome.attempt, statusUrl: statusUrl(request, outcome.id) });
+  },
+});
+
+/** A new attempt of a promotion that failed, timed out or was stopped; never of one running or finished well. */
+df.app.client.http('retryPromotion', {
+  authLevel: 'function',
+  route: 'promotions/{id}/retry',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const { policies, deps } = getApp();
+    const outcome = await retryPromotion(client, policies, deps.workspace, request.params.id ?? '');
+    if (outcome.kind === 'refused') return problem(outcome.status, outcome.message);
     return json(202, {
       id: outcome.id,
-      statusUrl: `${new URL(request.url).origin}/api/promotions/${encodeURIComponent(outcome.id)}`,
+      attempt: outcome.attempt,
+      retryOf: outcome.retryOf,
+      statusUrl: statusUrl(request, outcome.id),
     });
   },
 });
+
+const statusUrl = (request: HttpRequest, id: string) =>
+  `${new URL(request.url).origin}/api/promotions/${encodeURIComponent(id)}`;
 
 const MAX_PAGE = 1000;
 
@@ -98,7 +128,16 @@ df.app.client.http('getPromotion', {
   handler: async (request, client) => {
     const status = await instanceStatus(client, request.params.id ?? '');
     if (!status || status.name !== 'promoteModel') return problem(404, `No promotion "${request.params.id}".`);
-    return json(200, summary(status));
+    // Every attempt of the same version, so a reader sees the history of each.
+    const { modelName, modelVersion } = status.input as PromotionInput;
+    const attempts = await attemptsOf(client, modelName, modelVersion);
+    return json(200, {
+      ...summary(status),
+      attempts: attempts.map(({ attempt, status: s }) => {
+        const state = attemptState(s);
+        return { id: state.id, attempt, runtimeStatus: state.runtimeStatus, outcome: state.outcome ?? null };
+      }),
+    });
   },
 });
 

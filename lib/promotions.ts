@@ -1,20 +1,22 @@
 /**
  * Starting promotions and recording decisions: the edge logic shared by the Event Grid trigger, the HTTP API and
- * the CLI. Idempotent: one promotion per model version, whatever the number of deliveries.
+ * the CLI. Idempotent: one promotion per model version, whatever the number of deliveries; a failed one may be tried
+ * again, each attempt its own instance.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
-import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../orchestrations/contract';
+import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from '../orchestrations/contract';
 import { EVENTS } from '../orchestrations/contract';
 import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
-import { promotionInstanceId } from './domain/events';
+import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type AttemptState } from './domain/attempts';
 import { policyFor, type PolicySet } from './domain/policy';
+import type { MlWorkspace } from './ports';
 
 export type StartOutcome =
-  | { kind: 'started'; id: string }
-  | { kind: 'duplicate'; id: string; runtimeStatus: string }
-  | { kind: 'no-policy'; message: string };
+  | { kind: 'started'; id: string; attempt: number }
+  | { kind: 'exists'; id: string; runtimeStatus: string; message: string }
+  | { kind: 'not-found'; message: string };
 
 export async function instanceStatus(
   client: df.DurableClient,
@@ -24,26 +26,152 @@ export async function instanceStatus(
   return client.getStatus(id).catch(() => undefined);
 }
 
+export interface Attempt {
+  attempt: number;
+  status: df.DurableOrchestrationStatus;
+}
+
+/** The attempts of one version's promotion, first to newest (numbered without gaps, so it reads until one is missing). */
+export async function attemptsOf(
+  client: df.DurableClient,
+  modelName: string,
+  modelVersion: string,
+): Promise<Attempt[]> {
+  const attempts: Attempt[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const status = await instanceStatus(client, attemptInstanceId(modelName, modelVersion, attempt));
+    if (!status) return attempts;
+    attempts.push({ attempt, status });
+  }
+}
+
+export function attemptState(status: df.DurableOrchestrationStatus): AttemptState & { createdTime: string } {
+  const custom = status.customStatus as PromotionStatus | null | undefined;
+  const result = status.output as PromotionResult | null | undefined;
+  return {
+    id: status.instanceId,
+    runtimeStatus: String(status.runtimeStatus),
+    createdTime: new Date(status.createdTime).toISOString(),
+    ...(custom?.phase ? { phase: custom.phase } : {}),
+    ...(result?.outcome ? { outcome: result.outcome, reason: result.reason } : {}),
+  };
+}
+
+/** The registry lookup a start by hand needs: Azure ML, through the workspace port. */
+export type Registry = Pick<MlWorkspace, 'getModelVersion'>;
+
+async function unregistered(registry: Registry, modelName: string, modelVersion: string) {
+  if (await registry.getModelVersion(modelName, modelVersion)) return undefined;
+  return {
+    kind: 'not-found' as const,
+    message: `modelVersion: ${modelName} has no version "${modelVersion}" in the registry; nothing was started.`,
+  };
+}
+
+/**
+ * Starts a version's promotion, once. A registration event starts the first attempt, or a new one when the only
+ * earlier attempt failed before the version was registered; a start by hand needs the version in the registry and
+ * starts only the first attempt (a failed one is tried again with `retryPromotion`).
+ */
 export async function startPromotion(
   client: df.DurableClient,
   policies: PolicySet,
-  request: { modelName: string; modelVersion: string; registeredBy?: string; source: PromotionInput['source'] },
+  registry: Registry,
+  request: {
+    modelName: string;
+    modelVersion: string;
+    registeredBy?: string;
+    source: 'event' | 'manual';
+    /** When the version was registered (the event's time): an attempt created before it was about nothing. */
+    registeredAt?: string;
+  },
 ): Promise<StartOutcome> {
-  const policy = policyFor(policies, request.modelName);
-  if (!policy) return { kind: 'no-policy', message: `No promotion policy covers model "${request.modelName}".` };
-  const id = promotionInstanceId(request.modelName, request.modelVersion);
-  const existing = await instanceStatus(client, id);
-  if (existing) return { kind: 'duplicate', id, runtimeStatus: String(existing.runtimeStatus) };
-  const input: PromotionInput = { ...request, policy };
+  const { registeredAt, ...start } = request;
+  const policy = policyFor(policies, start.modelName);
+  if (!policy) return { kind: 'not-found', message: `No promotion policy covers model "${start.modelName}".` };
+  if (start.source === 'manual') {
+    const missing = await unregistered(registry, start.modelName, start.modelVersion);
+    if (missing) return missing;
+  }
+  const attempts = await attemptsOf(client, start.modelName, start.modelVersion);
+  const latest = attempts.at(-1);
+  if (latest) {
+    const state = attemptState(latest.status);
+    const again = start.source === 'event' && registeredAt && registrationStartsNewAttempt(state, registeredAt);
+    if (!again) return exists(state);
+  }
+  const attempt = (latest?.attempt ?? 0) + 1;
+  return startAttempt(client, { ...start, policy, attempt, ...(latest ? { retryOf: latest.status.instanceId } : {}) });
+}
+
+export type RetryOutcome =
+  | { kind: 'started'; id: string; attempt: number; retryOf: string }
+  | { kind: 'refused'; status: 404 | 409; message: string };
+
+/**
+ * Starts a new attempt of a version's promotion whose newest attempt failed, timed out or was stopped (see
+ * lib/domain/attempts.ts for the rule), under the model's current policy: whoever retries has fixed the cause,
+ * which may be the policy. `id` may name any attempt; the newest one is judged.
+ */
+export async function retryPromotion(
+  client: df.DurableClient,
+  policies: PolicySet,
+  registry: Registry,
+  id: string,
+): Promise<RetryOutcome> {
+  const named = await instanceStatus(client, id);
+  if (!named || named.name !== 'promoteModel')
+    return { kind: 'refused', status: 404, message: `No promotion "${id}".` };
+  const previous = named.input as PromotionInput;
+  const latest = (await attemptsOf(client, previous.modelName, previous.modelVersion)).at(-1);
+  const verdict = retryVerdict(attemptState(latest?.status ?? named));
+  if (!verdict.retry) return { kind: 'refused', status: 409, message: verdict.reason };
+  const policy = policyFor(policies, previous.modelName);
+  if (!policy)
+    return { kind: 'refused', status: 404, message: `No promotion policy covers model "${previous.modelName}".` };
+  const missing = await unregistered(registry, previous.modelName, previous.modelVersion);
+  if (missing) return { kind: 'refused', status: 404, message: missing.message };
+  const retryOf = latest?.status.instanceId ?? id;
+  const outcome = await startAttempt(client, {
+    modelName: previous.modelName,
+    modelVersion: previous.modelVersion,
+    ...(previous.registeredBy !== undefined ? { registeredBy: previous.registeredBy } : {}),
+    policy,
+    source: 'retry',
+    attempt: (latest?.attempt ?? 1) + 1,
+    retryOf,
+  });
+  if (outcome.kind !== 'started') return { kind: 'refused', status: 409, message: outcome.message };
+  return { ...outcome, retryOf };
+}
+
+function exists(state: AttemptState): Extract<StartOutcome, { kind: 'exists' }> {
+  const retry = retryVerdict(state).retry
+    ? ` It can be tried again: POST /api/promotions/${encodeURIComponent(state.id)}/retry (champion retry ${state.id}).`
+    : '';
+  const ended = state.outcome ? `, ${state.outcome}` : '';
+  return {
+    kind: 'exists',
+    id: state.id,
+    runtimeStatus: state.runtimeStatus,
+    message: `Promotion ${state.id} already exists (${state.runtimeStatus}${ended}).${retry}`,
+  };
+}
+
+async function startAttempt(
+  client: df.DurableClient,
+  input: PromotionInput & { attempt: number },
+): Promise<Exclude<StartOutcome, { kind: 'not-found' }>> {
+  const id = attemptInstanceId(input.modelName, input.modelVersion, input.attempt);
   try {
     await client.startNew('promoteModel', { instanceId: id, input });
   } catch (err) {
-    // A concurrent delivery created it first.
+    // A concurrent delivery or retry created it first.
     const raced = await instanceStatus(client, id);
-    if (raced) return { kind: 'duplicate', id, runtimeStatus: String(raced.runtimeStatus) };
+    if (raced) return exists(attemptState(raced));
     throw err;
   }
-  return { kind: 'started', id };
+  return { kind: 'started', id, attempt: input.attempt };
 }
 
 export type DecisionOutcome =

@@ -158,7 +158,11 @@ export interface PromotionInput {
   policy: Policy;
   /** Who registered the model (they may not approve it). */
   registeredBy?: string;
-  source: 'event' | 'manual';
+  source: 'event' | 'manual' | 'retry';
+  /** 1 for the first promotion of the version, then 2, 3… for each retry (absent in attempts started before retries). */
+  attempt?: number;
+  /** The attempt this one tries again. */
+  retryOf?: string;
 }
 
 export type PromotionOutcome =

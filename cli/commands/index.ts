@@ -5,7 +5,18 @@ import { health } from './health';
 import { models } from './models';
 import { promote } from './promote';
 import { promotions } from './promotions';
+import { retry } from './retry';
 import { show } from './show';
 
 /** Every command, in the order `champion --help` lists them. (`demo` is dispatched separately by main.) */
-export const COMMANDS: readonly CommandSpec[] = [promotions, show, models, endpoint, approve, reject, promote, health];
+export const COMMANDS: readonly CommandSpec[] = [
+  promotions,
+  show,
+  models,
+  endpoint,
+  approve,
+  reject,
+  promote,
+  retry,
+  health,
+];

@@ -1,17 +1,18 @@
 import type { CommandSpec } from '../args';
+import { isModelVersion } from '../../lib/domain/versions';
 import { printJson, println } from '../io';
 
 export const promote: CommandSpec = {
   name: 'promote',
   summary: 'Start a promotion by hand',
   description:
-    'Starts the promotion of a registered model version by hand, as the registration event would: evaluate it\nagainst the champion, stage it, wait for approval, roll it out. One promotion per model version.',
+    'Starts the promotion of a registered model version by hand, as the registration event would: evaluate it\nagainst the champion, stage it, wait for approval, roll it out. One promotion per model version; a\nfailed one is tried again with: champion retry ID.',
   args: [
     { name: 'MODEL', description: 'the registered model name (a promotion policy must cover it)' },
     {
       name: 'VERSION',
-      description: 'the model version number',
-      check: (v) => (/^\d+$/.test(v) ? undefined : 'must be a version number'),
+      description: 'the model version, exactly as Azure ML names it (it must be registered)',
+      check: (v) => (isModelVersion(v) ? undefined : "must be a model version (letters, digits, '.', '_', '-')"),
     },
   ],
   options: [{ name: 'as', value: 'NAME', description: 'who registered the model (they may not approve it)' }],

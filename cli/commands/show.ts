@@ -24,10 +24,24 @@ export const show: CommandSpec = {
       fields([
         ['Model', modelOf(p)],
         ['State', `${stateOf(p)} (${p.runtimeStatus})`],
+        ['Attempt', `${p.attempt ?? 1}${p.retryOf ? ` (tries ${p.retryOf} again)` : ''}`],
         ['Created', formatTime(p.createdTime)],
         ['Updated', formatTime(p.lastUpdatedTime)],
       ]),
     );
+
+    const attempts = p.attempts ?? [];
+    if (attempts.length > 1) {
+      out.push('', 'Attempts of this version');
+      out.push(
+        indent(
+          table(
+            ['#', 'ID', 'STATE'],
+            attempts.map((a) => [String(a.attempt), a.id, a.outcome ?? a.runtimeStatus.toLowerCase()]),
+          ),
+        ),
+      );
+    }
 
     const timeline = p.status?.timeline ?? [];
     out.push('', 'Timeline');

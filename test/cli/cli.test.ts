@@ -133,6 +133,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const { modelName, modelVersion } = body as { modelName: string; modelVersion: string };
     const started = `promote:${modelName}:${modelVersion}`;
     if (modelName === 'unknown') return send(res, 404, { error: 'No promotion policy covers model "unknown".' });
+    if (modelVersion === '0') {
+      return send(res, 404, {
+        error: `modelVersion: ${modelName} has no version "0" in the registry; nothing was started.`,
+      });
+    }
     if (PROMOTIONS.some((p) => p.id === started)) {
       return send(res, 409, { id: started, error: `Promotion ${started} already exists (Running).` });
     }
@@ -141,6 +146,20 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (resource === 'promotions' && id !== undefined && sub === undefined) {
     const found = PROMOTIONS.find((p) => p.id === id);
     return found ? send(res, 200, found) : send(res, 404, { error: `No promotion "${id}".` });
+  }
+  if (resource === 'promotions' && sub === 'retry' && req.method === 'POST') {
+    if (id !== 'promote:demand:5') {
+      return send(res, 409, {
+        error: `Promotion ${id} ended promoted: it succeeded, and a promotion that succeeded is never restarted.`,
+      });
+    }
+    const retried = `${id}:a2`;
+    return send(res, 202, {
+      id: retried,
+      attempt: 2,
+      retryOf: id,
+      statusUrl: `${url}/api/promotions/${encodeURIComponent(retried)}`,
+    });
   }
   if (resource === 'promotions' && (sub === 'decision' || sub === 'decisions') && req.method === 'POST') {
     if (id !== WAITING.id) {
@@ -413,11 +432,36 @@ describe('promote', () => {
     expect(run.stderr).toContain('Promotion promote:demand:3 already exists (Running).');
   });
 
-  it('a non-numeric version is a usage error, nothing sent', async () => {
-    const run = await cli('promote', 'demand', 'latest');
+  it('a version Azure ML could not have is a usage error, nothing sent', async () => {
+    const run = await cli('promote', 'demand', '3/../4');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("argument VERSION must be a version number, got 'latest'");
+    expect(run.stderr).toContain(
+      "argument VERSION must be a model version (letters, digits, '.', '_', '-'), got '3/../4'",
+    );
     expect(requests).toEqual([]);
+  });
+
+  it("sends a version string exactly as given; whether it is registered is the app's to say", async () => {
+    const run = await cli('promote', 'demand', '0');
+    expect(run.code).toBe(1);
+    expect(requests[0]?.body).toEqual({ modelName: 'demand', modelVersion: '0' });
+    expect(run.stderr).toContain('demand has no version "0" in the registry');
+  });
+});
+
+describe('retry', () => {
+  it('starts a new attempt and names it and the one it tries again', async () => {
+    const run = await cli('retry', 'promote:demand:5');
+    expect(run.code).toBe(0);
+    expect(requests[0]).toMatchObject({ method: 'POST', url: '/api/promotions/promote%3Ademand%3A5/retry' });
+    expect(run.stdout).toContain('Started promote:demand:5:a2 (attempt 2, after promote:demand:5)');
+    expect(run.stdout).toContain('champion show promote:demand:5:a2');
+  });
+
+  it('a promotion that is not retried (409) is exit 1 with the reason', async () => {
+    const run = await cli('retry', 'promote:demand:2');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('a promotion that succeeded is never restarted');
   });
 });
 
@@ -561,6 +605,7 @@ describe('api client', () => {
     expect(await client.decide('promote:demand:3', { decision: 'approve', approver: 'a', token: 't/1' })).toEqual({
       accepted: true,
     });
+    expect(await client.retryPromotion('promote:demand:5')).toMatchObject({ id: 'promote:demand:5:a2', attempt: 2 });
     expect(await client.getModel('demand')).toEqual(MODEL);
     expect(await client.getEndpoint('demand')).toEqual(ENDPOINT);
     expect(await client.health()).toEqual(HEALTH);
@@ -570,6 +615,7 @@ describe('api client', () => {
       'GET /api/promotions/promote%3Ademand%3A3',
       'POST /api/promotions',
       'POST /api/promotions/promote%3Ademand%3A3/decision?token=t%2F1',
+      'POST /api/promotions/promote%3Ademand%3A5/retry',
       'GET /api/models/demand',
       'GET /api/endpoints/demand',
       'GET /api/health',

@@ -1,0 +1,187 @@
+/**
+ * Starting and retrying promotions against a scripted durable client and registry: which attempt starts, and what
+ * is refused and why.
+ */
+import type * as df from 'durable-functions';
+import { describe, expect, it } from 'vitest';
+import type { Policy, PolicySet } from '../../lib/domain/policy';
+import type { ModelVersion } from '../../lib/ports';
+import { retryPromotion, startPromotion, type Registry } from '../../lib/promotions';
+import type { PromotionInput, PromotionResult } from '../../orchestrations/contract';
+
+const POLICIES = { demand: { modelName: 'demand', endpointName: 'demand-ep' } as Policy } as PolicySet;
+
+interface Instance {
+  instanceId: string;
+  name: string;
+  runtimeStatus: string;
+  createdTime: Date;
+  input: PromotionInput;
+  output?: PromotionResult | null;
+  customStatus?: unknown;
+}
+
+function fakeClient(now = () => new Date('2026-01-01T12:00:00Z')) {
+  const instances = new Map<string, Instance>();
+  const client = {
+    getStatus: async (id: string) => {
+      const found = instances.get(id);
+      if (!found) throw new Error('404');
+      return found;
+    },
+    startNew: async (name: string, { instanceId, input }: { instanceId: string; input: PromotionInput }) => {
+      if (instances.has(instanceId)) throw new Error('exists');
+      instances.set(instanceId, { instanceId, name, runtimeStatus: 'Running', createdTime: now(), input });
+      return instanceId;
+    },
+  } as unknown as df.DurableClient;
+  const finish = (id: string, runtimeStatus: string, outcome?: PromotionResult['outcome']) => {
+    const found = instances.get(id)!;
+    found.runtimeStatus = runtimeStatus;
+    found.output = outcome ? ({ outcome, reason: 'why' } as PromotionResult) : null;
+  };
+  return { client, instances, finish };
+}
+
+const registry = (versions: string[]): Registry => ({
+  getModelVersion: async (_name, version) =>
+    versions.includes(version) ? ({ version, tags: {} } as unknown as ModelVersion) : undefined,
+});
+
+const byHand = { modelName: 'demand', modelVersion: '3', source: 'manual' as const, registeredBy: 'dana' };
+
+describe('starting a promotion', () => {
+  it('by hand: a version the registry does not have is not found, and nothing is created', async () => {
+    const { client, instances } = fakeClient();
+    for (const modelVersion of ['3', '0', '100000000000000000000']) {
+      const outcome = await startPromotion(client, POLICIES, registry(['1']), { ...byHand, modelVersion });
+      expect(outcome).toEqual({
+        kind: 'not-found',
+        message: `modelVersion: demand has no version "${modelVersion}" in the registry; nothing was started.`,
+      });
+    }
+    expect(instances.size).toBe(0);
+  });
+
+  it('by hand: the first attempt once, then 409 naming it (with the retry when it failed)', async () => {
+    const { client, finish } = fakeClient();
+    expect(await startPromotion(client, POLICIES, registry(['3']), byHand)).toEqual({
+      kind: 'started',
+      id: 'promote:demand:3',
+      attempt: 1,
+    });
+    expect(await startPromotion(client, POLICIES, registry(['3']), byHand)).toMatchObject({
+      kind: 'exists',
+      id: 'promote:demand:3',
+      message: 'Promotion promote:demand:3 already exists (Running).',
+    });
+    finish('promote:demand:3', 'Completed', 'failed');
+    const again = await startPromotion(client, POLICIES, registry(['3']), byHand);
+    expect(again).toMatchObject({ kind: 'exists' });
+    expect(again.kind === 'exists' && again.message).toContain('champion retry promote:demand:3');
+  });
+
+  it('by event: a later registration tries again an attempt that failed before the version existed', async () => {
+    let clock = new Date('2026-01-01T10:00:00Z');
+    const { client, instances, finish } = fakeClient(() => clock);
+    // An earlier release let a start by hand through for a version not registered yet; it failed.
+    await client.startNew('promoteModel', {
+      instanceId: 'promote:demand:3',
+      input: { modelName: 'demand', modelVersion: '3', source: 'manual' } as PromotionInput,
+    });
+    finish('promote:demand:3', 'Failed');
+    clock = new Date('2026-01-01T10:06:00Z');
+    const event = { ...byHand, source: 'event' as const, registeredAt: '2026-01-01T10:05:00Z' };
+    expect(await startPromotion(client, POLICIES, registry([]), event)).toEqual({
+      kind: 'started',
+      id: 'promote:demand:3:a2',
+      attempt: 2,
+    });
+    expect(instances.get('promote:demand:3:a2')?.input).toMatchObject({
+      attempt: 2,
+      retryOf: 'promote:demand:3',
+      source: 'event',
+      policy: POLICIES.demand,
+    });
+    // The same registration delivered again finds the new attempt, created after it: nothing more starts.
+    finish('promote:demand:3:a2', 'Completed', 'failed');
+    expect(await startPromotion(client, POLICIES, registry([]), event)).toMatchObject({
+      kind: 'exists',
+      id: 'promote:demand:3:a2',
+    });
+    expect(instances.size).toBe(2);
+  });
+});
+
+describe('retrying a promotion', () => {
+  async function failed(outcome: PromotionResult['outcome'] | undefined, runtimeStatus = 'Completed') {
+    const fake = fakeClient();
+    await startPromotion(fake.client, POLICIES, registry(['3']), byHand);
+    fake.finish('promote:demand:3', runtimeStatus, outcome);
+    return fake;
+  }
+
+  it.each([
+    ['failed', 'Completed'],
+    ['approval-timed-out', 'Completed'],
+    [undefined, 'Failed'],
+    [undefined, 'Terminated'],
+  ] as const)('starts attempt 2 after %s (%s), keeping the registrant, under the current policy', async (o, rs) => {
+    const { client, instances } = await failed(o, rs);
+    const newer = { ...POLICIES, demand: { ...POLICIES.demand!, endpointName: 'fixed-ep' } } as PolicySet;
+    expect(await retryPromotion(client, newer, registry(['3']), 'promote:demand:3')).toEqual({
+      kind: 'started',
+      id: 'promote:demand:3:a2',
+      attempt: 2,
+      retryOf: 'promote:demand:3',
+    });
+    expect(instances.get('promote:demand:3')?.runtimeStatus).toBe(rs);
+    expect(instances.get('promote:demand:3:a2')?.input).toMatchObject({
+      registeredBy: 'dana',
+      source: 'retry',
+      policy: { endpointName: 'fixed-ep' },
+    });
+  });
+
+  it('judges the newest attempt whichever attempt is named, and numbers on', async () => {
+    const { client, finish } = await failed('failed');
+    await retryPromotion(client, POLICIES, registry(['3']), 'promote:demand:3');
+    const whileRunning = await retryPromotion(client, POLICIES, registry(['3']), 'promote:demand:3');
+    expect(whileRunning).toEqual({
+      kind: 'refused',
+      status: 409,
+      message:
+        'Promotion promote:demand:3:a2 is still running (Running); a retry starts a new attempt only once it has failed.',
+    });
+    finish('promote:demand:3:a2', 'Completed', 'failed');
+    expect(await retryPromotion(client, POLICIES, registry(['3']), 'promote:demand:3')).toMatchObject({
+      id: 'promote:demand:3:a3',
+      attempt: 3,
+      retryOf: 'promote:demand:3:a2',
+    });
+  });
+
+  it.each(['promoted', 'lost-evaluation', 'rejected', 'superseded'] as const)(
+    'refuses one that ended %s with 409, starting nothing',
+    async (outcome) => {
+      const { client, instances } = await failed(outcome);
+      const refused = await retryPromotion(client, POLICIES, registry(['3']), 'promote:demand:3');
+      expect(refused).toMatchObject({ kind: 'refused', status: 409 });
+      expect(instances.size).toBe(1);
+    },
+  );
+
+  it('answers 404 for an unknown promotion, and for a version no longer registered', async () => {
+    const { client, instances } = await failed('failed');
+    expect(await retryPromotion(client, POLICIES, registry(['3']), 'promote:demand:9')).toEqual({
+      kind: 'refused',
+      status: 404,
+      message: 'No promotion "promote:demand:9".',
+    });
+    expect(await retryPromotion(client, POLICIES, registry([]), 'promote:demand:3')).toMatchObject({
+      status: 404,
+      message: expect.stringContaining('no version "3" in the registry'),
+    });
+    expect(instances.size).toBe(1);
+  });
+});
