@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../args';
-import { isModelVersion } from '../../lib/domain/versions';
+import { versionProblem } from '../../lib/domain/versions';
 import { printJson, println } from '../io';
 
 export const promote: CommandSpec = {
@@ -12,7 +12,7 @@ export const promote: CommandSpec = {
     {
       name: 'VERSION',
       description: 'the model version, exactly as Azure ML names it (it must be registered)',
-      check: (v) => (isModelVersion(v) ? undefined : "must be a model version (letters, digits, '.', '_', '-')"),
+      check: versionProblem,
     },
   ],
   options: [{ name: 'as', value: 'NAME', description: 'who registered the model (they may not approve it)' }],

@@ -6,11 +6,10 @@
  * it exists, so "0" or "007" are looked up like any other and refused when not registered.
  */
 
-/** The characters a version may have here: what can sit in an instance id and an ARM path without escaping. */
-const VERSION_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+import { armNameProblem } from './names';
 
-/** Whether a string has a model version's shape (whether it is registered is the registry's to say). */
-export const isModelVersion = (value: string): boolean => VERSION_SHAPE.test(value);
+/** What is wrong with a string as a model version's name (whether it is registered is the registry's to say). */
+export const versionProblem = (value: string): string | undefined => armNameProblem('version', value);
 
 export type ParsedVersion = { ok: true; version: string } | { ok: false; message: string };
 
@@ -29,11 +28,7 @@ export function parseModelVersion(value: unknown, field = 'modelVersion'): Parse
     };
   }
   if (typeof value !== 'string') return { ok: false, message: `${field}: expected a string.` };
-  if (!isModelVersion(value)) {
-    return {
-      ok: false,
-      message: `${field}: ${JSON.stringify(value.slice(0, 80))} is not a model version (letters, digits, '.', '_' and '-', at most 64).`,
-    };
-  }
+  const problem = versionProblem(value);
+  if (problem) return { ok: false, message: `${field}: ${JSON.stringify(value.slice(0, 80))} ${problem}.` };
   return { ok: true, version: value };
 }

@@ -435,9 +435,7 @@ describe('promote', () => {
   it('a version Azure ML could not have is a usage error, nothing sent', async () => {
     const run = await cli('promote', 'demand', '3/../4');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(
-      "argument VERSION must be a model version (letters, digits, '.', '_', '-'), got '3/../4'",
-    );
+    expect(run.stderr).toContain('argument VERSION must start with a letter or digit');
     expect(requests).toEqual([]);
   });
 

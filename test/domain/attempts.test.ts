@@ -5,7 +5,7 @@ import {
   retryVerdict,
   type AttemptState,
 } from '../../lib/domain/attempts';
-import { isModelVersion, parseModelVersion } from '../../lib/domain/versions';
+import { parseModelVersion, versionProblem } from '../../lib/domain/versions';
 
 const attempt = (over: Partial<AttemptState>): AttemptState => ({
   id: 'promote:demand:3',
@@ -85,8 +85,8 @@ describe('model versions from a request body', () => {
     ['1.5, which would name version "1.5"', 1.5, /send the version as a string/],
     ['0 as a number', 0, /a number is taken only/],
     ['a negative number', -1, /a number is taken only/],
-    ['a path', '3/../4', /not a model version/],
-    ['surrounding spaces', ' 3', /not a model version/],
+    ['a path', '3/../4', /must start with a letter or digit and contain only/],
+    ['surrounding spaces', ' 3', /must start with a letter or digit/],
     ['a boolean', true, /expected a string/],
     ['nothing', undefined, /required/],
     ['an empty string', '', /required/],
@@ -98,7 +98,7 @@ describe('model versions from a request body', () => {
   });
 
   it('shape check for the CLI', () => {
-    expect(isModelVersion('12')).toBe(true);
-    expect(isModelVersion('a#b')).toBe(false);
+    expect(versionProblem('12')).toBeUndefined();
+    expect(versionProblem('a#b')).toMatch(/only letters, digits/);
   });
 });
