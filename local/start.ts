@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadPolicies } from '../lib/app';
+import { replaySchema } from './runtime/durable/replay';
 import { LocalFunctionsHost } from './runtime/host';
 import { startWorkspace, type LocalWorkspace } from './workspace/index';
 
@@ -23,6 +24,8 @@ Options:
   --data-dir DIR      where all state is kept (default: $CHAMPION_DATA_DIR or .data)
   --policies FILE     promotion policies (default: a demo policy for the model "demand", written to the data dir)
   --provisioning-ms N how long deployments take to provision in the local workspace (default 1500)
+  --durable-schema V  the OOProc replay schema the durable engine advertises (default V4); V3 shows what an
+                      extension older than DurableTask 3.13 does with the app
   -h, --help          show this help`;
 
 export const DEMO_MODEL = 'demand';
@@ -136,6 +139,7 @@ export async function startEmbedded(options: {
   workspacePort: number;
   policiesFile?: string;
   provisioningMs?: number;
+  durableSchema?: number;
   log?: (line: string) => void;
 }): Promise<Embedded> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -201,6 +205,7 @@ export async function startEmbedded(options: {
       appDir: options.appDir,
       dataDir: path.join(options.dataDir, 'runtime'),
       port: options.port,
+      durableSchema: options.durableSchema,
       log,
     }).catch(whenPortInUse(options.port, '--port'));
   } catch (err) {
@@ -225,6 +230,7 @@ async function main(): Promise<void> {
       'data-dir': { type: 'string' },
       policies: { type: 'string' },
       'provisioning-ms': { type: 'string' },
+      'durable-schema': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -240,6 +246,7 @@ async function main(): Promise<void> {
     workspacePort: port(values['workspace-port'] ?? process.env.CHAMPION_WORKSPACE_PORT, 7443, '--workspace-port'),
     policiesFile: values.policies ? path.resolve(values.policies) : undefined,
     provisioningMs: values['provisioning-ms'] ? Number(values['provisioning-ms']) : undefined,
+    durableSchema: values['durable-schema'] ? replaySchema(values['durable-schema'], '--durable-schema') : undefined,
   });
   const { host, workspace } = embedded;
   console.log(`Local Azure ML workspace: ${workspace.armEndpoint} (details in ${workspace.workspaceJsonPath})`);

@@ -33,6 +33,30 @@ export function* activityWithRetry<K extends ActivityName>(
   return (yield ctx.df.callActivityWithRetry(name, retry, input)) as ActivityOutput<K>;
 }
 
+/**
+ * What Champion needs from the Durable extension: critical sections (`lock`) arrive with OOProc schema V4, in
+ * Microsoft.Azure.WebJobs.Extensions.DurableTask 3.13.0; extension bundle 4.37.1 is the first shown to carry it
+ * (README, "Durable Functions extension").
+ */
+export const EXTENSION_FLOOR =
+  'Champion needs Microsoft.Azure.WebJobs.Extensions.DurableTask 3.13.0 or later (critical sections): ' +
+  'extension bundle 4.37.1 or later (host.json extensionBundle "[4.37.1, 5.0.0)"), or the package installed ' +
+  'explicitly.';
+
+/**
+ * `context.df.lock`, failing with the extension floor named when the extension is too old: the SDK throws before
+ * anything is scheduled, so a promotion stops at its first step and changes nothing.
+ */
+export function lock(ctx: Context, entities: df.EntityId[]): df.Task {
+  try {
+    return ctx.df.lock(entities);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!message.includes('schema V4')) throw err;
+    throw new Error(`${EXTENSION_FLOOR} ${message}`);
+  }
+}
+
 export function* sleep(ctx: Context, seconds: number): Step<void> {
   yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + seconds * 1000));
 }

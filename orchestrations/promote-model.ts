@@ -13,18 +13,18 @@ import * as df from 'durable-functions';
 import { isSlot, type Slot } from '../lib/domain/rollout-plan';
 import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from './contract';
 import { EVENTS } from './contract';
-import { activity, now, type Context, type Step } from './durable';
+import { activity, lock, now, type Context, type Step } from './durable';
 import { deployToSlot, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
 
 export const MODEL_LOCK_ENTITY = 'modelLock';
 const SUPERSEDED = 'Superseded';
 
 function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>): Step<T> {
-  const lock = (yield ctx.df.lock([new df.EntityId(MODEL_LOCK_ENTITY, modelName)])) as { release(): void };
+  const held = (yield lock(ctx, [new df.EntityId(MODEL_LOCK_ENTITY, modelName)])) as { release(): void };
   try {
     return yield* body();
   } finally {
-    lock.release();
+    held.release();
   }
 }
 

@@ -24,6 +24,9 @@ export interface HostOptions {
   dataDir: string;
   port?: number;
   hostname?: string;
+  /** OOProc replay schema advertised to the SDK (REPLAY_SCHEMAS); default V4. Older ones show what an older
+   * Durable extension does with the app. */
+  durableSchema?: number;
   /** Largest accepted request body; the host's FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default 100 MiB). */
   maxRequestBodySize?: number;
   log?: (line: string) => void;
@@ -105,6 +108,13 @@ export class LocalFunctionsHost {
     };
     this.#maxActivities = hostJson.extensions?.durableTask?.maxConcurrentActivityFunctions ?? 4;
     this.#versioning = versioningFromHostJson(hostJson.extensions?.durableTask);
+    const overridable = hostJson.extensions?.durableTask?.overridableExistingInstanceStates;
+    if (overridable !== undefined && String(overridable).toLowerCase() !== 'nonrunningstates') {
+      throw new Error(
+        `host.json durableTask.overridableExistingInstanceStates: "${String(overridable)}" is not supported by the ` +
+          'local engine, which keeps running instances (NonRunningStates).',
+      );
+    }
   }
 
   #maxActivities: number;
@@ -146,6 +156,7 @@ export class LocalFunctionsHost {
       taskHub: this.taskHub,
       maxConcurrentActivities: this.#maxActivities,
       versioning: this.#versioning,
+      schemaVersion: this.options.durableSchema,
       invokeOrchestrator: (name, trigger) => this.#invokeDurable(name, 'orchestrationTrigger', trigger),
       invokeActivity: (name, input) => this.#invokeDurable(name, 'activityTrigger', input),
       // Entity names arrive lower-cased (`@name@key`); registry lookups ignore case, as the Functions host does.

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { replaySchema } from './durable/replay';
 import { LocalFunctionsHost } from './host';
 
 const usage = `Usage: node dist/local/runtime/main.js [options]
@@ -14,6 +15,7 @@ Options:
   --app-dir DIR    folder with the app's package.json and host.json (default: current folder)
   --port N         port to listen on (default: $FUNCTIONS_HTTP_PORT or 7071)
   --data-dir DIR   where durable state and timer status are kept (default: $CHAMPION_DATA_DIR or .data/runtime)
+  --durable-schema V  OOProc replay schema the durable engine advertises: V1 to V4 (default V4)
   -h, --help       show this help`;
 
 async function main(): Promise<void> {
@@ -22,6 +24,7 @@ async function main(): Promise<void> {
       'app-dir': { type: 'string' },
       port: { type: 'string' },
       'data-dir': { type: 'string' },
+      'durable-schema': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -35,7 +38,13 @@ async function main(): Promise<void> {
   const dataDir = path.resolve(
     values['data-dir'] ?? process.env.CHAMPION_DATA_DIR ?? path.join(appDir, '.data', 'runtime'),
   );
-  const host = await LocalFunctionsHost.start({ appDir, dataDir, port });
+  const schema = values['durable-schema'];
+  const host = await LocalFunctionsHost.start({
+    appDir,
+    dataDir,
+    port,
+    ...(schema ? { durableSchema: replaySchema(schema, '--durable-schema') } : {}),
+  });
   console.log(`Functions host listening on ${host.url} (data in ${dataDir})`);
   for (const fn of host.describe()) console.log(`  ${fn.name} [${fn.trigger}] ${fn.url ?? ''}`);
   const stop = () => void host.close().then(() => process.exit(0));

@@ -360,6 +360,37 @@ describe('DurableEngine: instance management', () => {
     expect(history.filter((e) => e.EventType === H.ExecutionStarted)).toHaveLength(1);
   });
 
+  // overridableExistingInstanceStates NonRunningStates (the extension's OverridableStates.cs): Pending, Running,
+  // ContinuedAsNew and Suspended instances are kept; Completed, Failed and Terminated ones are replaced.
+  it('keeps a suspended instance and replaces a failed or terminated one (NonRunningStates)', async () => {
+    const registry = new Registry()
+      .orchestration('Waits', function* (context: OrchestrationContext) {
+        return yield context.df.waitForExternalEvent('Done');
+      })
+      .orchestration('Fails', function* () {
+        yield* [];
+        throw new Error('boom');
+      });
+    const t = run(registry);
+    await t.engine.startNew('Waits', { instanceId: 'suspended' });
+    await t.engine.whenIdle();
+    await t.engine.suspend('suspended', 'hold');
+    await t.engine.whenIdle();
+    expect((await t.engine.getStatus('suspended'))?.runtimeStatus).toBe('Suspended');
+    await expect(t.engine.startNew('Waits', { instanceId: 'suspended' })).rejects.toBeInstanceOf(InstanceExistsError);
+
+    await t.engine.startNew('Fails', { instanceId: 'failed' });
+    expect((await t.engine.waitForCompletion('failed')).runtimeStatus).toBe('Failed');
+    await t.engine.startNew('Waits', { instanceId: 'terminated' });
+    await t.engine.terminate('terminated', 'stop');
+    expect((await t.engine.waitForCompletion('terminated')).runtimeStatus).toBe('Terminated');
+    for (const id of ['failed', 'terminated']) {
+      await t.engine.startNew('Waits', { instanceId: id, input: 'again' });
+      await t.engine.whenIdle();
+      expect(await t.engine.getStatus(id)).toMatchObject({ name: 'Waits', runtimeStatus: 'Running', input: 'again' });
+    }
+  });
+
   it('terminates a running instance, dropping its pending work', async () => {
     const gate = deferred();
     const registry = new Registry()

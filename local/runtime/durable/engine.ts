@@ -85,6 +85,8 @@ export interface EngineOptions {
   maxConcurrentActivities?: number;
   /** Episodes (orchestrator replays) in flight across different instances; default 32. */
   maxConcurrentOrchestrations?: number;
+  /** The OOProc replay schema advertised to the SDK (REPLAY_SCHEMAS); default V4. */
+  schemaVersion?: number;
   /** host.json defaultVersion / versionMatchStrategy / versionFailureStrategy. */
   versioning?: VersioningOptions;
   /** Decoded history events kept in memory across instances (LRU by instance); default 200,000. */
@@ -422,7 +424,8 @@ export class DurableEngine {
         if (existing && !isTerminal(existing.runtime_status)) {
           throw new InstanceExistsError(instanceId, existing.runtime_status);
         }
-        // A terminal instance with the same id is replaced, history and all, as Azure does.
+        // overridableExistingInstanceStates NonRunningStates: Pending, Running, ContinuedAsNew and Suspended
+        // instances are kept (the extension's OverridableStates.cs); a finished one is replaced, history and all.
         if (existing) this.store.deleteInstanceCompletely(instanceId);
         const version = opts.version ?? this.opts.versioning?.defaultVersion;
         this.insertNewInstance(instanceId, name, executionId, inputJson, now, undefined, version);
@@ -1292,6 +1295,7 @@ export class DurableEngine {
       instanceId,
       input: inst.input === null ? undefined : fromJson(inst.input),
       parentInstanceId: inst.parent_instance_id ?? undefined,
+      schemaVersion: this.opts.schemaVersion,
     });
     this.counters.episodes++;
     this.counters.historyEventsReplayed += trigger.history.length;

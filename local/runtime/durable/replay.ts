@@ -10,8 +10,21 @@ import {
   type RetryOptionsLike,
 } from './types';
 
-/** ReplaySchema.V4, the newest schema durable-functions 3.5 understands: compound WhenAny/WhenAll actions. */
-export const UPPER_SCHEMA_VERSION = 3;
+/**
+ * The OOProc replay schemas an extension advertises (durable-functions' ReplaySchema): V2 nests WhenAny/WhenAll as
+ * compound actions, V3 adds long timers, V4 critical sections (`lock`, extension 3.13+).
+ */
+export const REPLAY_SCHEMAS = { V1: 0, V2: 1, V3: 2, V4: 3 } as const;
+export type ReplaySchemaName = keyof typeof REPLAY_SCHEMAS;
+/** ReplaySchema.V4, the newest schema durable-functions 3.5 understands, and what this engine advertises. */
+export const UPPER_SCHEMA_VERSION = REPLAY_SCHEMAS.V4;
+
+/** `V3` → 2; anything else is refused with `setting` (the flag or key it came from) named. */
+export function replaySchema(name: string, setting: string): number {
+  const key = name.toUpperCase();
+  if (key in REPLAY_SCHEMAS) return REPLAY_SCHEMAS[key as ReplaySchemaName];
+  throw new Error(`${setting}: "${name}" is not one of ${Object.keys(REPLAY_SCHEMAS).join(', ')}.`);
+}
 /**
  * TimeSpan.MaxValue: the SDK never splits a timer into long-timer chunks (SQLite has no timer length limit), so
  * every createTimer is one CreateTimer action, one TimerCreated and one TimerFired.
@@ -29,6 +42,8 @@ export interface TriggerOptions {
   instanceId: string;
   input: unknown;
   parentInstanceId?: string;
+  /** The schema the engine advertises (default V4): run at an older one to see what an older extension does. */
+  schemaVersion?: number;
 }
 
 /**
@@ -46,8 +61,8 @@ export function buildTrigger(
     instanceId: opts.instanceId,
     isReplaying: oldEvents.length > 0,
     input: opts.input,
-    upperSchemaVersion: UPPER_SCHEMA_VERSION,
-    upperSchemaVersionNew: UPPER_SCHEMA_VERSION,
+    upperSchemaVersion: opts.schemaVersion ?? UPPER_SCHEMA_VERSION,
+    upperSchemaVersionNew: opts.schemaVersion ?? UPPER_SCHEMA_VERSION,
     maximumShortTimerDuration: MAXIMUM_SHORT_TIMER_DURATION,
     longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL,
     defaultHttpAsyncRequestSleepTimeMillseconds: DEFAULT_HTTP_ASYNC_SLEEP_MS,
