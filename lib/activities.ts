@@ -713,7 +713,7 @@ export function jobLogExcerpt(job: Job, limit = 20): string[] {
   return lines.slice(0, limit);
 }
 
-/** Metrics of a job (`metrics.*` properties), also under their bare names, with mse derived from rmse. */
+/** Metrics of a job's run (as `metrics.*`), also under their bare names, with mse derived from rmse. */
 export function modelMetricProperties(metrics: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(metrics)) {
@@ -920,8 +920,19 @@ export function createTrainingActivities(
         };
       }
       if (job.status === 'Completed') {
+        // Azure ML keeps run metrics in the workspace's MLflow tracking store, not on the job resource.
+        const logged = await workspace.getRunMetrics(jobName);
+        if (!logged) {
+          return {
+            state: 'Failed',
+            status: 'RunNotFound',
+            code: 'RunNotFound',
+            message: `the MLflow tracking store has no run ${jobName}`,
+            logExcerpt: jobLogExcerpt(job),
+          };
+        }
         const metrics: Record<string, string> = {};
-        for (const [k, v] of Object.entries(job.properties)) if (k.startsWith('metrics.')) metrics[k] = v;
+        for (const [key, value] of Object.entries(logged)) metrics[`metrics.${key}`] = String(value);
         const output = job.properties[MODEL_OUTPUT_PROPERTY] ?? 'model';
         if (!(output in job.outputs)) {
           return {

@@ -132,6 +132,11 @@ export interface MlWorkspace {
   /** A compute target of the workspace by name: its ARM id is what a job's `computeId` takes. */
   getCompute(name: string): Promise<Compute | undefined>;
   submitJob(name: string, spec: Record<string, unknown>): Promise<Job>;
+  /**
+   * The metrics a job's run logged, each at its latest value, from the workspace's MLflow tracking API (the run id
+   * is the job name); undefined when the tracking store has no such run.
+   */
+  getRunMetrics(jobName: string): Promise<Record<string, number> | undefined>;
   getJob(name: string): Promise<Job | undefined>;
   cancelJob(name: string): Promise<void>;
 

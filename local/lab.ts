@@ -144,9 +144,8 @@ export class Lab {
     }
     if (status !== 'Completed')
       throw new Error(`Training job ${job} ended ${status}: ${properties['error.message'] ?? ''}`);
-    const metrics = Object.fromEntries(
-      Object.entries(properties).filter(([k, v]) => k.startsWith('metrics.') && v !== null),
-    ) as Record<string, string>;
+    const logged = (await this.workspace.getRunMetrics(job)) ?? {};
+    const metrics = Object.fromEntries(Object.entries(logged).map(([k, v]) => [`metrics.${k}`, String(v)]));
     return { name: args.name, version: args.version, job, properties: { ...metrics, 'training.job': job } };
   }
 

@@ -89,6 +89,7 @@ export class AzureMlWorkspace implements MlWorkspace {
   readonly #base: string;
   readonly #armOrigin: string;
   #region: Promise<string> | undefined;
+  #tracking: Promise<string> | undefined;
 
   constructor(credential: TokenCredential, address: WorkspaceAddress) {
     this.client = new AzureMachineLearningWorkspaces(credential, address.subscriptionId, {
@@ -339,6 +340,32 @@ export class AzureMlWorkspace implements MlWorkspace {
     const response = await this.#send('GET', `/jobs/${name}`, JOB_API_VERSION);
     if (response.status === 404) return undefined;
     return this.#toJob(this.#json(response) as never);
+  }
+
+  async getRunMetrics(jobName: string): Promise<Record<string, number> | undefined> {
+    const url = `${await this.#trackingUri()}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(jobName)}`;
+    const response = await this.client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
+    if (response.status === 404) return undefined;
+    const body = this.#json(response) as { run?: { data?: { metrics?: { key: string; value: number }[] } } };
+    return Object.fromEntries((body.run?.data?.metrics ?? []).map((m) => [m.key, m.value]));
+  }
+
+  /**
+   * The workspace's MLflow tracking URI over https (`mlFlowTrackingUri` names it `azureml://`); it takes the same ARM
+   * token the client's pipeline sends. Read once: it never changes.
+   */
+  #trackingUri(): Promise<string> {
+    this.#tracking ??= this.client.workspaces.get(this.#rg, this.#ws).then(
+      (ws) => {
+        if (!ws.mlFlowTrackingUri) throw new Error(`Workspace ${this.#ws} reports no mlFlowTrackingUri.`);
+        return ws.mlFlowTrackingUri.replace(/^azureml:\/\//i, 'https://').replace(/\/+$/, '');
+      },
+      (err: unknown) => {
+        this.#tracking = undefined;
+        throw err;
+      },
+    );
+    return this.#tracking;
   }
 
   async getCompute(name: string): Promise<Compute | undefined> {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ADMIN_PREFIX, handleAdmin } from './admin';
+import { MLFLOW_PREFIX } from './mlflow';
 import { generateDataset, type Dataset, type GenerateOptions, type Table } from './datagen';
 import { normalizeEventType, type EventGridEvent, type EventRetryOptions, type Subscriber } from './events';
 import type { Fault, FaultSpec } from './faults';
@@ -179,6 +180,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
       if (u.startsWith(ADMIN_PREFIX) || u === '/_local') return void handleAdmin(ws, () => info, req, res);
       if (/^\/subscriptions\//i.test(u)) return void ws.handleArm(req, res);
+      if (u.toLowerCase().startsWith(`${MLFLOW_PREFIX}/`)) return ws.handleMlflow(req, res);
       if (u.startsWith(BLOB_PREFIX)) return ws.serveBlob(req, res, u);
       req.resume();
       sendJson(res, 404, { error: { code: 'NotFound', message: `Nothing is served at '${u}'.` } });

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { parseCommand, type JobInputSpec } from './command';
 import { checkComputeId, checkJobInputs, computeBody, jobOutputs, LOCAL_COMPUTES } from './jobs';
+import { MLFLOW_PREFIX, mlflowReply, type MlflowMetric } from './mlflow';
 import { generateDataset, readTable, toCsv, type GenerateOptions, type Table } from './datagen';
 import { EventBus, type EventGridEvent, type EventRetryOptions } from './events';
 import { Faults } from './faults';
@@ -285,6 +286,37 @@ export class Workspace {
     }
   }
 
+  /** The workspace's MLflow tracking API (runs/get, metrics/get-history), with the same bearer token as ARM. */
+  handleMlflow(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    const url = new URL(req.url ?? '/', 'https://local');
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      sendJson(res, 401, { error_code: 'UNAUTHENTICATED', message: 'The access token is missing or invalid.' });
+      return;
+    }
+    const reply = mlflowReply(
+      (req.method ?? 'GET').toUpperCase(),
+      url,
+      this.workspaceId,
+      (id) => {
+        const row = this.store.get(`jobs/${id}`);
+        if (!row) return undefined;
+        const p = row.body.properties;
+        return {
+          name: row.name,
+          status: p.status,
+          experimentName: p.experimentName,
+          tags: p.tags ?? {},
+          createdAt: row.createdAt,
+          updatedAt: row.updatedAt,
+          metrics: (row.internal.metrics ?? []) as MlflowMetric[],
+        };
+      },
+      (name) => stableUuid(`experiment:${name}`),
+    );
+    sendJson(res, reply.status, reply.body);
+  }
+
   private route(method: string, url: URL, apiVersion: string, body: unknown): Reply {
     const seg = url.pathname
       .split('/')
@@ -546,7 +578,8 @@ export class Workspace {
         description: 'Champion local workspace',
         provisioningState: 'Succeeded',
         discoveryUrl: `${this.baseUrl}/_local/info`,
-        mlFlowTrackingUri: `azureml://${o.location}.api.azureml.ms/mlflow/v1.0${this.workspaceId}`,
+        // On Azure `azureml://{region}.api.azureml.ms/mlflow/v1.0{id}`; here the workspace's own host serves it.
+        mlFlowTrackingUri: `${this.baseUrl.replace(/^https:/, 'azureml:')}${MLFLOW_PREFIX}${this.workspaceId}`,
         hbiWorkspace: false,
         publicNetworkAccess: 'Enabled',
         storageHnsEnabled: false,
@@ -1744,7 +1777,16 @@ export class Workspace {
         'training.rows.test': String(artifact.rows.test),
         'training.modelUri': `azureml://jobs/${row.name}/outputs/model`,
       };
-      for (const [k, v] of Object.entries(artifact.metrics)) props[`metrics.${k}`] = String(v);
+      // Metrics go to the run's MLflow tracking store, as a training script's mlflow.log_metric calls put them.
+      const loggedAt = Date.now();
+      const metrics: MlflowMetric[] = Object.entries(artifact.metrics).map(([key, value]) => ({
+        key,
+        value,
+        timestamp: loggedAt,
+        step: 0,
+      }));
+      const current = this.store.get(row.key);
+      if (current) this.store.put({ ...current, internal: { ...current.internal, metrics } });
       this.opts.log(`job ${row.name} completed: ${JSON.stringify(artifact.metrics)}`);
       this.setJobStatus(row.name, 'Completed', props);
     } catch (err) {

@@ -112,7 +112,7 @@ describe('Event Grid delivery', () => {
     const completed = await waitFor(() => sub.on('/all', 'RunCompleted')[0], 'RunCompleted');
     expect(completed.subject).toMatch(/^experiments\/[0-9a-f-]+\/runs\/evt-job$/);
     expect(completed.data).toMatchObject({ RunId: 'evt-job', ExperimentName: 'Default', RunType: 'azureml.scriptrun' });
-    expect((completed.data.RunProperties as Record<string, string>)['metrics.r2']).toBeDefined();
+    expect(completed.data.RunProperties).toMatchObject({ 'training.task': 'regression' });
     const statuses = sub.on('/all', 'RunStatusChanged').map((e) => e.data.RunStatus);
     expect(statuses).toEqual(expect.arrayContaining(['Running', 'Completed']));
     expect(sub.on(MODEL_HOOK).map((e) => e.eventType)).not.toContain('Microsoft.MachineLearningServices.RunCompleted');

@@ -103,9 +103,8 @@ export async function trainAndRegister(
   if (job.properties.status !== 'Completed') {
     throw new Error(`job ${args.job} ${job.properties.status}: ${JSON.stringify(job.properties.properties)}`);
   }
-  const metrics = Object.fromEntries(
-    Object.entries(job.properties.properties ?? {}).filter(([k]) => k.startsWith('metrics.')),
-  ) as Record<string, string>;
+  const logged = (await workspace.getRunMetrics(args.job)) ?? {};
+  const metrics = Object.fromEntries(Object.entries(logged).map(([k, v]) => [`metrics.${k}`, String(v)]));
   const mv = await client.modelVersions.createOrUpdate(rg, name, args.model, args.version, {
     properties: {
       modelUri: `azureml://jobs/${args.job}/outputs/model`,

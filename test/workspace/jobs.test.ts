@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { trainingJobSpec } from '../../local/lab';
 import type { LocalWorkspace } from '../../local/workspace/index';
-import { mlWorkspace, removeTempDirs, sdk, start, TRAIN_COMMAND, waitFor } from './helpers';
+import { mlWorkspace, removeTempDirs, rest, sdk, start, TRAIN_COMMAND, waitFor } from './helpers';
 
 let ws: LocalWorkspace;
 let client: AzureMachineLearningWorkspaces;
@@ -117,5 +117,55 @@ describe('command jobs as Azure runs them', () => {
       code: 'UserError',
       target: 'properties.inputs.training_data.mode',
     });
+  });
+});
+
+describe('run metrics from the MLflow tracking API', () => {
+  type Metric = { key: string; value: number; step: number; timestamp: number };
+
+  it('keeps metrics out of the job resource and serves them at the tracking URI, with the ARM token', async () => {
+    const job = await waitFor(async () => {
+      const j = await workspace.getJob('typed-job');
+      return j?.status === 'Completed' ? j : undefined;
+    }, 'typed job');
+    expect(Object.keys(job.properties).filter((k) => k.startsWith('metrics.'))).toEqual([]);
+
+    const resource = await client.workspaces.get(ws.resourceGroup, ws.workspaceName);
+    const workspacePath = String(spec.computeId).replace(/\/computes\/.*$/, '');
+    expect(resource.mlFlowTrackingUri).toBe(`azureml://${new URL(ws.armEndpoint).host}/mlflow/v1.0${workspacePath}`);
+    const api = `${resource.mlFlowTrackingUri!.replace(/^azureml:/, 'https:')}/api/2.0/mlflow`;
+    const get = async (query: string) => {
+      const r = await client.sendRequest(createPipelineRequest({ url: `${api}/${query}` }));
+      return { status: r.status, body: JSON.parse(r.bodyAsText ?? '{}') as Record<string, unknown> };
+    };
+
+    const run = await get('runs/get?run_id=typed-job');
+    expect(run.status).toBe(200);
+    expect(run.body.run).toMatchObject({
+      info: { run_id: 'typed-job', status: 'FINISHED', lifecycle_stage: 'active' },
+    });
+    const metrics = (run.body.run as { data: { metrics: Metric[] } }).data.metrics;
+    expect(metrics.map((m) => m.key).sort()).toEqual(['mae', 'r2', 'rmse']);
+    const history = await get('metrics/get-history?run_id=typed-job&metric_key=rmse');
+    expect(history.body.metrics).toEqual([expect.objectContaining({ key: 'rmse', step: 0 })]);
+
+    // The production adapter reads the same values through the client's pipeline.
+    expect(await workspace.getRunMetrics('typed-job')).toEqual(
+      Object.fromEntries(metrics.map((m) => [m.key, m.value])),
+    );
+    expect(await workspace.getRunMetrics('no-such-run')).toBeUndefined();
+
+    expect(await get('runs/get?run_id=no-such-run')).toMatchObject({
+      status: 404,
+      body: { error_code: 'RESOURCE_DOES_NOT_EXIST' },
+    });
+    expect(await get('metrics/get-history?run_id=typed-job')).toMatchObject({
+      status: 400,
+      body: { error_code: 'INVALID_PARAMETER_VALUE' },
+    });
+    const raw = rest(ws);
+    const anonymous = await raw.request('GET', `${api}/runs/get?run_id=typed-job`, { token: null });
+    raw.close();
+    expect(anonymous.status).toBe(401);
   });
 });

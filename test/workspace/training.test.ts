@@ -5,7 +5,7 @@ import { parseCommand } from '../../local/workspace/command';
 import { generateDataset, parseCsv, toCsv } from '../../local/workspace/datagen';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { loadPredictor, train, TrainingError } from '../../local/workspace/ml';
-import { removeTempDirs, rest, start, waitFor } from './helpers';
+import { mlWorkspace, removeTempDirs, rest, start, waitFor } from './helpers';
 
 function rmse(predicted: (number | string)[], actual: number[]): number {
   return Math.sqrt(predicted.reduce<number>((s, p, i) => s + (Number(p) - actual[i]!) ** 2, 0) / actual.length);
@@ -186,7 +186,7 @@ describe('jobs, data assets and models in the workspace', () => {
       return ['Completed', 'Failed'].includes(j.body.properties.status) ? j.body : undefined;
     }, 'classification job');
     expect(job.properties.status).toBe('Completed');
-    expect(Number(job.properties.properties['metrics.accuracy'])).toBeGreaterThan(0.7);
+    expect((await mlWorkspace(ws).getRunMetrics('churn-job'))?.accuracy).toBeGreaterThan(0.7);
 
     // A custom model can also come from a folder in the datastore holding model.json.
     const folder = join(ws.dataDir, 'datastores', 'workspaceblobstore', 'models', 'churn');
