@@ -17,11 +17,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createActivities, type ActivityHandlers } from '../lib/activities';
+import { getApp } from '../lib/app';
+import { policyFor, type Policy } from '../lib/domain/policy';
+import { planBlueGreenRollout } from '../lib/domain/rollout-plan';
 import { Lab, type TrainedModel } from '../local/lab';
 import { DEMO_ENDPOINT, DEMO_MODEL, demoPolicy, freePort, startEmbedded, type Embedded } from '../local/start';
 import type { ArmRequestRow } from '../local/workspace/index';
 import type { PromotionResult, PromotionStatus } from '../orchestrations/contract';
-import { fmt, int, log, median, ms, now, percentile, sortedCopy, type Row, type SuiteResult } from './report';
+import { fmt, int, log, median, ms, now, percentile, ratio, sortedCopy, type Row, type SuiteResult } from './report';
 
 export interface PromotionOptions {
   /** Measured challengers registered after the first model (≥ 20 for the percentiles to mean something). */
@@ -48,6 +52,8 @@ interface PassResult {
   approvals: ApprovalSample[];
   losses: { version: string; writes: ArmRequestRow[] }[];
   firstModel?: { decisionMs: number; armMs: number };
+  /** The plain script's durations over the same path (first pass only). */
+  plainScriptMs: number[];
 }
 
 const GOALS = {
@@ -55,6 +61,8 @@ const GOALS = {
   decisionP99Ms: 200,
   trafficP99Ms: 20,
   writesPerRollout: 7,
+  /** Champion's event → decision over the plain script's duration for the same calls. */
+  overPlainScript: 1.5,
 };
 
 const MODEL = DEMO_MODEL;
@@ -105,6 +113,9 @@ interface DecisionSample {
   evaluationMs: number;
   /** evaluated → approval request: the stage tags and the approval links (0 for a loser). */
   stagingMs: number;
+  /** Durable store transactions (each an fsync) and the commits grouped in them, registration → decision seen. */
+  durableTransactions: number;
+  durableCommits: number;
 }
 
 interface ApprovalSample {
@@ -151,6 +162,67 @@ function pathTail(p: string): string {
 function stats(values: number[]): { p50: number; p99: number } {
   const sorted = sortedCopy(values);
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+/** A model no policy covers: its registrations start no promotion, so the plain script has the path to itself. */
+const PLAIN_MODEL = 'demand-plain';
+
+/**
+ * The baseline the promotion is compared with: a plain script that makes a winner's calls in sequence with
+ * Champion's own activity code (the same adapters, workspace calls and scoring requests), without the durable
+ * runtime, events or the model's lock: read the endpoint, deploy to the idle slot and poll until it serves,
+ * smoke-test it through the header, evaluate it against the champion, tag it staged and ask for approval. The slot
+ * is emptied afterwards, untimed (as a loser's is after its decision). Returns its duration.
+ */
+async function plainScript(activities: ActivityHandlers, policy: Policy, version: string): Promise<number> {
+  const started = now();
+  const endpointName = policy.endpointName;
+  const view = await activities.readEndpoint({ endpointName });
+  const plan = planBlueGreenRollout({
+    traffic: view.traffic,
+    deployments: Object.keys(view.deployments),
+    steps: policy.rollout.steps,
+  });
+  const slot = plan.challenger;
+  const promotionId = `plain:${version}`;
+  const deploy = await activities.beginDeploy({
+    endpointName,
+    slot,
+    modelName: PLAIN_MODEL,
+    modelVersion: version,
+    instanceType: policy.rollout.instanceType,
+    instanceCount: policy.rollout.instanceCount,
+    promotionId,
+  });
+  if (!deploy.ok) throw new Error(`plain script: deploy failed: ${deploy.message}`);
+  // As the flow waits: at once when ARM says the operation is done, else as long as it asks.
+  for (let wait = deploy.retryAfterSeconds; ;) {
+    if (wait > 0) await sleep(wait * 1000);
+    const check = await activities.checkProvisioning({ endpointName, slot, operationUrl: deploy.operationUrl });
+    if (check.state === 'Succeeded') break;
+    if (check.state === 'Failed') throw new Error(`plain script: provisioning failed: ${check.message}`);
+    wait = Math.max(1, check.retryAfterSeconds);
+  }
+  const test = await activities.testDeployment({ endpointName, slot, testSpec: policy.rollout.testSpec });
+  if (!test.ok) throw new Error(`plain script: smoke test failed: ${test.failures.join('; ')}`);
+  const evidence = await activities.evaluateChallenger({
+    policy,
+    endpointName,
+    championSlot: plan.champion,
+    challengerSlot: slot,
+  });
+  await activities.changeStage({ modelName: PLAIN_MODEL, modelVersion: version, transition: 'stage', promotionId });
+  await activities.requestApproval({
+    promotionId,
+    modelName: PLAIN_MODEL,
+    modelVersion: version,
+    evidenceSummary: `${evidence.decision}: ${evidence.reason}`,
+    expiresAt: new Date(Date.now() + policy.approval.timeoutMs).toISOString(),
+    nonce: `${promotionId}:approval`,
+  });
+  const duration = now() - started;
+  await activities.deleteDeployment({ endpointName, slot });
+  return duration;
 }
 
 /**
@@ -275,9 +347,11 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
     /** Registers, waits for the decision and measures it; returns the promotion as it was then. */
     const registerAndDecide = async (t: Trained): Promise<{ view: PromotionView; sample: DecisionSample }> => {
       const id = `promote:${MODEL}:${t.version}`;
+      const before = host.engine.stats();
       await lab.register(t);
       const emitted = await eventTime(t.version);
       const view = await decided(id);
+      const after = host.engine.stats();
       const timeline = view.status?.timeline ?? [];
       // A winner's decision is its approval request; a loser's is the verdict (removing its slot comes after).
       const waiting = view.status?.phase === 'awaiting-approval';
@@ -300,6 +374,8 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
         smokeMs: evaluating - testing,
         evaluationMs: evaluated - evaluating,
         stagingMs: decisionAt - evaluated,
+        durableTransactions: after.storeTransactions - before.storeTransactions,
+        durableCommits: after.storeCommits - before.storeCommits,
       };
       return { view, sample };
     };
@@ -407,7 +483,21 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
         }
         log(line);
       }
-      results.push({ provisioningMs, retryAfterSeconds, decisions, approvals, losses, firstModel });
+      const plainScriptMs: number[] = [];
+      if (results.length === 0) {
+        log(`promotion: the same path as a plain script, ${challengers} times`);
+        const activities = createActivities({ ...getApp().deps, signal: () => Promise.resolve(false) });
+        const policy = policyFor(getApp().policies, MODEL)!;
+        const good = trained.reduce((best, t) => (t.quality > best.quality ? t : best));
+        for (let i = 1; i <= challengers + warmup; i++) {
+          const version = String(i);
+          await lab.register({ ...good, name: PLAIN_MODEL, version });
+          const duration = await plainScript(activities, policy, version);
+          if (i > warmup) plainScriptMs.push(duration);
+          await quiet();
+        }
+      }
+      results.push({ provisioningMs, retryAfterSeconds, decisions, approvals, losses, firstModel, plainScriptMs });
     }
     return results;
   } catch (err) {
@@ -463,6 +553,27 @@ export async function runPromotionSuite(opts: PromotionOptions = {}): Promise<Su
       'stage tag, approval request (winners)',
       winners.map((d) => d.stagingMs),
     );
+  // Ratios that do not move with the machine's fsync cost: durable transactions on the path, and the same calls
+  // made by a plain script in the same run.
+  const durable = decisions.map((d) => d.durableTransactions);
+  rows.push({
+    metric: 'durable transactions (fsyncs) on the path, registration → decision p50 / max',
+    value: `${fmt(median(durable), 0)} / ${int(Math.max(...durable))} (${fmt(median(decisions.map((d) => d.durableCommits)), 0)} commits grouped)`,
+  });
+  if (own.plainScriptMs.length > 0) {
+    const plain = stats(own.plainScriptMs);
+    const winnerTotal = stats(winners.map((d) => d.totalMs));
+    rows.push({
+      metric: 'plain script, same calls in sequence p50 / p99',
+      value: `${ms(plain.p50)} / ${ms(plain.p99)}`,
+    });
+    rows.push({
+      metric: 'event → decision ÷ plain script (winners, p50)',
+      value: ratio(winnerTotal.p50 / plain.p50),
+      goal: `≤ ${fmt(GOALS.overPlainScript, 1)}×`,
+      met: winnerTotal.p50 / plain.p50 <= GOALS.overPlainScript,
+    });
+  }
   const byEvidence = (list: DecisionSample[]): string => {
     const counts = new Map<string, number>();
     for (const d of list) counts.set(d.evidence, (counts.get(d.evidence) ?? 0) + 1);

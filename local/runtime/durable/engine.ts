@@ -115,6 +115,9 @@ export interface EngineStats {
   entityBatches: number;
   entityOperations: number;
   locksGranted: number;
+  /** SQLite transactions the store committed (each one fsync) and the commits grouped into them. */
+  storeTransactions: number;
+  storeCommits: number;
 }
 
 export interface ListFilter {
@@ -306,7 +309,10 @@ export class DurableEngine {
   private readonly cache = new Map<string, CachedHistory>();
   private readonly entities: EntityScheduler;
 
-  private readonly counters: Omit<EngineStats, 'entityBatches' | 'entityOperations' | 'locksGranted'> = {
+  private readonly counters: Omit<
+    EngineStats,
+    'entityBatches' | 'entityOperations' | 'locksGranted' | 'storeTransactions' | 'storeCommits'
+  > = {
     episodes: 0,
     historyEventsAppended: 0,
     historyEventsReplayed: 0,
@@ -391,7 +397,8 @@ export class DurableEngine {
   }
 
   stats(): EngineStats {
-    return { ...this.counters, ...this.entities.counters };
+    const { transactions, commits } = this.store.counters;
+    return { ...this.counters, ...this.entities.counters, storeTransactions: transactions, storeCommits: commits };
   }
 
   /** Re-checks due timers now (for callers that drive `now` with a fake clock). */
