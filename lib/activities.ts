@@ -13,6 +13,7 @@ import {
   type ActivityName,
   type ActivityOutput,
   type ProvisioningCheck,
+  type Removal,
   type Started,
   type TestReport,
   type TrainingJobCheck,
@@ -291,7 +292,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       }
     },
 
-    async checkProvisioning({ endpointName, slot, operationUrl }): Promise<ProvisioningCheck> {
+    async checkProvisioning({ endpointName, slot, operationUrl, deleting }): Promise<ProvisioningCheck> {
       if (operationUrl) {
         const op = await workspace.getOperationStatus(operationUrl);
         if (op.status === 'Succeeded') return { state: 'Succeeded' };
@@ -307,7 +308,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       const state = slot
         ? (await workspace.getDeployment(endpointName, slot))?.provisioningState
         : (await workspace.getEndpoint(endpointName))?.provisioningState;
-      if (state === 'Succeeded') return { state: 'Succeeded' };
+      if (state === 'Succeeded' || (deleting && state === undefined)) return { state: 'Succeeded' };
       if (state === undefined)
         return { state: 'Failed', code: 'NotFound', message: `${slot ?? endpointName} does not exist` };
       if (state === 'Failed' || state === 'Canceled')
@@ -315,11 +316,19 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       return { state: 'InProgress', retryAfterSeconds: 5 };
     },
 
-    async deleteDeployment({ endpointName, slot }) {
+    async deleteDeployment({ endpointName, slot }): Promise<Removal> {
       const existing = await workspace.getDeployment(endpointName, slot);
       if (!existing) return { deleted: false };
-      await workspace.beginDeleteDeployment(endpointName, slot);
-      return { deleted: true };
+      try {
+        return { deleted: true, ...(await workspace.beginDeleteDeployment(endpointName, slot)) };
+      } catch (err) {
+        // A delete ARM already works on (a re-run after a crash) may be refused: follow the deployment until it is gone.
+        if (isConflict(err)) {
+          const current = await workspace.getDeployment(endpointName, slot);
+          if (!current || current.provisioningState === 'Deleting') return { deleted: true, retryAfterSeconds: 0 };
+        }
+        throw err;
+      }
     },
 
     async testDeployment({ endpointName, slot, testSpec }): Promise<TestReport> {

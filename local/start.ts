@@ -26,6 +26,7 @@ Options:
   --provisioning-ms N how long deployments take to provision in the local workspace (default 1500)
   --durable-schema V  the OOProc replay schema the durable engine advertises (default V4); V3 shows what an
                       extension older than DurableTask 3.13 does with the app
+  --delete-ms N       how long deletes take in the local workspace (default half the provisioning time)
   -h, --help          show this help`;
 
 export const DEMO_MODEL = 'demand';
@@ -140,6 +141,7 @@ export async function startEmbedded(options: {
   policiesFile?: string;
   provisioningMs?: number;
   durableSchema?: number;
+  deleteMs?: number;
   log?: (line: string) => void;
 }): Promise<Embedded> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -156,6 +158,7 @@ export async function startEmbedded(options: {
     dataDir: path.join(options.dataDir, 'workspace'),
     port: options.workspacePort,
     provisioningMs: options.provisioningMs ?? 1500,
+    deleteMs: options.deleteMs,
     eventSubscribers: [
       {
         url: `${hostUrl}/runtime/webhooks/eventgrid?functionName=onModelRegistered`,
@@ -231,6 +234,7 @@ async function main(): Promise<void> {
       policies: { type: 'string' },
       'provisioning-ms': { type: 'string' },
       'durable-schema': { type: 'string' },
+      'delete-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -247,6 +251,7 @@ async function main(): Promise<void> {
     policiesFile: values.policies ? path.resolve(values.policies) : undefined,
     provisioningMs: values['provisioning-ms'] ? Number(values['provisioning-ms']) : undefined,
     durableSchema: values['durable-schema'] ? replaySchema(values['durable-schema'], '--durable-schema') : undefined,
+    deleteMs: values['delete-ms'] ? Number(values['delete-ms']) : undefined,
   });
   const { host, workspace } = embedded;
   console.log(`Local Azure ML workspace: ${workspace.armEndpoint} (details in ${workspace.workspaceJsonPath})`);

@@ -20,6 +20,9 @@ export type Started =
   | { ok: true; retryAfterSeconds: number; operationUrl?: string }
   | { ok: false; code: string; message: string; retryAfterSeconds?: number };
 
+/** A deployment delete ARM accepted (202 + `Location`), to poll after `retryAfterSeconds`; or nothing to delete. */
+export type Removal = { deleted: false } | { deleted: true; retryAfterSeconds?: number; operationUrl?: string };
+
 /** What a traffic change assumes of the endpoint; it is refused with ENDPOINT_CHANGED when that no longer holds. */
 export interface TrafficExpectation {
   /** The deployment that must hold `model`, provisioned. */
@@ -83,9 +86,13 @@ export interface Activities {
     };
     output: Started;
   };
-  /** `slot` absent = the endpoint itself. */
-  checkProvisioning: { input: { endpointName: string; slot?: Slot; operationUrl?: string }; output: ProvisioningCheck };
-  deleteDeployment: { input: { endpointName: string; slot: Slot }; output: { deleted: boolean } };
+  /** `slot` absent = the endpoint itself; `deleting`: a delete is followed, so a resource that is gone is done. */
+  checkProvisioning: {
+    input: { endpointName: string; slot?: Slot; operationUrl?: string; deleting?: boolean };
+    output: ProvisioningCheck;
+  };
+  /** Starts deleting the slot's deployment; follow the delete with `checkProvisioning` (`deleting: true`). */
+  deleteDeployment: { input: { endpointName: string; slot: Slot }; output: Removal };
   testDeployment: { input: { endpointName: string; slot: Slot; testSpec: TestSpec }; output: TestReport };
   evaluateChallenger: {
     input: { policy: Policy; endpointName: string; championSlot: string | null; challengerSlot: Slot };

@@ -71,8 +71,10 @@ export function now(ctx: Context): Date {
  * with N the next version, the old path stays as it was, and FLOW_VERSION and host.json `defaultVersion` move to
  * N together (a test checks that they agree). Instances started before versioning carry no version: 0.
  *   1: versioning introduced; every flow yields what version 0 yields.
+ *   2: a removed slot's delete is followed until it is done, and a slot still being deleted is waited for, before
+ *      the slot is deployed to or the model's lock released (rollout: removeSlot, deployToSlot).
  */
-export const FLOW_VERSION = 1;
+export const FLOW_VERSION = 2;
 
 export function flowVersion(ctx: Context): number {
   const version = ctx.df.version;

@@ -76,7 +76,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       testSpec: policy.rollout.testSpec,
     });
     if (!test.ok) {
-      yield* removeSlot(ctx, policy.endpointName, slot);
+      yield* removeSlot(ctx, policy, slot);
       return { ok: false as const, failure: { code: 'SmokeTestFailed', message: test.failures.join('; ') } };
     }
 
@@ -94,7 +94,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     };
     timeline.mark('evaluated', `${evidence.decision}: ${evidence.reason}`);
     if (evidence.decision !== 'win' && evidence.decision !== 'inconclusive') {
-      yield* removeSlot(ctx, policy.endpointName, slot);
+      yield* removeSlot(ctx, policy, slot);
       return { ok: true as const, staged: false as const, evidence };
     }
 
@@ -195,7 +195,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
           testSpec: policy.rollout.testSpec,
         });
         if (!retest.ok) {
-          yield* removeSlot(ctx, policy.endpointName, redeployed.slot);
+          yield* removeSlot(ctx, policy, redeployed.slot);
           return { ok: false as const, failure: { code: 'SmokeTestFailed', message: retest.failures.join('; ') } };
         }
       }
@@ -264,6 +264,6 @@ function* rejectAndClean(ctx: Context, input: PromotionInput, slot: Slot, promot
   const view = yield* activity(ctx, 'readEndpoint', { endpointName: input.policy.endpointName });
   // Only remove the slot if it still holds this version and serves nothing: a newer promotion may own it now.
   if (view.deployments[slot]?.model === `${input.modelName}:${input.modelVersion}` && !view.traffic[slot]) {
-    yield* removeSlot(ctx, input.policy.endpointName, slot);
+    yield* removeSlot(ctx, input.policy, slot);
   }
 }

@@ -11,8 +11,8 @@ import {
   type RolloutPlan,
   type Slot,
 } from '../lib/domain/rollout-plan';
-import { ENDPOINT_CHANGED, type ProvisioningCheck, type Started } from './contract';
-import { activity, now, sleep, type Context, type Step } from './durable';
+import { ENDPOINT_CHANGED, type ProvisioningCheck, type Removal, type Started } from './contract';
+import { activity, isAtLeast, now, sleep, type Context, type Step } from './durable';
 
 type Failure = { code: string; message: string };
 
@@ -26,7 +26,7 @@ const MIN_REPOLL_SECONDS = 1;
 function* waitForProvisioning(
   ctx: Context,
   started: Extract<Started, { ok: true }>,
-  target: { endpointName: string; slot?: Slot },
+  target: { endpointName: string; slot?: Slot; deleting?: boolean },
   deadline: Date,
 ): Step<Finished> {
   let wait = started.retryAfterSeconds;
@@ -120,6 +120,12 @@ export function* deployToSlot(
     return { ok: false, failure: { code: 'NoIdleSlot', message: (err as Error).message } };
   }
   const slot = plan.challenger;
+  if (isAtLeast(ctx, 2) && view.deployments[slot]?.provisioningState === 'Deleting') {
+    // ARM refuses a PUT to a deployment that is still being deleted (409): wait until it is gone.
+    report(`waiting for the delete of ${slot} to finish`);
+    const gone = yield* waitForDeletion(ctx, endpointName, slot, { deleted: true }, deadline);
+    if (gone.state === 'Failed') return { ok: false, failure: gone };
+  }
   const model = `${request.modelName}:${request.modelVersion}`;
   if (view.deployments[slot]?.model === model && view.deployments[slot]?.provisioningState === 'Succeeded') {
     report(`${slot} already holds ${model}`);
@@ -150,15 +156,41 @@ export function* deployToSlot(
     const failure = classifyDeploymentFailure(done.code, done.message);
     // A failed or stuck deployment is removed so the idle slot is clean; it never carried traffic.
     if (failure.action === 'delete-and-keep-champion' || done.code === PROVISIONING_DEADLINE_EXCEEDED) {
-      yield* removeSlot(ctx, endpointName, slot);
+      yield* removeSlot(ctx, policy, slot);
     }
     return { ok: false, failure: { code: done.code, message: `${failure.reason} (${done.message})` } };
   }
   return { ok: true, slot, champion: plan.champion, deployed: true, plan };
 }
 
-export function* removeSlot(ctx: Context, endpointName: string, slot: Slot): Step<void> {
-  yield* activity(ctx, 'deleteDeployment', { endpointName, slot });
+/**
+ * Deletes the slot's deployment and waits until it is gone, so the slot is never handed on (nor the model's lock
+ * released) while ARM would still refuse a PUT to it. A delete that fails or outlasts the policy's deadline leaves a
+ * deployment the next promotion replaces.
+ */
+export function* removeSlot(ctx: Context, policy: Policy, slot: Slot): Step<void> {
+  const endpointName = policy.endpointName;
+  const removal = yield* activity(ctx, 'deleteDeployment', { endpointName, slot });
+  if (!removal.deleted || !isAtLeast(ctx, 2)) return;
+  const deadline = new Date(now(ctx).getTime() + policy.rollout.provisioningDeadlineMs);
+  yield* waitForDeletion(ctx, endpointName, slot, removal, deadline);
+}
+
+/** Follows a deployment delete: its `Location` when ARM gave one, else the deployment until it no longer exists. */
+function* waitForDeletion(
+  ctx: Context,
+  endpointName: string,
+  slot: Slot,
+  removal: Extract<Removal, { deleted: true }>,
+  deadline: Date,
+): Step<Finished> {
+  const { retryAfterSeconds = 0, operationUrl } = removal;
+  return yield* waitForProvisioning(
+    ctx,
+    { ok: true, retryAfterSeconds, operationUrl },
+    { endpointName, slot, deleting: true },
+    deadline,
+  );
 }
 
 export interface TrafficShift {

@@ -43,6 +43,8 @@ export interface WorkspaceAddress {
 
 const TRAFFIC_API_VERSION = '2023-04-01';
 const JOB_API_VERSION = '2023-04-01';
+/** Answers to an operation poll that say "ask again", not "the operation failed". */
+const RETRYABLE_STATUS = new Set([408, 429]);
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 function stringMap(value: Record<string, string | null> | undefined | null): Record<string, string> {
@@ -323,11 +325,23 @@ export class AzureMlWorkspace implements MlWorkspace {
       throw new Error(`Operation URL ${operationUrl} is not on the ARM endpoint ${this.#armOrigin}; not polled.`);
     }
     const response = await this.client.sendRequest(createPipelineRequest({ url: operationUrl, method: 'GET' }));
+    const retryAfterSeconds = retryAfter(response.headers);
+    // A Location URL (deletes) answers 202 while the operation runs, 200 or 204 once it is done, and the error
+    // itself when it failed (ARM's async contract); an Azure-AsyncOperation URL answers 200 with {status, error}.
+    if (response.status === 202) return { status: 'InProgress', retryAfterSeconds };
+    if (response.status >= 400 && response.status < 500 && !RETRYABLE_STATUS.has(response.status)) {
+      const error = this.#errorOf(response);
+      return {
+        status: 'Failed',
+        error: { code: error?.code ?? `Http${response.status}`, message: error?.message ?? '' },
+        retryAfterSeconds,
+      };
+    }
     const body = this.#json(response) as { status?: string; error?: { code?: string; message?: string } };
     return {
-      status: body.status ?? 'InProgress',
+      status: body.status ?? 'Succeeded',
       error: body.error ? { code: body.error.code ?? 'Unknown', message: body.error.message ?? '' } : undefined,
-      retryAfterSeconds: retryAfter(response.headers),
+      retryAfterSeconds,
     };
   }
 
@@ -501,10 +515,18 @@ export class AzureMlWorkspace implements MlWorkspace {
     return this.client.sendRequest(request);
   }
 
+  #errorOf(response: PipelineResponse): { code?: string; message?: string } | undefined {
+    try {
+      return (JSON.parse(response.bodyAsText ?? '{}') as { error?: { code?: string; message?: string } }).error;
+    } catch {
+      return undefined;
+    }
+  }
+
   #json(response: PipelineResponse): unknown {
     const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as unknown) : {};
     if (response.status >= 400) {
-      const error = (body as { error?: { code?: string; message?: string } }).error;
+      const error = this.#errorOf(response);
       const err = new Error(
         `${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
       ) as Error & { statusCode: number; code?: string; response: PipelineResponse };

@@ -40,6 +40,8 @@ export interface WorkspaceOptions {
   location?: string;
   /** How long deployments/endpoints stay Creating/Updating; default 1000. */
   provisioningMs?: number;
+  /** How long deployments/endpoints stay Deleting; default half of `provisioningMs`. */
+  deleteMs?: number;
   /**
    * Retry-After value on LROs; default 1 (0 is sent as-is). An operation due sooner also gets `retry-after-ms`
    * with the time it has left.
@@ -160,6 +162,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
         workspaceName: opts.workspaceName ?? 'champion-ws',
         location: opts.location ?? 'westeurope',
         provisioningMs: opts.provisioningMs ?? 1000,
+        deleteMs: opts.deleteMs ?? (opts.provisioningMs ?? 1000) / 2,
         retryAfterSeconds: opts.retryAfterSeconds ?? 1,
         jobMs: opts.jobMs ?? 1000,
         pageSize: opts.pageSize ?? 100,

@@ -15,6 +15,7 @@ Options:
   --workspace NAME        workspace name (default champion-ws)
   --location REGION       region in resource bodies (default westeurope)
   --provisioning-ms N     how long endpoints/deployments stay Creating (default 1000)
+  --delete-ms N           how long endpoints/deployments stay Deleting (default half the provisioning time)
   --job-ms N              how long a command job runs (default 1000)
   --retry-after N         Retry-After seconds on long-running operations (default 1)
   --token TOKEN           fixed ARM bearer token (default: random, kept in the data directory)
@@ -77,6 +78,9 @@ export function parseArgs(argv: string[]): WorkspaceOptions & { help?: boolean; 
         break;
       case '--provisioning-ms':
         out.provisioningMs = int(flag, value());
+        break;
+      case '--delete-ms':
+        out.deleteMs = int(flag, value());
         break;
       case '--job-ms':
         out.jobMs = int(flag, value(), 5);

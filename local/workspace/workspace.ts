@@ -92,6 +92,7 @@ export interface ResolvedOptions {
   workspaceName: string;
   location: string;
   provisioningMs: number;
+  deleteMs: number;
   retryAfterSeconds: number;
   jobMs: number;
   pageSize: number;
@@ -177,7 +178,10 @@ export class Workspace {
     for (const ep of this.store.listKind('onlineEndpoint')) this.refreshEndpoint(ep.name);
     const now = Date.now();
     for (const op of this.store.openOperations()) {
-      this.scheduleOp(op, Math.max(0, Math.min(op.dueAt - now, this.opts.provisioningMs)));
+      this.scheduleOp(
+        op,
+        Math.max(0, Math.min(op.dueAt - now, Math.max(this.opts.provisioningMs, this.opts.deleteMs))),
+      );
     }
     for (const job of this.store.listKind('job')) {
       const status = job.body.properties.status;
@@ -1051,10 +1055,7 @@ export class Workspace {
     if (!row) return { status: 204 };
     const existingDelete = this.store.openOperationFor(key);
     if (existingDelete?.kind === 'endpoint-delete') {
-      return {
-        status: 202,
-        headers: this.lroHeaders(existingDelete, apiVersion, { location: true, asyncOperation: true }),
-      };
+      return { status: 202, headers: this.lroHeaders(existingDelete, apiVersion, { location: true }) };
     }
     // Deleting an endpoint cancels whatever was provisioning in it.
     this.cancelOpenOperations(key);
@@ -1063,8 +1064,8 @@ export class Workspace {
       ...row,
       body: { ...row.body, properties: { ...row.body.properties, provisioningState: 'Deleting' } },
     });
-    const op = this.startOperation('endpoint-delete', key, this.opts.provisioningMs / 2, {});
-    return { status: 202, headers: this.lroHeaders(op, apiVersion, { location: true, asyncOperation: true }) };
+    const op = this.startOperation('endpoint-delete', key, this.opts.deleteMs, {});
+    return { status: 202, headers: this.lroHeaders(op, apiVersion, { location: true }) };
   }
 
   private listKeys(name: string): Reply {
@@ -1193,6 +1194,13 @@ export class Workspace {
       throw new ArmError(409, 'Conflict', `Online endpoint '${endpoint}' is being deleted.`);
     }
     const key = `onlineEndpoints/${endpoint}/deployments/${name}`;
+    if (this.store.openOperationFor(key)?.kind === 'deployment-delete') {
+      throw new ArmError(
+        409,
+        'Conflict',
+        `Deployment '${name}' of online endpoint '${endpoint}' is being deleted; wait for the delete to finish before creating it again.`,
+      );
+    }
     this.assertNoOpenOperation(key, `deployment '${name}'`);
     const model = this.resolveModelRef(parsed.properties.model);
     if (!model) {
@@ -1275,7 +1283,7 @@ export class Workspace {
     if (!row) return { status: 204 };
     const open = this.store.openOperationFor(key);
     if (open?.kind === 'deployment-delete') {
-      return { status: 202, headers: this.lroHeaders(open, apiVersion, { location: true, asyncOperation: true }) };
+      return { status: 202, headers: this.lroHeaders(open, apiVersion, { location: true }) };
     }
     const lname = row.name.toLowerCase();
     const weight = (m: Record<string, number> | undefined): number =>
@@ -1299,8 +1307,8 @@ export class Workspace {
       ...row,
       body: { ...row.body, properties: { ...row.body.properties, provisioningState: 'Deleting' } },
     });
-    const op = this.startOperation('deployment-delete', key, this.opts.provisioningMs / 2, {});
-    return { status: 202, headers: this.lroHeaders(op, apiVersion, { location: true, asyncOperation: true }) };
+    const op = this.startOperation('deployment-delete', key, this.opts.deleteMs, {});
+    return { status: 202, headers: this.lroHeaders(op, apiVersion, { location: true }) };
   }
 
   private deploymentLogs(endpoint: string, name: string, body: unknown): Reply {
@@ -1580,7 +1588,8 @@ export class Workspace {
       return { status: 200, body: this.endpointBody(row, apiVersion) };
     }
     if (row && op.kind === 'deployment-patch') return { status: 200, body: this.deploymentBody(row) };
-    return { status: 200 };
+    // ARM's async contract: a finished DELETE polled through Location answers 204, anything else 200.
+    return { status: op.kind.endsWith('-delete') ? 204 : 200 };
   }
 
   // ---- jobs ---------------------------------------------------------------------------------------------------

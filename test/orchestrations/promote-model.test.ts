@@ -76,6 +76,10 @@ class World {
   lostAnswers = 0;
   /** The endpoint's provisioning state, as traffic updates leave it. */
   endpointState = 'Succeeded';
+  /** Deployments being deleted; ARM refuses a PUT to them (409) until their delete finishes. */
+  deleting = new Set<string>();
+  /** Polls of a delete answered InProgress before it finishes. */
+  deletePolls = 0;
   calls: string[] = [];
 
   register(registry: Registry): Registry {
@@ -85,7 +89,10 @@ class World {
         provisioningState: this.updateLandsLate ? 'Succeeded' : this.endpointState,
         traffic: { ...this.traffic },
         deployments: Object.fromEntries(
-          Object.entries(this.deployments).map(([k, v]) => [k, { model: v, provisioningState: 'Succeeded' }]),
+          Object.entries(this.deployments).map(([k, v]) => [
+            k,
+            { model: v, provisioningState: this.deleting.has(k) ? 'Deleting' : 'Succeeded' },
+          ]),
         ),
       }),
       beginCreateEndpoint: () => {
@@ -94,10 +101,17 @@ class World {
       },
       beginDeploy: (i) => {
         if (this.deployFailure) return { ok: false, code: this.deployFailure, message: 'not enough quota' };
+        if (this.deleting.has(i.slot)) return { ok: false, code: 'Conflict', message: `${i.slot} is being deleted` };
         this.deployments[i.slot] = `${i.modelName}:${i.modelVersion}`;
         return { ok: true, retryAfterSeconds: 0 };
       },
       checkProvisioning: (i) => {
+        if (i.deleting) {
+          if (this.deletePolls-- > 0) return { state: 'InProgress', retryAfterSeconds: 0 };
+          this.deleting.delete(i.slot!);
+          delete this.deployments[i.slot!];
+          return { state: 'Succeeded' };
+        }
         if (i.operationUrl === 'traffic-to-2' && this.updateLandsLate)
           return { state: 'InProgress', retryAfterSeconds: 0 };
         if (i.operationUrl === 'traffic-to-2' && this.trafficUpdateFails) {
@@ -112,9 +126,9 @@ class World {
         return { state: 'Succeeded' };
       },
       deleteDeployment: (i) => {
-        const existed = i.slot in this.deployments;
-        delete this.deployments[i.slot];
-        return { deleted: existed };
+        if (!(i.slot in this.deployments)) return { deleted: false };
+        this.deleting.add(i.slot);
+        return { deleted: true, retryAfterSeconds: 0, operationUrl: `delete-${i.slot}` };
       },
       testDeployment: () => ({
         ok: !this.testFails,
@@ -209,8 +223,18 @@ afterEach(async () => {
   current = undefined;
 });
 
-async function start(world: World, version = '1', promotion = input(version)): Promise<{ t: TestEngine; id: string }> {
-  current = startEngine(world.register(new Registry()));
+/** Instances start on the flow version host.json stamps, as on Azure. */
+const hostVersioning = versioningFromHostJson(
+  JSON.parse(readFileSync(join(__dirname, '..', '..', 'host.json'), 'utf8')).extensions.durableTask,
+);
+
+async function start(
+  world: World,
+  version = '1',
+  promotion = input(version),
+  versioning = hostVersioning,
+): Promise<{ t: TestEngine; id: string }> {
+  current = startEngine(world.register(new Registry()), { versioning });
   const id = await current.engine.startNew('promoteModel', {
     instanceId: `promote:demand:${version}`,
     input: promotion,
@@ -254,6 +278,48 @@ describe('promoteModel', () => {
     expect(world.deployments).toEqual({});
     expect(world.stages).toEqual({});
     expect(world.calls).not.toContain('setTraffic');
+  });
+
+  it("holds the model's lock until the losing challenger's delete has finished (ARM answers 202, then polls)", async () => {
+    const world = new World();
+    world.evaluation = 'lose';
+    world.deletePolls = 2;
+    const { t, id } = await start(world);
+    expect(((await t.engine.waitForCompletion(id)).output as PromotionResult).outcome).toBe('lost-evaluation');
+    expect(world.deployments).toEqual({});
+    const history = (await t.engine.exportHistory(id))!.history;
+    const scheduled = (name: string) => (e: (typeof history)[number]) =>
+      e.EventType === H.TaskScheduled && e.Name === name;
+    const lastPoll = history.map(scheduled('checkProvisioning')).lastIndexOf(true);
+    const deleted = history.findIndex(scheduled('deleteDeployment'));
+    const released = history.map((e) => e.EventType === H.EventSent).lastIndexOf(true);
+    expect(history.filter(scheduled('checkProvisioning')).length).toBe(
+      2 + 3, // endpoint and deployment provisioning, then the delete polled three times
+    );
+    expect(deleted).toBeLessThan(lastPoll);
+    expect(lastPoll).toBeLessThan(released);
+  });
+
+  it('removes the slot without waiting for the delete in a promotion started on flow version 1', async () => {
+    const world = new World();
+    world.evaluation = 'lose';
+    const { t, id } = await start(world, '1', input('1'), { ...hostVersioning, defaultVersion: '1' });
+    expect(((await t.engine.waitForCompletion(id)).output as PromotionResult).outcome).toBe('lost-evaluation');
+    expect(world.calls.filter((c) => c === 'checkProvisioning')).toHaveLength(2);
+    expect(world.deleting).toEqual(new Set(['blue']));
+  });
+
+  it('waits for a slot that is still being deleted before deploying into it', async () => {
+    const world = new World();
+    world.endpointExists = true;
+    world.deployments = { blue: 'demand:0' };
+    world.deleting.add('blue');
+    world.deletePolls = 1;
+    const { t, id } = await start(world);
+    for (let waited = 0; (await phase(t, id)) !== 'awaiting-approval' && waited < 5000; waited += 50) await sleep(50);
+    expect(world.deployments).toEqual({ blue: 'demand:1' });
+    const status = (await t.engine.getStatus(id))!.customStatus as { timeline: { note: string }[] };
+    expect(status.timeline.map((e) => e.note)).toContain('waiting for the delete of blue to finish');
   });
 
   it('ends a rejected promotion with the version unstaged and its slot removed', async () => {
