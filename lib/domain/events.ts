@@ -7,6 +7,7 @@
  * typings declare (`modelName`, `modelVersion: '20'`). Keys are matched case-insensitively for that reason.
  */
 import { z } from 'zod';
+import { ARM_NAME_RULES } from './names';
 
 export const AML_EVENT_PREFIX = 'Microsoft.MachineLearningServices.';
 
@@ -234,7 +235,9 @@ const cloudEventEnvelope = z.object({
 
 /** Data schemas use the PascalCase names from the Azure ML event reference; input keys are matched to them. */
 const modelRegisteredData = z.object({
-  ModelName: nonEmptyString,
+  ModelName: z
+    .string({ error: missingOr('a string') })
+    .regex(ARM_NAME_RULES.asset.pattern, { error: ARM_NAME_RULES.asset.rule }),
   ModelVersion: positiveVersion,
   ModelTags: stringMap,
   ModelProperties: stringMap,
@@ -280,6 +283,24 @@ const DATA_FIELDS = {
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing
 
+/**
+ * Azure ML's events are a few levels deep (envelope → data → tags); anything far deeper is not one, and would
+ * overflow the stack of the recursive code it meets next (validation, JSON.stringify).
+ */
+export const MAX_EVENT_DEPTH = 32;
+
+/** Walks without recursion, so the check itself cannot overflow. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 interface Envelope {
   id: string;
   type: string;
@@ -296,6 +317,10 @@ interface Envelope {
  * malformed; events Champion does not act on become `{kind: 'ignored'}`.
  */
 export function parseEvent(event: unknown, options: ParseEventOptions = {}): EventCommand {
+  if (nestedDeeperThan(event, MAX_EVENT_DEPTH)) {
+    const eventId = isPlainObject(event) && typeof event['id'] === 'string' ? event['id'] : undefined;
+    throw new EventValidationError('', `nested deeper than ${MAX_EVENT_DEPTH} levels`, eventId);
+  }
   const envelope = parseEnvelope(event);
   const type = envelope.type;
   const known = Object.values(AmlEventType).find((t) => t.toLowerCase() === type.toLowerCase());

@@ -23,7 +23,8 @@ export interface WebhookResponse {
 export interface EventGridTarget {
   /** True when a function of that name exists and has an Event Grid trigger. */
   exists(functionName: string): boolean;
-  invoke(functionName: string, event: Record<string, unknown>): Promise<void>;
+  /** `json` is the event's own text from the delivery, handed on as it came (never serialised again). */
+  invoke(functionName: string, event: Record<string, unknown>, json: string): Promise<void>;
 }
 
 function header(req: WebhookRequest, name: string): string | undefined {
@@ -69,7 +70,10 @@ export async function handleEventGridWebhook(req: WebhookRequest, target: EventG
       return { status: 200, body: { validationResponse: data.validationCode } };
     }
     case 'Notification': {
-      const results = await Promise.allSettled(objects.map((event) => target.invoke(functionName, event)));
+      const texts = Array.isArray(parsed) ? arrayElementTexts(req.body) : [req.body];
+      const results = await Promise.allSettled(
+        objects.map((event, i) => target.invoke(functionName, event, texts[i] as string)),
+      );
       const failed = results.filter((r) => r.status === 'rejected').length;
       return failed > 0
         ? { status: 500, body: { error: `${failed} of ${objects.length} event(s) failed; Event Grid will retry.` } }
@@ -80,4 +84,31 @@ export async function handleEventGridWebhook(req: WebhookRequest, target: EventG
     default:
       return { status: 400, body: { error: `Unknown aeg-event-type "${eventType}".` } };
   }
+}
+
+/**
+ * The text of each element of a JSON array of objects that has already parsed, so each event reaches the function
+ * exactly as sent: serialising it again could fail on data nested deeper than the call stack allows.
+ */
+export function arrayElementTexts(json: string): string[] {
+  const texts: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === '{' || c === '[') {
+      if (depth === 1) start = i;
+      depth++;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 1) texts.push(json.slice(start, i + 1));
+    }
+  }
+  return texts;
 }

@@ -15,7 +15,7 @@ import { versioningFromHostJson, type VersioningOptions } from './durable/versio
 import { handleEventGridWebhook } from './event-grid';
 import { installFunctionsCore, type FunctionRegistry, type RegisteredFunction } from './functions-core';
 import { fromTypedData, invokeFunction, jsonData, type InputBinding } from './invoke';
-import { RouteTable } from './routes';
+import { decodePathSegments, RouteTable } from './routes';
 import { ScheduleStatusStore, TimerScheduler, type TimerInfo } from './timers';
 
 export interface HostOptions {
@@ -217,14 +217,15 @@ export class LocalFunctionsHost {
     return triggerType === 'orchestrationTrigger' ? result.rawResult : fromTypedData(result.returnValue);
   }
 
-  /** Invokes any non-HTTP function with a JSON input (Event Grid, timers, Service Bus, the admin API). */
-  async invokeWithInput(fn: RegisteredFunction, input: unknown): Promise<unknown> {
-    const result = await invokeFunction(
-      this.registry,
-      fn,
-      [{ name: fn.triggerName, data: jsonData(input) }, ...this.#extraInputs(fn)],
-      { log: (f, _id, _level, message) => this.#log(`[${f}] ${message}`) },
-    );
+  /**
+   * Invokes any non-HTTP function with a JSON input (Event Grid, timers, Service Bus, the admin API); `serialised`
+   * says the input is already its JSON text.
+   */
+  async invokeWithInput(fn: RegisteredFunction, input: unknown, serialised = false): Promise<unknown> {
+    const data = serialised ? { json: input as string } : jsonData(input);
+    const result = await invokeFunction(this.registry, fn, [{ name: fn.triggerName, data }, ...this.#extraInputs(fn)], {
+      log: (f, _id, _level, message) => this.#log(`[${f}] ${message}`),
+    });
     return fromTypedData(result.returnValue);
   }
 
@@ -234,8 +235,13 @@ export class LocalFunctionsHost {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.#origin);
+    // Joined, not resolved: a path such as `//` or `//host/x` is a path here, never another origin.
+    const url = URL.parse(`${this.#origin}${req.url ?? '/'}`);
     const method = (req.method ?? 'GET').toUpperCase();
+    if (!url || !decodePathSegments(url.pathname)) {
+      req.resume();
+      return send(res, 400, { error: `The request target ${req.url} is not a valid path (a malformed %-escape?).` });
+    }
     try {
       const body = await readBody(req, this.#bodyLimit);
       const pathname = url.pathname;
@@ -244,8 +250,8 @@ export class LocalFunctionsHost {
           { method, query: url.searchParams, headers: req.headers, body: body.toString('utf8') },
           {
             exists: (name) => this.registry.get(name)?.trigger.type === 'eventGridTrigger',
-            invoke: async (name, event) => {
-              await this.invokeWithInput(this.registry.get(name)!, event);
+            invoke: async (name, _event, json) => {
+              await this.invokeWithInput(this.registry.get(name)!, json, true);
             },
           },
         );

@@ -96,6 +96,18 @@ function matchSegments(segments: Segment[], parts: string[]): Record<string, str
   return i === parts.length ? params : undefined;
 }
 
+/** The non-empty segments of a URL path, decoded; undefined when one has a malformed %-escape. */
+export function decodePathSegments(path: string): string[] | undefined {
+  try {
+    return path
+      .split('/')
+      .filter((p) => p !== '')
+      .map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
 export type RouteMatch<T> =
   | { kind: 'match'; route: CompiledRoute<T>; params: Record<string, string> }
   | { kind: 'method-not-allowed' }
@@ -111,15 +123,8 @@ export class RouteTable<T> {
 
   /** `path` is relative to the route prefix, without a query string. */
   match(method: string, path: string): RouteMatch<T> {
-    let parts: string[];
-    try {
-      parts = path
-        .split('/')
-        .filter((p) => p !== '')
-        .map(decodeURIComponent);
-    } catch {
-      return { kind: 'none' };
-    }
+    const parts = decodePathSegments(path);
+    if (!parts) return { kind: 'none' };
     let methodMismatch = false;
     for (const route of this.#routes) {
       const params = matchSegments(route.segments, parts);

@@ -542,3 +542,24 @@ describe('durable instance ids', () => {
     expect(fnv1a64(input)).toBe(expected);
   });
 });
+
+describe('parseEvent: hostile data', () => {
+  const nested = (depth: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = { a: value };
+    return value;
+  };
+
+  it.each([40, 100_000])('data nested %i levels deep is invalid, not a stack overflow', (depth) => {
+    const event = eg('ModelRegistered', { ModelName: 'm', ModelVersion: 3, ModelTags: nested(depth) });
+    expect(() => parseEvent(event)).toThrow(EventValidationError);
+    expect(() => parseEvent(event)).toThrow(/nested deeper than 32 levels/);
+  });
+
+  it.each(['../demand', 'demand/1', 'x'.repeat(256), ''])(
+    'a model name Azure ML cannot have (%j) is invalid',
+    (name) => {
+      expect(() => parseEvent(eg('ModelRegistered', { ModelName: name, ModelVersion: 3 }))).toThrow(/data\.ModelName/);
+    },
+  );
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handleEventGridWebhook, type WebhookRequest } from '../../local/runtime/event-grid';
+import { arrayElementTexts, handleEventGridWebhook, type WebhookRequest } from '../../local/runtime/event-grid';
 
 function target(fail: (e: Record<string, unknown>) => boolean = () => false) {
   const invoked: Record<string, unknown>[] = [];
@@ -86,5 +86,24 @@ describe('Event Grid webhook', () => {
     const t = target();
     expect((await handleEventGridWebhook(req, t)).status).toBe(status);
     expect(t.invoked).toHaveLength(0);
+  });
+});
+
+describe('arrayElementTexts', () => {
+  it('hands each event on as the delivery spelled it, strings with brackets and escapes included', () => {
+    const events = [
+      { id: 'a', data: { s: 'x}]"\\{[' } },
+      { id: 'b', data: { n: [1, { m: [] }] } },
+    ];
+    const body = ` [ ${JSON.stringify(events[0])} ,\n${JSON.stringify(events[1], null, 2)} ] `;
+    const texts = arrayElementTexts(body);
+    expect(texts.map((t) => JSON.parse(t) as unknown)).toEqual(events);
+    expect(texts[1]).toBe(JSON.stringify(events[1], null, 2));
+  });
+
+  it('splits events nested far deeper than JSON.stringify could serialise again', () => {
+    const deep = `{"id":"deep","data":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`;
+    const texts = arrayElementTexts(`[${deep},{"id":"next"}]`);
+    expect(texts).toEqual([deep, '{"id":"next"}']);
   });
 });

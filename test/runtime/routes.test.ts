@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RouteTable, compileRoute } from '../../local/runtime/routes';
+import { RouteTable, compileRoute, decodePathSegments } from '../../local/runtime/routes';
 
 function table(...templates: [string, string[]?][]): RouteTable<string> {
   const t = new RouteTable<string>();
@@ -55,5 +55,17 @@ describe('route table', () => {
     expect(() => compileRoute('a/{*rest}/b', undefined, 1)).toThrow(/a\/\{\*rest\}\/b.*last segment/);
     expect(() => compileRoute('a/{id:nope}', undefined, 1)).toThrow(/unknown constraint "nope"/);
     expect(() => compileRoute('a/{id', undefined, 1)).toThrow(/not a valid parameter/);
+  });
+});
+
+describe('decodePathSegments', () => {
+  it('decodes each segment, and refuses a malformed %-escape instead of throwing', () => {
+    expect(decodePathSegments('/api/promotions/promote%3Ademand%3A1/')).toEqual([
+      'api',
+      'promotions',
+      'promote:demand:1',
+    ]);
+    expect(decodePathSegments('/api/promotions/%E0%A4%A')).toBeUndefined();
+    expect(decodePathSegments('/api/%')).toBeUndefined();
   });
 });
