@@ -38,7 +38,7 @@ import {
   versionsInStage,
   type TagWrite,
 } from './domain/stages';
-import type { DataReader, Job, MlWorkspace, ModelVersion, Notifier, Scoring, Table, Telemetry } from './ports';
+import type { Cell, DataReader, Job, MlWorkspace, ModelVersion, Notifier, Scoring, Table, Telemetry } from './ports';
 
 export interface ActivityDeps {
   workspace: MlWorkspace;
@@ -146,8 +146,35 @@ function median(values: number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)] as number;
 }
 
-function numericRow(row: unknown): number[] | undefined {
-  return Array.isArray(row) && row.every((v) => typeof v === 'number') ? (row as number[]) : undefined;
+const isCell = (value: unknown): value is Cell =>
+  value === null || ['number', 'string', 'boolean'].includes(typeof value);
+
+/**
+ * A smoke-test row as a request, or why it cannot be one. An object names its columns; an array takes them in order
+ * from the evaluation data's columns (but the label) — never invented names, which the model would refuse.
+ */
+export function requestRow(
+  row: unknown,
+  evaluationData: { name: string; columns?: string[] } | undefined,
+): { columns: string[]; rows: Cell[][] } | string {
+  const shown = JSON.stringify(row);
+  if (Array.isArray(row)) {
+    if (!evaluationData?.columns) {
+      return `${shown} has no column names: write it as an object {"column": value}, or give evaluation.dataAsset, whose columns (but the label) name them`;
+    }
+    const { columns, name } = evaluationData;
+    if (row.length !== columns.length) {
+      return `${shown} has ${row.length} value(s); the evaluation data ${name} has ${columns.length} input column(s) (${columns.join(', ')})`;
+    }
+    if (!row.every(isCell)) return `${shown}: values must be numbers, strings, booleans or null`;
+    return { columns, rows: [row] };
+  }
+  if (row === null || typeof row !== 'object') return `${shown} must be an object {"column": value} or an array`;
+  const entries = Object.entries(row);
+  if (entries.length === 0 || !entries.every(([, v]) => isCell(v))) {
+    return `${shown} must name at least one column, with numbers, strings, booleans or null as values`;
+  }
+  return { columns: entries.map(([k]) => k), rows: [entries.map(([, v]) => v as Cell)] };
 }
 
 /**
@@ -184,9 +211,9 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
   async function predict(
     access: { scoringUri: string; key: string },
     deployment: string,
-    table: { columns: string[]; rows: number[][] },
+    table: { columns: string[]; rows: Cell[][] },
   ): Promise<number[]> {
-    const batches: number[][][] = [];
+    const batches: Cell[][][] = [];
     for (let i = 0; i < table.rows.length; i += SCORING_BATCH_ROWS) {
       batches.push(table.rows.slice(i, i + SCORING_BATCH_ROWS));
     }
@@ -203,16 +230,17 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
   function splitLabels(
     table: Table,
     labelColumn: string,
-  ): { features: { columns: string[]; rows: number[][] }; labels: Label[] } {
+  ): { features: { columns: string[]; rows: Cell[][] }; labels: Label[] } {
     const labelIndex = table.columns.indexOf(labelColumn);
     if (labelIndex < 0)
       throw new Error(`Evaluation data has no label column "${labelColumn}" (columns: ${table.columns.join(', ')}).`);
     const columns = table.columns.filter((_, i) => i !== labelIndex);
-    const rows: number[][] = [];
+    const rows: Cell[][] = [];
     const labels: Label[] = [];
     for (const row of table.rows) {
       labels.push(row[labelIndex] as Label);
-      rows.push(row.filter((_, i) => i !== labelIndex).map((v) => Number(v)));
+      // Cells go as read (numbers, strings): the model's signature decides their types, not this code.
+      rows.push(row.filter((_, i) => i !== labelIndex));
     }
     return { features: { columns, rows }, labels };
   }
@@ -331,31 +359,37 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       }
     },
 
-    async testDeployment({ endpointName, slot, testSpec }): Promise<TestReport> {
-      const access = await endpointAccess(endpointName);
+    async testDeployment({ endpointName, slot, testSpec, evaluation }): Promise<TestReport> {
+      const inputs = [...(testSpec.sampleRows ?? []), ...(testSpec.goldenCases ?? []).map((g) => g.input)];
+      const asset = evaluation?.dataAsset;
+      const [access, evaluationColumns] = await Promise.all([
+        endpointAccess(endpointName),
+        // Rows given as arrays take their column names from the evaluation data (all its columns but the label).
+        inputs.some(Array.isArray) && asset
+          ? deps.data
+              .readDataAsset(asset.name, asset.version)
+              .then((t) => t.columns.filter((c) => c !== evaluation.labelColumn))
+          : undefined,
+      ]);
+      const columnSource = asset ? { name: `${asset.name}:${asset.version}`, columns: evaluationColumns } : undefined;
       const failures: string[] = [];
       const latencies: number[] = [];
-      const columnsFor = (row: number[]) => row.map((_, i) => `x${i + 1}`);
-      const cases: { rows: number[][]; expected?: number; tolerance: number }[] = [];
+      const cases: { columns: string[]; rows: Cell[][]; expected?: number; tolerance: number }[] = [];
       for (const row of testSpec.sampleRows ?? []) {
-        const values = numericRow(row);
-        if (values) cases.push({ rows: [values], tolerance: 0 });
-        else failures.push(`sample row ${JSON.stringify(row)} is not an array of numbers`);
+        const request = requestRow(row, columnSource);
+        if (typeof request === 'string') failures.push(`sample row ${request}`);
+        else cases.push({ ...request, tolerance: 0 });
       }
       for (const golden of testSpec.goldenCases ?? []) {
-        const values = numericRow(golden.input);
-        if (values && typeof golden.expected === 'number')
-          cases.push({ rows: [values], expected: golden.expected, tolerance: golden.tolerance });
-        else failures.push(`golden case ${JSON.stringify(golden.input)} needs numeric input and expected value`);
+        const request = requestRow(golden.input, columnSource);
+        if (typeof request === 'string') failures.push(`golden case ${request}`);
+        else if (typeof golden.expected !== 'number')
+          failures.push(`golden case ${JSON.stringify(golden.input)} needs a numeric expected value`);
+        else cases.push({ ...request, expected: golden.expected, tolerance: golden.tolerance });
       }
       for (const c of cases) {
         try {
-          const result = await deps.scoring.score({
-            ...access,
-            columns: columnsFor(c.rows[0] as number[]),
-            rows: c.rows,
-            deployment: slot,
-          });
+          const result = await deps.scoring.score({ ...access, columns: c.columns, rows: c.rows, deployment: slot });
           latencies.push(result.latencyMs);
           if (result.servedBy && result.servedBy !== slot) failures.push(`answered by ${result.servedBy}, not ${slot}`);
           if (result.predictions.length !== c.rows.length)

@@ -185,12 +185,15 @@ export interface DataVersion {
   createdAt?: string;
 }
 
+/** A value in a table or a scoring request. */
+export type Cell = number | string | boolean | null;
+
 export interface ScoreRequest {
   scoringUri: string;
   key: string;
-  /** Rows in column order; sent as {"input_data": {"columns", "data"}}. */
+  /** The model's input column names (its signature's, or the evaluation data's); rows in that order. */
   columns: string[];
-  rows: number[][];
+  rows: Cell[][];
   /** Sends the request to this deployment only (header azureml-model-deployment), bypassing the split. */
   deployment?: string;
 }

@@ -4,7 +4,7 @@
  * compile. Inputs and outputs are plain JSON: they are recorded in the orchestration history.
  */
 import type { Evidence } from '../lib/domain/evaluation';
-import type { CodeConfiguration, Policy, TestSpec } from '../lib/domain/policy';
+import type { CodeConfiguration, EvaluationSettings, Policy, TestSpec } from '../lib/domain/policy';
 import type { Slot } from '../lib/domain/rollout-plan';
 
 export interface EndpointView {
@@ -93,7 +93,16 @@ export interface Activities {
   };
   /** Starts deleting the slot's deployment; follow the delete with `checkProvisioning` (`deleting: true`). */
   deleteDeployment: { input: { endpointName: string; slot: Slot }; output: Removal };
-  testDeployment: { input: { endpointName: string; slot: Slot; testSpec: TestSpec }; output: TestReport };
+  testDeployment: {
+    input: {
+      endpointName: string;
+      slot: Slot;
+      testSpec: TestSpec;
+      /** Names the columns of sample rows given as arrays (the evaluation data's, but the label). */
+      evaluation?: Pick<EvaluationSettings, 'dataAsset' | 'labelColumn'>;
+    };
+    output: TestReport;
+  };
   evaluateChallenger: {
     input: { policy: Policy; endpointName: string; championSlot: string | null; challengerSlot: Slot };
     output: Evidence;

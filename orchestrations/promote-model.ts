@@ -74,6 +74,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       endpointName: policy.endpointName,
       slot,
       testSpec: policy.rollout.testSpec,
+      evaluation: policy.evaluation,
     });
     if (!test.ok) {
       yield* removeSlot(ctx, policy, slot);
@@ -193,6 +194,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
           endpointName: policy.endpointName,
           slot: redeployed.slot,
           testSpec: policy.rollout.testSpec,
+          evaluation: policy.evaluation,
         });
         if (!retest.ok) {
           yield* removeSlot(ctx, policy, redeployed.slot);

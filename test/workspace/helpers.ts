@@ -72,26 +72,34 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 
 export const TRAIN_COMMAND = 'python train.py --task regression --target y --data ${{inputs.training_data}}';
 
-/** Generates data, runs a training job through the SDK and registers its output as a model version. */
+/**
+ * Generates data, runs a training job through the SDK and registers its output as a model version. `columns`
+ * renames the generated columns (x1..x4, then the target y).
+ */
 export async function trainAndRegister(
   ws: LocalWorkspace,
   client: AzureMachineLearningWorkspaces,
-  args: { job: string; model: string; version: string; seed?: number; drift?: number; quality?: number },
+  args: {
+    job: string;
+    model: string;
+    version: string;
+    seed?: number;
+    drift?: number;
+    quality?: number;
+    columns?: string[];
+  },
 ): Promise<{ modelId: string; metrics: Record<string, string> }> {
   const rg = ws.resourceGroup;
   const name = ws.workspaceName;
-  const data = ws.generateData({
-    name: `${args.job}-data`,
-    rows: 400,
-    seed: args.seed ?? 1,
-    drift: args.drift ?? 0,
-    quality: args.quality ?? 1,
-  });
+  const generate = { rows: 400, seed: args.seed ?? 1, drift: args.drift ?? 0, quality: args.quality ?? 1 };
+  const data = args.columns
+    ? ws.uploadData({ name: `${args.job}-data`, table: { ...ws.sampleRows(generate), columns: args.columns } })
+    : ws.generateData({ name: `${args.job}-data`, ...generate });
   const workspace = mlWorkspace(ws);
   await workspace.submitJob(
     args.job,
     await trainingJobSpec(workspace, {
-      command: TRAIN_COMMAND,
+      command: TRAIN_COMMAND.replace('--target y', `--target ${args.columns?.at(-1) ?? 'y'}`),
       environmentId: 'azureml:local-sklearn:1',
       data: { name: `${args.job}-data`, version: String(data.name) },
     }),
