@@ -4,16 +4,17 @@
  * can only ever address the resource it names; adapters still URL-encode it.
  *
  * Sources:
- * - Online endpoint and deployment names: "Manage and increase quotas and limits for resources with Azure Machine
+ * - Online endpoint names: "Manage and increase quotas and limits for resources with Azure Machine
  *   Learning" (learn.microsoft.com, azure/machine-learning/how-to-manage-quotas), section "Azure Machine Learning
  *   online endpoints and batch endpoints": begin with a letter, 3–32 characters, letters, digits and hyphens.
+ *   (Deployment names are Champion's own, `blue` and `green`.)
  * - Asset names (models, data, environments, jobs) and versions: the REST specification
  *   (azure-rest-api-specs, machinelearningservices stable/2022-10-01/mfe.json; @azure/arm-machinelearning's
  *   parameter `name1` carries the same pattern) `^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$`; names registered through the
  *   v1 SDK may also contain ".", which reads accept.
  */
 
-export type ArmNameKind = 'endpoint' | 'deployment' | 'asset' | 'version';
+export type ArmNameKind = 'endpoint' | 'asset' | 'version';
 
 interface NameRule {
   pattern: RegExp;
@@ -24,10 +25,6 @@ export const ARM_NAME_RULES: Record<ArmNameKind, NameRule> = {
   endpoint: {
     pattern: /^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$/,
     rule: 'must be 3–32 characters: a letter first, then letters, digits or "-", not ending with "-"',
-  },
-  deployment: {
-    pattern: /^[A-Za-z][A-Za-z0-9-]{0,31}$/,
-    rule: 'must be at most 32 characters: a letter first, then letters, digits or "-"',
   },
   asset: {
     pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
