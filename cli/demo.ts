@@ -7,7 +7,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format, parseArgs } from 'node:util';
-import { Lab } from '../local/lab';
+import { Lab, runsAsOnAzure } from '../local/lab';
 import { freePort, startEmbedded } from '../local/start';
 
 interface Io {
@@ -20,7 +20,8 @@ const usage = `Usage: champion demo [options]
 Tells the story end to end: v1 trained and deployed (no champion) → v2 better, approved, blue/green swap, v1
 surpassed → v3 worse, not staged → v4 staged, then v5 supersedes it → a broken challenger fails its smoke test
 and the champion keeps serving → a storm of 20 drift signals starts exactly one retraining, whose model is
-promoted → a drifted training feed is stopped by the data checks before any job is submitted.
+promoted → a drifted training feed is stopped by the data checks before any job is submitted → every training
+job is checked to have run as Azure ML runs it.
 
 Options:
   --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
@@ -268,6 +269,15 @@ async function tell(story: Story): Promise<void> {
   story.check(stopped?.result?.job === undefined, 'no training job was submitted');
   const versionsAfter = Object.keys(await story.stages());
   story.check(!versionsAfter.includes(String(Number(retrained) + 1)), 'no new version was registered');
+
+  story.say('9. Every training job ran as Azure ML runs it.');
+  const jobs = await story.lab.jobBodies();
+  const offShape = jobs.filter((j) => !runsAsOnAzure(j.properties)).map((j) => j.name);
+  story.check(
+    jobs.length > 0 && offShape.length === 0,
+    `all ${jobs.length} jobs have typed data inputs, a compute ARM id and a declared model output` +
+      (offShape.length ? ` (not: ${offShape.join(', ')})` : ''),
+  );
 }
 
 export async function runDemo(argv: string[], io: Io): Promise<number> {

@@ -3,6 +3,7 @@
  * train a model with a command job, register it. Used by the demo and the end-to-end tests.
  */
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { StaticTokenCredential } from '../lib/azure/credential';
@@ -51,6 +52,30 @@ export interface TrainArgs {
   drift?: number;
   rows?: number;
   pollMs?: number;
+}
+
+/** The parts of a command job's body that say how Azure runs it. */
+export interface JobBody {
+  computeId?: string | null;
+  inputs?: Record<string, { jobInputType: string; uri?: string; mode?: string; value?: string } | null> | null;
+  outputs?: Record<string, { jobOutputType: string; mode?: string; uri?: string } | null> | null;
+}
+
+const COMPUTE_ARM_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/computes\/[^/]+$/i;
+const DATA_INPUT_TYPES = ['uri_file', 'uri_folder', 'mltable'];
+
+/** A training job as Azure runs it: its data as typed inputs with uri and mode, a compute ARM id, a model output. */
+export function runsAsOnAzure(job: JobBody): boolean {
+  const inputs = Object.values(job.inputs ?? {}).filter((i) => i !== null);
+  const data = inputs.filter((i) => DATA_INPUT_TYPES.includes(i.jobInputType));
+  return (
+    COMPUTE_ARM_ID.test(job.computeId ?? '') &&
+    data.length > 0 &&
+    data.every((i) => Boolean(i.uri && i.mode)) &&
+    !inputs.some((i) => i.jobInputType === 'literal' && /^azureml:/i.test(i.value ?? '')) &&
+    Boolean(job.outputs?.model?.jobOutputType)
+  );
 }
 
 export interface TrainedModel {
@@ -165,6 +190,26 @@ export class Lab {
           tags: registeredBy ? { registered_by: registeredBy } : {},
         },
       },
+    );
+  }
+
+  /**
+   * Every job of the workspace as the service keeps it, read with api-version 2023-04-01 (the typed 2022-10-01
+   * client would drop the inputs' uri and mode).
+   */
+  async jobBodies(): Promise<{ name: string; properties: JobBody }[]> {
+    const { resourceGroup: rg, workspaceName: ws, subscriptionId } = this.info;
+    const names: string[] = [];
+    for await (const job of this.client.jobs.list(rg, ws)) if (job.name) names.push(job.name);
+    const base =
+      `${this.info.armEndpoint}/subscriptions/${subscriptionId}/resourceGroups/${rg}` +
+      `/providers/Microsoft.MachineLearningServices/workspaces/${ws}/jobs`;
+    return Promise.all(
+      names.map(async (name) => {
+        const url = `${base}/${encodeURIComponent(name)}?api-version=2023-04-01`;
+        const response = await this.client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
+        return { name, properties: (JSON.parse(response.bodyAsText ?? '{}') as { properties: JobBody }).properties };
+      }),
     );
   }
 

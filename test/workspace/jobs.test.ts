@@ -7,7 +7,7 @@ import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning'
 import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
-import { trainingJobSpec } from '../../local/lab';
+import { runsAsOnAzure, trainingJobSpec, type JobBody } from '../../local/lab';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { mlWorkspace, removeTempDirs, rest, sdk, start, TRAIN_COMMAND, waitFor } from './helpers';
 
@@ -109,6 +109,16 @@ describe('command jobs as Azure runs them', () => {
       code: 'UserError',
       target: 'properties.computeId',
     });
+  });
+
+  it("the demo's check tells a job as Azure runs it from one with literal data, a short compute or no model output", () => {
+    const job = spec as JobBody;
+    expect(runsAsOnAzure(job)).toBe(true);
+    expect(
+      runsAsOnAzure({ ...job, inputs: { training_data: { jobInputType: 'literal', value: 'azureml:jobs-data:1' } } }),
+    ).toBe(false);
+    expect(runsAsOnAzure({ ...job, computeId: 'azureml:cpu-cluster' })).toBe(false);
+    expect(runsAsOnAzure({ ...job, outputs: {} })).toBe(false);
   });
 
   it('refuses an unknown input delivery mode', async () => {
