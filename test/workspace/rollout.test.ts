@@ -46,7 +46,8 @@ afterAll(async () => {
 });
 
 describe('blue/green rollout against the local workspace', () => {
-  it('trains, registers, deploys blue, then green at 0 %, and shifts traffic', async () => {
+  // Two trainings, four deployments and 10,000 scored requests: more than the default 30 s on a busy machine.
+  it('trains, registers, deploys blue, then green at 0 %, and shifts traffic', { timeout: 120_000 }, async () => {
     const rg = ws.resourceGroup;
     const name = ws.workspaceName;
     const blue = await trainAndRegister(ws, client, { job: 'train-blue', model: 'house', version: '1', seed: 1 });
