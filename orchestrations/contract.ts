@@ -203,6 +203,17 @@ export interface PromotionResult {
   decision?: ApprovalDecision;
   release?: ReleaseRecord & { endpointName: string; slot: string };
   failure?: { code: string; message: string };
+  /**
+   * Every timeline entry, including those the custom status left out to stay within Durable's limit (absent from
+   * promotions that finished before it was recorded).
+   */
+  timeline?: TimelineEntry[];
+}
+
+export interface TimelineEntry {
+  at: string;
+  phase: string;
+  note: string;
 }
 
 /** The promotion's custom status: where it is and what happened so far, for status queries and the CLI. */
@@ -219,7 +230,10 @@ export interface PromotionStatus {
     | 'done';
   modelName: string;
   modelVersion: string;
-  timeline: { at: string; phase: string; note: string }[];
+  /** The latest entries, notes cut short; the result holds them all. */
+  timeline: TimelineEntry[];
+  /** How many earlier entries `timeline` leaves out. */
+  earlierEntries?: number;
   evidence?: { decision: string; reason: string; n?: number };
   approval?: ApprovalLinks;
   /** The decision the promotion took (the first to arrive); later ones are refused. */

@@ -11,7 +11,7 @@
  */
 import * as df from 'durable-functions';
 import { isSlot, type Slot } from '../lib/domain/rollout-plan';
-import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from './contract';
+import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus, TimelineEntry } from './contract';
 import { EVENTS } from './contract';
 import { activity, lock, now, type Context, type Step } from './durable';
 import { deployToSlot, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
@@ -28,8 +28,19 @@ function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>)
   }
 }
 
+/**
+ * Durable fails an orchestration whose custom status exceeds 16 KB of UTF-16 JSON (docs: "Custom orchestration
+ * status"), and a promotion can note without bound (one entry per traffic step, retries, redeploys). The status
+ * shows the latest entries, notes cut short, within a budget that leaves room for the rest of the status; the
+ * result keeps every entry.
+ */
+const STATUS_BUDGET_CHARS = 6 * 1024; // 12 KB of UTF-16
+const RECENT_ENTRIES = 25;
+const NOTE_LIMIT = 300;
+
 class Timeline {
   readonly status: PromotionStatus;
+  readonly entries: TimelineEntry[] = [];
   constructor(
     private readonly ctx: Context,
     input: PromotionInput,
@@ -40,12 +51,24 @@ class Timeline {
   /** Published in the episode that takes the decision, so its sender learns at once that it was the one. */
   decided(decision: ApprovalDecision): void {
     this.status.decision = decision;
-    this.ctx.df.setCustomStatus(this.status);
+    this.publish();
   }
 
   mark(phase: PromotionStatus['phase'], note: string): void {
     this.status.phase = phase;
-    this.status.timeline.push({ at: now(this.ctx).toISOString(), phase, note });
+    this.entries.push({ at: now(this.ctx).toISOString(), phase, note });
+    this.publish();
+  }
+
+  private publish(): void {
+    const recent = this.entries
+      .slice(-RECENT_ENTRIES)
+      .map((e) => (e.note.length > NOTE_LIMIT ? { ...e, note: `${e.note.slice(0, NOTE_LIMIT - 1)}…` } : e));
+    while (recent.length > 1 && JSON.stringify({ ...this.status, timeline: recent }).length > STATUS_BUDGET_CHARS) {
+      recent.shift();
+    }
+    this.status.timeline = recent;
+    if (this.entries.length > recent.length) this.status.earlierEntries = this.entries.length - recent.length;
     this.ctx.df.setCustomStatus(this.status);
   }
 }
@@ -57,7 +80,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   const timeline = new Timeline(ctx, input);
   const result = (outcome: PromotionResult['outcome'], reason: string, extra: Partial<PromotionResult> = {}) => {
     timeline.mark('done', `${outcome}: ${reason}`);
-    return { outcome, modelName, modelVersion, reason, ...extra } satisfies PromotionResult;
+    return { outcome, modelName, modelVersion, reason, ...extra, timeline: timeline.entries } satisfies PromotionResult;
   };
 
   // 1. Prepare and judge the challenger, holding the model's lock so two promotions never share the idle slot.

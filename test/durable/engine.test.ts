@@ -360,6 +360,28 @@ describe('DurableEngine: instance management', () => {
     expect(history.filter((e) => e.EventType === H.ExecutionStarted)).toHaveLength(1);
   });
 
+  // The extension's MessagePayloadDataConverter: whole KB of UTF-16 above 16 fail (docs: "Custom orchestration status").
+  it('fails an orchestration whose custom status is over 16 KB of UTF-16 JSON, keeping the last accepted one', async () => {
+    const registry = new Registry().orchestration('Status', function* (context: OrchestrationContext) {
+      const chars = context.df.getInput() as number;
+      context.df.setCustomStatus('small');
+      yield context.df.createTimer(context.df.currentUtcDateTime);
+      context.df.setCustomStatus('x'.repeat(chars - 2)); // JSON adds the two quotes
+      yield context.df.createTimer(context.df.currentUtcDateTime);
+      return 'done';
+    });
+    const t = run(registry);
+    // 8703 UTF-16 code units are 17,406 bytes: 16 whole KB, accepted; 8704 are 17 KB.
+    await t.engine.startNew('Status', { instanceId: 'fits', input: 8703 });
+    await t.engine.startNew('Status', { instanceId: 'over', input: 8704 });
+    expect((await t.engine.waitForCompletion('fits')).runtimeStatus).toBe('Completed');
+    const over = await t.engine.waitForCompletion('over');
+    expect(over).toMatchObject({ runtimeStatus: 'Failed', customStatus: 'small' });
+    expect(String(over.output)).toContain(
+      'The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. The current payload size is 17 KB.',
+    );
+  });
+
   // overridableExistingInstanceStates NonRunningStates (the extension's OverridableStates.cs): Pending, Running,
   // ContinuedAsNew and Suspended instances are kept; Completed, Failed and Terminated ones are replaced.
   it('keeps a suspended instance and replaces a failed or terminated one (NonRunningStates)', async () => {

@@ -17,6 +17,7 @@ import {
   type ActivityName,
   type PromotionInput,
   type PromotionResult,
+  type PromotionStatus,
 } from '../../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
 import { FLOW_VERSION } from '../../orchestrations/durable';
@@ -545,6 +546,33 @@ describe('promoteModel', () => {
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'TrafficShiftFailed' } });
     expect(world.traffic).toEqual({ blue: 100 });
     expect(world.stages).toEqual({ '1': 'production', '2': 'unstaged' });
+  });
+});
+
+describe('promoteModel custom status', () => {
+  it("stays under Durable's 16 KB custom status limit through a 100-step rollout, the result keeping every entry", async () => {
+    const world = new World();
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    const long = input('2');
+    const steps = Array.from({ length: 100 }, (_, i) => i + 1);
+    long.policy = { ...policy, rollout: { ...policy.rollout, steps } };
+    const { t, id } = await start(world, '2', long);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', { ...decision('approve'), comment: 'c'.repeat(1000) });
+    const done = await t.engine.waitForCompletion(id);
+    // The engine fails any episode whose custom status is over the limit, as the extension does.
+    expect(done.runtimeStatus).toBe('Completed');
+    const result = done.output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    const traffic = result.timeline!.filter((e) => e.note.startsWith('traffic →'));
+    expect(traffic).toHaveLength(100);
+    const status = done.customStatus as PromotionStatus;
+    expect(JSON.stringify(status).length * 2).toBeLessThanOrEqual(16 * 1024);
+    expect(status.timeline.at(-1)).toEqual(result.timeline!.at(-1));
+    expect(status.earlierEntries).toBe(result.timeline!.length - status.timeline.length);
   });
 });
 

@@ -257,6 +257,21 @@ function notRetried(ctx: RetryCtx): string {
   );
 }
 
+/**
+ * The extension refuses a custom status over 16 KB of UTF-16 JSON and the orchestration fails (docs: "Custom
+ * orchestration status"; MessagePayloadDataConverter.Serialize with MaxCustomStatusPayloadSizeInKB = 16, which
+ * compares the whole KB count, so anything under 17 KB passes). A JS string's length counts UTF-16 code units.
+ */
+export const CUSTOM_STATUS_LIMIT_KB = 16;
+function customStatusTooLarge(json: string): string | undefined {
+  const kb = Math.floor((json.length * 2) / 1024);
+  if (kb <= CUSTOM_STATUS_LIMIT_KB) return undefined;
+  return (
+    `The UTF-16 size of the JSON-serialized payload must not exceed ${CUSTOM_STATUS_LIMIT_KB} KB. ` +
+    `The current payload size is ${kb} KB.`
+  );
+}
+
 /** The version an execution was started with (ExecutionStarted.Version), as the SDK reads `context.df.version`. */
 function executionVersion(events: readonly HistoryEvent[]): string | undefined {
   const started = events.find((e) => e.EventType === EXECUTION_STARTED);
@@ -1313,8 +1328,13 @@ export class DurableEngine {
 
     const flat: FlatActions = outcome.state ? flattenActions(outcome.state.actions) : { leaves: [] };
     const match = outcome.state ? matchHistory(oldEvents, flat.leaves) : { matched: 0, leafIds: [], allocated: 0 };
+    const newStatusJson =
+      outcome.state && outcome.state.customStatus !== undefined ? toJson(outcome.state.customStatus) : undefined;
+    const statusTooLarge = newStatusJson ? customStatusTooLarge(newStatusJson) : undefined;
     let failure: string | undefined;
-    if (match.error) failure = match.error;
+    // The extension sets the custom status before it replays the actions, so an oversized one fails first.
+    if (statusTooLarge) failure = `Orchestrator function '${inst.name}' failed: ${statusTooLarge}`;
+    else if (match.error) failure = match.error;
     else if (flat.unsupported) failure = flat.unsupported;
     else if (outcome.failed)
       failure = `Orchestrator function '${inst.name}' failed: ${outcome.errorMessage ?? 'unknown error'}`;
@@ -1334,10 +1354,7 @@ export class DurableEngine {
     };
     if (!failure) this.planEpisode(inst, batch, flat.leaves, match, plan, now);
 
-    const customStatusJson =
-      outcome.state && outcome.state.customStatus !== undefined
-        ? toJson(outcome.state.customStatus)
-        : inst.custom_status;
+    const customStatusJson = newStatusJson !== undefined && !statusTooLarge ? newStatusJson : inst.custom_status;
     let status: RuntimeStatus;
     let outputJson: string | null = null;
     const tail: HistoryEvent[] = [];
