@@ -38,7 +38,18 @@ import {
   versionsInStage,
   type TagWrite,
 } from './domain/stages';
-import type { Cell, DataReader, Job, MlWorkspace, ModelVersion, Notifier, Scoring, Table, Telemetry } from './ports';
+import type {
+  Cell,
+  DataReader,
+  Deployment,
+  Job,
+  MlWorkspace,
+  ModelVersion,
+  Notifier,
+  Scoring,
+  Table,
+  Telemetry,
+} from './ports';
 
 export interface ActivityDeps {
   workspace: MlWorkspace;
@@ -62,7 +73,7 @@ export type ActivityHandlers = { [K in ActivityName]: (input: ActivityInput<K>) 
 /** Tag recording which promotion staged a version, so a newer winner can tell it it was superseded. */
 export const PROMOTION_TAG = 'champion.promotion';
 const SCORING_BATCH_ROWS = 500;
-/** Batches one model scores at once: a few in flight hide the round trips without crowding the endpoint. */
+/** Batches one model scores at most at once: a few in flight hide the round trips. */
 const SCORING_BATCHES_IN_FLIGHT = 4;
 
 export const SCORING_SCRIPT_REQUIRED = 'ScoringScriptRequired';
@@ -74,6 +85,20 @@ export const SCORING_SCRIPT_REQUIRED = 'ScoringScriptRequired';
  */
 export function isMlflowModel(model: Pick<ModelVersion, 'modelType'>): boolean {
   return ['mlflow_model', 'mlflowmodel'].includes((model.modelType ?? '').toLowerCase());
+}
+
+/**
+ * Batches Champion keeps in flight to one deployment. Azure ML takes 2 × maxConcurrentRequestsPerInstance ×
+ * instances requests at once and answers 429 beyond (online-endpoint troubleshooting guide, "429 Too many pending
+ * requests"); Champion takes half of that, what the deployment processes in parallel, so the live traffic a
+ * champion serves keeps the rest. maxConcurrentRequestsPerInstance defaults to 1 on Azure.
+ */
+export function scoringConcurrency(
+  deployment: Pick<Deployment, 'maxConcurrentRequestsPerInstance' | 'instanceCount'> | undefined,
+): number {
+  const perInstance = deployment?.maxConcurrentRequestsPerInstance ?? 1;
+  const instances = deployment?.instanceCount ?? 1;
+  return Math.max(1, Math.min(SCORING_BATCHES_IN_FLIGHT, perInstance * instances));
 }
 
 /** "name:version" of the model a deployment serves, from an ARM id or an `azureml:NAME:VERSION` reference. */
@@ -210,6 +235,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
 
   async function predict(
     access: { scoringUri: string; key: string },
+    endpointName: string,
     deployment: string,
     table: { columns: string[]; rows: Cell[][] },
   ): Promise<number[]> {
@@ -217,7 +243,8 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     for (let i = 0; i < table.rows.length; i += SCORING_BATCH_ROWS) {
       batches.push(table.rows.slice(i, i + SCORING_BATCH_ROWS));
     }
-    const scored = await mapConcurrently(batches, SCORING_BATCHES_IN_FLIGHT, async (batch) => {
+    const limit = scoringConcurrency(await workspace.getDeployment(endpointName, deployment));
+    const scored = await mapConcurrently(batches, limit, async (batch) => {
       const result = await deps.scoring.score({ ...access, columns: table.columns, rows: batch, deployment });
       if (result.predictions.length !== batch.length) {
         throw new Error(`${deployment} returned ${result.predictions.length} predictions for ${batch.length} rows.`);
@@ -303,6 +330,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
           instanceCount: input.instanceCount,
           codeConfiguration: input.codeConfiguration,
           environmentId: input.environmentId,
+          requestSettings: input.requestSettings,
           // The deployment carries the commit of the app that deployed it from the start: no later write needed.
           tags: { ...releaseTags(deps, input.modelName, input.modelVersion, input.promotionId) },
         });
@@ -436,8 +464,8 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       ]);
       const { features, labels } = splitLabels(table, policy.evaluation.labelColumn);
       const [challenger, champion] = await Promise.all([
-        predict(access, challengerSlot, features),
-        championSlot ? predict(access, championSlot, features) : Promise.resolve(null),
+        predict(access, endpointName, challengerSlot, features),
+        championSlot ? predict(access, endpointName, championSlot, features) : Promise.resolve(null),
       ]);
       const evidence = comparePairedPredictions(
         {

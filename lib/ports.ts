@@ -50,6 +50,8 @@ export interface Deployment {
   tags: Record<string, string>;
   instanceType?: string;
   instanceCount?: number;
+  /** Requests one instance processes at once (Azure's default is 1). */
+  maxConcurrentRequestsPerInstance?: number;
   /** Set when provisioning failed: Azure ML's error code (OutOfQuota, ResourceNotReady, …) and message. */
   error?: { code: string; message: string };
 }
@@ -65,10 +67,18 @@ export interface DeploymentSpec {
   modelId: string;
   instanceType: string;
   instanceCount: number;
+  /** Absent = Azure's defaults. */
+  requestSettings?: RequestSettings;
   tags: Record<string, string>;
   /** A custom model's scoring script and environment (ARM id); an MLflow model deploys without them. */
   codeConfiguration?: CodeConfiguration;
   environmentId?: string;
+}
+
+export interface RequestSettings {
+  maxConcurrentRequestsPerInstance: number;
+  /** ISO-8601 duration, e.g. PT5S. */
+  requestTimeout?: string;
 }
 
 /** What an LRO-starting call tells the caller about polling. */

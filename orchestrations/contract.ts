@@ -79,6 +79,8 @@ export interface Activities {
       modelVersion: string;
       instanceType: string;
       instanceCount: number;
+      /** Absent in histories recorded before request settings were sent: Azure's defaults then. */
+      requestSettings?: Policy['rollout']['requestSettings'];
       promotionId: string;
       /** A custom model's scoring script and environment, from the policy. */
       codeConfiguration?: CodeConfiguration;

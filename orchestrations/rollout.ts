@@ -143,6 +143,7 @@ export function* deployToSlot(
         modelVersion: request.modelVersion,
         instanceType: policy.rollout.instanceType,
         instanceCount: policy.rollout.instanceCount,
+        requestSettings: policy.rollout.requestSettings,
         promotionId: request.promotionId,
         ...(policy.rollout.codeConfiguration
           ? { codeConfiguration: policy.rollout.codeConfiguration, environmentId: policy.rollout.environment }

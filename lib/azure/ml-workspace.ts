@@ -254,7 +254,12 @@ export class AzureMlWorkspace implements MlWorkspace {
       name?: string;
       tags?: Record<string, string>;
       sku?: { capacity?: number };
-      properties: { provisioningState?: string; model?: string; instanceType?: string };
+      properties: {
+        provisioningState?: string;
+        model?: string;
+        instanceType?: string;
+        requestSettings?: { maxConcurrentRequestsPerInstance?: number };
+      };
     },
   ): Deployment {
     return {
@@ -265,6 +270,7 @@ export class AzureMlWorkspace implements MlWorkspace {
       tags: d.tags ?? {},
       instanceType: d.properties.instanceType,
       instanceCount: d.sku?.capacity,
+      maxConcurrentRequestsPerInstance: d.properties.requestSettings?.maxConcurrentRequestsPerInstance,
     };
   }
 
@@ -306,6 +312,7 @@ export class AzureMlWorkspace implements MlWorkspace {
             instanceType: spec.instanceType,
             ...(spec.codeConfiguration ? { codeConfiguration: spec.codeConfiguration } : {}),
             ...(spec.environmentId ? { environmentId: spec.environmentId } : {}),
+            requestSettings: spec.requestSettings,
           },
         },
         { onResponse },

@@ -225,6 +225,23 @@ const testSpecSchema = z
     }
   });
 
+/**
+ * The deployment's `requestSettings`. Azure ML defaults `maxConcurrentRequestsPerInstance` to 1 and answers 429
+ * beyond 2 × maxConcurrentRequestsPerInstance × instances requests in parallel (troubleshooting guide, "HTTP status
+ * codes": 429 Too many pending requests); the evaluation keeps within it.
+ */
+const requestSettingsSchema = z
+  .strictObject({
+    maxConcurrentRequestsPerInstance: z.number().int().min(1).default(1),
+    /** How long one scoring request may take (Azure's default is 5 s). */
+    requestTimeout: durationSchema.optional(),
+  })
+  .transform(({ maxConcurrentRequestsPerInstance, requestTimeout }) => ({
+    maxConcurrentRequestsPerInstance,
+    // As the deployment takes it: an ISO-8601 duration.
+    ...(requestTimeout === undefined ? {} : { requestTimeout: `PT${durationToMilliseconds(requestTimeout) / 1000}S` }),
+  }));
+
 const rolloutSchema = z
   .strictObject({
     instanceType: nonEmpty,
@@ -235,6 +252,7 @@ const rolloutSchema = z
      */
     codeConfiguration: z.strictObject({ codeId: nonEmpty, scoringScript: nonEmpty }).optional(),
     environment: nonEmpty.optional(),
+    requestSettings: requestSettingsSchema.prefault({}),
     /** Challenger traffic percentages, strictly increasing, ending at 100. */
     steps: z.array(percentStep).min(1, 'must have at least one step').default([100]),
     provisioningDeadline: durationSchema.default('PT1H'),

@@ -48,6 +48,8 @@ export const scoringFaultSchema = z
     status: z.number().int().min(400).max(599).optional(),
     /** Added latency per request. */
     latencyMs: z.number().int().min(0).max(120_000).optional(),
+    /** `Retry-After` (seconds) sent with the failing responses. */
+    retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
     count: z.number().int().min(1).optional(),
   })
   .refine((f) => f.errorRate !== undefined || f.status !== undefined || f.latencyMs !== undefined, {
@@ -172,7 +174,7 @@ export class Faults {
   }
 
   /** Applies one request's worth of a scoring fault: whether it errors (deterministically spread), and latency. */
-  applyScoring(f: Fault & ScoringFault): { status?: number; latencyMs?: number } {
+  applyScoring(f: Fault & ScoringFault): { status?: number; latencyMs?: number; retryAfterSeconds?: number } {
     const rate = f.errorRate ?? (f.status !== undefined ? 1 : 0);
     let status: number | undefined;
     if (rate > 0) {
@@ -183,6 +185,10 @@ export class Faults {
       } else this.scoringAcc.set(f.id, acc);
     }
     if (f.count !== undefined) this.consume(f);
-    return { status, latencyMs: f.latencyMs };
+    return {
+      status,
+      latencyMs: f.latencyMs,
+      ...(status !== undefined ? { retryAfterSeconds: f.retryAfterSeconds } : {}),
+    };
   }
 }

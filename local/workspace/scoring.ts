@@ -13,7 +13,13 @@ export interface EndpointDef {
   keys: string[];
   traffic: Record<string, number>;
   mirrorTraffic: Record<string, number>;
-  deployments: { name: string; model?: string; predictor: Predictor | null }[];
+  deployments: {
+    name: string;
+    model?: string;
+    predictor: Predictor | null;
+    /** Requests it takes at once: 2 × maxConcurrentRequestsPerInstance × instances. */
+    allowance: number;
+  }[];
 }
 
 export interface DeploymentStats {
@@ -99,6 +105,9 @@ interface DeploymentRuntime {
   predictor: Predictor | null;
   faults: (Fault & ScoringFault)[];
   counter: Counter;
+  allowance: number;
+  /** Requests received and not yet answered (kept across routing rebuilds). */
+  load: { inFlight: number };
 }
 
 interface EndpointRuntime {
@@ -192,6 +201,8 @@ export class ScoringPlane {
         predictor: d.predictor,
         faults: this.faults.scoringFor(def.name, d.name, d.model),
         counter: this.counter(def.name, d.name),
+        allowance: d.allowance,
+        load: old?.deployments.get(d.name.toLowerCase())?.load ?? { inFlight: 0 },
       });
     }
     const auth = new Set<string>();
@@ -325,22 +336,39 @@ export class ScoringPlane {
         }
       }
     }
+    if (dep.load.inFlight >= dep.allowance) {
+      // Online-endpoint troubleshooting guide, "429 Too many pending requests": at most 2 ×
+      // max_concurrent_requests_per_instance × instance_count requests in parallel; the rest are rejected.
+      req.resume();
+      dep.counter.record(performance.now() - start, 429, false);
+      return reply(
+        res,
+        429,
+        errorBody(
+          'TooManyPendingRequests',
+          `Too many pending requests: deployment '${dep.name}' takes ${dep.allowance} requests at once (2 × maxConcurrentRequestsPerInstance × instance count).`,
+        ),
+      );
+    }
+    dep.load.inFlight++;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       const result = this.score(dep, body);
+      const fault = this.faultFor(dep);
       const finish = (status: number, payload: string): void => {
+        dep.load.inFlight--;
         res.writeHead(status, {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(payload),
           'azureml-model-deployment': dep.header,
           'x-request-id': randomUUID(),
+          ...(fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
         });
         res.end(payload);
         dep.counter.record(performance.now() - start, status, false);
       };
-      const fault = this.faultFor(dep);
       const status = fault.status ?? result.status;
       const payload =
         fault.status !== undefined
@@ -360,16 +388,17 @@ export class ScoringPlane {
     });
   }
 
-  private faultFor(dep: DeploymentRuntime): { status?: number; latencyMs?: number } {
+  private faultFor(dep: DeploymentRuntime): { status?: number; latencyMs?: number; retryAfterSeconds?: number } {
     if (dep.faults.length === 0) return {};
     let status: number | undefined;
+    let retryAfterSeconds: number | undefined;
     let latencyMs = 0;
     for (const f of dep.faults) {
       const r = this.faults.applyScoring(f);
-      if (r.status !== undefined && status === undefined) status = r.status;
+      if (r.status !== undefined && status === undefined) ({ status, retryAfterSeconds } = r);
       latencyMs += r.latencyMs ?? 0;
     }
-    return { status, latencyMs };
+    return { status, latencyMs, retryAfterSeconds };
   }
 
   private pick(ep: EndpointRuntime): DeploymentRuntime | undefined {

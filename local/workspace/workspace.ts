@@ -1119,7 +1119,14 @@ export class Workspace {
     }
     const deployments = this.store.list('onlineDeployment', row.key).map((d) => {
       const loaded = this.predictors.get(d.key);
-      return { name: d.name, model: loaded?.model, predictor: loaded?.predictor ?? null };
+      const perInstance = Number(d.body.properties.requestSettings?.maxConcurrentRequestsPerInstance ?? 1);
+      const instances = Number(d.body.sku?.capacity ?? 1);
+      return {
+        name: d.name,
+        model: loaded?.model,
+        predictor: loaded?.predictor ?? null,
+        allowance: 2 * Math.max(1, perInstance) * Math.max(1, instances),
+      };
     });
     const def: EndpointDef = {
       name: row.name,
@@ -1211,9 +1218,15 @@ export class Workspace {
     }
     assertDeployable(model.body.properties.modelType, parsed.properties);
     const existing = this.store.get(key);
+    // Azure's defaults (OnlineRequestSettings in the 2022-10-01 specification) for what the request leaves out.
+    const requestSettings = {
+      requestTimeout: 'PT5S',
+      maxConcurrentRequestsPerInstance: 1,
+      maxQueueWait: 'PT0.5S',
+      ...stripNulls(parsed.properties.requestSettings ?? {}),
+    };
     const properties = {
       scaleSettings: { scaleType: 'Default' },
-      requestSettings: { requestTimeout: 'PT5S', maxConcurrentRequestsPerInstance: 1, maxQueueWait: 'PT0.5S' },
       livenessProbe: defaultProbe(),
       readinessProbe: defaultProbe(),
       appInsightsEnabled: false,
@@ -1221,6 +1234,7 @@ export class Workspace {
       instanceType: 'Standard_DS3_v2',
       properties: {},
       ...stripNulls(parsed.properties),
+      requestSettings,
       provisioningState: existing ? 'Updating' : 'Creating',
     };
     const row = this.store.put({

@@ -97,6 +97,8 @@ describe('parsePolicies', () => {
       rollout: {
         instanceType: 'Standard_DS3_v2',
         instanceCount: 1,
+        // Azure's default: one request per instance at a time.
+        requestSettings: { maxConcurrentRequestsPerInstance: 1 },
         steps: [100],
         provisioningDeadline: 'PT1H',
         provisioningDeadlineMs: 3_600_000,
