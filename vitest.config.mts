@@ -6,6 +6,6 @@ export default defineConfig({
     // End-to-end suites start real servers and child processes; two cores, so keep the pool small.
     maxWorkers: 2,
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

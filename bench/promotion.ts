@@ -266,7 +266,12 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
     const api = host.url;
     const engine = workspace.workspace;
     const retryAfterSeconds = engine.opts.retryAfterSeconds;
-    workspace.generateData({ ...EVAL_DATA, rows: EVAL_ROWS, seed: 4242, description: 'Benchmark evaluation rows' });
+    await workspace.generateData({
+      ...EVAL_DATA,
+      rows: EVAL_ROWS,
+      seed: 4242,
+      description: 'Benchmark evaluation rows',
+    });
     const lab = new Lab(workspace.workspaceJsonPath);
 
     const promotion = async (id: string): Promise<PromotionView | undefined> => {

@@ -45,6 +45,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
   const policies = loadPolicies(settings.CHAMPION_POLICIES);
   const credential = createCredential({
     accessToken: settings.AZUREML_ACCESS_TOKEN,
+    storageAccessToken: settings.AZUREML_STORAGE_ACCESS_TOKEN,
     managedIdentityClientId: settings.AZURE_CLIENT_ID,
   });
   const caCert = settings.AZUREML_CA_CERT_PATH ? readFileSync(settings.AZUREML_CA_CERT_PATH, 'utf8') : undefined;

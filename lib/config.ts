@@ -13,10 +13,19 @@ const settingsSchema = z.object({
   AZUREML_ARM_ENDPOINT: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
   /** PEM file of an extra CA to trust (the local workspace's self-signed certificate). */
   AZUREML_CA_CERT_PATH: z.string().optional(),
-  /** Blob service URL template (`{account}` replaced) for reading data assets; default is Azure's public cloud. */
-  AZUREML_BLOB_SERVICE_URL: z.string().optional(),
+  /**
+   * Blob service URL of a datastore's storage account, `{account}` replaced by its accountName: only set to point
+   * at a path-style emulator (the local workspace's Azurite, `https://127.0.0.1:PORT/{account}`). Default: the
+   * datastore's own `https://{account}.blob.{endpoint}`.
+   */
+  AZUREML_BLOB_SERVICE_URL: z
+    .string()
+    .regex(/^https:\/\/[^\s]*\{account\}/, 'must be an https URL template containing {account}')
+    .optional(),
   /** A fixed bearer token (the local workspace's); on Azure the managed identity is used instead. */
   AZUREML_ACCESS_TOKEN: z.string().optional(),
+  /** With AZUREML_ACCESS_TOKEN: the fixed bearer token for Azure Storage (the local workspace's storage). */
+  AZUREML_STORAGE_ACCESS_TOKEN: z.string().optional(),
   /** Client id of the user-assigned managed identity. */
   AZURE_CLIENT_ID: z.string().optional(),
   /** Promotion policies: JSON, or `@path/to/policies.json`. */

@@ -176,7 +176,7 @@ export async function startEmbedded(options: {
     log: () => {},
   }).catch(whenPortInUse(options.workspacePort, '--workspace-port'));
   try {
-    workspace.generateData({
+    await workspace.generateData({
       ...DEMO_EVAL_DATA,
       rows: 400,
       seed: 1000,
@@ -194,7 +194,8 @@ export async function startEmbedded(options: {
     AZUREML_ARM_ENDPOINT: workspace.armEndpoint,
     AZUREML_CA_CERT_PATH: workspace.caCertPath,
     AZUREML_ACCESS_TOKEN: workspace.token,
-    AZUREML_BLOB_SERVICE_URL: `${workspace.armEndpoint}/blob/{account}`,
+    AZUREML_STORAGE_ACCESS_TOKEN: workspace.storageToken,
+    AZUREML_BLOB_SERVICE_URL: workspace.blobServiceUrl,
     CHAMPION_POLICIES: `@${policiesFile}`,
     CHAMPION_APPROVAL_SECRET: secretIn(options.dataDir),
     CHAMPION_PUBLIC_URL: hostUrl,

@@ -1,15 +1,13 @@
 /**
- * Reads a data asset's rows the way Azure ML stores them: the data version's `dataUri` names a datastore path
- * (`azureml://datastores/{ds}/paths/{p}`), the datastore names a blob account and container, and the blob is read
- * over the Blob REST API with an Entra ID token for the app's identity.
+ * Reads a data asset's rows the way Azure ML stores them: the data version's `dataUri` names a datastore path, the
+ * datastore (read through ARM) names a blob account and container, and the blobs are read with @azure/storage-blob
+ * and the app's token credential.
  */
 import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
-import https from 'node:https';
+import type { PipelineOptions } from '@azure/core-rest-pipeline';
+import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { DataReader, Table } from '../ports';
-
-const STORAGE_SCOPE = 'https://storage.azure.com/.default';
-const BLOB_API_VERSION = '2021-08-06';
 
 export interface BlobReaderOptions {
   /**
@@ -18,6 +16,36 @@ export interface BlobReaderOptions {
    */
   blobServiceUrl?: string;
   caCert?: string;
+}
+
+/** A datastore path, from `azureml://datastores/{ds}/paths/{p}` or the same below `subscriptions/…/workspaces/{w}/`. */
+export interface DatastorePath {
+  datastore: string;
+  path: string;
+  /** Present in the long form. */
+  workspace?: { subscriptionId: string; resourceGroup: string; name: string };
+}
+
+const SHORT_URI = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.*)$/i;
+const LONG_URI =
+  /^azureml:\/\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.*)$/i;
+
+/**
+ * Parses both datastore URI forms Azure ML writes into `dataUri` (the short one of `az ml data create` and the long
+ * one the studio shows, "Access data in a job": azureml://subscriptions/…/resourcegroups/…/workspaces/…/datastores/…/paths/…).
+ */
+export function parseDatastoreUri(uri: string): DatastorePath | undefined {
+  const short = SHORT_URI.exec(uri);
+  if (short) return { datastore: short[1]!, path: decodeURIComponent(short[2]!) };
+  const long = LONG_URI.exec(uri);
+  if (long) {
+    return {
+      datastore: long[4]!,
+      path: decodeURIComponent(long[5]!),
+      workspace: { subscriptionId: long[1]!, resourceGroup: long[2]!, name: long[3]! },
+    };
+  }
+  return undefined;
 }
 
 /** Parses CSV with a header (numbers become numbers, empty cells null) or a JSON array of row objects. */
@@ -47,8 +75,26 @@ export function parseTable(text: string, source: string): Table {
   return { columns, rows };
 }
 
+/** One table from the files of a folder: each file's header must match the first one's. */
+export function concatTables(parts: { source: string; table: Table }[]): Table {
+  const [first, ...rest] = parts;
+  if (!first) throw new Error('no files to read');
+  const header = first.table.columns.join(',');
+  for (const part of rest) {
+    if (part.table.columns.join(',') !== header) {
+      throw new Error(
+        `${part.source} has columns [${part.table.columns.join(', ')}], ${first.source} has [${first.table.columns.join(', ')}].`,
+      );
+    }
+  }
+  return { columns: first.table.columns, rows: parts.flatMap((p) => p.table.rows) };
+}
+
+/** Files of a folder that parse as tables; anything else (an MLTable file, a _SUCCESS marker) is not data. */
+const TABLE_FILE = /\.(csv|json)$/i;
+
 export class BlobDataReader implements DataReader {
-  readonly #agent: https.Agent;
+  readonly #services = new Map<string, BlobServiceClient>();
 
   constructor(
     private readonly client: AzureMachineLearningWorkspaces,
@@ -56,19 +102,55 @@ export class BlobDataReader implements DataReader {
     private readonly resourceGroup: string,
     private readonly workspaceName: string,
     private readonly options: BlobReaderOptions = {},
-  ) {
-    this.#agent = new https.Agent({ keepAlive: true, ...(options.caCert ? { ca: options.caCert } : {}) });
-  }
+  ) {}
 
   async readDataAsset(name: string, version: string): Promise<Table> {
     const data = await this.client.dataVersions.get(this.resourceGroup, this.workspaceName, name, version);
-    const uri = data.properties.dataUri;
-    const match = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.+)$/.exec(uri);
-    if (!match)
+    const { dataUri, dataType } = data.properties;
+    const source = `Data asset ${name}:${version}`;
+    const location = parseDatastoreUri(dataUri);
+    if (!location) {
       throw new Error(
-        `Data asset ${name}:${version} has dataUri "${uri}"; only azureml://datastores/… paths are read.`,
+        `${source} has dataUri "${dataUri}"; only azureml://datastores/{datastore}/paths/{path} (short or long form) is read.`,
       );
-    const [, datastoreName = '', path = ''] = match;
+    }
+    this.assertSameWorkspace(location, source);
+    if (dataType !== 'uri_file' && dataType !== 'uri_folder') {
+      throw new Error(`${source} is ${dataType}; only uri_file and uri_folder assets are read.`);
+    }
+    const container = await this.containerOf(location.datastore);
+    if (dataType === 'uri_file') {
+      const text = (await container.getBlobClient(location.path).downloadToBuffer()).toString('utf8');
+      return parseTable(text, `${source} (${location.path})`);
+    }
+    const prefix = location.path === '' || location.path.endsWith('/') ? location.path : `${location.path}/`;
+    const parts: { source: string; table: Table }[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      if (!TABLE_FILE.test(blob.name)) continue;
+      const text = (await container.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+      parts.push({ source: blob.name, table: parseTable(text, blob.name) });
+    }
+    if (parts.length === 0) throw new Error(`${source}: folder ${location.path} holds no .csv or .json file.`);
+    return concatTables(parts);
+  }
+
+  /** The long form names a workspace; this app reads its own workspace's datastores only. */
+  private assertSameWorkspace(location: DatastorePath, source: string): void {
+    const named = location.workspace;
+    if (!named) return;
+    const same =
+      named.subscriptionId.toLowerCase() === this.client.subscriptionId.toLowerCase() &&
+      named.resourceGroup.toLowerCase() === this.resourceGroup.toLowerCase() &&
+      named.name.toLowerCase() === this.workspaceName.toLowerCase();
+    if (!same) {
+      throw new Error(
+        `${source} points at a datastore of workspace ${named.resourceGroup}/${named.name}; this app reads workspace ${this.resourceGroup}/${this.workspaceName}.`,
+      );
+    }
+  }
+
+  /** The datastore's container, from its ARM resource (account, container, endpoint suffix). */
+  private async containerOf(datastoreName: string): Promise<ContainerClient> {
     const datastore = await this.client.datastores.get(this.resourceGroup, this.workspaceName, datastoreName);
     const props = datastore.properties as {
       datastoreType: string;
@@ -80,38 +162,19 @@ export class BlobDataReader implements DataReader {
     if (props.datastoreType !== 'AzureBlob' || !props.accountName || !props.containerName) {
       throw new Error(`Datastore ${datastoreName} is ${props.datastoreType}; only Azure Blob datastores are read.`);
     }
-    const service = (
+    const url = (
       this.options.blobServiceUrl ??
       `${props.protocol ?? 'https'}://{account}.blob.${props.endpoint ?? 'core.windows.net'}`
     ).replace('{account}', props.accountName);
-    const url = `${service.replace(/\/+$/, '')}/${props.containerName}/${path.split('/').map(encodeURIComponent).join('/')}`;
-    const token = await this.credential.getToken(STORAGE_SCOPE);
-    if (!token) throw new Error('No token for Azure Storage.');
-    const text = await this.#get(url, token.token);
-    return parseTable(text, `${name}:${version}`);
-  }
-
-  #get(url: string, token: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const req = https.get(
-        url,
-        { agent: this.#agent, headers: { authorization: `Bearer ${token}`, 'x-ms-version': BLOB_API_VERSION } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const body = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 500) >= 400)
-              reject(new Error(`GET ${url} answered ${res.statusCode}: ${body.slice(0, 200)}`));
-            else resolve(body);
-          });
-        },
-      );
-      req.on('error', reject);
-    });
-  }
-
-  close(): void {
-    this.#agent.destroy();
+    let service = this.#services.get(url);
+    if (!service) {
+      // Storage hands its options to core-client's createClientPipeline, which honours tlsOptions (untyped here).
+      const options: StoragePipelineOptions & PipelineOptions = this.options.caCert
+        ? { tlsOptions: { ca: this.options.caCert } }
+        : {};
+      service = new BlobServiceClient(url, this.credential, options);
+      this.#services.set(url, service);
+    }
+    return service.getContainerClient(props.containerName);
   }
 }

@@ -84,7 +84,7 @@ export async function handleAdmin(
   try {
     const body = method === 'POST' || method === 'PUT' ? parseJson(await readBody(req)) : undefined;
     if (method === 'GET' || method === 'DELETE') req.resume();
-    const r = route(ws, info, method, path, q, body);
+    const r = await route(ws, info, method, path, q, body);
     sendJson(res, r.status, r.body);
   } catch (err) {
     req.resume();
@@ -101,7 +101,7 @@ function route(
   path: string,
   q: URLSearchParams,
   body: unknown,
-): { status: number; body?: unknown } {
+): { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }> {
   const bad = (): never => {
     throw new ArmError(404, 'NotFound', `No admin route ${method} ${path}. See GET /_local/ for the list.`);
   };
@@ -152,23 +152,22 @@ function route(
       ws.faults.clear();
       return { status: 204 };
     case 'POST /_local/data/generate':
-      return { status: 201, body: ws.generateData(v(generateBody)) };
+      return ws.generateData(v(generateBody)).then((body) => ({ status: 201, body }));
     case 'POST /_local/data/sample': {
       const ds = generateDataset(v(sampleBody));
       return { status: 200, body: { columns: ds.columns, data: ds.rows } };
     }
     case 'POST /_local/data/rows': {
       const b = v(rowsBody);
-      return {
-        status: 201,
-        body: ws.createDataAsset({
+      return ws
+        .createDataAsset({
           name: b.name,
           version: b.version,
           description: b.description,
           tags: b.tags,
           table: tableFromJson(b.rows),
-        }),
-      };
+        })
+        .then((body) => ({ status: 201, body }));
     }
     case 'POST /_local/monitor/breach':
       return { status: 202, body: ws.emitMonitorSignal('breach', v(monitorBody)) };

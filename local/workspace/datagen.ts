@@ -113,9 +113,27 @@ export interface Table {
 
 /** Reads CSV (header row, RFC 4180 quoting) or JSON (array of objects, or {columns, data}). */
 export function readTable(file: string): Table {
-  const text = readFileSync(file, 'utf8');
-  if (/\.json$/i.test(file) || /^\s*[[{]/.test(text)) return tableFromJson(JSON.parse(text));
+  return tableFromText(readFileSync(file, 'utf8'), file);
+}
+
+/** Parses a file's text by its name (`.json`) or content (a JSON array or object), else as CSV. */
+export function tableFromText(text: string, name: string): Table {
+  if (/\.json$/i.test(name) || /^\s*[[{]/.test(text)) return tableFromJson(JSON.parse(text));
   return parseCsv(text);
+}
+
+/** The rows of several parts of one table (the files of a uri_folder), which must all have the same columns. */
+export function concatTables(parts: { source: string; table: Table }[]): Table {
+  const [first, ...rest] = parts;
+  if (!first) throw new Error('no files to read');
+  for (const part of rest) {
+    if (part.table.columns.join(',') !== first.table.columns.join(',')) {
+      throw new Error(
+        `${part.source} has columns [${part.table.columns.join(', ')}], ${first.source} has [${first.table.columns.join(', ')}]`,
+      );
+    }
+  }
+  return { columns: first.table.columns, rows: parts.flatMap((part) => part.table.rows) };
 }
 
 export function tableFromJson(value: unknown): Table {

@@ -64,7 +64,7 @@ export async function startScoringFixture(opts: ScoringFixtureOptions = {}): Pro
     const names = [...new Set([...Object.keys(traffic), ...Object.keys(mirror)])];
     const models: string[] = [];
     for (const [i, name] of names.entries()) {
-      ws.generateData({ name: `fixture-data-${name}`, rows: 400, seed: i + 1, drift: i * 0.3 });
+      await ws.generateData({ name: `fixture-data-${name}`, rows: 400, seed: i + 1, drift: i * 0.3 });
       const job = `fixture-train-${name}-${Date.now().toString(36)}`;
       await client.arm('PUT', `/jobs/${job}`, {
         properties: {

@@ -14,7 +14,8 @@ import { sendJson } from './http';
 import { SCORING_PREFIX, type DeploymentStats } from './scoring';
 import { Store, type ArmRequestRow, type DeliveryRow } from './store';
 import { loadOrCreateCertificate } from './tls';
-import { BLOB_PREFIX, DEFAULT_API_VERSION, Workspace, type MonitorSignal } from './workspace';
+import { startStorage, storageAccessToken, type LocalStorage } from './storage';
+import { DEFAULT_API_VERSION, stableUuid, Workspace, type MonitorSignal } from './workspace';
 
 export { generateDataset, parseCsv, toCsv, type Dataset, type GenerateOptions } from './datagen';
 export { AML_EVENT_TYPES, type EventGridEvent, type Subscriber } from './events';
@@ -31,6 +32,8 @@ export interface WorkspaceOptions {
   dataDir: string;
   /** 0 = ephemeral; default 0. */
   port?: number;
+  /** Port of the storage account (Azurite's Blob service); 0 = ephemeral, the default. */
+  storagePort?: number;
   /** Default '127.0.0.1'. */
   host?: string;
   subscriptionId?: string;
@@ -78,12 +81,20 @@ export interface LocalWorkspace {
   location: string;
   /** Bearer token an ARM client presents (through credential()). */
   token: string;
+  /** Bearer token for the storage scope: a JWT as Entra ID issues, which Azurite's `--oauth basic` checks. */
+  storageToken: string;
+  /** Blob service URL template with `{account}` (path-style, Azurite): `https://HOST:PORT/{account}`. */
+  blobServiceUrl: string;
+  /** The storage container behind the default datastore `workspaceblobstore`. */
+  datastoreContainer: string;
+  /** The storage account (Azurite), reached with its key. */
+  storage: LocalStorage;
   /** <dataDir>/workspace.json with all of the above. */
   workspaceJsonPath: string;
   dataDir: string;
   port: number;
   apiVersion: string;
-  /** A TokenCredential that returns the local token, for AzureMachineLearningWorkspaces. */
+  /** A TokenCredential giving the storage token for the storage scope and the ARM token for any other. */
   credential(): TokenCredential;
   close(): Promise<void>;
   /** `{armEndpoint}/endpoints/{name}/score`, the same value as the endpoint's properties.scoringUri. */
@@ -110,17 +121,9 @@ export interface LocalWorkspace {
   /** Generates seeded rows and registers them as a data asset version (uri_file CSV in the default datastore). */
   generateData(
     args: GenerateOptions & { name: string; version?: string; description?: string; tags?: Record<string, string> },
-  ): {
-    id: string;
-    name: string;
-    properties: { dataUri: string } & Record<string, unknown>;
-  };
-  /** Registers the given rows as a data asset version. */
-  uploadData(args: { name: string; version?: string; table: Table; description?: string }): {
-    id: string;
-    name: string;
-    properties: { dataUri: string } & Record<string, unknown>;
-  };
+  ): Promise<DataVersionBody>;
+  /** Uploads the given rows to the default datastore and registers them as a data asset version. */
+  uploadData(args: { name: string; version?: string; table: Table; description?: string }): Promise<DataVersionBody>;
   /** Generates rows without registering them (e.g. drifted traffic to score). */
   sampleRows(opts?: GenerateOptions): Dataset;
   emitMonitorSignal(kind: 'breach' | 'recovery', signal?: MonitorSignal): EventGridEvent;
@@ -140,6 +143,15 @@ export interface LocalWorkspace {
   readonly workspace: Workspace;
 }
 
+export interface DataVersionBody {
+  id: string;
+  name: string;
+  properties: { dataUri: string } & Record<string, unknown>;
+}
+
+/** The scope Azure Storage clients ask tokens for (the SDK's default audience). */
+const STORAGE_SCOPE = 'https://storage.azure.com/.default';
+
 export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorkspace> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -147,6 +159,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
   const log = opts.log ?? (() => {});
   const tls = loadOrCreateCertificate(dataDir, host);
   const store = new Store(join(dataDir, 'workspace.db'));
+  let storage: LocalStorage | undefined;
   let workspace: Workspace | undefined;
   let server: Server | undefined;
   let plainServer: HttpServer | undefined;
@@ -154,6 +167,15 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
     const token = opts.token ?? store.meta('token') ?? randomBytes(32).toString('base64url');
     store.setMeta('token', token);
     if (!store.meta('createdAt')) store.setMeta('createdAt', String(Date.now()));
+    storage = await startStorage({
+      dataDir: join(dataDir, 'storage'),
+      host,
+      port: opts.storagePort,
+      certPath: tls.certPath,
+      keyPath: tls.keyPath,
+      caCert: tls.cert,
+    });
+    const storageToken = storageAccessToken(stableUuid('tenant'), 365 * 24 * 3600);
     const ws = new Workspace(
       {
         dataDir,
@@ -172,8 +194,10 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       },
       token,
       store,
+      storage,
     );
     workspace = ws;
+    await storage.container(ws.datastoreContainer).createIfNotExists();
     for (const s of opts.eventSubscribers ?? []) ws.events.addSubscriber(s);
     for (const f of opts.faults ?? []) ws.faults.add(f);
 
@@ -184,7 +208,6 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       if (u.startsWith(ADMIN_PREFIX) || u === '/_local') return void handleAdmin(ws, () => info, req, res);
       if (/^\/subscriptions\//i.test(u)) return void ws.handleArm(req, res);
       if (u.toLowerCase().startsWith(`${MLFLOW_PREFIX}/`)) return ws.handleMlflow(req, res);
-      if (u.startsWith(BLOB_PREFIX)) return ws.serveBlob(req, res, u);
       req.resume();
       sendJson(res, 404, { error: { code: 'NotFound', message: `Nothing is served at '${u}'.` } });
     });
@@ -232,6 +255,9 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       workspaceName: ws.opts.workspaceName,
       location: ws.opts.location,
       token,
+      storageToken,
+      blobServiceUrl: storage.blobServiceUrl,
+      datastoreContainer: ws.datastoreContainer,
       apiVersion: DEFAULT_API_VERSION,
       workspaceId: ws.workspaceId,
       scoringBaseUri: `${armEndpoint}${SCORING_PREFIX}`,
@@ -256,6 +282,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
           ),
         );
         await ws.close();
+        await storage?.close();
         store.close();
       })());
 
@@ -268,13 +295,21 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       workspaceName: ws.opts.workspaceName,
       location: ws.opts.location,
       token,
+      storageToken,
+      blobServiceUrl: storage.blobServiceUrl,
+      datastoreContainer: ws.datastoreContainer,
+      storage,
       workspaceJsonPath,
       dataDir,
       port,
       apiVersion: DEFAULT_API_VERSION,
       workspace: ws,
       credential: () => ({
-        getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000, tokenType: 'Bearer' }),
+        getToken: async (scopes) => ({
+          token: [scopes].flat().includes(STORAGE_SCOPE) ? storageToken : token,
+          expiresOnTimestamp: Date.now() + 3600_000,
+          tokenType: 'Bearer',
+        }),
       }),
       close,
       scoringUri: (endpoint) => ws.scoringUri(endpoint),
@@ -303,8 +338,8 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
         remove: (id) => ws.faults.remove(id),
         clear: () => ws.faults.clear(),
       },
-      generateData: (args) => ws.generateData(args) as ReturnType<LocalWorkspace['generateData']>,
-      uploadData: (args) => ws.createDataAsset(args) as ReturnType<LocalWorkspace['uploadData']>,
+      generateData: async (args) => (await ws.generateData(args)) as DataVersionBody,
+      uploadData: async (args) => (await ws.createDataAsset(args)) as DataVersionBody,
       sampleRows: (o) => generateDataset(o),
       emitMonitorSignal: (kind, signal) => ws.emitMonitorSignal(kind, signal),
       emitDatasetDrift: (args) => ws.emitDatasetDrift(args),
@@ -321,6 +356,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
     server?.close();
     plainServer?.close();
     await workspace?.close().catch(() => undefined);
+    await storage?.close().catch(() => undefined);
     store.close();
     throw err;
   }

@@ -10,10 +10,6 @@ export class Layout {
     return join(this.dataDir, 'workspace.db');
   }
 
-  datastore(name: string, path = ''): string {
-    return this.inside(join(this.dataDir, 'datastores', name), path);
-  }
-
   jobOutput(job: string, output = 'model'): string {
     return this.inside(join(this.dataDir, 'jobs', job, 'outputs'), output);
   }

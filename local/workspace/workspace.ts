@@ -1,22 +1,20 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- ARM bodies are free-form JSON validated by zod on the way in */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  readdirSync,
-} from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { parseCommand, type JobInputSpec } from './command';
 import { checkComputeId, checkJobInputs, computeBody, jobOutputs, LOCAL_COMPUTES } from './jobs';
 import { MLFLOW_PREFIX, mlflowReply, type MlflowMetric } from './mlflow';
-import { generateDataset, readTable, toCsv, type GenerateOptions, type Table } from './datagen';
+import {
+  concatTables,
+  generateDataset,
+  readTable,
+  tableFromText,
+  toCsv,
+  type GenerateOptions,
+  type Table,
+} from './datagen';
 import { EventBus, type EventGridEvent, type EventRetryOptions } from './events';
 import { Faults } from './faults';
 import { ArmError, notFound, parseJson, readBody, sendJson, userError, validate } from './http';
@@ -24,6 +22,7 @@ import { ARTIFACT_FILE, train, TrainingError, type Predictor } from './ml';
 import { formatMlmodel, isMlflowModelType, loadModelFolder, MLMODEL_FILE, mlmodelFor } from './mlmodel';
 import * as S from './schemas';
 import { ScoringPlane, type EndpointDef } from './scoring';
+import { STORAGE_ACCOUNT, type LocalStorage } from './storage';
 import { Store, type OperationRow, type ResourceKind, type ResourceRow } from './store';
 import { Layout, parseUri } from './uris';
 
@@ -41,11 +40,8 @@ const TRACKED_RESOURCE_KEYS = [
   'systemData',
 ];
 
-/** The one datastore of the local workspace, and the storage account name its blob URLs carry. */
+/** The one datastore of the local workspace: a container of its storage account (Azurite). */
 export const DEFAULT_DATASTORE = 'workspaceblobstore';
-export const LOCAL_BLOB_ACCOUNT = 'localstore';
-/** Path-style blob URLs: `/blob/{account}/{container}/{path}`. */
-export const BLOB_PREFIX = '/blob/';
 
 type Json = Record<string, any>;
 
@@ -157,6 +153,7 @@ export class Workspace {
     readonly opts: ResolvedOptions,
     readonly token: string,
     store: Store,
+    readonly storage: LocalStorage,
   ) {
     this.layout = new Layout(opts.dataDir);
     this.store = store;
@@ -277,7 +274,7 @@ export class Workspace {
       if (body === undefined && method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
         throw new ArmError(400, 'InvalidRequestContent', 'The request content was invalid: a JSON body is required.');
       }
-      const reply = this.route(method, url, apiVersion, body);
+      const reply = await this.route(method, url, apiVersion, body);
       sendJson(res, reply.status, reply.body, { ...common, ...(reply.headers ?? {}) });
     } catch (err) {
       req.resume();
@@ -321,7 +318,7 @@ export class Workspace {
     sendJson(res, reply.status, reply.body);
   }
 
-  private route(method: string, url: URL, apiVersion: string, body: unknown): Reply {
+  private route(method: string, url: URL, apiVersion: string, body: unknown): Reply | Promise<Reply> {
     const seg = url.pathname
       .split('/')
       .filter(Boolean)
@@ -373,7 +370,7 @@ export class Workspace {
       if (n === 4 && eq(sub, 'versions')) {
         const key = `${c}/${name}/versions/${subName}`;
         if (method === 'GET') return { status: 200, body: this.versionBody(asset, this.mustGet(key, asset)) };
-        if (method === 'PUT') return this.putVersion(asset, name!, subName!, body);
+        if (method === 'PUT') return this.putVersionFromStorage(asset, name!, subName!, body);
         if (method === 'DELETE') return this.deleteVersion(asset, name!, subName!);
       }
       if (n <= 4) throw methodNotAllowed(method);
@@ -516,7 +513,15 @@ export class Workspace {
 
   // ---- workspace ----------------------------------------------------------------------------------------------
 
-  /** The default datastore, as an Azure Blob datastore whose blobs `serveBlob` answers for (path-style URLs). */
+  /**
+   * The container behind the default datastore. Azure names it `azureml-blobstore-{workspace guid}`, not after the
+   * datastore, so a client that confuses the two fails here as it would there.
+   */
+  get datastoreContainer(): string {
+    return `azureml-blobstore-${stableUuid(`workspace:${this.workspaceId}`)}`;
+  }
+
+  /** The default datastore: an Azure Blob datastore on the workspace's storage account (served by Azurite). */
   private datastoreBody(name: string): Json {
     return {
       id: `${this.workspaceId}/datastores/${name}`,
@@ -524,44 +529,14 @@ export class Workspace {
       type: `${PROVIDER}/workspaces/datastores`,
       properties: {
         datastoreType: 'AzureBlob',
-        accountName: LOCAL_BLOB_ACCOUNT,
-        containerName: name,
+        accountName: STORAGE_ACCOUNT,
+        containerName: this.datastoreContainer,
         endpoint: 'core.windows.net',
         protocol: 'https',
         isDefault: true,
         credentials: { credentialsType: 'None' },
       },
     };
-  }
-
-  /**
-   * `GET /blob/{account}/{container}/{path}`: datastore files over the Blob REST API's path-style URLs (as
-   * Azurite serves them), for clients that read data assets with a storage bearer token.
-   */
-  serveBlob(req: IncomingMessage, res: ServerResponse, url: string): void {
-    req.resume();
-    const send = (status: number, code: string, message: string) => {
-      res.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': code });
-      res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
-    };
-    if (req.headers.authorization !== `Bearer ${this.token}`)
-      return send(401, 'NoAuthenticationInformation', 'Bearer token required.');
-    if (req.method !== 'GET') return send(405, 'UnsupportedHttpVerb', 'Only GET is served.');
-    const parts = new URL(url, 'https://local').pathname.split('/').slice(2).map(decodeURIComponent);
-    const [account, container, ...rest] = parts;
-    if (account !== LOCAL_BLOB_ACCOUNT || container !== DEFAULT_DATASTORE || rest.length === 0) {
-      return send(404, 'ContainerNotFound', 'The specified container does not exist.');
-    }
-    let file: string;
-    try {
-      file = this.layout.datastore(container, rest.join('/'));
-    } catch {
-      return send(400, 'InvalidUri', 'The blob path is not valid.');
-    }
-    if (!existsSync(file) || !statSync(file).isFile())
-      return send(404, 'BlobNotFound', 'The specified blob does not exist.');
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-ms-blob-type': 'BlockBlob' });
-    res.end(readFileSync(file));
   }
 
   private workspaceBody(): Json {
@@ -714,7 +689,54 @@ export class Workspace {
     };
   }
 
-  private putVersion(asset: AssetKind, name: string, version: string, body: unknown): Reply {
+  /**
+   * Storage is saved before a version that points into it is registered (it must outlive a crash as on Azure), and a
+   * model registered from a datastore path is downloaded first, so the registration itself runs without yielding to
+   * other requests.
+   */
+  private async putVersionFromStorage(asset: AssetKind, name: string, version: string, body: unknown): Promise<Reply> {
+    if (asset.segment !== 'environments') await this.storage.flush();
+    const modelUri: unknown = asset.segment === 'models' ? (body as Json | undefined)?.properties?.modelUri : undefined;
+    const parsed = typeof modelUri === 'string' ? parseUri(modelUri) : undefined;
+    if (parsed?.kind !== 'datastore') return this.putVersion(asset, name, version, body, undefined);
+    const staging = join(this.opts.dataDir, 'staging', randomUUID());
+    try {
+      const staged = await this.downloadFromDatastore(parsed.datastore, parsed.path, staging);
+      return this.putVersion(asset, name, version, body, staged);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Copies a datastore blob, or the blobs under a folder path, into `dir`; the local path, or undefined if none. */
+  private async downloadFromDatastore(datastore: string, path: string, dir: string): Promise<string | undefined> {
+    if (datastore.toLowerCase() !== DEFAULT_DATASTORE) return undefined;
+    const container = this.storage.container(this.datastoreContainer);
+    const file = container.getBlobClient(path);
+    if (path && (await file.exists())) {
+      const local = this.layout.inside(dir, path.split('/').at(-1)!);
+      mkdirSync(dir, { recursive: true });
+      await file.downloadToFile(local);
+      return local;
+    }
+    const prefix = path === '' || path.endsWith('/') ? path : `${path}/`;
+    let found = false;
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      const local = this.layout.inside(dir, blob.name.slice(prefix.length));
+      mkdirSync(dirname(local), { recursive: true });
+      await container.getBlobClient(blob.name).downloadToFile(local);
+      found = true;
+    }
+    return found ? dir : undefined;
+  }
+
+  private putVersion(
+    asset: AssetKind,
+    name: string,
+    version: string,
+    body: unknown,
+    staged: string | undefined,
+  ): Reply {
     checkName(name, RESOURCE_NAME, 'name');
     checkName(version, VERSION, 'version');
     const schema =
@@ -757,7 +779,7 @@ export class Workspace {
         }
       }
     } else if (asset.segment === 'models' && props.modelUri) {
-      artifact = this.resolveModelArtifact(props.modelUri);
+      artifact = this.resolveModelArtifact(props.modelUri, staged);
       if (artifact?.job && !props.jobName) props.jobName = artifact.job;
     }
     const row = this.store.transaction(() => {
@@ -820,9 +842,13 @@ export class Workspace {
   /**
    * Finds the model files a modelUri points at: a folder (an MLflow model's MLmodel and data, or a model.json) or a
    * model.json file. Job outputs must exist (registering from a missing job output is a client error); other URIs
-   * are accepted without files, and deploying such a model fails provisioning.
+   * are accepted without files, and deploying such a model fails provisioning. A datastore path is read from the
+   * copy `staged` holds (downloaded beforehand from storage).
    */
-  private resolveModelArtifact(modelUri: string): { from: string; folder: boolean; job?: string } | undefined {
+  private resolveModelArtifact(
+    modelUri: string,
+    staged: string | undefined,
+  ): { from: string; folder: boolean; job?: string } | undefined {
     const parsed = parseUri(modelUri);
     if (parsed.kind === 'jobOutput') {
       const job = this.store.get(`jobs/${parsed.job}`);
@@ -848,7 +874,7 @@ export class Workspace {
       return { from: folder, folder: true, job: job.name };
     }
     let path: string | undefined;
-    if (parsed.kind === 'datastore') path = this.layout.datastore(parsed.datastore, parsed.path);
+    if (parsed.kind === 'datastore') path = staged;
     else if (parsed.kind === 'file') path = parsed.path;
     if (!path || !existsSync(path)) return undefined;
     if (statSync(path).isDirectory()) return isModelFolder(path) ? { from: path, folder: true } : undefined;
@@ -1730,7 +1756,7 @@ export class Workspace {
         const t2 = setTimeout(
           () => {
             this.jobTimers.delete(lname);
-            if (!this.closed) this.runJob(name);
+            if (!this.closed) void this.runJob(name);
           },
           runAt - Math.floor(runAt / 5),
         );
@@ -1770,14 +1796,20 @@ export class Workspace {
   }
 
   /** Trains the model a command job describes; failures become a Failed job with the reason in its properties. */
-  private runJob(name: string): void {
-    const row = this.store.get(`jobs/${name}`);
-    if (!row || TERMINAL_JOB.has(row.body.properties.status) || row.body.properties.status === 'CancelRequested')
-      return;
+  private async runJob(name: string): Promise<void> {
+    const running = () => {
+      const row = this.store.get(`jobs/${name}`);
+      const status = row?.body.properties.status;
+      return this.closed || !row || TERMINAL_JOB.has(status) || status === 'CancelRequested' ? undefined : row;
+    };
+    const row = running();
+    if (!row) return;
     const p = row.body.properties;
     try {
       const cmd = parseCommand(p.command, (p.inputs ?? {}) as Record<string, JobInputSpec | null>);
-      const table = this.readData(cmd.data);
+      const table = await this.readData(cmd.data);
+      // Canceled, deleted or shut down while the data was read.
+      if (!running()) return;
       const artifact = train(table, {
         task: cmd.task,
         target: cmd.target,
@@ -1813,6 +1845,7 @@ export class Workspace {
       this.opts.log(`job ${row.name} completed: ${JSON.stringify(artifact.metrics)}`);
       this.setJobStatus(row.name, 'Completed', props);
     } catch (err) {
+      if (!running()) return;
       const user = err instanceof TrainingError || err instanceof ArmError;
       const message = (err as Error).message;
       this.opts.log(`job ${row.name} failed: ${message}`);
@@ -1824,7 +1857,7 @@ export class Workspace {
   }
 
   /** Reads a table from a data URI: data asset references are followed to their dataUri. */
-  readData(uri: string, depth = 0): Table {
+  async readData(uri: string, depth = 0): Promise<Table> {
     const parsed = parseUri(uri);
     switch (parsed.kind) {
       case 'dataAsset': {
@@ -1844,7 +1877,7 @@ export class Workspace {
         return this.readData(row.body.properties.dataUri, depth + 1);
       }
       case 'datastore':
-        return readTableAt(this.layout.datastore(parsed.datastore, parsed.path), uri);
+        return this.readDatastore(parsed.datastore, parsed.path, uri);
       case 'file':
         return readTableAt(parsed.path, uri);
       case 'jobOutput':
@@ -1858,17 +1891,48 @@ export class Workspace {
     }
   }
 
+  /**
+   * A datastore path is a blob (uri_file) or a folder of blobs (uri_folder); a folder's CSV/JSON files are read
+   * in name order as one table, each with the same columns.
+   */
+  private async readDatastore(datastore: string, path: string, uri: string): Promise<Table> {
+    if (datastore.toLowerCase() !== DEFAULT_DATASTORE) {
+      throw new TrainingError(
+        `Datastore '${datastore}' of '${uri}' does not exist; the workspace has '${DEFAULT_DATASTORE}'.`,
+      );
+    }
+    const container = this.storage.container(this.datastoreContainer);
+    const file = container.getBlobClient(path);
+    const parts: { name: string; text: string }[] = [];
+    if (path && (await file.exists())) {
+      parts.push({ name: path, text: (await file.downloadToBuffer()).toString('utf8') });
+    } else {
+      const prefix = path === '' || path.endsWith('/') ? path : `${path}/`;
+      for await (const blob of container.listBlobsFlat({ prefix })) {
+        if (!/\.(csv|json)$/i.test(blob.name)) continue;
+        const text = (await container.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+        parts.push({ name: blob.name, text });
+      }
+      if (parts.length === 0) throw new TrainingError(`Data not found at '${uri}'.`);
+    }
+    try {
+      return concatTables(parts.map((part) => ({ source: part.name, table: tableFromText(part.text, part.name) })));
+    } catch (err) {
+      throw new TrainingError(`Cannot read '${uri}': ${(err as Error).message}`);
+    }
+  }
+
   // ---- admin helpers ------------------------------------------------------------------------------------------
 
-  /** Writes rows as CSV into the default datastore and registers them as a uri_file data asset version. */
-  createDataAsset(args: {
+  /** Uploads rows as CSV to the default datastore and registers them as a uri_file data asset version. */
+  async createDataAsset(args: {
     name: string;
     version?: string;
     table: Table;
     description?: string;
     tags?: Record<string, string>;
     properties?: Record<string, string>;
-  }): Json {
+  }): Promise<Json> {
     checkName(args.name, RESOURCE_NAME, 'name');
     const versions = this.store.list('dataVersion', `data/${args.name}`).map((v) => v.name);
     const version = args.version ?? nextVersion(versions);
@@ -1877,28 +1941,34 @@ export class Workspace {
       throw new ArmError(409, 'Conflict', `Data asset '${args.name}' already has version '${version}'.`, 'version');
     }
     const rel = `local-data/${args.name}/${version}/data.csv`;
-    const file = this.layout.datastore(DEFAULT_DATASTORE, rel);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, toCsv(args.table.columns, args.table.rows));
-    const reply = this.putVersion(ASSETS.data!, args.name, version, {
-      properties: {
-        dataType: 'uri_file',
-        dataUri: `azureml://datastores/${DEFAULT_DATASTORE}/paths/${rel}`,
-        description: args.description ?? null,
-        tags: args.tags ?? {},
+    const csv = toCsv(args.table.columns, args.table.rows);
+    await this.storage.container(this.datastoreContainer).getBlockBlobClient(rel).upload(csv, Buffer.byteLength(csv));
+    await this.storage.flush();
+    const reply = this.putVersion(
+      ASSETS.data!,
+      args.name,
+      version,
+      {
         properties: {
-          rows: String(args.table.rows.length),
-          columns: args.table.columns.join(','),
-          ...(args.properties ?? {}),
+          dataType: 'uri_file',
+          dataUri: `azureml://datastores/${DEFAULT_DATASTORE}/paths/${rel}`,
+          description: args.description ?? null,
+          tags: args.tags ?? {},
+          properties: {
+            rows: String(args.table.rows.length),
+            columns: args.table.columns.join(','),
+            ...(args.properties ?? {}),
+          },
         },
       },
-    });
+      undefined,
+    );
     return reply.body as Json;
   }
 
-  generateData(
+  async generateData(
     args: GenerateOptions & { name: string; version?: string; description?: string; tags?: Record<string, string> },
-  ): Json {
+  ): Promise<Json> {
     const { name, version, description, tags, ...gen } = args;
     const ds = generateDataset(gen);
     return this.createDataAsset({

@@ -1,6 +1,5 @@
 /** The production Azure adapters, with the official SDK's pipeline intact, against the local workspace over https. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobDataReader } from '../../lib/azure/data-reader';
 import { AzureMlWorkspace, retryAfter } from '../../lib/azure/ml-workspace';
 import { EndpointScoring, ScoringError } from '../../lib/azure/scoring';
 import type { LocalWorkspace } from '../../local/workspace/index';
@@ -9,6 +8,7 @@ import {
   PROVISIONING_MS,
   removeTempDirs,
   rest,
+  dataReader,
   sdk,
   start,
   trainAndRegister,
@@ -49,17 +49,13 @@ describe('Azure adapters against the local workspace', () => {
   });
 
   it('reads a data asset through its datastore and the Blob REST API', async () => {
-    ws.generateData({ name: 'eval', version: '1', rows: 50, seed: 3 });
-    const reader = new BlobDataReader(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
-      blobServiceUrl: `${ws.armEndpoint}/blob/{account}`,
-      caCert: ws.caCert,
-    });
+    await ws.generateData({ name: 'eval', version: '1', rows: 50, seed: 3 });
+    const reader = dataReader(ws);
     const table = await reader.readDataAsset('eval', '1');
     expect(table.columns).toEqual(['x1', 'x2', 'x3', 'x4', 'y']);
     expect(table.rows).toHaveLength(50);
     expect(table.rows.every((r) => r.every((v) => typeof v === 'number'))).toBe(true);
     await expect(reader.readDataAsset('eval', '9')).rejects.toThrow();
-    reader.close();
   });
 
   it('changes model tags without losing the others', async () => {

@@ -6,11 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, requestRow, type ActivityHandlers } from '../../lib/activities';
-import { BlobDataReader } from '../../lib/azure/data-reader';
 import { parsePolicies, type Policy } from '../../lib/domain/policy';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { EndpointScoring } from '../../lib/azure/scoring';
-import { mlWorkspace, removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import { dataReader, mlWorkspace, removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
 
 const EP = 'houses-ep';
 const COLUMNS = ['rooms', 'area', 'age', 'floor', 'price'];
@@ -50,10 +49,7 @@ describe('columns of the smoke test and the evaluation, against the local worksp
   beforeAll(async () => {
     ws = await start();
     const client = sdk(ws);
-    const reader = new BlobDataReader(client, ws.credential(), ws.resourceGroup, ws.workspaceName, {
-      blobServiceUrl: `${ws.armEndpoint}/blob/{account}`,
-      caCert: ws.caCert,
-    });
+    const reader = dataReader(ws);
     activities = createActivities({
       workspace: mlWorkspace(ws),
       scoring: new EndpointScoring({ caCert: ws.caCert }),
@@ -64,7 +60,7 @@ describe('columns of the smoke test and the evaluation, against the local worksp
       signal: async () => true,
     } as unknown as Parameters<typeof createActivities>[0]);
     await trainAndRegister(ws, client, { job: 'houses-train', model: 'houses', version: '1', columns: COLUMNS });
-    ws.uploadData({
+    await ws.uploadData({
       name: 'houses-eval',
       version: '1',
       table: { ...ws.sampleRows({ rows: 200, seed: 9 }), columns: COLUMNS },

@@ -11,7 +11,7 @@ import { createTrainingActivities, environmentVersionOf, repoRoot, type Activity
 import { BlobDataReader } from '../../lib/azure/data-reader';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { TrainingJobCheck } from '../../orchestrations/contract';
-import { mlWorkspace, removeTempDirs, rest, sdk, start, tempDir, waitFor } from '../workspace/helpers';
+import { dataReader, mlWorkspace, removeTempDirs, rest, sdk, start, tempDir, waitFor } from '../workspace/helpers';
 
 describe('training activities against the local workspace', () => {
   let ws: LocalWorkspace;
@@ -25,10 +25,7 @@ describe('training activities against the local workspace', () => {
     // Jobs run long enough for a cancel sent right after submission to find them running.
     ws = await start({ jobMs: 600 });
     const workspace = mlWorkspace(ws);
-    reader = new BlobDataReader(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
-      blobServiceUrl: `${ws.armEndpoint}/blob/{account}`,
-      caCert: ws.caCert,
-    });
+    reader = dataReader(ws);
     // A copy of the repo's job spec and environment, plus a spec whose command cannot train.
     repo = tempDir();
     mkdirSync(path.join(repo, 'jobs'));
@@ -56,10 +53,9 @@ describe('training activities against the local workspace', () => {
       repoDir: repo,
     } as unknown as ActivityDeps & { repoDir: string };
     activities = createTrainingActivities(deps);
-    ws.generateData({ name: 'demand-eval', version: '1', rows: 400, seed: 1000 });
+    await ws.generateData({ name: 'demand-eval', version: '1', rows: 400, seed: 1000 });
   });
   afterAll(async () => {
-    reader.close();
     await ws.close();
     removeTempDirs();
   });
@@ -102,8 +98,8 @@ describe('training activities against the local workspace', () => {
   });
 
   it('passes clean data (latest version) and fails missing values, out-of-range values and a far shift', async () => {
-    ws.generateData({ name: 'demand-train', version: '1', rows: 500, seed: 5 });
-    ws.generateData({ name: 'demand-train', version: '2', rows: 500, seed: 6, drift: 1 });
+    await ws.generateData({ name: 'demand-train', version: '1', rows: 500, seed: 5 });
+    await ws.generateData({ name: 'demand-train', version: '2', rows: 500, seed: 6, drift: 1 });
     const ok = await activities.checkTrainingData({
       jobSpec: 'jobs/train-demand.json',
       dataAsset: { name: 'demand-train' },
@@ -117,7 +113,11 @@ describe('training activities against the local workspace', () => {
       if (i === 1) row[1] = 1e6;
       return row;
     });
-    ws.uploadData({ name: 'demand-train', version: '3', table: { columns: ['x1', 'x2', 'x3', 'x4', 'y'], rows } });
+    await ws.uploadData({
+      name: 'demand-train',
+      version: '3',
+      table: { columns: ['x1', 'x2', 'x3', 'x4', 'y'], rows },
+    });
     const bad = await activities.checkTrainingData({
       jobSpec: 'jobs/train-demand.json',
       dataAsset: { name: 'demand-train', version: '3' },
@@ -132,7 +132,7 @@ describe('training activities against the local workspace', () => {
     );
     expect(bad.report).toMatch(/Data checks FAILED/);
 
-    ws.generateData({ name: 'demand-train', version: '4', rows: 500, seed: 8, drift: 5 });
+    await ws.generateData({ name: 'demand-train', version: '4', rows: 500, seed: 8, drift: 5 });
     const shifted = await activities.checkTrainingData({
       jobSpec: 'jobs/train-demand.json',
       dataAsset: { name: 'demand-train', version: '4' },

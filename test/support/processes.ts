@@ -23,6 +23,9 @@ export interface RunningProcess {
  * Spawns `node script args…` and resolves once a line of its output matches `ready` (whose first group is the
  * URL). Fails with the process output if it exits first or is not ready within `timeoutMs`.
  */
+/** Generous: the embedded default loads and starts a storage emulator too, and CI machines are shared. */
+const READY_TIMEOUT_MS = 90_000;
+
 export function startProcess(
   script: string,
   args: string[],
@@ -43,8 +46,8 @@ export function startProcess(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stopWith('SIGKILL');
-      reject(new Error(`${script} was not ready within ${options.timeoutMs ?? 30000} ms:\n${output}`));
-    }, options.timeoutMs ?? 30000);
+      reject(new Error(`${script} was not ready within ${options.timeoutMs ?? READY_TIMEOUT_MS} ms:\n${output}`));
+    }, options.timeoutMs ?? READY_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = ready.exec(output);

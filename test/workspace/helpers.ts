@@ -2,6 +2,7 @@ import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BlobDataReader } from '../../lib/azure/data-reader';
 import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { trainingJobSpec } from '../../local/lab';
 import { WorkspaceRestClient } from '../../local/workspace/client';
@@ -56,6 +57,14 @@ export function sdk(ws: LocalWorkspace): AzureMachineLearningWorkspaces {
   });
 }
 
+/** The production data reader: datastores through ARM, blobs from the workspace's Azurite with a storage token. */
+export function dataReader(ws: LocalWorkspace): BlobDataReader {
+  return new BlobDataReader(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
+    blobServiceUrl: ws.blobServiceUrl,
+    caCert: ws.caCert,
+  });
+}
+
 export function rest(ws: LocalWorkspace): WorkspaceRestClient {
   return new WorkspaceRestClient(ws);
 }
@@ -92,9 +101,9 @@ export async function trainAndRegister(
   const rg = ws.resourceGroup;
   const name = ws.workspaceName;
   const generate = { rows: 400, seed: args.seed ?? 1, drift: args.drift ?? 0, quality: args.quality ?? 1 };
-  const data = args.columns
+  const data = await (args.columns
     ? ws.uploadData({ name: `${args.job}-data`, table: { ...ws.sampleRows(generate), columns: args.columns } })
-    : ws.generateData({ name: `${args.job}-data`, ...generate });
+    : ws.generateData({ name: `${args.job}-data`, ...generate }));
   const workspace = mlWorkspace(ws);
   await workspace.submitJob(
     args.job,

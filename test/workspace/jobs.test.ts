@@ -20,7 +20,7 @@ beforeAll(async () => {
   ws = await start();
   client = sdk(ws);
   workspace = mlWorkspace(ws);
-  ws.generateData({ name: 'jobs-data', version: '1', rows: 300, seed: 3 });
+  await ws.generateData({ name: 'jobs-data', version: '1', rows: 300, seed: 3 });
   spec = await trainingJobSpec(workspace, {
     command: TRAIN_COMMAND,
     environmentId: 'azureml:env:1',

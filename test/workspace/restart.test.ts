@@ -132,11 +132,11 @@ describe('restart on the same data directory', () => {
     }
   });
 
-  it('re-runs a job that was running when the process stopped', async () => {
+  it('re-runs a job that was running when the process stopped, its data still in storage (Azurite state)', async () => {
     const dataDir = tempDir();
     // Running after 500 ms, training due at 2500 ms: the process stops in between.
     const a = await start({ dataDir, jobMs: 2500 });
-    a.generateData({ name: 'rerun-data', rows: 150 });
+    await a.generateData({ name: 'rerun-data', rows: 150 });
     const raw = rest(a);
     const put = await raw.arm('PUT', '/jobs/rerun', {
       properties: {

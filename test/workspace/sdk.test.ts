@@ -236,7 +236,7 @@ describe('the real SDK against the local workspace (https, bearer token policy)'
   });
 
   it('runs command jobs: create, get status, list, cancel and delete', async () => {
-    ws.generateData({ name: 'jobs-data', rows: 200, seed: 4 });
+    await ws.generateData({ name: 'jobs-data', rows: 200, seed: 4 });
     const props = {
       jobType: 'Command' as const,
       command: 'python train.py --task regression --target y --data azureml:jobs-data:1',

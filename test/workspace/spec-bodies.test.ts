@@ -37,7 +37,7 @@ function expectResource(body: Record<string, unknown>, type: string): void {
 
 describe('REST specification example bodies', () => {
   it('DataVersionBase/createOrUpdate', async () => {
-    ws.generateData({ name: 'spec-data-src', rows: 100 });
+    await ws.generateData({ name: 'spec-data-src', rows: 100 });
     const src = await raw.arm('GET', '/data/spec-data-src/versions/1');
     const body = {
       properties: {
@@ -229,7 +229,7 @@ describe('REST specification example bodies', () => {
   });
 
   it('OnlineDeployment/ManagedOnlineDeployment/createOrUpdate', async () => {
-    ws.generateData({ name: 'spec-train', rows: 100 });
+    await ws.generateData({ name: 'spec-train', rows: 100 });
     await raw.arm('PUT', '/jobs/spec-train-job', {
       properties: {
         jobType: 'Command',

@@ -1,5 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommand } from '../../local/workspace/command';
 import { generateDataset, parseCsv, toCsv } from '../../local/workspace/datagen';
@@ -146,7 +144,7 @@ describe('jobs, data assets and models in the workspace', () => {
   });
 
   it('fails a job with a bad command clearly and emits RunStatusChanged Failed', async () => {
-    ws.generateData({ name: 'bad-cmd-data', rows: 100 });
+    await ws.generateData({ name: 'bad-cmd-data', rows: 100 });
     const raw = rest(ws);
     await raw.arm('PUT', '/jobs/bad-cmd', {
       properties: {
@@ -188,23 +186,22 @@ describe('jobs, data assets and models in the workspace', () => {
     expect(job.properties.status).toBe('Completed');
     expect((await mlWorkspace(ws).getRunMetrics('churn-job'))?.accuracy).toBeGreaterThan(0.7);
 
-    // A custom model can also come from a folder in the datastore holding model.json.
-    const folder = join(ws.dataDir, 'datastores', 'workspaceblobstore', 'models', 'churn');
-    mkdirSync(folder, { recursive: true });
-    writeFileSync(
-      join(folder, 'model.json'),
-      JSON.stringify(
-        train(
-          parseCsv(
-            toCsv(
-              ['x1', 'x2', 'x3', 'x4', 'churn'],
-              rows.map((r) => Object.values(r)),
-            ),
+    // A custom model can also come from a folder in the datastore (a blob container of the workspace's storage account).
+    const model = JSON.stringify(
+      train(
+        parseCsv(
+          toCsv(
+            ['x1', 'x2', 'x3', 'x4', 'churn'],
+            rows.map((r) => Object.values(r)),
           ),
-          { task: 'classification', target: 'churn' },
         ),
+        { task: 'classification', target: 'churn' },
       ),
     );
+    await ws.storage
+      .container(ws.datastoreContainer)
+      .getBlockBlobClient('models/churn/model.json')
+      .upload(model, model.length);
     const mv = await raw.arm('PUT', '/models/churn/versions/1', {
       properties: { modelUri: 'azureml://datastores/workspaceblobstore/paths/models/churn' },
     });
