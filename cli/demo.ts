@@ -248,6 +248,15 @@ async function tell(story: Story): Promise<void> {
     afterRetraining[retrained] === 'production' && afterRetraining['5'] === 'surpassed',
     `v${retrained} production, v5 surpassed`,
   );
+  const types = await story.lab.deployedModelTypes('demand-ep');
+  story.check(
+    Object.keys(types).length > 0 && Object.values(types).every((t) => t === 'mlflow_model'),
+    `every deployment on demand-ep serves an MLflow model, deployed without a scoring script or an environment (${Object.entries(
+      types,
+    )
+      .map(([d, t]) => `${d}: ${t}`)
+      .join(', ')})`,
+  );
 
   story.say('8. A broken feed lands far off the reference distribution; ana asks for a retraining by hand (a person');
   story.say('   bypasses the cooldown), and the data checks stop it before any compute is spent.');

@@ -220,4 +220,16 @@ export class Lab {
     }
     return out;
   }
+
+  /** The type of the model each deployment of an endpoint serves (`mlflow_model` needs no scoring script). */
+  async deployedModelTypes(endpoint: string): Promise<Record<string, string | undefined>> {
+    const { resourceGroup: rg, workspaceName: ws } = this.info;
+    const out: Record<string, string | undefined> = {};
+    for await (const d of this.client.onlineDeployments.list(rg, ws, endpoint)) {
+      const model = /\/models\/([^/]+)\/versions\/([^/]+)$/i.exec(d.properties.model ?? '');
+      const version = model ? await this.client.modelVersions.get(rg, ws, model[1]!, model[2]!) : undefined;
+      out[d.name ?? ''] = version?.properties.modelType ?? undefined;
+    }
+    return out;
+  }
 }

@@ -15,6 +15,7 @@ describe('champion demo', () => {
     expect(out).not.toContain('✘');
     expect(out).toMatch(/v1 is staged and waits for a person/);
     expect(out).toMatch(/v4: a newer winner \(promote:demand:5\) replaced this staged version/);
+    expect(out).toMatch(/✔ every deployment on demand-ep serves an MLflow model/);
     expect(code).toBe(0);
   });
 });
