@@ -576,6 +576,34 @@ describe('promoteModel custom status', () => {
   });
 });
 
+describe('promoteModel with a 10-day approval timeout', () => {
+  it('waits through the long timer in 3-day links, times out on day 10, and replays what it recorded', async () => {
+    const day = 24 * 60 * 60 * 1000;
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    let clock = t0;
+    const world = new World();
+    current = startEngine(world.register(new Registry()), { now: () => new Date(clock) });
+    const t = current;
+    const promotion = input('1');
+    promotion.policy = { ...policy, approval: { ...policy.approval, timeout: 'P10D', timeoutMs: 10 * day } };
+    const id = await t.engine.startNew('promoteModel', { instanceId: 'promote:demand:1', input: promotion });
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    for (const d of [3, 6, 9, 10]) {
+      clock = t0 + d * day;
+      t.engine.checkTimers();
+      await t.engine.whenIdle();
+    }
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('approval-timed-out');
+    const recorded = (await t.engine.exportHistory(id))!;
+    const links = recorded.history.filter((e) => e.EventType === H.TimerFired).map((e) => e.FireAt);
+    expect(links).toEqual([3, 6, 9, 10].map((d) => new Date(t0 + d * day).toISOString()));
+    const replay = await replayHistory(new World().register(new Registry()).handler('promoteModel'), recorded);
+    expect((replay.output as PromotionResult).outcome).toBe('approval-timed-out');
+    expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+});
+
 describe('promoteModel golden history', () => {
   const file = join(__dirname, 'golden', 'promote-model.json');
 

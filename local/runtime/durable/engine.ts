@@ -32,7 +32,10 @@ import {
   interpretResult,
   isEntityLeaf,
   matchHistory,
+  MAXIMUM_SHORT_TIMER_MS,
+  nextLongTimerFireAt,
   type FlatActions,
+  type HistoryMatch,
   type OrchestratorOutcome,
   type ScheduleLeaf,
 } from './replay';
@@ -166,6 +169,8 @@ type Control = 'terminate' | 'suspend' | 'resume';
 interface MessagePayload {
   e?: HistoryEvent;
   r?: RetryCtx;
+  /** A long timer's link: when the whole timer ends. */
+  l?: number;
   c?: Control;
   reason?: string;
 }
@@ -176,6 +181,7 @@ interface InboxItem {
   executionId: string | null;
   event?: HistoryEvent;
   retry?: RetryCtx;
+  longTimerEnd?: number;
   control?: Control;
   reason?: string;
 }
@@ -199,7 +205,7 @@ interface ChildStart {
 interface EpisodePlan {
   scheduled: HistoryEvent[];
   activities: { taskId: number; name: string; input: unknown; attempt: number; retry?: RetryCtx }[];
-  timers: { timerId: number; fireAt: number; retry?: RetryCtx }[];
+  timers: { timerId: number; fireAt: number; retry?: RetryCtx; longTimerEnd?: number }[];
   children: ChildStart[];
   /** Failures the host reports straight back to this instance (e.g. retries after retryTimeout). */
   selfMessages: { event: HistoryEvent; retry?: RetryCtx }[];
@@ -1068,6 +1074,7 @@ export class DurableEngine {
       item.event = p.e;
     }
     if (p.r) item.retry = p.r;
+    if (p.l !== undefined) item.longTimerEnd = p.l;
     if (p.c) {
       item.control = p.c;
       item.reason = p.reason ?? '';
@@ -1142,9 +1149,10 @@ export class DurableEngine {
     const batch: InboxItem[] = [];
     if (!suspended && hasStarted) {
       for (const item of normal) {
-        // A retry trigger (failure of a *WithRetry task, or its retry timer) goes alone in its episode, so the
-        // retry timer / re-schedule takes the next sequence id before anything the orchestrator yields afterwards.
-        if (item.retry) {
+        // A retry trigger (failure of a *WithRetry task, or its retry timer) or a long timer's link goes alone in
+        // its episode, so the retry timer / re-schedule / next link takes the next sequence id before anything the
+        // orchestrator yields afterwards (the SDK adds a long timer's next link as it sees the last one fire).
+        if (item.retry || item.longTimerEnd !== undefined) {
           if (batch.length === 0) batch.push(item);
           break;
         }
@@ -1327,7 +1335,9 @@ export class DurableEngine {
     if (this.crashed) return;
 
     const flat: FlatActions = outcome.state ? flattenActions(outcome.state.actions) : { leaves: [] };
-    const match = outcome.state ? matchHistory(oldEvents, flat.leaves) : { matched: 0, leafIds: [], allocated: 0 };
+    const match: HistoryMatch = outcome.state
+      ? matchHistory(oldEvents, flat.leaves)
+      : { matched: 0, leafIds: [], allocated: 0, currentTimerIds: new Map() };
     const newStatusJson =
       outcome.state && outcome.state.customStatus !== undefined ? toJson(outcome.state.customStatus) : undefined;
     const statusTooLarge = newStatusJson ? customStatusTooLarge(newStatusJson) : undefined;
@@ -1495,7 +1505,7 @@ export class DurableEngine {
     inst: InstanceRow,
     batch: InboxItem[],
     leaves: ScheduleLeaf[],
-    match: { matched: number; leafIds: number[]; allocated: number },
+    match: HistoryMatch,
     plan: EpisodePlan,
     now: number,
   ): void {
@@ -1527,18 +1537,30 @@ export class DurableEngine {
       }
     }
 
+    const end = trigger?.longTimerEnd;
+    if (end !== undefined && trigger?.event?.EventType === HistoryEventType.TimerFired && end > now) {
+      const timerId = seq++;
+      const fireAt = nextLongTimerFireAt(now, end);
+      plan.scheduled.push(ev(HistoryEventType.TimerCreated, ts, { FireAt: new Date(fireAt).toISOString() }, timerId));
+      plan.timers.push({ timerId, fireAt, longTimerEnd: end });
+    }
+
     for (let i = 0; i < match.matched; i++) {
       const leaf = leaves[i]!;
-      if (leaf.kind === 'timer' && leaf.isCanceled) plan.canceledTimers.push(match.leafIds[i]!);
+      const id = match.leafIds[i]!;
+      if (leaf.kind === 'timer' && leaf.isCanceled) plan.canceledTimers.push(match.currentTimerIds.get(id) ?? id);
     }
 
     for (let i = match.matched; i < leaves.length; i++) {
       const leaf = leaves[i]!;
       const id = seq++;
       if (leaf.kind === 'timer') {
-        const fireAt = Number.isFinite(leaf.fireAt) ? leaf.fireAt! : now;
+        const end = Number.isFinite(leaf.fireAt) ? leaf.fireAt! : now;
+        // Longer than the maximum short timer: the first link of a chain (extension: CreateTimer's loop).
+        const long = end - now > MAXIMUM_SHORT_TIMER_MS;
+        const fireAt = long ? nextLongTimerFireAt(now, end) : end;
         plan.scheduled.push(ev(HistoryEventType.TimerCreated, ts, { FireAt: new Date(fireAt).toISOString() }, id));
-        if (!leaf.isCanceled) plan.timers.push({ timerId: id, fireAt });
+        if (!leaf.isCanceled) plan.timers.push({ timerId: id, fireAt, ...(long ? { longTimerEnd: end } : {}) });
         continue;
       }
       if (isEntityLeaf(leaf.kind)) {
@@ -1695,6 +1717,7 @@ export class DurableEngine {
         }),
       };
       if (t.retry) payload.r = t.retry;
+      if (t.longTimerEnd !== undefined) payload.l = t.longTimerEnd;
       this.store.insertMessage(instanceId, inst.execution_id, t.fireAt, JSON.stringify(payload), t.timerId);
     }
     for (const timerId of plan.canceledTimers) this.store.deleteTimer(instanceId, inst.execution_id, timerId);

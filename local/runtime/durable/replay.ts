@@ -26,11 +26,22 @@ export function replaySchema(name: string, setting: string): number {
   throw new Error(`${setting}: "${name}" is not one of ${Object.keys(REPLAY_SCHEMAS).join(', ')}.`);
 }
 /**
- * TimeSpan.MaxValue: the SDK never splits a timer into long-timer chunks (SQLite has no timer length limit), so
- * every createTimer is one CreateTimer action, one TimerCreated and one TimerFired.
+ * Azure Storage's timer limits, which the extension sends the SDK (AzureStorageDurabilityProvider: MaximumDelayTime
+ * 6 days, LongRunningTimerIntervalLength 3 days): a longer timer is a chain of shorter ones, on Azure and here.
  */
-export const MAXIMUM_SHORT_TIMER_DURATION = '10675199.02:48:05.4775807';
+export const MAXIMUM_SHORT_TIMER_DURATION = '6.00:00:00';
 export const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
+const DAY_MS = 24 * 60 * 60 * 1000;
+export const MAXIMUM_SHORT_TIMER_MS = 6 * DAY_MS;
+export const LONG_RUNNING_TIMER_INTERVAL_MS = 3 * DAY_MS;
+
+/**
+ * The next link of a long timer ending at `finalFireAt`, as the extension's DurableOrchestrationContext.CreateTimer
+ * loops: the interval while the rest is at least that long, else the rest.
+ */
+export function nextLongTimerFireAt(now: number, finalFireAt: number): number {
+  return finalFireAt - now < LONG_RUNNING_TIMER_INTERVAL_MS ? finalFireAt : now + LONG_RUNNING_TIMER_INTERVAL_MS;
+}
 export const DEFAULT_HTTP_ASYNC_SLEEP_MS = 30_000;
 
 const OUT_OF_PROC_LABEL = '$OutOfProcData$:';
@@ -324,6 +335,8 @@ export interface HistoryMatch {
   leafIds: number[];
   /** Sequence ids taken so far (leaves plus the retry timers and re-schedules the host added). */
   allocated: number;
+  /** Long timers: the id of the link that runs now, by the id of the leaf's first link. */
+  currentTimerIds: Map<number, number>;
   /** NonDeterministicOrchestrationException-style message when the replay contradicts the history. */
   error?: string;
 }
@@ -335,6 +348,12 @@ interface RetryChain {
   attempts: number;
   currentTaskId: number;
   timerId?: number;
+}
+
+/** A timer longer than the maximum short timer: links until `finalFireAt` (see nextLongTimerFireAt). */
+interface LongTimer {
+  firstId: number;
+  finalFireAt: number;
 }
 
 /** What a recorded event scheduled, in the same terms as a leaf (only the fields matching compares). */
@@ -407,22 +426,33 @@ export function matchHistory(history: readonly HistoryEvent[], leaves: readonly 
   const leafIds: number[] = [];
   const chains = new Map<number, RetryChain>();
   const chainByTimer = new Map<number, RetryChain>();
-  const expected: { chain: RetryChain; what: 'timer' | 'reschedule' }[] = [];
+  const expected: ({ chain: RetryChain; what: 'timer' | 'reschedule' } | { long: LongTimer; what: 'link' })[] = [];
+  const longTimers = new Map<number, LongTimer>();
+  const currentTimerIds = new Map<number, number>();
+  let episodeTime = NaN;
   const fail = (message: string): HistoryMatch => ({
     matched: p,
     leafIds,
     allocated,
+    currentTimerIds,
     error: `Non-Deterministic workflow detected: ${message} ${CHANGE_HINT}`,
   });
 
   for (const e of history) {
     const t = e.EventType;
+    if (t === HistoryEventType.OrchestratorStarted) {
+      episodeTime = new Date(e.Timestamp).getTime();
+      continue;
+    }
     if (t === HistoryEventType.TaskFailed || t === HistoryEventType.SubOrchestrationInstanceFailed) {
       const chain = chains.get(e.TaskScheduledId ?? -1);
       if (chain && chain.currentTaskId === e.TaskScheduledId) expected.push({ chain, what: 'timer' });
       continue;
     }
     if (t === HistoryEventType.TimerFired) {
+      // A long timer's link fired before its end: the host (and the SDK) add the next link at once.
+      const long = longTimers.get(e.TimerId ?? -1);
+      if (long && long.finalFireAt > episodeTime) expected.push({ long, what: 'link' });
       const chain = chainByTimer.get(e.TimerId ?? -1);
       if (chain) {
         chainByTimer.delete(e.TimerId ?? -1);
@@ -444,6 +474,12 @@ export function matchHistory(history: readonly HistoryEvent[], leaves: readonly 
 
     const front = expected[0];
     if (front) {
+      if (front.what === 'link' && kind === 'timer') {
+        expected.shift();
+        longTimers.set(id, front.long);
+        currentTimerIds.set(front.long.firstId, id);
+        continue;
+      }
       if (front.what === 'timer' && kind === 'timer') {
         expected.shift();
         front.chain.timerId = id;
@@ -472,6 +508,9 @@ export function matchHistory(history: readonly HistoryEvent[], leaves: readonly 
           `but the current replay execution instead scheduled ${describe(leaf)} with this sequence ID.`,
       );
     }
+    if (kind === 'timer' && leaf.fireAt !== undefined && new Date(e.FireAt ?? NaN).getTime() < leaf.fireAt) {
+      longTimers.set(id, { firstId: id, finalFireAt: leaf.fireAt });
+    }
     if (leaf.retry && (kind === 'activity' || kind === 'suborchestration')) {
       const chain: RetryChain = {
         kind,
@@ -485,7 +524,7 @@ export function matchHistory(history: readonly HistoryEvent[], leaves: readonly 
     leafIds.push(id);
     p++;
   }
-  return { matched: p, leafIds, allocated };
+  return { matched: p, leafIds, allocated, currentTimerIds };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
