@@ -21,6 +21,7 @@ import { createActivities, type ActivityHandlers } from '../lib/activities';
 import { getApp } from '../lib/app';
 import { policyFor, type Policy } from '../lib/domain/policy';
 import { planBlueGreenRollout } from '../lib/domain/rollout-plan';
+import { decideByLink, Inbox } from '../local/inbox';
 import { Lab, type TrainedModel } from '../local/lab';
 import { DEMO_ENDPOINT, DEMO_MODEL, demoPolicy, freePort, startEmbedded, type Embedded } from '../local/start';
 import type { ArmRequestRow } from '../local/workspace/index';
@@ -232,6 +233,7 @@ async function plainScript(activities: ActivityHandlers, policy: Policy, version
 async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'champion-bench-promotion-'));
   const policiesFile = path.join(dir, 'policies.json');
+  const dataDir = path.join(dir, 'data');
   writeFileSync(policiesFile, JSON.stringify(benchPolicies(), null, 2));
   const hostLog: string[] = [];
   const envBefore = { ...process.env };
@@ -252,7 +254,7 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
     log(`promotion: starting the embedded default (workspace + Functions host)`);
     embedded = await startEmbedded({
       appDir: path.resolve(__dirname, '..', '..'),
-      dataDir: path.join(dir, 'data'),
+      dataDir,
       port: await freePort(),
       workspacePort: 0,
       policiesFile,
@@ -391,8 +393,8 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
       view: PromotionView,
       version: string,
     ): Promise<Omit<ApprovalSample, 'writes' | 'version'>> => {
-      const url = view.status?.approval?.approveUrl;
-      if (!url) throw new Error(`${id} waits for approval but offers no approve link`);
+      const url = Inbox.of(dataDir).message(id)?.approveUrl;
+      if (!url) throw new Error(`${id} waits for approval but its approvers were sent no approve link`);
       const slot = slotOf(version);
       if (!slot) throw new Error(`no deployment of ${MODEL}:${version} on ${ENDPOINT}`);
       let armAt: number | undefined;
@@ -409,7 +411,7 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
       })();
       const postedWall = Date.now();
       const posted = now();
-      const res = await fetch(url, { method: 'POST', body: JSON.stringify({ approver: APPROVER }) });
+      const res = await decideByLink(url, { approver: APPROVER });
       const answer = await res.text();
       if (res.status !== 202) {
         polling = false;

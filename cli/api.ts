@@ -80,9 +80,10 @@ export interface RetriedPromotion extends StartedPromotion {
 
 export interface DecisionRequest {
   decision: ApprovalDecision['decision'];
-  approver: string;
+  /** Off Azure, who decides (default: the app's local user); on Azure the signed-in identity decides. */
+  approver?: string;
   comment?: string;
-  /** A signed approval-link token; sent as `?token=`. */
+  /** A signed approval-link token; sent in the body, never in the URL (where it would be logged). */
   token?: string;
 }
 
@@ -135,7 +136,8 @@ export interface ChampionApi {
    * Always sent with `via: 'cli'`. Resolves once the promotion took it (202), or with `pending` when it had not
    * handled it yet; a decision that lost to another one is refused (409).
    */
-  decide(id: string, request: DecisionRequest): Promise<{ accepted: boolean; pending?: boolean }>;
+  /** `approver`: who the app recorded as deciding. */
+  decide(id: string, request: DecisionRequest): Promise<{ accepted: boolean; pending?: boolean; approver?: string }>;
   getModel(name: string): Promise<ModelView>;
   getEndpoint(name: string): Promise<EndpointDetails>;
   health(): Promise<Health>;
@@ -220,9 +222,9 @@ export function api(
     getPromotion: (id) => request('GET', `/api/promotions/${enc(id)}`),
     startPromotion: (req) => request('POST', '/api/promotions', req),
     retryPromotion: (id) => request('POST', `/api/promotions/${enc(id)}/retry`),
-    decide: (id, { token, ...decision }) =>
-      token
-        ? request('POST', `/api/promotions/${enc(id)}/decision?token=${enc(token)}`, { ...decision, via: 'cli' })
+    decide: (id, decision) =>
+      decision.token
+        ? request('POST', `/api/promotions/${enc(id)}/decision`, { ...decision, via: 'cli' })
         : request('POST', `/api/promotions/${enc(id)}/decisions`, { ...decision, via: 'cli' }),
     getModel: (name) => request('GET', `/api/models/${enc(name)}`),
     getEndpoint: (name) => request('GET', `/api/endpoints/${enc(name)}`),

@@ -7,6 +7,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format, parseArgs } from 'node:util';
+import { decideByLink, Inbox } from '../local/inbox';
 import { Lab, runsAsOnAzure } from '../local/lab';
 import { freePort, startEmbedded } from '../local/start';
 
@@ -30,11 +31,11 @@ Options:
   -h, --help         show this help`;
 
 interface Promotion {
+  id: string;
   runtimeStatus: string;
   status?: {
     phase: string;
     timeline: { at: string; phase: string; note: string }[];
-    approval?: { approveUrl: string };
   };
   result?: { outcome: string; reason: string; release?: { slot: string; gitSha?: string } };
 }
@@ -45,6 +46,8 @@ class Story {
     private readonly io: Io,
     readonly url: string,
     readonly lab: Lab,
+    /** Where the app delivers approval links (they never appear in its status or log). */
+    readonly inbox: Inbox,
   ) {}
 
   say(line: string): void {
@@ -84,9 +87,9 @@ class Story {
   }
 
   async approve(p: Promotion, approver: string): Promise<boolean> {
-    const link = p.status?.approval?.approveUrl;
+    const link = this.inbox.message(p.id)?.approveUrl;
     if (!link) return false;
-    const res = await fetch(link, { method: 'POST', body: JSON.stringify({ approver, comment: 'looks good' }) });
+    const res = await decideByLink(link, { approver, comment: 'looks good' });
     return res.status === 202;
   }
 
@@ -339,7 +342,9 @@ export async function runDemo(argv: string[], io: Io): Promise<number> {
     };
   }
 
-  const story = new Story(io, url!, new Lab(workspaceJson));
+  // The embedded default keeps its outbox beside the workspace's folder (`.data/outbox`).
+  const inbox = Inbox.of(path.dirname(path.dirname(workspaceJson)));
+  const story = new Story(io, url!, new Lab(workspaceJson), inbox);
   try {
     await tell(story);
   } catch (err) {

@@ -7,6 +7,8 @@ import { modelRef, STAGE_TAG } from '../lib/activities';
 import { getApp } from '../lib/app';
 import { armNameProblem } from '../lib/domain/names';
 import { json, problem, readJsonObject, text } from '../lib/http';
+import { APPROVAL_LINK_PAGE } from '../lib/approval-page';
+import { decisionCaller } from '../lib/identity';
 import { promotionInstanceIdPrefix } from '../lib/domain/events';
 import { parseModelVersion } from '../lib/domain/versions';
 import { readInstancePage, type InstanceStatus } from '../lib/promotion-list';
@@ -141,20 +143,42 @@ df.app.client.http('getPromotion', {
   },
 });
 
-/** Decisions through a signed link: the token is the authorisation, so the route is open. */
+/**
+ * Decisions through a signed link: the token is the authorisation, so the route is open. The link carries the
+ * token in its fragment (never sent, never logged); the page at the link's address POSTs it here in the body.
+ */
 df.app.client.http('decidePromotion', {
   authLevel: 'anonymous',
   route: 'promotions/{id}/decision',
   methods: ['POST'],
   handler: async (request, client) => {
+    // A token in a query string is in every access log on its way: refuse it rather than accept the habit.
+    if (request.query.has('token'))
+      return problem(400, 'token: send it in the body ({"token": …}), not in the URL, where it would be logged.');
     const read = await readJsonObject(request);
     if (!read.ok) return read.response;
     const { body } = read;
-    const token = request.query.get('token') ?? text(body.token);
+    const token = text(body.token);
     if (!token)
       return problem(401, 'token: a signed approval link is required here; the API takes decisions at /decisions.');
     return decide(request, client, body, token, 'link');
   },
+});
+
+/** The page an approval link opens: it reads the token from the fragment and POSTs it to the route above. */
+df.app.client.http('approvalLinkPage', {
+  authLevel: 'anonymous',
+  route: 'promotions/{id}/decision',
+  methods: ['GET'],
+  handler: async () => ({
+    status: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+    },
+    body: APPROVAL_LINK_PAGE,
+  }),
 });
 
 /** Decisions through the API and the CLI: the caller holds a function key (or passes App Service authentication). */
@@ -177,23 +201,26 @@ async function decide(
   token: string | undefined,
   via: 'link' | 'api' | 'cli',
 ): Promise<HttpResponseInit> {
-  // Behind App Service authentication the signed-in user is the approver, whatever the body says.
-  const approver = request.headers.get('x-ms-client-principal-name') ?? text(body.approver);
+  const { settings, identity } = getApp();
+  if (body.approver !== undefined && typeof body.approver !== 'string')
+    return problem(400, 'approver: must be a string.');
+  const claimed = body.approver;
   const outcome = await submitDecision(
     client,
-    getApp().settings.CHAMPION_APPROVAL_SECRET,
+    settings.CHAMPION_APPROVAL_SECRET,
     {
       promotionId: request.params.id ?? '',
       decision: text(body.decision),
-      approver,
       comment: text(body.comment),
       token,
       via,
+      identify: (issuedTo) => decisionCaller(identity, (name) => request.headers.get(name), claimed, issuedTo),
     },
     new Date(),
   );
   if (!outcome.ok) return problem(outcome.status, outcome.message);
-  return json(202, outcome.pending ? { accepted: true, pending: true } : { accepted: true });
+  const { approver, pending } = outcome;
+  return json(202, pending ? { accepted: true, approver, pending } : { accepted: true, approver });
 }
 
 app.http('getModel', {

@@ -529,25 +529,31 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     },
 
     async requestApproval(input) {
-      const expiresAt = new Date(input.expiresAt);
-      const tokens = createApprovalTokens(deps.approvalSecret, {
+      const claims = {
         promotionId: input.promotionId,
         modelName: input.modelName,
         modelVersion: input.modelVersion,
-        expiresAt,
+        expiresAt: new Date(input.expiresAt),
         nonce: input.nonce,
+      };
+      // With a list of approvers, each gets links bound to them: a forwarded link is refused to anyone else.
+      const approvers: (string | undefined)[] = input.approvers ?? [undefined];
+      const links = approvers.map((approver) => {
+        const tokens = createApprovalTokens(deps.approvalSecret, { ...claims, approver });
+        return {
+          ...(approver !== undefined ? { approver } : {}),
+          ...approvalUrls(deps.publicUrl, input.promotionId, tokens),
+        };
       });
-      const urls = approvalUrls(deps.publicUrl, input.promotionId, tokens);
       await deps.notifier.approvalRequested({
         promotionId: input.promotionId,
         modelName: input.modelName,
         modelVersion: input.modelVersion,
         evidenceSummary: input.evidenceSummary,
-        approveUrl: urls.approveUrl,
-        rejectUrl: urls.rejectUrl,
+        links,
         expiresAt: input.expiresAt,
       });
-      return { ...urls, expiresAt: input.expiresAt };
+      return { expiresAt: input.expiresAt };
     },
 
     async readStage({ modelName, modelVersion }) {

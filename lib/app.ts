@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EndpointKeyCache, type ActivityDeps } from './activities';
-import { MemoryNotifier, ServiceBusNotifier } from './adapters/notifier';
+import { MemoryNotifier, OutboxNotifier, ServiceBusNotifier } from './adapters/notifier';
 import { createTelemetry } from './adapters/telemetry';
 import { createCredential } from './azure/credential';
 import { BlobDataReader } from './azure/data-reader';
@@ -12,11 +12,14 @@ import { AzureMlWorkspace } from './azure/ml-workspace';
 import { EndpointScoring } from './azure/scoring';
 import { readSettings, type Settings } from './config';
 import { parsePolicies, type PolicySet } from './domain/policy';
+import { identityMode, type IdentityMode } from './identity';
 import type { Notifier } from './ports';
 
 export interface App {
   settings: Settings;
   policies: PolicySet;
+  /** Where approvers' identities come from. */
+  identity: IdentityMode;
   deps: Omit<ActivityDeps, 'signal'>;
 }
 
@@ -64,10 +67,13 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
           topicName: settings.SERVICEBUS_TOPIC,
           credential,
         })
-      : new MemoryNotifier({ log });
+      : settings.CHAMPION_OUTBOX_DIR
+        ? new OutboxNotifier(settings.CHAMPION_OUTBOX_DIR, log)
+        : new MemoryNotifier({ log });
   app = {
     settings,
     policies,
+    identity: identityMode(settings),
     deps: {
       workspace,
       scoring: new EndpointScoring({ caCert }),

@@ -7,6 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { sameName } from './domain/people';
 
 export type Decision = 'approve' | 'reject';
 
@@ -18,6 +19,8 @@ export interface ApprovalClaims {
   expiresAt: Date;
   /** Shared by the approve and reject tokens of one request: the consumer accepts one decision per nonce. */
   nonce: string;
+  /** The approver the link was issued to: only they may use it. Absent when anyone allowed may. */
+  approver?: string;
 }
 
 export type VerifyResult =
@@ -38,6 +41,7 @@ const payloadSchema = z.strictObject({
   d: z.enum(['approve', 'reject']),
   e: z.number().int(),
   n: nonEmpty,
+  a: nonEmpty.optional(),
 });
 
 const claimNames: Record<string, string> = {
@@ -47,6 +51,7 @@ const claimNames: Record<string, string> = {
   d: 'decision',
   e: 'expiresAt',
   n: 'nonce',
+  a: 'approver',
 };
 
 function secretBytes(secret: string | Buffer): Buffer {
@@ -71,6 +76,7 @@ export function createApprovalToken(secret: string | Buffer, claims: ApprovalCla
     d: claims.decision,
     e: expires,
     n: claims.nonce,
+    a: claims.approver,
   });
   if (!payload.success) {
     const fields = payload.error.issues.map((i) => claimNames[String(i.path[0])] ?? String(i.path[0]));
@@ -130,35 +136,32 @@ export function verifyApprovalToken(secret: string | Buffer, token: string, now:
       decision: payload.d,
       expiresAt: new Date(payload.e),
       nonce: payload.n,
+      ...(payload.a !== undefined ? { approver: payload.a } : {}),
     },
   };
 }
 
 export type ApproverCheck = { ok: true } | { ok: false; reason: 'self-approval' | 'not-an-approver' | 'anonymous' };
 
-const identity = (value: string | undefined): string => (value ?? '').trim().toLowerCase();
-
 /**
  * Who may decide. `allowedApprovers` undefined admits anyone but the registrant; a list (even empty) admits only
- * its members. Identities (UPNs, e-mail addresses) compare case-insensitively.
+ * its members. Identities (UPNs, e-mail addresses) compare in their normalized form (NFKC, case-folded).
  */
 export function checkApprover(input: {
   approver: string | undefined;
   registeredBy: string | undefined;
   allowedApprovers?: readonly string[];
 }): ApproverCheck {
-  const approver = identity(input.approver);
+  const approver = input.approver?.trim();
   if (!approver) return { ok: false, reason: 'anonymous' };
-  const registeredBy = identity(input.registeredBy);
-  if (registeredBy && approver === registeredBy) return { ok: false, reason: 'self-approval' };
-  if (input.allowedApprovers && !input.allowedApprovers.some((allowed) => identity(allowed) === approver)) {
+  if (sameName(approver, input.registeredBy)) return { ok: false, reason: 'self-approval' };
+  if (input.allowedApprovers && !input.allowedApprovers.some((allowed) => sameName(allowed, approver))) {
     return { ok: false, reason: 'not-an-approver' };
   }
   return { ok: true };
 }
 
-/** A decision's comment is kept in the promotion's status and result: it must not grow without bound. */
-export const MAX_COMMENT_LENGTH = 1000;
+export { MAX_COMMENT_LENGTH } from './domain/decisions';
 
 /** The part of a decision `decideOnce` needs; the promotion's ApprovalDecision fits. */
 export interface RecordedDecision {
@@ -183,12 +186,16 @@ export function alreadyDecided(previous: RecordedDecision): string {
   return `This promotion was already ${verb}${by} at ${previous.at}; a decision can be made only once.`;
 }
 
+/**
+ * The links sent to an approver. The token rides in the fragment, which browsers never send and proxies and
+ * access logs never see; whoever opens the link POSTs it in the body to the same URL.
+ */
 export function approvalUrls(
   baseUrl: string,
   promotionId: string,
   tokens: { approve: string; reject: string },
 ): { approveUrl: string; rejectUrl: string } {
-  const base = `${baseUrl.replace(/\/+$/, '')}/api/promotions/${encodeURIComponent(promotionId)}/decision?token=`;
+  const base = `${baseUrl.replace(/\/+$/, '')}/api/promotions/${encodeURIComponent(promotionId)}/decision#token=`;
   return {
     approveUrl: base + encodeURIComponent(tokens.approve),
     rejectUrl: base + encodeURIComponent(tokens.reject),

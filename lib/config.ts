@@ -45,6 +45,12 @@ const settingsSchema = z.object({
   SERVICEBUS_NAMESPACE: z.string().optional(),
   SERVICEBUS_TOPIC: z.string().optional(),
   WEBSITE_HOSTNAME: z.string().optional(),
+  /** Set to `True` by App Service when its authentication is on: only then are the principal headers trusted. */
+  WEBSITE_AUTH_ENABLED: z.string().optional(),
+  /** Off Azure, who decides when a request names nobody (default: the operating system's user). */
+  CHAMPION_LOCAL_USER: z.string().optional(),
+  /** Off Azure, the folder approval messages are written to (one file per approver), instead of memory. */
+  CHAMPION_OUTBOX_DIR: z.string().optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

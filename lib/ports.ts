@@ -230,13 +230,20 @@ export interface DataReader {
   readDataAsset(name: string, version: string): Promise<Table>;
 }
 
+/** One approver's links; `approver` absent: anyone the policy allows may use them. */
+export interface ApproverLinks {
+  approver?: string;
+  approveUrl: string;
+  rejectUrl: string;
+}
+
+/** What approvers are sent. The links carry tokens: a notifier delivers them and never logs them. */
 export interface ApprovalRequest {
   promotionId: string;
   modelName: string;
   modelVersion: string;
   evidenceSummary: string;
-  approveUrl: string;
-  rejectUrl: string;
+  links: ApproverLinks[];
   expiresAt: string;
 }
 

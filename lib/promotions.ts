@@ -10,6 +10,7 @@ import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus
 import { EVENTS } from '../orchestrations/contract';
 import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
 import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type AttemptState } from './domain/attempts';
+import type { CallerResult } from './identity';
 import { policyFor, type PolicySet } from './domain/policy';
 import type { MlWorkspace } from './ports';
 
@@ -175,7 +176,7 @@ async function startAttempt(
 }
 
 export type DecisionOutcome =
-  { ok: true; pending?: true } | { ok: false; status: 400 | 403 | 404 | 409; message: string };
+  { ok: true; approver: string; pending?: true } | { ok: false; status: 400 | 401 | 403 | 404 | 409; message: string };
 
 /** How long a decision's sender waits to learn whether the promotion took it, and how often it looks. */
 export interface DecisionWait {
@@ -188,7 +189,9 @@ const DECISION_WAIT: DecisionWait = { timeoutMs: 10_000, pollMs: 5 };
 
 /**
  * Checks a decision against the promotion it is for, then hands it to the waiting orchestration. A token (from
- * a signed link) must match the promotion and its decision; the registrant may not approve their own model.
+ * a signed link) must match the promotion and its decision, and a link issued to one approver works for them
+ * alone; `identify` says who the caller is (never the request's say-so on Azure). The registrant may not approve
+ * their own model, and a policy's approvers list admits only its members.
  */
 export async function submitDecision(
   client: df.DurableClient,
@@ -196,15 +199,17 @@ export async function submitDecision(
   request: {
     promotionId: string;
     decision?: string;
-    approver?: string;
     comment?: string;
     token?: string;
     via: ApprovalDecision['via'];
+    /** Who decides, given the approver a link was issued to (if any). */
+    identify: (issuedTo: string | undefined) => CallerResult;
   },
   now: Date,
   wait: DecisionWait = DECISION_WAIT,
 ): Promise<DecisionOutcome> {
   let decision = request.decision;
+  let issuedTo: string | undefined;
   if (request.token !== undefined) {
     const verified = verifyApprovalToken(secret, request.token, now);
     if (!verified.ok)
@@ -216,17 +221,21 @@ export async function submitDecision(
       return { ok: false, status: 400, message: `decision: the link is for "${verified.claims.decision}".` };
     }
     decision = verified.claims.decision;
+    issuedTo = verified.claims.approver;
   }
   if (decision !== 'approve' && decision !== 'reject') {
     return { ok: false, status: 400, message: 'decision: must be "approve" or "reject".' };
   }
+  const identified = request.identify(issuedTo);
+  if (!identified.ok) return { ok: false, status: identified.status, message: identified.message };
+  const { caller } = identified;
   const status = await instanceStatus(client, request.promotionId);
   if (!status) return { ok: false, status: 404, message: `No promotion "${request.promotionId}".` };
   const input = status.input as PromotionInput;
   const refused = refusal(request.promotionId, status);
   if (refused) return { ok: false, status: 409, message: refused };
   const who = checkApprover({
-    approver: request.approver,
+    approver: caller.name,
     registeredBy: input.registeredBy,
     allowedApprovers: decision === 'approve' ? input.policy.approval.approvers : undefined,
   });
@@ -234,14 +243,16 @@ export async function submitDecision(
     const messages = {
       anonymous: 'approver: who decides must be named.',
       'self-approval': 'approver: the person who registered the model cannot approve it.',
-      'not-an-approver': `approver: "${request.approver}" is not an approver for ${input.modelName}.`,
+      'not-an-approver': `approver: "${caller.name}" is not an approver for ${input.modelName}.`,
     } as const;
     return { ok: false, status: who.reason === 'anonymous' ? 400 : 403, message: messages[who.reason] };
   }
   const payload: ApprovalDecision = {
     id: randomUUID(),
     decision,
-    approver: request.approver!.trim(),
+    approver: caller.name,
+    authenticated: caller.authenticated,
+    identity: caller.source,
     comment: request.comment?.trim().slice(0, MAX_COMMENT_LENGTH),
     via: request.via,
     at: now.toISOString(),
@@ -275,10 +286,11 @@ async function decisionTaken(
     // The event was only just stored: the promotion needs a moment before there is anything to see.
     await sleep(pause);
     const status = await instanceStatus(client, promotionId);
-    if ((status?.customStatus as PromotionStatus | undefined)?.decision?.id === sent.id) return { ok: true };
+    if ((status?.customStatus as PromotionStatus | undefined)?.decision?.id === sent.id)
+      return { ok: true, approver: sent.approver };
     const refused = refusal(promotionId, status);
     if (refused) return { ok: false, status: 409, message: refused };
     // The promotion has not handled the event yet; past the deadline, say it was sent but not yet taken.
-    if (Date.now() >= deadline) return { ok: true, pending: true };
+    if (Date.now() >= deadline) return { ok: true, approver: sent.approver, pending: true };
   }
 }

@@ -199,6 +199,8 @@ export async function startEmbedded(options: {
     CHAMPION_POLICIES: `@${policiesFile}`,
     CHAMPION_APPROVAL_SECRET: secretIn(options.dataDir),
     CHAMPION_PUBLIC_URL: hostUrl,
+    // Approval links are delivered here (one file per approver), never to the log.
+    CHAMPION_OUTBOX_DIR: path.join(options.dataDir, 'outbox'),
     ...(sha ? { CHAMPION_GIT_SHA: sha } : {}),
     CHAMPION_GIT_REPOSITORY: process.env.CHAMPION_GIT_REPOSITORY ?? 'local',
   });

@@ -57,9 +57,8 @@ export interface StageChange {
   displaced?: { version: string; promotionId?: string };
 }
 
-export interface ApprovalLinks {
-  approveUrl: string;
-  rejectUrl: string;
+/** An approval request sent: the links went to the approvers through the notifier, and only there. */
+export interface ApprovalRequested {
   expiresAt: string;
 }
 
@@ -121,8 +120,10 @@ export interface Activities {
       evidenceSummary: string;
       expiresAt: string;
       nonce: string;
+      /** The policy's approvers: each gets links only they can use. Absent: one pair for anyone allowed. */
+      approvers?: string[];
     };
-    output: ApprovalLinks;
+    output: ApprovalRequested;
   };
   /** The version's `stage` tag (null when it has none). */
   readStage: { input: { modelName: string; modelVersion: string }; output: { stage: string | null } };
@@ -186,11 +187,17 @@ export interface PromotionInput {
 export type PromotionOutcome =
   'promoted' | 'lost-evaluation' | 'rejected' | 'approval-timed-out' | 'superseded' | 'failed';
 
+/** How a decision's approver was established (`policy`: nobody decided in time, the policy did). */
+export type IdentitySource = 'app-service-authentication' | 'approval-link' | 'local-user' | 'request' | 'policy';
+
 export interface ApprovalDecision {
   /** Names this submission, so whoever sent it can tell whether it was the one the promotion took. */
   id?: string;
   decision: 'approve' | 'reject';
   approver: string;
+  /** True only when the platform (App Service authentication) established who the approver is. */
+  authenticated?: boolean;
+  identity?: IdentitySource;
   comment?: string;
   via: 'link' | 'api' | 'cli';
   at: string;
@@ -237,9 +244,12 @@ export interface PromotionStatus {
   /** How many earlier entries `timeline` leaves out. */
   earlierEntries?: number;
   evidence?: { decision: string; reason: string; n?: number };
-  approval?: ApprovalLinks;
+  /** When the approval request expires; its links went to the approvers only. */
+  approval?: ApprovalRequested;
   /** The decision the promotion took (the first to arrive); later ones are refused. */
   decision?: ApprovalDecision;
+  /** Decision events it could not take (malformed, or from someone the policy does not admit). */
+  ignoredEvents?: number;
 }
 
 export const EVENTS = {

@@ -73,8 +73,9 @@ export function now(ctx: Context): Date {
  *   1: versioning introduced; every flow yields what version 0 yields.
  *   2: a removed slot's delete is followed until it is done, and a slot still being deleted is waited for, before
  *      the slot is deployed to or the model's lock released (rollout: removeSlot, deployToSlot).
+ *   3: promoteModel checks each decision event and keeps waiting after one it cannot take.
  */
-export const FLOW_VERSION = 2;
+export const FLOW_VERSION = 3;
 
 export function flowVersion(ctx: Context): number {
   const version = ctx.df.version;

@@ -10,14 +10,19 @@
  *     `production` and stamp the endpoint with the git commit; any failure puts the champion back to 100 %.
  */
 import * as df from 'durable-functions';
+import { checkDecisionEvent } from '../lib/domain/decisions';
 import { isSlot, type Slot } from '../lib/domain/rollout-plan';
 import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus, TimelineEntry } from './contract';
 import { EVENTS } from './contract';
-import { activity, lock, now, type Context, type Step } from './durable';
+import { activity, isAtLeast, lock, now, type Context, type Step } from './durable';
 import { deployToSlot, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
 
 export const MODEL_LOCK_ENTITY = 'modelLock';
 const SUPERSEDED = 'Superseded';
+/** Flow version from which decision events are checked by the promotion itself (see FLOW_VERSION). */
+const CHECKED_DECISIONS = 3;
+/** Ignored events noted in the timeline; later ones are only counted. */
+const MAX_IGNORED_NOTES = 5;
 
 function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>): Step<T> {
   const held = (yield lock(ctx, [new df.EntityId(MODEL_LOCK_ENTITY, modelName)])) as { release(): void };
@@ -52,6 +57,13 @@ class Timeline {
   decided(decision: ApprovalDecision): void {
     this.status.decision = decision;
     this.publish();
+  }
+
+  /** Notes an event the promotion did not take; past a few, only counts them, so the status stays small. */
+  ignored(note: string): void {
+    this.status.ignoredEvents = (this.status.ignoredEvents ?? 0) + 1;
+    if (this.status.ignoredEvents <= MAX_IGNORED_NOTES) this.mark(this.status.phase, note);
+    else this.ctx.df.setCustomStatus(this.status);
   }
 
   mark(phase: PromotionStatus['phase'], note: string): void {
@@ -142,21 +154,45 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   let decision: ApprovalDecision | undefined;
   if (policy.approval.required || evidence.decision === 'inconclusive') {
     const expiresAt = new Date(now(ctx).getTime() + policy.approval.timeoutMs);
-    const links = yield* activity(ctx, 'requestApproval', {
+    const requested = yield* activity(ctx, 'requestApproval', {
       promotionId,
       modelName,
       modelVersion,
       evidenceSummary: `${evidence.decision}: ${evidence.reason}`,
       expiresAt: expiresAt.toISOString(),
       nonce: ctx.df.newGuid(`${promotionId}:approval`),
+      ...(policy.approval.approvers ? { approvers: [...policy.approval.approvers] } : {}),
     });
-    timeline.status.approval = links;
-    timeline.mark('awaiting-approval', `waiting for a decision until ${links.expiresAt}`);
+    // Only the expiry: a history recorded before the links left the status may still hold them in this output.
+    timeline.status.approval = { expiresAt: requested.expiresAt };
+    timeline.mark('awaiting-approval', `waiting for a decision until ${requested.expiresAt}`);
 
     const decided = ctx.df.waitForExternalEvent(EVENTS.decision);
     const superseded = ctx.df.waitForExternalEvent(EVENTS.superseded);
     const timeout = ctx.df.createTimer(expiresAt);
-    const winner = yield ctx.df.Task.any([decided, superseded, timeout]);
+    let winner = yield ctx.df.Task.any([decided, superseded, timeout]);
+    let taken: ApprovalDecision | undefined;
+    if (winner === decided && !isAtLeast(ctx, CHECKED_DECISIONS)) taken = decided.result as ApprovalDecision;
+    else if (winner === decided) {
+      // A decision event the promotion cannot take (malformed, unknown, or from someone the policy does not admit
+      // — possible through the Durable HTTP API) is noted and ignored; the wait goes on with the same timer and
+      // supersession, as in the Durable Functions human-interaction sample (E4_SmsPhoneVerification).
+      let event = decided;
+      for (;;) {
+        const check = checkDecisionEvent(event.result, {
+          approvers: policy.approval.approvers,
+          registeredBy: input.registeredBy,
+        });
+        if (check.ok) {
+          taken = check.decision;
+          break;
+        }
+        timeline.ignored(`ignored a decision event: ${check.problem}`);
+        event = ctx.df.waitForExternalEvent(EVENTS.decision);
+        winner = yield ctx.df.Task.any([event, superseded, timeout]);
+        if (winner !== event) break;
+      }
+    }
     if (winner !== timeout) timeout.cancel();
 
     if (winner === superseded) {
@@ -164,20 +200,18 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       return result('superseded', `a newer winner (${by}) replaced this staged version`, { evidence });
     }
     // The policy decides when nobody did in time.
-    decision =
-      winner === timeout
-        ? {
-            decision: policy.approval.onTimeout === 'reject' ? 'reject' : 'approve',
-            approver: 'policy:onTimeout',
-            via: 'api',
-            at: now(ctx).toISOString(),
-          }
-        : (decided.result as ApprovalDecision);
+    decision = taken ?? {
+      decision: policy.approval.onTimeout === 'reject' ? 'reject' : 'approve',
+      approver: 'policy:onTimeout',
+      identity: 'policy',
+      via: 'api',
+      at: now(ctx).toISOString(),
+    };
     timeline.decided(decision);
     if (decision.decision === 'reject') {
       yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
       return winner === timeout
-        ? result('approval-timed-out', `no decision by ${links.expiresAt}; the policy rejects on timeout`, {
+        ? result('approval-timed-out', `no decision by ${requested.expiresAt}; the policy rejects on timeout`, {
             evidence,
             decision,
           })

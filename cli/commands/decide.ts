@@ -16,20 +16,23 @@ function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
       'which one and exits 1.',
     args: [{ name: 'ID', description: 'the promotion id, e.g. promote:demand:3' }],
     options: [
-      { name: 'as', value: 'NAME', required: true, description: 'who decides (recorded as the approver)' },
+      {
+        name: 'as',
+        value: 'NAME',
+        description: "off Azure, who decides (default: the app's local user); on Azure, your signed-in identity",
+      },
       { name: 'comment', value: 'TEXT', description: 'why, recorded with the decision' },
     ],
     examples: [
       decision === 'approve'
-        ? "champion approve promote:demand:3 --as alice@contoso.com --comment 'error down 4%'"
+        ? "champion approve promote:demand:3 --comment 'error down 4%'"
         : "champion reject promote:demand:3 --as alice@contoso.com --comment 'drift in the EU segment'",
     ],
     async run({ io, client, json, args, options }) {
       const id = args.ID ?? '';
-      const approver = options.as ?? '';
       const response = await client.decide(id, {
         decision,
-        approver,
+        ...(options.as !== undefined ? { approver: options.as } : {}),
         ...(options.comment !== undefined ? { comment: options.comment } : {}),
       });
       if (json) {
@@ -41,7 +44,8 @@ function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
         println(io.stdout, `Check which one it took with: champion show ${id}`);
         return 0;
       }
-      println(io.stdout, `${decision === 'approve' ? 'Approved' : 'Rejected'} ${id} as ${approver}.`);
+      const as = response.approver ?? options.as;
+      println(io.stdout, `${decision === 'approve' ? 'Approved' : 'Rejected'} ${id}${as ? ` as ${as}` : ''}.`);
       println(io.stdout, `The promotion continues on its own; follow it with: champion show ${id}`);
       return 0;
     },

@@ -74,14 +74,9 @@ export const show: CommandSpec = {
     if (waiting) {
       out.push('', 'Waiting for a decision');
       const rows: [string, string][] = [];
-      if (approval) {
-        rows.push(
-          ['Approve', approval.approveUrl],
-          ['Reject', approval.rejectUrl],
-          ['Expires', formatTime(approval.expiresAt)],
-        );
-      }
-      rows.push(['Or', `champion approve ${p.id} --as NAME  (or: champion reject ${p.id} --as NAME)`]);
+      // The links went to the approvers only (they carry tokens); the CLI decides as its user.
+      if (approval) rows.push(['Expires', formatTime(approval.expiresAt)]);
+      rows.push(['Decide', `champion approve ${p.id}  (or: champion reject ${p.id})`]);
       out.push(fields(rows));
     }
 

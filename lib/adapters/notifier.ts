@@ -1,14 +1,17 @@
 /**
- * Notifier port implementations: a Service Bus topic on Azure (subscribers e-mail or post the links), and an
- * in-memory one for the local embedded runtime and tests.
+ * Notifier port implementations: a Service Bus topic on Azure (subscribers e-mail or post the links), an outbox
+ * folder for the local embedded default (one file per approver and promotion, readable by its owner only), and an
+ * in-memory one for tests. Approval links carry tokens: they are delivered, never logged.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import type { ApprovalRequest, Notifier } from '../ports';
 
 /** What the notifier needs of a Service Bus sender; the seam tests use, since no broker can run locally. */
 export interface ApprovalMessageSender {
-  sendMessages(message: ServiceBusMessage): Promise<void>;
+  sendMessages(messages: ServiceBusMessage[]): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -30,7 +33,7 @@ export function createServiceBusSender(target: ServiceBusTarget): ApprovalMessag
   const client = new ServiceBusClient(target.fullyQualifiedNamespace, target.credential);
   const sender = client.createSender(target.topicName);
   return {
-    sendMessages: (message) => sender.sendMessages(message),
+    sendMessages: (messages) => sender.sendMessages(messages),
     close: async () => {
       await sender.close();
       await client.close();
@@ -38,15 +41,32 @@ export function createServiceBusSender(target: ServiceBusTarget): ApprovalMessag
   };
 }
 
-export function approvalMessage(request: ApprovalRequest): ServiceBusMessage {
-  return {
-    body: { ...request },
+/** What one approver is sent: the request with their own links only. */
+export interface ApproverMessage extends Omit<ApprovalRequest, 'links'> {
+  approver?: string;
+  approveUrl: string;
+  rejectUrl: string;
+}
+
+export function approverMessages(request: ApprovalRequest): ApproverMessage[] {
+  const { links, ...rest } = request;
+  return links.map((link) => ({ ...rest, ...link }));
+}
+
+/** One message per approver; a subscription filters on the `approver` property to deliver it to them alone. */
+export function approvalMessages(request: ApprovalRequest): ServiceBusMessage[] {
+  return approverMessages(request).map((message) => ({
+    body: message,
     contentType: 'application/json',
     subject: APPROVAL_REQUESTED_SUBJECT,
-    // Stable per promotion: with duplicate detection on the topic, a retried activity's resend is dropped.
-    messageId: `${request.promotionId}:approval`,
-    applicationProperties: { modelName: request.modelName, modelVersion: request.modelVersion },
-  };
+    // Stable per promotion and approver: with duplicate detection on the topic, a retried activity's resend is dropped.
+    messageId: `${request.promotionId}:approval${message.approver !== undefined ? `:${message.approver}` : ''}`,
+    applicationProperties: {
+      modelName: request.modelName,
+      modelVersion: request.modelVersion,
+      ...(message.approver !== undefined ? { approver: message.approver } : {}),
+    },
+  }));
 }
 
 export class ServiceBusNotifier implements Notifier {
@@ -61,7 +81,8 @@ export class ServiceBusNotifier implements Notifier {
   async approvalRequested(request: ApprovalRequest): Promise<void> {
     if (this.closing) throw new Error('ServiceBusNotifier is closed');
     // Errors propagate: the activity fails and its retry policy resends (deduplicated by messageId).
-    await this.sender.sendMessages(approvalMessage(request));
+    const messages = approvalMessages(request);
+    if (messages.length > 0) await this.sender.sendMessages(messages);
   }
 
   close(): Promise<void> {
@@ -71,7 +92,7 @@ export class ServiceBusNotifier implements Notifier {
 }
 
 export interface MemoryNotifierOptions {
-  /** Receives a one-line summary per request, with both links, so a local user can click them. */
+  /** Receives a one-line summary per request (never the links: they carry tokens). */
   log?: (line: string) => void;
   /** How many requests to keep; the oldest are dropped first. */
   capacity?: number;
@@ -79,11 +100,13 @@ export interface MemoryNotifierOptions {
 
 export const DEFAULT_MEMORY_NOTIFIER_CAPACITY = 1000;
 
-export function approvalSummary(request: ApprovalRequest): string {
+/** A log line for a request: who was asked, never the links. */
+export function approvalSummary(request: ApprovalRequest, where = 'sent'): string {
+  const approvers = request.links.map((link) => link.approver ?? 'any approver');
   return (
     `Approval requested for ${request.modelName} version ${request.modelVersion} ` +
-    `(promotion ${request.promotionId}, expires ${request.expiresAt}): ` +
-    `approve ${request.approveUrl} | reject ${request.rejectUrl}`
+    `(promotion ${request.promotionId}, expires ${request.expiresAt}): links ${where} to ` +
+    `${approvers.length > 0 ? approvers.join(', ') : 'nobody (the policy lists no approver)'}`
   );
 }
 
@@ -102,13 +125,38 @@ export class MemoryNotifier implements Notifier {
   async approvalRequested(request: ApprovalRequest): Promise<void> {
     // Like Service Bus duplicate detection: a retried activity does not notify twice for the same promotion.
     if (this.kept.some((kept) => kept.promotionId === request.promotionId)) return;
-    this.kept.push({ ...request });
+    this.kept.push(structuredClone(request));
     if (this.kept.length > this.capacity) this.kept.splice(0, this.kept.length - this.capacity);
-    this.log?.(approvalSummary(request));
+    this.log?.(approvalSummary(request, 'kept in memory'));
   }
 
   /** Oldest first; copies, so callers cannot change what was recorded. */
   requests(): ApprovalRequest[] {
-    return this.kept.map((request) => ({ ...request }));
+    return this.kept.map((request) => structuredClone(request));
+  }
+}
+
+/** The file an approver's message for a promotion is written to in an outbox folder. */
+export function outboxFile(dir: string, promotionId: string, approver: string | undefined): string {
+  return path.join(dir, encodeURIComponent(approver ?? 'any-approver'), `${encodeURIComponent(promotionId)}.json`);
+}
+
+/**
+ * The local stand-in for mail: each approver's message is written to `<dir>/<approver>/<promotion>.json`, readable
+ * by its owner only. Writing again (a retried activity) replaces it with the same content.
+ */
+export class OutboxNotifier implements Notifier {
+  constructor(
+    private readonly dir: string,
+    private readonly log?: (line: string) => void,
+  ) {}
+
+  async approvalRequested(request: ApprovalRequest): Promise<void> {
+    for (const message of approverMessages(request)) {
+      const file = outboxFile(this.dir, request.promotionId, message.approver);
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(file, JSON.stringify(message, null, 2) + '\n', { mode: 0o600 });
+    }
+    this.log?.(approvalSummary(request, `written to ${this.dir}`));
   }
 }

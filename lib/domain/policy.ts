@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { ARM_NAME_RULES, type ArmNameKind } from './names';
+import { nameProblem } from './people';
 import {
   CLASSIFICATION_METRICS,
   DEFAULT_BOOTSTRAP_SAMPLES,
@@ -193,7 +194,15 @@ const approvalSchema = z
     required: z.boolean().default(true),
     timeout: durationSchema.default('PT24H'),
     onTimeout: z.enum(['reject', 'approve']).default('reject'),
-    approvers: z.array(nonEmpty).min(1, 'must list at least one approver when given').optional(),
+    approvers: z
+      .array(
+        nonEmpty.superRefine((name, ctx) => {
+          const problem = nameProblem(name);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
+      .min(1, 'must list at least one approver when given')
+      .optional(),
   })
   .transform((approval) => ({ ...approval, timeoutMs: durationToMilliseconds(approval.timeout) }));
 

@@ -36,11 +36,7 @@ const WAITING: PromotionSummary = {
       { at: '2025-03-01T10:05:30.000Z', phase: 'awaiting-approval', note: 'waiting for a decision until 2025-03-04' },
     ],
     evidence: { decision: 'win', reason: 'mse improved by 4.1% (95% CI 2.0–6.3%)', n: 1200 },
-    approval: {
-      approveUrl: 'http://127.0.0.1:7071/api/promotions/promote%3Ademand%3A3/decision?token=A',
-      rejectUrl: 'http://127.0.0.1:7071/api/promotions/promote%3Ademand%3A3/decision?token=R',
-      expiresAt: '2025-03-04T10:05:30.000Z',
-    },
+    approval: { expiresAt: '2025-03-04T10:05:30.000Z' },
   },
   result: null,
 };
@@ -168,8 +164,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       });
     }
     // An approver named "slow" stands for a promotion that had not handled the decision when the app answered.
-    const pending = (body as { approver?: string } | undefined)?.approver === 'slow';
-    return send(res, 202, pending ? { accepted: true, pending: true } : { accepted: true });
+    // Without a name the app decides as its local user ("ana" here).
+    const approver = (body as { approver?: string } | undefined)?.approver ?? 'ana';
+    const pending = approver === 'slow';
+    return send(res, 202, pending ? { accepted: true, approver, pending: true } : { accepted: true, approver });
   }
   if (resource === 'models') {
     if (id === 'broken') return send(res, 500, { error: 'The workspace is unavailable.' });
@@ -283,11 +281,9 @@ describe('show', () => {
     expect(out).toMatch(/Reason\s+mse improved by 4\.1%/);
     expect(out).toMatch(/n\s+1200/);
     expect(out).toContain('Waiting for a decision');
-    expect(out).toMatch(
-      /Approve\s+http:\/\/127\.0\.0\.1:7071\/api\/promotions\/promote%3Ademand%3A3\/decision\?token=A/,
-    );
-    expect(out).toMatch(/Reject\s+http:\/\/\S+\?token=R/);
-    expect(out).toContain('champion approve promote:demand:3 --as NAME');
+    expect(out).toMatch(/Expires\s+2025-03-04 10:05:30Z/);
+    expect(out).toContain('champion approve promote:demand:3');
+    expect(out).not.toMatch(/token|http:/);
     expect(out).not.toContain('Result');
   });
 
@@ -396,12 +392,11 @@ describe('approve and reject', () => {
     expect(run.stderr).toContain('Promotion "promote:demand:2" is not waiting for a decision (phase: done).');
   });
 
-  it('--as is required: exit 2 naming it, nothing sent', async () => {
+  it('without --as names nobody: the app decides as who it says, and the CLI reports that', async () => {
     const run = await cli('approve', 'promote:demand:3');
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain('missing option --as NAME');
-    expect(run.stderr).toContain('Usage: champion approve ID --as NAME');
-    expect(requests).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(requests[0]?.body).toEqual({ decision: 'approve', via: 'cli' });
+    expect(run.stdout).toContain('Approved promote:demand:3 as ana.');
   });
 });
 
@@ -602,6 +597,7 @@ describe('api client', () => {
     });
     expect(await client.decide('promote:demand:3', { decision: 'approve', approver: 'a', token: 't/1' })).toEqual({
       accepted: true,
+      approver: 'a',
     });
     expect(await client.retryPromotion('promote:demand:5')).toMatchObject({ id: 'promote:demand:5:a2', attempt: 2 });
     expect(await client.getModel('demand')).toEqual(MODEL);
@@ -612,13 +608,14 @@ describe('api client', () => {
       'GET /api/promotions?model=demand',
       'GET /api/promotions/promote%3Ademand%3A3',
       'POST /api/promotions',
-      'POST /api/promotions/promote%3Ademand%3A3/decision?token=t%2F1',
+      'POST /api/promotions/promote%3Ademand%3A3/decision',
       'POST /api/promotions/promote%3Ademand%3A5/retry',
       'GET /api/models/demand',
       'GET /api/endpoints/demand',
       'GET /api/health',
     ]);
-    expect(requests[4]?.body).toEqual({ decision: 'approve', approver: 'a', via: 'cli' });
+    // The token goes in the body, never in a URL that is logged.
+    expect(requests[4]?.body).toEqual({ decision: 'approve', approver: 'a', token: 't/1', via: 'cli' });
   });
 
   it('throws ApiError with the status and the server message, and the 409 body', async () => {

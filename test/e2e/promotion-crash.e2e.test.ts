@@ -4,12 +4,13 @@
  * Event Grid start nothing twice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { decideByLink } from '../../local/inbox';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;
-  status?: { phase: string; approval?: { approveUrl: string } };
+  status?: { phase: string };
   result?: { outcome: string; release?: { slot: string } };
 }
 
@@ -54,12 +55,10 @@ describe('a promotion interrupted by kill -9', { timeout: 120_000 }, () => {
       await d.until(id, (p) => p.status?.phase === 'deploying', 'deploying');
       await d.crashAndRestart();
     }
-    const waiting = await d.until(id, (p) => p.status?.phase === 'awaiting-approval', 'awaiting approval');
+    await d.until(id, (p) => p.status?.phase === 'awaiting-approval', 'awaiting approval');
     if (crashAt === 'awaiting-approval') await d.crashAndRestart();
-    const approved = await fetch(waiting.status!.approval!.approveUrl.replace(/^http:\/\/[^/]+/, d.app.url), {
-      method: 'POST',
-      body: JSON.stringify({ approver: 'ana' }),
-    });
+    const link = d.inbox.message(id)!.approveUrl.replace(/^http:\/\/[^/]+/, d.app.url);
+    const approved = await decideByLink(link, { approver: 'ana' });
     expect(approved.status).toBe(202);
     if (crashAt === 'approved') await d.crashAndRestart();
 

@@ -5,13 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
+import { decideByLink } from '../../local/inbox';
 import type { Lab } from '../../local/lab';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;
-  status?: { phase: string; approval?: { approveUrl: string; rejectUrl: string } };
+  status?: { phase: string };
   result?: {
     outcome: string;
     reason: string;
@@ -70,26 +71,23 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
       body: JSON.stringify({ decision: 'approve', approver: 'ana' }),
     });
     expect(unsigned.status).toBe(401);
-    const forged = waiting.status!.approval!.approveUrl.replace(
+    // The links reach the approvers through the notifier (locally, the outbox), never the promotion's status.
+    expect(JSON.stringify(waiting)).not.toContain('token');
+    const links = app.inbox.message('promote:demand:1')!;
+    const forged = links.approveUrl.replace(
       /token=([^.]+)\.(.)/,
       (_m, p: string, c: string) => `token=${p}.${c === 'A' ? 'B' : 'A'}`,
     );
-    expect((await fetch(forged, { method: 'POST', body: JSON.stringify({ approver: 'ana' }) })).status).toBe(403);
+    expect((await decideByLink(forged, { approver: 'ana' })).status).toBe(403);
 
-    const approved = await fetch(waiting.status!.approval!.approveUrl, {
-      method: 'POST',
-      body: JSON.stringify({ approver: 'ana' }),
-    });
+    const approved = await decideByLink(links.approveUrl, { approver: 'ana' });
     expect(approved.status).toBe(202);
     const done = await finished('promote:demand:1');
     expect(done.result).toMatchObject({ outcome: 'promoted', evidence: { decision: 'win' } });
     expect(done.result?.release?.gitSha).toMatch(/^[0-9a-f]{40}$/);
     expect(await lab.modelStages('demand')).toEqual({ '1': 'production' });
     // The link worked once.
-    expect(
-      (await fetch(waiting.status!.approval!.approveUrl, { method: 'POST', body: JSON.stringify({ approver: 'ana' }) }))
-        .status,
-    ).toBe(409);
+    expect((await decideByLink(links.approveUrl, { approver: 'ana' })).status).toBe(409);
 
     const endpoint = await lab.client.onlineEndpoints.get(lab.info.resourceGroup, lab.info.workspaceName, 'demand-ep');
     const slot = done.result!.release!.slot;
@@ -152,12 +150,9 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
 
   it('keeps the champion serving and tagged when the traffic update fails to provision', async () => {
     await lab.trainAndRegister({ name: 'demand', version: '3', seed: 3 });
-    const waiting = await inPhase('promote:demand:3', 'awaiting-approval');
+    await inPhase('promote:demand:3', 'awaiting-approval');
     await lab.admin('POST', 'faults', { kind: 'provisioning', target: 'endpoint', code: 'ResourceNotReady', count: 1 });
-    const approved = await fetch(waiting.status!.approval!.approveUrl, {
-      method: 'POST',
-      body: JSON.stringify({ approver: 'ana' }),
-    });
+    const approved = await decideByLink(app.inbox.message('promote:demand:3')!.approveUrl, { approver: 'ana' });
     expect(approved.status).toBe(202);
     const done = await finished('promote:demand:3');
     expect(done.result).toMatchObject({ outcome: 'failed' });
@@ -202,16 +197,14 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
 
   it('takes one of two decisions sent at once, and tells the other sender it lost', async () => {
     await lab.trainAndRegister({ name: 'demand', version: '4', seed: 4 });
-    const waiting = await inPhase('promote:demand:4', 'awaiting-approval');
+    await inPhase('promote:demand:4', 'awaiting-approval');
+    const links = app.inbox.message('promote:demand:4')!;
     const send = (url: string, approver: string) =>
-      fetch(url, { method: 'POST', body: JSON.stringify({ approver }) }).then(async (r) => ({
+      decideByLink(url, { approver }).then(async (r) => ({
         status: r.status,
         body: (await r.json()) as { error?: string },
       }));
-    const [approve, reject] = await Promise.all([
-      send(waiting.status!.approval!.approveUrl, 'ana'),
-      send(waiting.status!.approval!.rejectUrl, 'bo'),
-    ]);
+    const [approve, reject] = await Promise.all([send(links.approveUrl, 'ana'), send(links.rejectUrl, 'bo')]);
     expect([approve.status, reject.status].sort()).toEqual([202, 409]);
     const loser = approve.status === 409 ? approve : reject;
     expect(loser.body.error).toMatch(/already (approved|rejected) by (ana|bo)/);

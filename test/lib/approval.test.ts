@@ -247,11 +247,11 @@ describe('approvalUrls', () => {
     nonce: 'n1',
   });
 
-  it('points both links at the decision route with the token in the query', () => {
+  it('points both links at the decision route with the token in the fragment, never in the query', () => {
     const urls = approvalUrls('https://champion.example.net', 'churn 7/a', tokens);
     expect(urls).toEqual({
-      approveUrl: `https://champion.example.net/api/promotions/churn%207%2Fa/decision?token=${tokens.approve}`,
-      rejectUrl: `https://champion.example.net/api/promotions/churn%207%2Fa/decision?token=${tokens.reject}`,
+      approveUrl: `https://champion.example.net/api/promotions/churn%207%2Fa/decision#token=${tokens.approve}`,
+      rejectUrl: `https://champion.example.net/api/promotions/churn%207%2Fa/decision#token=${tokens.reject}`,
     });
   });
 
@@ -259,6 +259,22 @@ describe('approvalUrls', () => {
     const { approveUrl } = approvalUrls('http://localhost:7071//', 'p1', tokens);
     const url = new URL(approveUrl);
     expect(url.pathname).toBe('/api/promotions/p1/decision');
-    expect(url.searchParams.get('token')).toBe(tokens.approve);
+    expect(url.search).toBe('');
+    expect(new URLSearchParams(url.hash.slice(1)).get('token')).toBe(tokens.approve);
+  });
+});
+
+describe('approval tokens bound to an approver', () => {
+  it('carry the approver they were issued to; without one, they are for anyone allowed', () => {
+    const claims = { promotionId: 'p', modelName: 'm', modelVersion: '1', expiresAt: EXPIRES, nonce: 'n' };
+    const bound = createApprovalTokens(SECRET, { ...claims, approver: 'bo@contoso.com' });
+    const open = createApprovalTokens(SECRET, claims);
+    const verified = verifyApprovalToken(SECRET, bound.approve, new Date(0));
+    expect(verified).toMatchObject({ ok: true, claims: { approver: 'bo@contoso.com', decision: 'approve' } });
+    expect(verifyApprovalToken(SECRET, open.reject, new Date(0))).toMatchObject({ ok: true });
+    expect((verifyApprovalToken(SECRET, open.reject, new Date(0)) as { claims: object }).claims).not.toHaveProperty(
+      'approver',
+    );
+    expect(bound.approve).not.toBe(open.approve);
   });
 });

@@ -1,13 +1,19 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { ServiceBusMessage } from '@azure/service-bus';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type ApprovalMessageSender,
   type ServiceBusTarget,
   MemoryNotifier,
+  OutboxNotifier,
+  outboxFile,
   ServiceBusNotifier,
 } from '../../lib/adapters/notifier';
+import { Inbox } from '../../local/inbox';
 import type { ApprovalRequest } from '../../lib/ports';
 
 // The CommonJS module objects the AMQP library calls into, so spies see any connection attempt.
@@ -22,8 +28,18 @@ function request(promotionId: string, overrides: Partial<ApprovalRequest> = {}):
     modelName: 'churn',
     modelVersion: '7',
     evidenceSummary: 'AUC 0.91 vs 0.88 on 5,000 rows',
-    approveUrl: `https://champion.example.net/api/promotions/${promotionId}/decision?token=a.b`,
-    rejectUrl: `https://champion.example.net/api/promotions/${promotionId}/decision?token=c.d`,
+    links: [
+      {
+        approver: 'ana@contoso.com',
+        approveUrl: `https://champion.example.net/api/promotions/${promotionId}/decision#token=a.b`,
+        rejectUrl: `https://champion.example.net/api/promotions/${promotionId}/decision#token=c.d`,
+      },
+      {
+        approver: 'bo@contoso.com',
+        approveUrl: `https://champion.example.net/api/promotions/${promotionId}/decision#token=e.f`,
+        rejectUrl: `https://champion.example.net/api/promotions/${promotionId}/decision#token=g.h`,
+      },
+    ],
     expiresAt: '2030-01-02T00:00:00.000Z',
     ...overrides,
   };
@@ -38,8 +54,8 @@ function fakeCredential() {
 function fakeSender() {
   const sent: ServiceBusMessage[] = [];
   const sender = {
-    sendMessages: vi.fn(async (message: ServiceBusMessage) => {
-      sent.push(message);
+    sendMessages: vi.fn(async (messages: ServiceBusMessage[]) => {
+      sent.push(...messages);
     }),
     close: vi.fn(async () => {}),
   } satisfies ApprovalMessageSender;
@@ -65,24 +81,39 @@ describe('ServiceBusNotifier', () => {
     expect(createSender).toHaveBeenCalledExactlyOnceWith(target(credential));
   });
 
-  it('publishes one JSON message per approval request', async () => {
+  it('publishes one JSON message per approver, with their links only, in one send', async () => {
     const { credential } = fakeCredential();
     const { sender, sent } = fakeSender();
     const notifier = new ServiceBusNotifier({ ...target(credential), createSender: () => sender });
     const approval = request('churn-7-1');
+    const { links, ...rest } = approval;
 
     await notifier.approvalRequested(approval);
 
-    expect(sent).toEqual([
-      {
-        body: approval,
+    expect(sender.sendMessages).toHaveBeenCalledTimes(1);
+    expect(sent).toEqual(
+      links.map((link) => ({
+        body: { ...rest, ...link },
         contentType: 'application/json',
         subject: 'approval-requested',
-        messageId: 'churn-7-1:approval',
-        applicationProperties: { modelName: 'churn', modelVersion: '7' },
-      },
+        messageId: `churn-7-1:approval:${link.approver}`,
+        applicationProperties: { modelName: 'churn', modelVersion: '7', approver: link.approver },
+      })),
+    );
+    expect(JSON.stringify(sent[0]?.body)).not.toContain('e.f');
+  });
+
+  it('sends links for any approver without an approver property', async () => {
+    const { credential } = fakeCredential();
+    const { sender, sent } = fakeSender();
+    const notifier = new ServiceBusNotifier({ ...target(credential), createSender: () => sender });
+    const approval = request('p1', {
+      links: [{ approveUrl: 'https://x/a#token=1', rejectUrl: 'https://x/r#token=2' }],
+    });
+    await notifier.approvalRequested(approval);
+    expect(sent.map((m) => [m.messageId, m.applicationProperties])).toEqual([
+      ['p1:approval', { modelName: 'churn', modelVersion: '7' }],
     ]);
-    expect(JSON.parse(JSON.stringify(sent[0]?.body))).toEqual(approval);
   });
 
   it('gives a retried request the same message id, so duplicate detection drops it', async () => {
@@ -94,7 +125,14 @@ describe('ServiceBusNotifier', () => {
     await notifier.approvalRequested(request('churn-7-1'));
     await notifier.approvalRequested(request('churn-8-1', { modelVersion: '8' }));
 
-    expect(sent.map((m) => m.messageId)).toEqual(['churn-7-1:approval', 'churn-7-1:approval', 'churn-8-1:approval']);
+    expect(sent.map((m) => m.messageId)).toEqual([
+      'churn-7-1:approval:ana@contoso.com',
+      'churn-7-1:approval:bo@contoso.com',
+      'churn-7-1:approval:ana@contoso.com',
+      'churn-7-1:approval:bo@contoso.com',
+      'churn-8-1:approval:ana@contoso.com',
+      'churn-8-1:approval:bo@contoso.com',
+    ]);
   });
 
   it('lets a send failure reach the caller so the activity is retried', async () => {
@@ -144,6 +182,29 @@ describe('ServiceBusNotifier', () => {
   });
 });
 
+describe('OutboxNotifier', () => {
+  it('writes each approver their own links, readable by its owner only, and logs no token', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outbox-'));
+    try {
+      const log = vi.fn();
+      const approval = request('promote:churn:7');
+      await new OutboxNotifier(dir, log).approvalRequested(approval);
+      const inbox = new Inbox(dir);
+      const ana = inbox.message('promote:churn:7', 'ana@contoso.com');
+      expect(ana).toMatchObject({ approver: 'ana@contoso.com', ...approval.links[0] });
+      expect(JSON.stringify(ana)).not.toContain('e.f');
+      expect(inbox.message('promote:churn:7', 'bo@contoso.com')?.approveUrl).toContain('#token=e.f');
+      expect(inbox.message('promote:churn:7')).toBeUndefined();
+      const file = outboxFile(dir, 'promote:churn:7', 'ana@contoso.com');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(JSON.stringify(log.mock.calls)).not.toMatch(/token|a\.b/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('MemoryNotifier', () => {
   it('keeps the requests in order, as copies', async () => {
     const notifier = new MemoryNotifier();
@@ -161,16 +222,16 @@ describe('MemoryNotifier', () => {
     ]);
   });
 
-  it('logs one line per request with both links', async () => {
+  it('logs one line per request naming who was asked, never a link or token', async () => {
     const log = vi.fn();
     const notifier = new MemoryNotifier({ log });
     await notifier.approvalRequested(request('p1'));
 
     expect(log).toHaveBeenCalledExactlyOnceWith(
       'Approval requested for churn version 7 (promotion p1, expires 2030-01-02T00:00:00.000Z): ' +
-        'approve https://champion.example.net/api/promotions/p1/decision?token=a.b | ' +
-        'reject https://champion.example.net/api/promotions/p1/decision?token=c.d',
+        'links kept in memory to ana@contoso.com, bo@contoso.com',
     );
+    expect(JSON.stringify(log.mock.calls)).not.toMatch(/token|a\.b|c\.d|e\.f|g\.h/);
   });
 
   it('ignores a repeated request for the same promotion, as Service Bus duplicate detection would', async () => {

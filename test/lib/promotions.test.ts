@@ -4,6 +4,7 @@
  */
 import type * as df from 'durable-functions';
 import { describe, expect, it } from 'vitest';
+import { decisionCaller, type IdentityMode } from '../../lib/identity';
 import { submitDecision } from '../../lib/promotions';
 import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../../orchestrations/contract';
 
@@ -41,11 +42,18 @@ function fakeClient(react: (sent: ApprovalDecision) => ApprovalDecision | undefi
   return { client, raised };
 }
 
+const LOCAL: IdentityMode = { kind: 'local', localUser: 'ana' };
+
 const submit = (client: df.DurableClient, approver = 'ana') =>
   submitDecision(
     client,
     'secret',
-    { promotionId: ID, decision: 'approve', approver, via: 'api' },
+    {
+      promotionId: ID,
+      decision: 'approve',
+      via: 'api',
+      identify: (issuedTo) => decisionCaller(LOCAL, () => null, approver, issuedTo),
+    },
     new Date('2030-01-01T00:00:00Z'),
     { timeoutMs: 50, pollMs: 1 },
   );
@@ -53,8 +61,14 @@ const submit = (client: df.DurableClient, approver = 'ana') =>
 describe('submitDecision', () => {
   it('answers accepted once the promotion shows it took this decision', async () => {
     const { client, raised } = fakeClient((sent) => sent);
-    expect(await submit(client)).toEqual({ ok: true });
-    expect(raised[0]).toMatchObject({ decision: 'approve', approver: 'ana', id: expect.any(String) });
+    expect(await submit(client)).toEqual({ ok: true, approver: 'ana' });
+    expect(raised[0]).toMatchObject({
+      decision: 'approve',
+      approver: 'ana',
+      authenticated: false,
+      identity: 'request',
+      id: expect.any(String),
+    });
   });
 
   it('refuses with 409 when another decision got there first', async () => {
@@ -75,6 +89,6 @@ describe('submitDecision', () => {
 
   it('says pending when the promotion has not handled it by the deadline', async () => {
     const { client } = fakeClient(() => undefined);
-    expect(await submit(client)).toEqual({ ok: true, pending: true });
+    expect(await submit(client)).toEqual({ ok: true, approver: 'ana', pending: true });
   });
 });

@@ -57,6 +57,7 @@ type PromotionActivity = Extract<
 
 /** An in-memory endpoint and model registry behind the activity contract. */
 class World {
+  approvalRequests: Activities['requestApproval']['input'][] = [];
   traffic: Record<string, number> = {};
   deployments: Record<string, string> = {};
   stages: Record<string, string> = {};
@@ -158,11 +159,10 @@ class World {
         if (leaving && this.stages[i.modelVersion] === 'staged') this.stages[i.modelVersion] = 'unstaged';
         return { written: [i.modelVersion] };
       },
-      requestApproval: (i) => ({
-        approveUrl: `approve/${i.promotionId}`,
-        rejectUrl: `reject/${i.promotionId}`,
-        expiresAt: i.expiresAt,
-      }),
+      requestApproval: (i) => {
+        this.approvalRequests.push(i);
+        return { expiresAt: i.expiresAt };
+      },
       readStage: (i) => ({ stage: this.stages[i.modelVersion] ?? null }),
       setTraffic: (i) => {
         if (
@@ -351,6 +351,68 @@ describe('promoteModel', () => {
       expect(world.traffic).toEqual(traffic);
     },
   );
+
+  it('ignores decision events it cannot take (malformed, unknown, look-alike, self), notes them and keeps waiting', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    // What anyone with the Durable HTTP API could raise: none of it approves, none of it crashes the promotion.
+    const bad: unknown[] = [
+      null,
+      'approve',
+      [],
+      { ...decision('approve'), decision: 'yes' },
+      { decision: 'approve', via: 'api', at: '2026-01-01T00:00:00Z' },
+      { ...decision('approve'), approver: 'dana' },
+      { ...decision('approve'), approver: 'ＤＡＮＡ' },
+      { ...decision('approve'), approver: 'a\u200Bna' },
+      { ...decision('approve'), approver: '\u0430na' },
+      { ...decision('approve'), via: 'fax' },
+      { ...decision('approve'), at: 'yesterday' },
+      { ...decision('approve'), comment: 'x'.repeat(1001) },
+    ];
+    for (const data of bad) await t.engine.raiseEvent(id, 'decision', data);
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    const status = (await t.engine.getStatus(id))!;
+    expect(status.runtimeStatus).toBe('Running');
+    const custom = status.customStatus as PromotionStatus;
+    expect(custom.ignoredEvents).toBe(bad.length);
+    expect(custom.decision).toBeUndefined();
+    const notes = custom.timeline.filter((e) => e.note.startsWith('ignored a decision event'));
+    expect(notes.map((e) => e.note)).toEqual([
+      'ignored a decision event: not an object',
+      'ignored a decision event: not an object',
+      'ignored a decision event: not an object',
+      'ignored a decision event: decision: must be "approve" or "reject"',
+      'ignored a decision event: approver: must be a name',
+    ]);
+    expect(world.calls).not.toContain('setTraffic');
+
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'promoted', decision: { approver: 'ana' } });
+  });
+
+  it("takes an approval only from the policy's approvers, and still times out after ignored events", async () => {
+    const world = new World();
+    const listed = input('1');
+    listed.policy = {
+      ...policy,
+      approval: { ...policy.approval, approvers: ['Bo@contoso.com'], onTimeout: 'reject', timeoutMs: 500 },
+    };
+    const { t, id } = await start(world, '1', listed);
+    await phase(t, id);
+    expect(world.approvalRequests).toMatchObject([{ approvers: ['Bo@contoso.com'] }]);
+    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('approval-timed-out');
+    expect((await t.engine.getStatus(id))?.customStatus).toMatchObject({
+      ignoredEvents: 1,
+      timeline: expect.arrayContaining([
+        expect.objectContaining({ note: 'ignored a decision event: approver: not an approver for this model' }),
+      ]),
+    });
+  });
 
   it('ends as superseded when a newer winner takes its place', async () => {
     const world = new World();
@@ -636,6 +698,9 @@ describe('promoteModel golden history', () => {
     const replay = await replayHistory(registry.handler('promoteModel'), recorded);
     expect((replay.output as PromotionResult).outcome).toBe('promoted');
     expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+    // Recorded while the approval links were still in the activity's output: the status now keeps only the expiry.
+    expect(JSON.stringify(recorded)).toContain('approveUrl');
+    expect((replay.customStatus as PromotionStatus).approval).toEqual({ expiresAt: expect.any(String) });
   });
 
   it('finishes a promotion started before the upgrade to the versioned host.json on the new worker', async () => {
