@@ -179,6 +179,6 @@ describe('golden histories', () => {
         retry: { firstRetryIntervalInMilliseconds: 1, maxNumberOfAttempts: 3 },
       },
     ]);
-    expect(m).toEqual({ matched: 1, leafIds: [0], allocated: 5 });
+    expect(m).toEqual({ matched: 1, leafIds: [0], allocated: 5, currentTimerIds: new Map() });
   });
 });
