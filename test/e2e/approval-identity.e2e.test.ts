@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main';
+import { runCli } from '../support/cli';
 import type { ApproverMessage } from '../../lib/adapters/notifier';
 import { decideByLink } from '../../local/inbox';
 import { demoPolicy } from '../../local/start';
@@ -42,14 +42,7 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
   const durable = (suffix: string, init?: RequestInit) =>
     fetch(`${api}/runtime/webhooks/durabletask/instances/${encodeURIComponent(ID)}${suffix}`, init);
   const cli = async (...argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await main([...argv, '--url', api], {
-      stdout: (t) => (out += t),
-      stderr: (t) => (err += t),
-      fetch,
-      env: {},
-    });
+    const { code, out, err } = await runCli(api, ...argv);
     return { code, out: out + err };
   };
   /** Every approval token sent, whole and by its signature (which alone would be worth stealing). */

@@ -4,7 +4,7 @@
  * is read and approved over its HTTP API, and the workspace's state is checked through the SDK.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main';
+import { runCli } from '../support/cli';
 import { decideByLink } from '../../local/inbox';
 import type { Lab } from '../../local/lab';
 import { EmbeddedApp } from '../support/embedded';
@@ -166,17 +166,7 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
   });
 
   it('shows the same state through the CLI', async () => {
-    const run = async (...argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await main([...argv, '--url', api], {
-        stdout: (t) => (out += t),
-        stderr: (t) => (err += t),
-        fetch,
-        env: {},
-      });
-      return { code, out, err };
-    };
+    const run = (...argv: string[]) => runCli(api, ...argv);
     const models = await run('models', 'demand', '--json');
     expect(models.code).toBe(0);
     const body = JSON.parse(models.out) as { versions: { version: string; stage: string | null }[] };

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main';
+import { runCli } from '../support/cli';
 import { parsePolicies, policyFor } from '../../lib/domain/policy';
 import type { Lab } from '../../local/lab';
 import { EmbeddedApp } from '../support/embedded';
@@ -55,17 +55,7 @@ describe('recovery from failure on the embedded default', { timeout: 180_000 }, 
   const retry = (id: string) => post(`/api/promotions/${encodeURIComponent(id)}/retry`);
   const approve = (id: string) =>
     post(`/api/promotions/${encodeURIComponent(id)}/decisions`, { decision: 'approve', approver: 'ana' });
-  const cli = async (...argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await main([...argv, '--url', api], {
-      stdout: (t) => (out += t),
-      stderr: (t) => (err += t),
-      fetch,
-      env: {},
-    });
-    return { code, out, err };
-  };
+  const cli = (...argv: string[]) => runCli(api, ...argv);
   /** The model's scoring fails (its smoke test with it) until the returned fix is applied. */
   const breakScoring = async (model: string) => {
     const fault = (await lab.admin('POST', 'faults', { kind: 'scoring', model, status: 500 })) as { id: string };
