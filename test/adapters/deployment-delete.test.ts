@@ -6,7 +6,7 @@
  * the deployment meanwhile is refused with 409 Conflict. Deletes here take a second, so every step is seen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, type ActivityHandlers } from '../../lib/activities';
+import type { ActivityHandlers } from '../../lib/activities';
 import type { WorkspaceRestClient } from '../../local/workspace/client';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { Removal } from '../../orchestrations/contract';
@@ -19,6 +19,7 @@ import {
   start,
   trainAndRegister,
   waitFor,
+  workspaceActivities,
 } from '../workspace/helpers';
 
 const EP = 'del-ep';
@@ -50,13 +51,7 @@ describe('a deployment delete: 202 + Location, polled until done, refusing a PUT
   beforeAll(async () => {
     ws = await start({ provisioningMs: 2000 });
     raw = rest(ws);
-    activities = createActivities({
-      workspace: mlWorkspace(ws),
-      telemetry: { event: () => {}, exception: () => {} },
-      approvalSecret: 'test-secret',
-      publicUrl: 'http://127.0.0.1:7071',
-      signal: async () => true,
-    } as unknown as Parameters<typeof createActivities>[0]);
+    activities = workspaceActivities(mlWorkspace(ws));
     const client = sdk(ws);
     ({ modelId } = await trainAndRegister(ws, client, { job: 'del-train-1', model: 'demand', version: '1' }));
     await trainAndRegister(ws, client, { job: 'del-train-2', model: 'demand', version: '2', seed: 2 });

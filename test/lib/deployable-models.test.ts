@@ -5,10 +5,18 @@
  */
 import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, SCORING_SCRIPT_REQUIRED, type ActivityHandlers } from '../../lib/activities';
+import { SCORING_SCRIPT_REQUIRED, type ActivityHandlers } from '../../lib/activities';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { ActivityInput, Started } from '../../orchestrations/contract';
-import { mlWorkspace, removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import {
+  mlWorkspace,
+  removeTempDirs,
+  sdk,
+  start,
+  trainAndRegister,
+  waitFor,
+  workspaceActivities,
+} from '../workspace/helpers';
 
 const EP = 'deployable-ep';
 const CODE = { codeId: 'azureml:score-code:1', scoringScript: 'score.py' };
@@ -41,13 +49,7 @@ describe('beginDeploy and the model type', () => {
   beforeAll(async () => {
     ws = await start();
     client = sdk(ws);
-    activities = createActivities({
-      workspace: mlWorkspace(ws),
-      telemetry: { event: () => {}, exception: () => {} },
-      approvalSecret: 'test-secret',
-      publicUrl: 'http://127.0.0.1:7071',
-      signal: async () => true,
-    } as unknown as Parameters<typeof createActivities>[0]);
+    activities = workspaceActivities(mlWorkspace(ws));
     await trainAndRegister(ws, client, { job: 'deployable-train', model: 'flow', version: '1' });
     await client.modelVersions.createOrUpdate(ws.resourceGroup, ws.workspaceName, 'custom', '1', {
       properties: { modelUri: 'azureml://jobs/deployable-train/outputs/model', modelType: 'custom_model' },

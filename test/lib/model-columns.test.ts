@@ -5,11 +5,20 @@
  * objects name their columns themselves.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, requestRow, type ActivityHandlers } from '../../lib/activities';
+import { requestRow, type ActivityHandlers } from '../../lib/activities';
 import { parsePolicies, type Policy } from '../../lib/domain/policy';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { EndpointScoring } from '../../lib/azure/scoring';
-import { dataReader, mlWorkspace, removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import {
+  dataReader,
+  mlWorkspace,
+  removeTempDirs,
+  sdk,
+  start,
+  trainAndRegister,
+  waitFor,
+  workspaceActivities,
+} from '../workspace/helpers';
 
 const EP = 'houses-ep';
 const COLUMNS = ['rooms', 'area', 'age', 'floor', 'price'];
@@ -50,15 +59,10 @@ describe('columns of the smoke test and the evaluation, against the local worksp
     ws = await start();
     const client = sdk(ws);
     const reader = dataReader(ws);
-    activities = createActivities({
-      workspace: mlWorkspace(ws),
+    activities = workspaceActivities(mlWorkspace(ws), {
       scoring: new EndpointScoring({ caCert: ws.caCert }),
       data: reader,
-      telemetry: { event: () => {}, exception: () => {} },
-      approvalSecret: 'test-secret',
-      publicUrl: 'http://127.0.0.1:7071',
-      signal: async () => true,
-    } as unknown as Parameters<typeof createActivities>[0]);
+    });
     await trainAndRegister(ws, client, { job: 'houses-train', model: 'houses', version: '1', columns: COLUMNS });
     await ws.uploadData({
       name: 'houses-eval',

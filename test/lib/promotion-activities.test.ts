@@ -4,10 +4,18 @@
  * instead of failing on ARM's 409 or writing twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, type ActivityHandlers } from '../../lib/activities';
+import type { ActivityHandlers } from '../../lib/activities';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { ProvisioningCheck, Started } from '../../orchestrations/contract';
-import { mlWorkspace, removeTempDirs, sdk, start, trainAndRegister, waitFor } from '../workspace/helpers';
+import {
+  mlWorkspace,
+  removeTempDirs,
+  sdk,
+  start,
+  trainAndRegister,
+  waitFor,
+  workspaceActivities,
+} from '../workspace/helpers';
 
 describe('promotion activities re-run while ARM still works on their operation', () => {
   let ws: LocalWorkspace;
@@ -29,13 +37,7 @@ describe('promotion activities re-run while ARM still works on their operation',
   beforeAll(async () => {
     ws = await start({ provisioningMs: 300 });
     const workspace = mlWorkspace(ws);
-    activities = createActivities({
-      workspace,
-      telemetry: { event: () => {}, exception: () => {} },
-      approvalSecret: 'test-secret',
-      publicUrl: 'http://127.0.0.1:7071',
-      signal: async () => true,
-    } as unknown as Parameters<typeof createActivities>[0]);
+    activities = workspaceActivities(workspace);
     await trainAndRegister(ws, sdk(ws), { job: 'train-a', model: 'demand', version: '1' });
   });
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createActivities, type ActivityDeps, type ActivityHandlers } from '../../lib/activities';
 import { BlobDataReader } from '../../lib/azure/data-reader';
 import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { trainingJobSpec } from '../../local/lab';
@@ -46,6 +47,22 @@ export function mlWorkspace(ws: LocalWorkspace): AzureMlWorkspace {
     armEndpoint: ws.armEndpoint,
     caCert: ws.caCert,
   });
+}
+
+/**
+ * Champion's activities over `workspace`, with quiet telemetry, a test signing secret and a signal that is always
+ * delivered; `extra` adds the ports a test uses (scoring, data). The rest stay absent: a test that reaches for one
+ * fails loudly.
+ */
+export function workspaceActivities(workspace: AzureMlWorkspace, extra: Partial<ActivityDeps> = {}): ActivityHandlers {
+  return createActivities({
+    workspace,
+    telemetry: { event: () => {}, exception: () => {} },
+    approvalSecret: 'test-secret',
+    publicUrl: 'http://127.0.0.1:7071',
+    signal: async () => true,
+    ...extra,
+  } as ActivityDeps);
 }
 
 /** The real SDK client, pointed at the workspace the way production code must be configured. */
