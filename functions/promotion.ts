@@ -57,6 +57,7 @@ const registered: Record<ActivityName, true> = {
   evaluateChallenger: true,
   changeStage: true,
   requestApproval: true,
+  findNewerWinner: true,
   readStage: true,
   setTraffic: true,
   recordRelease: true,

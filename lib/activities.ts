@@ -29,6 +29,7 @@ import {
 import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
 import {
+  newerWinner,
   promoteToProduction,
   rejectStaged,
   stageChallenger,
@@ -36,6 +37,7 @@ import {
   STAGE_TAG,
   unstage,
   versionsInStage,
+  type ModelVersionTags,
   type TagWrite,
 } from './domain/stages';
 import type {
@@ -123,6 +125,10 @@ function releaseTags(
     ...(deps.gitRepository ? { 'git.repository': deps.gitRepository } : {}),
   };
 }
+
+/** What the stage rules read of a model's versions. */
+const versionTags = (versions: ModelVersion[]): ModelVersionTags[] =>
+  versions.map((v) => ({ version: v.version, tags: v.tags, ...(v.createdAt ? { createdAt: v.createdAt } : {}) }));
 
 function armFailure(err: unknown): { code: string; message: string; retryAfterSeconds?: number } | undefined {
   const e = err as {
@@ -486,11 +492,13 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
 
     async changeStage({ modelName, modelVersion, transition, promotionId }) {
       const versions = await workspace.listModelVersions(modelName);
-      const before = versions.map((v) => ({ version: v.version, tags: v.tags }));
+      const before = versionTags(versions);
       let writes: TagWrite[];
       let displaced: ActivityOutput<'changeStage'>['displaced'];
       switch (transition) {
         case 'stage': {
+          const superseded = newerWinner(before, modelVersion);
+          if (superseded) return { written: [], superseded };
           const previous = versionsInStage(before, 'staged').find((v) => v !== modelVersion);
           if (previous) {
             const prior = versions.find((v) => v.version === previous);
@@ -554,6 +562,11 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         expiresAt: input.expiresAt,
       });
       return { expiresAt: input.expiresAt };
+    },
+
+    async findNewerWinner({ modelName, modelVersion }) {
+      const newer = newerWinner(versionTags(await workspace.listModelVersions(modelName)), modelVersion);
+      return newer ? { newer } : {};
     },
 
     async readStage({ modelName, modelVersion }) {

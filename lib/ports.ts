@@ -14,6 +14,8 @@ export interface ModelVersion {
   /** `mlflow_model` deploys without a scoring script or an environment; any other type needs both. */
   modelType?: string;
   description?: string;
+  /** When the version was registered (ARM `systemData.createdAt`, ISO 8601). */
+  createdAt?: string;
 }
 
 /** Model types as the Azure ML CLI and SDK v2 register them (AssetTypes). */

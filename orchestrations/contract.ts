@@ -55,6 +55,14 @@ export interface StageChange {
   written: string[];
   /** The version that lost its `staged` tag to this one, with the promotion that staged it. */
   displaced?: { version: string; promotionId?: string };
+  /** Staging was refused: a newer winner is staged or serving (nothing was written). */
+  superseded?: NewerWinner;
+}
+
+/** A version newer than the one being promoted that won and still stands (see lib/domain/stages.ts newerWinner). */
+export interface NewerWinner {
+  version: string;
+  stage: 'staged' | 'production';
 }
 
 /** An approval request sent: the links went to the approvers through the notifier, and only there. */
@@ -125,6 +133,8 @@ export interface Activities {
     };
     output: ApprovalRequested;
   };
+  /** A newer version of the model that is staged or serving, if any: the promoted one is superseded by it. */
+  findNewerWinner: { input: { modelName: string; modelVersion: string }; output: { newer?: NewerWinner } };
   /** The version's `stage` tag (null when it has none). */
   readStage: { input: { modelName: string; modelVersion: string }; output: { stage: string | null } };
   /** Starts an endpoint update to `traffic`; with `expect`, only while the endpoint is as expected. */

@@ -74,8 +74,9 @@ export function now(ctx: Context): Date {
  *   2: a removed slot's delete is followed until it is done, and a slot still being deleted is waited for, before
  *      the slot is deployed to or the model's lock released (rollout: removeSlot, deployToSlot).
  *   3: promoteModel checks each decision event and keeps waiting after one it cannot take.
+ *   4: promoteModel looks for a newer winner before it deploys, and asks for approval before it releases the lock.
  */
-export const FLOW_VERSION = 3;
+export const FLOW_VERSION = 4;
 
 export function flowVersion(ctx: Context): number {
   const version = ctx.df.version;

@@ -1,9 +1,10 @@
 /**
  * promoteModel: one registered model version from "registered" to "serving", or to a recorded reason why not.
  *
- *   prepare (under the model's lock): idle blue/green slot → deploy the challenger at 0 % → smoke test → paired
- *     evaluation against the champion through the deployment header → stage it (the previous staged version is
- *     unstaged and its promotion told it was superseded);
+ *   prepare (under the model's lock): a version older than a winner already staged or serving is superseded at
+ *     once; else idle blue/green slot → deploy the challenger at 0 % → smoke test → paired evaluation against the
+ *     champion through the deployment header → stage it (the previous staged version is unstaged and its promotion
+ *     told it was superseded) → ask for approval, so a person is only ever asked about the newest winner;
  *   approval: a signed decision, a newer winner, or the policy's timeout — whichever comes first;
  *   release (under the lock): shift traffic on the plan made at evaluation (refused if the endpoint changed
  *     meanwhile: then deploy and test again, or end as superseded), wait for each endpoint update, then tag
@@ -11,14 +12,45 @@
  */
 import * as df from 'durable-functions';
 import { checkDecisionEvent } from '../lib/domain/decisions';
-import { isSlot, type Slot } from '../lib/domain/rollout-plan';
-import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus, TimelineEntry } from './contract';
+import type { Evidence } from '../lib/domain/evaluation';
+import { isSlot, type RolloutPlan, type Slot } from '../lib/domain/rollout-plan';
+import type {
+  ApprovalDecision,
+  ApprovalRequested,
+  NewerWinner,
+  PromotionInput,
+  PromotionResult,
+  PromotionStatus,
+  TimelineEntry,
+} from './contract';
 import { EVENTS } from './contract';
 import { activity, isAtLeast, lock, now, type Context, type Step } from './durable';
 import { deployToSlot, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
 
 export const MODEL_LOCK_ENTITY = 'modelLock';
+
+/** What preparing under the lock came to. */
+type Prepared =
+  | { ok: false; failure: { code: string; message: string } }
+  | { ok: true; staged: false; superseded: NewerWinner; evidence?: Evidence }
+  | { ok: true; staged: false; superseded?: undefined; evidence: Evidence }
+  | {
+      ok: true;
+      staged: true;
+      superseded?: undefined;
+      plan: RolloutPlan;
+      evidence: Evidence;
+      /** Asked for while the lock was held (flow version 4 on). */
+      approval?: AskedApproval;
+    };
+/** An approval request sent, and when its timer fires. */
+interface AskedApproval {
+  requested: ApprovalRequested;
+  expiresAt: Date;
+}
 const SUPERSEDED = 'Superseded';
+/** Flow version from which a newer winner is looked for before deploying, and approval asked under the lock. */
+const NEWEST_WINNER_STAGED = 4;
 /** Flow version from which decision events are checked by the promotion itself (see FLOW_VERSION). */
 const CHECKED_DECISIONS = 3;
 /** Ignored events noted in the timeline; later ones are only counted. */
@@ -95,13 +127,38 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     return { outcome, modelName, modelVersion, reason, ...extra, timeline: timeline.entries } satisfies PromotionResult;
   };
 
+  const asksPerson = (decision: string) => policy.approval.required || decision === 'inconclusive';
+  /** The links go to the approvers through the notifier, never into the status; a decision may come until expiry. */
+  function* askForApproval(evidence: Evidence): Step<AskedApproval> {
+    const expiresAt = new Date(now(ctx).getTime() + policy.approval.timeoutMs);
+    const requested = yield* activity(ctx, 'requestApproval', {
+      promotionId,
+      modelName,
+      modelVersion,
+      evidenceSummary: `${evidence.decision}: ${evidence.reason}`,
+      expiresAt: expiresAt.toISOString(),
+      nonce: ctx.df.newGuid(`${promotionId}:approval`),
+      ...(policy.approval.approvers ? { approvers: [...policy.approval.approvers] } : {}),
+    });
+    // Only the expiry: a history recorded before the links left the status may still hold them in this output.
+    timeline.status.approval = { expiresAt: requested.expiresAt };
+    timeline.mark('awaiting-approval', `waiting for a decision until ${requested.expiresAt}`);
+    return { requested, expiresAt };
+  }
+
   // 1. Prepare and judge the challenger, holding the model's lock so two promotions never share the idle slot.
   timeline.mark('preparing', `evaluating ${modelName}:${modelVersion} for endpoint ${policy.endpointName}`);
-  const prepared = yield* withModelLock(ctx, modelName, function* () {
+  const prepared = yield* withModelLock(ctx, modelName, function* (): Step<Prepared> {
+    if (isAtLeast(ctx, NEWEST_WINNER_STAGED)) {
+      // A newer winner already staged or serving: this version could never be staged, so it does not take the
+      // idle slot (which may hold that winner) for nothing.
+      const { newer } = yield* activity(ctx, 'findNewerWinner', { modelName, modelVersion });
+      if (newer) return { ok: true, staged: false, superseded: newer };
+    }
     const deployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, (note) =>
       timeline.mark('deploying', note),
     );
-    if (!deployed.ok) return { ok: false as const, failure: deployed.failure };
+    if (!deployed.ok) return { ok: false, failure: deployed.failure };
     const { slot, champion } = deployed;
 
     timeline.mark('testing', `smoke test of ${slot} through the azureml-model-deployment header`);
@@ -113,7 +170,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     });
     if (!test.ok) {
       yield* removeSlot(ctx, policy, slot);
-      return { ok: false as const, failure: { code: 'SmokeTestFailed', message: test.failures.join('; ') } };
+      return { ok: false, failure: { code: 'SmokeTestFailed', message: test.failures.join('; ') } };
     }
 
     timeline.mark('evaluating', champion ? `paired comparison against ${champion}` : 'no champion yet');
@@ -131,10 +188,15 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     timeline.mark('evaluated', `${evidence.decision}: ${evidence.reason}`);
     if (evidence.decision !== 'win' && evidence.decision !== 'inconclusive') {
       yield* removeSlot(ctx, policy, slot);
-      return { ok: true as const, staged: false as const, evidence };
+      return { ok: true, staged: false, evidence };
     }
 
     const change = yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'stage', promotionId });
+    if (change.superseded) {
+      // A newer winner was staged meanwhile (it did not look before deploying, or the tags were edited by hand).
+      yield* removeSlot(ctx, policy, slot);
+      return { ok: true, staged: false, superseded: change.superseded, evidence };
+    }
     if (change.displaced?.promotionId && change.displaced.promotionId !== promotionId) {
       yield* activity(ctx, 'signalInstance', {
         instanceId: change.displaced.promotionId,
@@ -142,30 +204,29 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
         data: { by: promotionId, modelVersion },
       });
     }
-    return { ok: true as const, staged: true as const, plan: deployed.plan, evidence };
+    // Asked while the lock is held, a person is asked only about the newest winner: no newer one can be staged
+    // between staging this version and asking.
+    const approval =
+      isAtLeast(ctx, NEWEST_WINNER_STAGED) && asksPerson(evidence.decision)
+        ? yield* askForApproval(evidence)
+        : undefined;
+    return { ok: true, staged: true, plan: deployed.plan, evidence, approval };
   });
 
   if (!prepared.ok) return result('failed', prepared.failure.message, { failure: prepared.failure });
+  if (prepared.superseded) {
+    const { version, stage } = prepared.superseded;
+    const evidence = prepared.evidence ? { evidence: prepared.evidence } : {};
+    return result('superseded', `${modelName}:${version} is newer and already ${stage}`, evidence);
+  }
   const { evidence } = prepared;
   if (!prepared.staged) return result('lost-evaluation', evidence.reason, { evidence });
   const slot = prepared.plan.challenger;
 
   // 2. Approval: a person decides (an inconclusive result always asks one), a newer winner, or the timeout.
   let decision: ApprovalDecision | undefined;
-  if (policy.approval.required || evidence.decision === 'inconclusive') {
-    const expiresAt = new Date(now(ctx).getTime() + policy.approval.timeoutMs);
-    const requested = yield* activity(ctx, 'requestApproval', {
-      promotionId,
-      modelName,
-      modelVersion,
-      evidenceSummary: `${evidence.decision}: ${evidence.reason}`,
-      expiresAt: expiresAt.toISOString(),
-      nonce: ctx.df.newGuid(`${promotionId}:approval`),
-      ...(policy.approval.approvers ? { approvers: [...policy.approval.approvers] } : {}),
-    });
-    // Only the expiry: a history recorded before the links left the status may still hold them in this output.
-    timeline.status.approval = { expiresAt: requested.expiresAt };
-    timeline.mark('awaiting-approval', `waiting for a decision until ${requested.expiresAt}`);
+  if (asksPerson(evidence.decision)) {
+    const { requested, expiresAt } = prepared.approval ?? (yield* askForApproval(evidence));
 
     const decided = ctx.df.waitForExternalEvent(EVENTS.decision);
     const superseded = ctx.df.waitForExternalEvent(EVENTS.superseded);

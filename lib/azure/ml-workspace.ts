@@ -117,6 +117,7 @@ export class AzureMlWorkspace implements MlWorkspace {
       modelUri: arm.properties.modelUri,
       modelType: arm.properties.modelType,
       description: arm.properties.description,
+      ...(arm.systemData?.createdAt ? { createdAt: arm.systemData.createdAt.toISOString() } : {}),
     };
   }
 

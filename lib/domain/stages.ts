@@ -13,6 +13,8 @@
  * the writes and repeating the transition yields no writes, so a retried activity is harmless.
  */
 
+import { compareVersions } from './versions';
+
 export const STAGE_TAG = 'stage';
 export const STAGES = ['staged', 'unstaged', 'production', 'surpassed'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -20,6 +22,8 @@ export type Stage = (typeof STAGES)[number];
 export interface ModelVersionTags {
   version: string;
   tags: Readonly<Record<string, string>>;
+  /** When it was registered: orders versions that are not whole numbers (see compareVersions). */
+  createdAt?: string;
 }
 
 export interface TagWrite {
@@ -84,6 +88,27 @@ export function stageChallenger(versions: readonly ModelVersionTags[], version: 
   const writes = demoteOthers(versions, 'staged', 'unstaged', version);
   if (stageOf(target) !== 'staged') writes.push(setStage(version, 'staged'));
   return writes;
+}
+
+/**
+ * The newest winner that stands and is newer than `version`: a version `staged` or in `production`. Staging
+ * `version` then would undo a newer winner, so `version` is superseded instead, however late it finished. A newer
+ * version that was unstaged (rejected, superseded, failed to roll out) does not stand. "Newer" is compareVersions.
+ */
+export function newerWinner(
+  versions: readonly ModelVersionTags[],
+  version: string,
+): { version: string; stage: 'staged' | 'production' } | undefined {
+  const self = versions.find((candidate) => candidate.version === version) ?? { version };
+  const newer = versions
+    .filter((candidate) => compareVersions(candidate, self) > 0)
+    .flatMap((candidate) => {
+      const stage = stageOf(candidate);
+      return stage === 'staged' || stage === 'production' ? [{ candidate, stage }] : [];
+    })
+    .sort((x, y) => compareVersions(y.candidate, x.candidate));
+  const newest = newer[0];
+  return newest && { version: newest.candidate.version, stage: newest.stage };
 }
 
 /**

@@ -32,3 +32,30 @@ export function parseModelVersion(value: unknown, field = 'modelVersion'): Parse
   if (problem) return { ok: false, message: `${field}: ${JSON.stringify(value.slice(0, 80))} ${problem}.` };
   return { ok: true, version: value };
 }
+
+/** A version with what orders it among its model's versions. */
+export interface OrderedVersion {
+  version: string;
+  /** When it was registered (ARM `systemData.createdAt`). */
+  createdAt?: string;
+}
+
+const WHOLE_NUMBER = /^\d+$/;
+
+/**
+ * Which of two versions of a model is newer (> 0: `a`). Versions that are both whole numbers — the series Azure ML
+ * numbers itself — follow their numbers (as big integers: "10" is newer than "9", whatever their length). Other
+ * versions follow their registration time, which is what Azure ML's `latest` means ("the most recently created,
+ * not the most recently updated": azure-ai-ml, `_get_latest` in azure/ai/ml/_utils/_asset_utils.py). Equal times,
+ * or times not known, fall back to the versions' text, so the order is total and every caller agrees on it.
+ */
+export function compareVersions(a: OrderedVersion, b: OrderedVersion): number {
+  if (WHOLE_NUMBER.test(a.version) && WHOLE_NUMBER.test(b.version)) {
+    const difference = BigInt(a.version) - BigInt(b.version);
+    if (difference !== 0n) return difference > 0n ? 1 : -1;
+  }
+  const at = Date.parse(a.createdAt ?? '');
+  const bt = Date.parse(b.createdAt ?? '');
+  if (Number.isFinite(at) && Number.isFinite(bt) && at !== bt) return at > bt ? 1 : -1;
+  return a.version === b.version ? 0 : a.version > b.version ? 1 : -1;
+}

@@ -5,7 +5,6 @@ import {
   retryVerdict,
   type AttemptState,
 } from '../../lib/domain/attempts';
-import { parseModelVersion, versionProblem } from '../../lib/domain/versions';
 
 const attempt = (over: Partial<AttemptState>): AttemptState => ({
   id: 'promote:demand:3',
@@ -66,39 +65,5 @@ describe('which attempts may be retried', () => {
     expect(registrationStartsNewAttempt(running, '2026-01-01T10:05:00Z')).toBe(false);
     const lost = { ...attempt({ outcome: 'lost-evaluation' }), createdTime: '2026-01-01T10:00:00.000Z' };
     expect(registrationStartsNewAttempt(lost, '2026-01-01T10:05:00Z')).toBe(false);
-  });
-});
-
-describe('model versions from a request body', () => {
-  it.each([
-    ['"3"', '3', '3'],
-    ['"0", looked up like any other', '0', '0'],
-    ['"007", kept as sent', '007', '007'],
-    ['a string version', '2024.06.1-rc', '2024.06.1-rc'],
-    ['a JSON integer', 20, '20'],
-  ])('accepts %s', (_name, value, version) => {
-    expect(parseModelVersion(value)).toEqual({ ok: true, version });
-  });
-
-  it.each([
-    ['1e20, which would name version 100000000000000000000', 1e20, /a number is taken only as a whole number/],
-    ['1.5, which would name version "1.5"', 1.5, /send the version as a string/],
-    ['0 as a number', 0, /a number is taken only/],
-    ['a negative number', -1, /a number is taken only/],
-    ['a path', '3/../4', /must start with a letter or digit and contain only/],
-    ['surrounding spaces', ' 3', /must start with a letter or digit/],
-    ['a boolean', true, /expected a string/],
-    ['nothing', undefined, /required/],
-    ['an empty string', '', /required/],
-  ])('refuses %s, naming the field', (_name, value, message) => {
-    const parsed = parseModelVersion(value);
-    expect(parsed.ok).toBe(false);
-    expect(!parsed.ok && parsed.message).toMatch(/^modelVersion: /);
-    expect(!parsed.ok && parsed.message).toMatch(message);
-  });
-
-  it('shape check for the CLI', () => {
-    expect(versionProblem('12')).toBeUndefined();
-    expect(versionProblem('a#b')).toMatch(/only letters, digits/);
   });
 });

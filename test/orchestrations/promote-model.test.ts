@@ -11,6 +11,7 @@ import { parsePolicies, type Policy } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
 import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
 import { sameTraffic } from '../../lib/domain/rollout-plan';
+import { newerWinner } from '../../lib/domain/stages';
 import {
   ENDPOINT_CHANGED,
   type Activities,
@@ -49,6 +50,7 @@ type PromotionActivity = Extract<
   | 'evaluateChallenger'
   | 'changeStage'
   | 'requestApproval'
+  | 'findNewerWinner'
   | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
@@ -83,6 +85,10 @@ class World {
   /** Polls of a delete answered InProgress before it finishes. */
   deletePolls = 0;
   calls: string[] = [];
+
+  versionTags() {
+    return Object.entries(this.stages).map(([version, stage]) => ({ version, tags: { stage } }));
+  }
 
   register(registry: Registry): Registry {
     const handlers: { [K in PromotionActivity]: (input: Activities[K]['input']) => Activities[K]['output'] } = {
@@ -144,6 +150,8 @@ class World {
       changeStage: (i) => {
         const previous = Object.entries(this.stages).find(([v, s]) => s === 'staged' && v !== i.modelVersion)?.[0];
         if (i.transition === 'stage') {
+          const superseded = newerWinner(this.versionTags(), i.modelVersion);
+          if (superseded) return { written: [], superseded };
           if (previous) this.stages[previous] = 'unstaged';
           this.stages[i.modelVersion] = 'staged';
           return {
@@ -162,6 +170,10 @@ class World {
       requestApproval: (i) => {
         this.approvalRequests.push(i);
         return { expiresAt: i.expiresAt };
+      },
+      findNewerWinner: (i) => {
+        const newer = newerWinner(this.versionTags(), i.modelVersion);
+        return newer ? { newer } : {};
       },
       readStage: (i) => ({ stage: this.stages[i.modelVersion] ?? null }),
       setTraffic: (i) => {
@@ -422,6 +434,38 @@ describe('promoteModel', () => {
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result.outcome).toBe('superseded');
     expect(world.calls).not.toContain('setTraffic');
+  });
+
+  it.each(['staged', 'production'])(
+    'is superseded at once, without deploying or asking anyone, when a newer winner is already %s',
+    async (stage) => {
+      const world = new World();
+      world.stages = { '10': stage };
+      const { t, id } = await start(world, '9');
+      const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+      expect(result).toMatchObject({ outcome: 'superseded', reason: `demand:10 is newer and already ${stage}` });
+      expect(world.calls).toEqual(['findNewerWinner']);
+      expect(world.stages).toEqual({ '10': stage });
+    },
+  );
+
+  it('is staged over an older winner, and over a newer version that no longer stands', async () => {
+    const world = new World();
+    world.stages = { '8': 'staged', '11': 'unstaged' };
+    const { t, id } = await start(world, '9');
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    expect(world.stages).toEqual({ '8': 'unstaged', '9': 'staged', '11': 'unstaged' });
+  });
+
+  it('asks for approval before it releases the model lock, so no newer winner is staged in between', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    const history = (await t.engine.exportHistory(id))!.history;
+    const asked = history.findIndex((e) => e.EventType === H.TaskScheduled && e.Name === 'requestApproval');
+    const released = history.findIndex((e) => e.EventType === H.EventSent && e.Name === 'release');
+    expect(asked).toBeGreaterThan(0);
+    expect(asked).toBeLessThan(released);
   });
 
   it('reports a deployment that fails provisioning and leaves traffic alone', async () => {
@@ -701,6 +745,16 @@ describe('promoteModel golden history', () => {
     // Recorded while the approval links were still in the activity's output: the status now keeps only the expiry.
     expect(JSON.stringify(recorded)).toContain('approveUrl');
     expect((replay.customStatus as PromotionStatus).approval).toEqual({ expiresAt: expect.any(String) });
+  });
+
+  it('replays a flow version 3 history (approval asked after the lock, no look for a newer winner) unchanged', async () => {
+    // Frozen: recorded on flow version 3, before version 4 looked for a newer winner and asked under the lock.
+    const recorded = JSON.parse(readFileSync(join(__dirname, 'golden', 'promote-model.v3.json'), 'utf8'));
+    expect(recorded.history.find((e: { EventType: number }) => e.EventType === H.ExecutionStarted)?.Version).toBe('3');
+    const registry = new World().register(new Registry());
+    const replay = await replayHistory(registry.handler('promoteModel'), recorded as HistoryExport);
+    expect((replay.output as PromotionResult).outcome).toBe('promoted');
+    expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
   });
 
   it('finishes a promotion started before the upgrade to the versioned host.json on the new worker', async () => {
