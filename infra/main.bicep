@@ -17,7 +17,7 @@ param workspaceName string
 @description('Resource group of the workspace (same subscription). Empty means this resource group.')
 param workspaceResourceGroupName string = ''
 
-@description('Function App name; generated from the environment name when empty.')
+@description('Function App name. Empty: generated from the environment name.')
 param functionAppName string = ''
 
 @description('Upper bound on instances. Champion is low-volume; this caps a runaway, not a bill.')
@@ -25,29 +25,31 @@ param functionAppName string = ''
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Memory of each instance (Flex Consumption sizes).')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-@description('AzureMLDataScientist (built-in) or ChampionCustom (a narrower custom role, created in the workspace resource group).')
+@description('ChampionCustom (default: a custom role with exactly the calls Champion makes, created in the workspace resource group) or AzureMLDataScientist (built-in, broader; for deployers who may not create role definitions).')
 @allowed(['AzureMLDataScientist', 'ChampionCustom'])
-param workspaceRole string = 'AzureMLDataScientist'
+param workspaceRole string = 'ChampionCustom'
 
-@description('An Azure ML workspace can have only one system topic. Name it here if one exists; otherwise one is created.')
+@description('An Azure ML workspace can have only one Event Grid system topic: name it here if one exists. Empty: one is created.')
 param existingSystemTopicName string = ''
 
 @description('Event subscriptions need the functions to exist: deploy the code first, then provision again with true.')
 param deployEventSubscriptions bool = false
 
-@description('Commit the deployed code was built from (recorded in promotion evidence).')
-param gitSha string = ''
+@description('Commit the deployed code was built from (recorded in promotion evidence and on deployments).')
+@minLength(7)
+param gitSha string
 
-@description('Repository URL of the deployed code.')
+@description('Repository URL of the deployed code. Empty: not recorded.')
 param gitRepository string = ''
 
-@description('Promotion and retraining policies, passed to the app as JSON.')
-param championPolicies object = {}
+@description('Promotion and retraining policies (the object CHAMPION_POLICIES holds), passed to the app as JSON.')
+param championPolicies object
 
-@description('The workspace\'s default storage account, for reading data assets (empty = no data access).')
+@description('The workspace\'s default storage account, for reading data assets. Empty: no data access.')
 param workspaceStorageAccountName string = ''
 
 @secure()
@@ -55,6 +57,7 @@ param workspaceStorageAccountName string = ''
 @description('Key that signs approval links (at least 32 characters).')
 param approvalSecret string
 
+@description('Extra tags for every resource. Empty: only the azd tags.')
 param tags object = {}
 
 var workspaceRg = empty(workspaceResourceGroupName) ? resourceGroup().name : workspaceResourceGroupName
@@ -98,6 +101,17 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module messaging 'modules/messaging.bicep' = {
+  name: 'champion-messaging'
+  params: {
+    location: location
+    tags: allTags
+    namespaceName: 'sb-champion-${resourceToken}'
+    topicName: 'approvals'
+    principalId: identity.properties.principalId
+  }
+}
+
 // Everything the app reads at start, plus the identity-based host storage connection. The host and Durable
 // Functions use AzureWebJobsStorage__*; there is no connection string and no account key anywhere.
 var appSettings = {
@@ -118,6 +132,8 @@ var appSettings = {
   CHAMPION_POLICIES: string(championPolicies)
   CHAMPION_APPROVAL_SECRET: approvalSecret
   CHAMPION_PUBLIC_URL: 'https://${appName}.azurewebsites.net'
+  SERVICEBUS_NAMESPACE: messaging.outputs.fullyQualifiedNamespace
+  SERVICEBUS_TOPIC: messaging.outputs.topicName
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -5,16 +5,21 @@
 //   RunStatusChanged + DatasetDriftDetected  → onDriftDetected
 //
 // RunStatusChanged is not filtered on the monitor breach tag: recoveries arrive without it, and the app decides.
+@description('Name of the existing workspace (in this resource group).')
 param workspaceName string
 @description('Reuse this system topic (a workspace can have only one); empty to create one.')
 param existingSystemTopicName string
 @description('Resource id of the Function App.')
 param functionAppId string
+@description('Create the subscriptions (the functions must exist first).')
 param deployEventSubscriptions bool
 @description('User-assigned identity the new topic uses to write dead letters.')
 param identityId string
+@description('Storage account that keeps undeliverable events.')
 param deadLetterStorageAccountId string
+@description('Blob container for undeliverable events.')
 param deadLetterContainerName string
+@description('Tags for every resource.')
 param tags object
 
 var createTopic = empty(existingSystemTopicName)

@@ -1,15 +1,21 @@
 // Flex Consumption plan and Function App. On Flex the runtime and host version come from functionAppConfig:
 // FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION are deprecated app settings there (the platform runs
 // host ~4 and sets them itself), so they are deliberately not set.
+@description('Region of the resources.')
 param location string
+@description('Tags for every resource.')
 param tags object
+@description('Flex Consumption plan name.')
 param planName string
+@description('Function App name.')
 param appName string
 @description('Resource id of the user-assigned identity the app runs as.')
 param identityId string
 @description('Blob container URL that holds deployment packages.')
 param deploymentContainerUrl string
+@description('Upper bound on instances.')
 param maximumInstanceCount int
+@description('Memory of each instance.')
 param instanceMemoryMB int
 @description('App settings as name → value.')
 @secure()

@@ -1,8 +1,12 @@
 // Log Analytics + workspace-based Application Insights, and the role that lets the app's identity publish
 // telemetry with Entra ID.
+@description('Region of the resources.')
 param location string
+@description('Tags for every resource.')
 param tags object
+@description('Log Analytics workspace name.')
 param logAnalyticsName string
+@description('Application Insights name.')
 param applicationInsightsName string
 @description('Principal of the app\'s user-assigned identity.')
 param principalId string

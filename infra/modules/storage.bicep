@@ -1,9 +1,13 @@
 // Storage for the Functions host, Durable Functions (task hub queues, tables, blobs), deployment packages and
 // Event Grid dead letters. Shared-key access is off: every client authenticates with Entra ID.
+@description('Region of the resources.')
 param location string
+@description('Tags for every resource.')
 param tags object
+@description('Storage account name.')
 @maxLength(24)
 param name string
+@description('Blob containers to create.')
 param containerNames array
 @description('Principal of the app\'s user-assigned identity.')
 param principalId string

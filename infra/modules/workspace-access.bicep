@@ -1,11 +1,13 @@
 // Champion's access to the existing workspace. Deployed into the workspace's resource group.
 //
-// AzureMLDataScientist covers everything Champion does (models, jobs, environments, online endpoints and their
-// deployments) but also much more. ChampionCustom grants only those resource types; creating it needs rights to
-// write role definitions in this resource group.
+// ChampionCustom (the default) grants exactly the actions of the ARM calls Champion makes (test/infra lists each call
+// in lib/ with its action and fails on a call the role does not allow or an action no call needs); creating it needs
+// the right to write role definitions in this resource group. AzureMLDataScientist covers the same and much more.
+@description('Name of the existing workspace (in this resource group).')
 param workspaceName string
 @description('Principal of the app\'s user-assigned identity.')
 param principalId string
+@description('Which role the app gets on the workspace (see main.bicep).')
 @allowed(['AzureMLDataScientist', 'ChampionCustom'])
 param workspaceRole string
 @description('The workspace\'s default storage account (same resource group): evaluation and training data are read from its blobs. Empty = no data access.')
@@ -28,23 +30,38 @@ resource customRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (u
     assignableScopes: [resourceGroup().id]
     permissions: [
       {
+        // Each line: the calls in lib/azure that need it.
         actions: [
+          // workspaces.get: region and MLflow tracking URI.
           'Microsoft.MachineLearningServices/workspaces/read'
-          'Microsoft.MachineLearningServices/workspaces/models/*'
-          'Microsoft.MachineLearningServices/workspaces/jobs/*'
-          'Microsoft.MachineLearningServices/workspaces/experiments/*'
-          'Microsoft.MachineLearningServices/workspaces/environments/*'
-          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/*'
-          'Microsoft.MachineLearningServices/workspaces/data/read'
+          // modelVersions.get/list/createOrUpdate: versions, stage tags, registration; deployments read the model.
+          'Microsoft.MachineLearningServices/workspaces/models/versions/read'
+          'Microsoft.MachineLearningServices/workspaces/models/versions/write'
+          // Training jobs: submit, read, cancel.
+          'Microsoft.MachineLearningServices/workspaces/jobs/read'
+          'Microsoft.MachineLearningServices/workspaces/jobs/write'
+          'Microsoft.MachineLearningServices/workspaces/jobs/cancel/action'
+          // MLflow runs/get: the metrics a training run logged.
+          'Microsoft.MachineLearningServices/workspaces/experiments/runs/read'
+          // environmentVersions.get/createOrUpdate: the training environment.
+          'Microsoft.MachineLearningServices/workspaces/environments/versions/read'
+          'Microsoft.MachineLearningServices/workspaces/environments/versions/write'
+          // Endpoints (traffic, tags, scoring key) and their blue/green deployments.
+          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read'
+          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write'
+          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/listKeys/action'
+          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/read'
+          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/write'
+          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/delete'
+          // dataVersions.get/list and datastores.get: where a data asset's blobs are.
           'Microsoft.MachineLearningServices/workspaces/data/versions/read'
           'Microsoft.MachineLearningServices/workspaces/datastores/read'
+          // computeOperations.get: a job's compute id.
           'Microsoft.MachineLearningServices/workspaces/computes/read'
-          'Microsoft.MachineLearningServices/workspaces/metadata/*'
         ]
         notActions: []
-        dataActions: [
-          'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action'
-        ]
+        // Scoring uses the endpoint key (listKeys above), not Entra ID.
+        dataActions: []
         notDataActions: []
       }
     ]

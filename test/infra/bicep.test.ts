@@ -1,267 +1,400 @@
 /**
- * Textual checks on infra/*.bicep. No Bicep compiler can be installed here, so these read the templates as text
- * with a small brace-aware scanner and check the mistakes that matter most in review: role assignment names,
- * shared keys, secrets in outputs, the runtime, app settings, module wiring and the Event Grid targets.
- * Each check runs on the real templates and on a broken snippet, so a check that silently finds nothing fails.
+ * The templates under infra/, read with a real Bicep parser (tree-sitter-bicep, see bicep-tree.ts) and held to what
+ * the app's own code needs (app-code.ts): every file parses; every app setting the code reads is set; every event
+ * subscription targets a function registered with an Event Grid trigger; every ARM call in lib/ is allowed by the
+ * workspace role and every role assignment is justified by a call; no secret or key is inlined or output; every
+ * resource pins a stable API version; every parameter is described; role assignments are named
+ * guid(scope, principal, role). Each check also runs on a broken snippet, so a check that silently finds nothing
+ * fails.
+ *
+ * None of this compiles Bicep: `az bicep build` and `az bicep lint` stay the first step of a deployment
+ * (infra/README.md) and of CI where Bicep can be installed.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { dirname, join, relative } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, armCalls, registeredFunctions, settingsRead } from './app-code';
+import {
+  arrayItems,
+  callOf,
+  declarations,
+  descendants,
+  identifiersIn,
+  loadBicepParser,
+  outputs,
+  params,
+  parseBicep,
+  prop,
+  properties,
+  stringValue,
+  syntaxProblems,
+  variables,
+  type Declaration,
+  type Node,
+} from './bicep-tree';
 
-const ROOT = resolve(__dirname, '../..');
 const INFRA = join(ROOT, 'infra');
 
-/** Settings the app reads at start; each must be set by the template. */
-const APP_SETTINGS = [
-  'AZURE_SUBSCRIPTION_ID',
-  'AZURE_RESOURCE_GROUP',
-  'AZUREML_WORKSPACE_NAME',
-  'AZURE_CLIENT_ID',
-  'APPLICATIONINSIGHTS_CONNECTION_STRING',
-  'CHAMPION_GIT_SHA',
-  'CHAMPION_GIT_REPOSITORY',
-  'CHAMPION_POLICIES',
-];
+type Files = Record<string, Node>;
 
-// ---------------------------------------------------------------------------------------------------------------
-// A minimal Bicep scanner: enough structure to find blocks and keys without being fooled by strings or comments.
-
-/** Replace comments and string contents with spaces (keeping offsets), so braces inside them do not count. */
-function mask(src: string): string {
-  const out = src.split('');
-  let i = 0;
-  const blank = (from: number, to: number) => {
-    for (let k = from; k < to; k++) if (out[k] !== '\n') out[k] = ' ';
+function bicepPaths(): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const full = join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (/\.bicep(param)?$/.test(e.name)) found.push(relative(INFRA, full));
+    }
   };
-  while (i < src.length) {
-    if (src.startsWith('//', i)) {
-      const end = src.indexOf('\n', i);
-      const stop = end < 0 ? src.length : end;
-      blank(i, stop);
-      i = stop;
-    } else if (src.startsWith('/*', i)) {
-      const end = src.indexOf('*/', i + 2);
-      const stop = end < 0 ? src.length : end + 2;
-      blank(i, stop);
-      i = stop;
-    } else if (src.startsWith("'''", i)) {
-      const end = src.indexOf("'''", i + 3);
-      const stop = end < 0 ? src.length : end + 3;
-      blank(i + 3, stop - 3);
-      i = stop;
-    } else if (src[i] === "'") {
-      let j = i + 1;
-      while (j < src.length && src[j] !== "'") {
-        if (src[j] === '\\') j++;
-        else if (src.startsWith('${', j)) {
-          // Interpolations hold expressions, possibly with their own strings; skip to the matching brace.
-          let depth = 0;
-          for (; j < src.length; j++) {
-            if (src[j] === '{') depth++;
-            else if (src[j] === '}' && --depth === 0) break;
-          }
-        }
-        j++;
-      }
-      blank(i + 1, j);
-      i = j + 1;
-    } else i++;
-  }
-  return out.join('');
+  walk(INFRA);
+  return found.sort();
 }
 
-interface Block {
-  /** Text between the braces/brackets, original characters. */
-  body: string;
-  /** Same span with comments and strings blanked. */
-  masked: string;
-}
+let parse: (source: string) => Node;
+let files: Files;
+let main: Node;
 
-function blockFrom(src: string, masked: string, open: number): Block {
-  const opener = masked[open];
-  const closer = opener === '{' ? '}' : ']';
-  let depth = 0;
-  for (let i = open; i < masked.length; i++) {
-    if (masked[i] === opener) depth++;
-    else if (masked[i] === closer && --depth === 0) {
-      return { body: src.slice(open + 1, i), masked: masked.slice(open + 1, i) };
-    }
-  }
-  throw new Error(`unbalanced ${opener} at ${open}`);
-}
+beforeAll(async () => {
+  const parser = await loadBicepParser();
+  parse = (source) => parseBicep(parser, source);
+  files = Object.fromEntries(bicepPaths().map((p) => [p, parse(readFileSync(join(INFRA, p), 'utf8'))]));
+  main = files['main.bicep'] as Node;
+});
 
-/** Keys at the top level of an object body, with their value text. */
-function entries(block: Block): Map<string, string> {
-  const result = new Map<string, string>();
-  let depth = 0;
-  let lineStart = 0;
-  let depthAtLineStart = 0;
-  const { body, masked } = block;
-  for (let i = 0; i <= masked.length; i++) {
-    const ch = masked[i];
-    if (i === masked.length || ch === '\n') {
-      if (depthAtLineStart === 0) {
-        const line = body.slice(lineStart, i);
-        const m = /^\s*([A-Za-z_][\w-]*|'[^']+')\s*:\s*(.*)$/.exec(line);
-        if (m?.[1] !== undefined) {
-          const key = m[1].replace(/^'|'$/g, '');
-          const valueStart = lineStart + line.indexOf(':') + 1;
-          result.set(key, valueText(body, masked, valueStart));
-        }
-      }
-      lineStart = i + 1;
-      depthAtLineStart = depth;
-    }
-    if (ch === '{' || ch === '[' || ch === '(') depth++;
-    else if (ch === '}' || ch === ']' || ch === ')') depth--;
-  }
-  return result;
-}
-
-/** A value: to the end of the line, or through its block if it opens one. */
-function valueText(body: string, masked: string, start: number): string {
-  let i = start;
-  while (masked[i] === ' ') i++;
-  const lineEnd = masked.indexOf('\n', i) < 0 ? masked.length : masked.indexOf('\n', i);
-  const firstOpen = masked.slice(i, lineEnd).search(/[{[]\s*$/);
-  if (firstOpen >= 0) {
-    const open = i + firstOpen;
-    const b = blockFrom(body, masked, open);
-    return body.slice(i, open + b.body.length + 2).trim();
-  }
-  return body.slice(i, lineEnd).trim();
-}
-
-function objectBlock(value: string | undefined): Block | undefined {
-  if (value === undefined) return undefined;
-  const masked = mask(value);
-  const open = masked.search(/[{[]/);
-  return open < 0 ? undefined : blockFrom(value, masked, open);
-}
-
-interface Declaration {
-  kind: 'resource' | 'module';
-  symbol: string;
-  /** Resource type or module path. */
-  target: string;
-  apiVersion?: string;
-  existing: boolean;
-  block: Block;
-  props: Map<string, string>;
-}
-
-function declarations(src: string): Declaration[] {
-  const masked = mask(src);
-  const found: Declaration[] = [];
-  const re = /^(resource|module)\s+(\w+)\s+'([^']+)'(\s+existing)?\s*=/gm;
-  for (const m of src.matchAll(re)) {
-    const open = masked.indexOf('{', (m.index ?? 0) + m[0].length);
-    const block = blockFrom(src, masked, open);
-    const [target, apiVersion] = (m[3] ?? '').split('@');
-    found.push({
-      kind: m[1] as 'resource' | 'module',
-      symbol: m[2] ?? '',
-      target: target ?? '',
-      ...(m[1] === 'resource' && apiVersion !== undefined && { apiVersion }),
-      existing: m[4] !== undefined,
-      block,
-      props: entries(block),
-    });
-  }
-  return found;
-}
-
-function params(src: string): Map<string, { hasDefault: boolean }> {
-  const result = new Map<string, { hasDefault: boolean }>();
-  for (const m of src.matchAll(/^param\s+(\w+)\s+\w+(\s*=)?/gm)) {
-    result.set(m[1] ?? '', { hasDefault: m[2] !== undefined });
-  }
-  return result;
-}
-
-function outputs(src: string): { name: string; type: string; value: string }[] {
-  return [...src.matchAll(/^output\s+(\w+)\s+(\w+)\s*=\s*(.+)$/gm)].map((m) => ({
-    name: m[1] ?? '',
-    type: m[2] ?? '',
-    value: m[3] ?? '',
-  }));
-}
-
-function variableBlock(src: string, name: string): Block | undefined {
-  const masked = mask(src);
-  const m = new RegExp(`^var\\s+${name}\\s*=\\s*`, 'm').exec(masked);
-  if (!m) return undefined;
-  return blockFrom(src, masked, m.index + m[0].length);
-}
-
-/** Split a call's argument list at top-level commas. */
-function callArgs(call: string): string[] {
-  const masked = mask(call);
-  const open = masked.indexOf('(');
-  const args: string[] = [];
-  let depth = 0;
-  let start = open + 1;
-  for (let i = open; i < masked.length; i++) {
-    const ch = masked[i];
-    if (ch === '(' || ch === '[' || ch === '{') depth++;
-    else if (ch === ')' || ch === ']' || ch === '}') {
-      if (--depth === 0) {
-        args.push(call.slice(start, i).trim());
-        break;
-      }
-    } else if (ch === ',' && depth === 1) {
-      args.push(call.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  return args.filter((a) => a !== '');
-}
+const all = (f: Files) => Object.entries(f).flatMap(([file, root]) => declarations(root).map((d) => ({ file, d })));
 
 // ---------------------------------------------------------------------------------------------------------------
-// Checks. Each returns a list of problems; the real templates must have none.
+// Syntax, API versions, descriptions, modules.
 
-type Files = Record<string, string>;
+/**
+ * The grammar reads a .bicepparam assignment (`param x = value`) as a declaration whose type is missing; that one
+ * MISSING node is expected there, and only there.
+ */
+function parseProblems(f: Files): string[] {
+  return Object.entries(f).flatMap(([file, root]) => {
+    const untyped = new Set(
+      file.endsWith('.bicepparam')
+        ? params(root).flatMap((p) => {
+            const type = p.node.namedChildren[1];
+            const id = type?.type === 'type' ? type.namedChildren[0] : undefined;
+            return id?.isMissing ? [id.id] : [];
+          })
+        : [],
+    );
+    return syntaxProblems(root, (n) => untyped.has(n.id)).map((p) => `${file}:${p}`);
+  });
+}
 
-function roleAssignmentProblems(files: Files): string[] {
+/** Every resource names `type@yyyy-mm-dd`, not a preview. */
+function apiVersionProblems(f: Files): string[] {
   const problems: string[] = [];
-  for (const [file, src] of Object.entries(files)) {
-    for (const d of declarations(src)) {
-      if (d.target !== 'Microsoft.Authorization/roleAssignments' || d.existing) continue;
-      const name = d.props.get('name') ?? '';
-      if (!/^guid\(/.test(name)) problems.push(`${file}: ${d.symbol} is not named with guid(): ${name}`);
-      else if (callArgs(name).length < 3) problems.push(`${file}: ${d.symbol} guid() needs scope, principal and role`);
-      if (!d.props.has('scope')) problems.push(`${file}: ${d.symbol} has no explicit scope`);
-      const props = objectBlock(d.props.get('properties'));
-      const inner = props ? entries(props) : new Map<string, string>();
-      if (inner.get('principalType') !== "'ServicePrincipal'") {
-        problems.push(
-          `${file}: ${d.symbol} should set principalType 'ServicePrincipal' (new identities replicate late)`,
-        );
-      }
-      if (!inner.has('roleDefinitionId')) problems.push(`${file}: ${d.symbol} has no roleDefinitionId`);
-    }
-    for (const d of declarations(src)) {
-      if (d.target === 'Microsoft.Authorization/roleDefinitions' && !/^guid\(/.test(d.props.get('name') ?? '')) {
-        problems.push(`${file}: ${d.symbol} role definition is not named with guid()`);
-      }
+  for (const { file, d } of all(f)) {
+    if (d.kind !== 'resource') continue;
+    if (d.apiVersion === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(d.apiVersion.replace(/-preview$/, ''))) {
+      problems.push(`${file}: ${d.symbol} does not pin an API version (${d.target})`);
+    } else if (/preview/i.test(d.apiVersion)) {
+      problems.push(`${file}: ${d.symbol} uses a preview API version ${d.apiVersion}`);
     }
   }
   return problems;
 }
 
-function sharedKeyProblems(files: Files): string[] {
+const describedBy = (decorators: { name: string; args: Node[] }[]) =>
+  decorators.some((x) => x.name === 'description' && (stringValue(x.args[0]) ?? '').trim() !== '');
+
+/** Parameters declared in templates (a .bicepparam file only assigns them). */
+function descriptionProblems(f: Files): string[] {
+  return Object.entries(f)
+    .filter(([file]) => file.endsWith('.bicep'))
+    .flatMap(([file, root]) =>
+      params(root)
+        .filter((p) => !describedBy(p.decorators))
+        .map((p) => `${file}: parameter ${p.name} has no @description`),
+    );
+}
+
+/** What every provision must be given: nothing here may fall back to an empty value. */
+const REQUIRED_PARAMS = ['environmentName', 'workspaceName', 'championPolicies', 'gitSha'];
+
+const isEmptyLiteral = (n: Node | undefined) =>
+  n !== undefined &&
+  ((n.type === 'string' && stringValue(n) === '') ||
+    ((n.type === 'object' || n.type === 'array') && n.namedChildren.length === 0));
+
+/**
+ * A required parameter has no default; an optional one whose default is empty ('' or {}) says in its description
+ * what empty means.
+ */
+function requiredParamProblems(root: Node, required: readonly string[]): string[] {
   const problems: string[] = [];
-  for (const [file, src] of Object.entries(files)) {
-    const code = mask(src);
-    if (/allowSharedKeyAccess\s*:\s*true/.test(src)) problems.push(`${file}: allowSharedKeyAccess: true`);
-    if (/\blistKeys\s*\(|\.listKeys\s*\(|listAccountSas|listServiceSas/i.test(code)) {
-      problems.push(`${file}: reads account keys or SAS`);
+  const declared = new Map(params(root).map((p) => [p.name, p]));
+  for (const name of required) {
+    const p = declared.get(name);
+    if (!p) problems.push(`parameter ${name} is not declared`);
+    else if (p.default) problems.push(`required parameter ${name} has a default (${p.default.text})`);
+  }
+  for (const p of declared.values()) {
+    if (!isEmptyLiteral(p.default)) continue;
+    const text = p.decorators.find((x) => x.name === 'description')?.args[0];
+    if (!/\bempty\b/i.test(stringValue(text) ?? '')) {
+      problems.push(`parameter ${p.name} defaults to ${p.default?.text} without saying what empty means`);
     }
-    if (/AccountKey=|SharedAccessSignature=/i.test(src)) problems.push(`${file}: key-based connection string`);
-    for (const d of declarations(src)) {
+  }
+  return problems;
+}
+
+function moduleProblems(f: Files): string[] {
+  const problems: string[] = [];
+  for (const { file, d } of all(f)) {
+    if (d.kind !== 'module' || /^(br|ts)[:/]/.test(d.target)) continue;
+    const path = join(dirname(file), d.target);
+    const target = f[path];
+    if (!target) {
+      problems.push(`${file}: module ${d.symbol} → ${d.target} does not exist`);
+      continue;
+    }
+    const declared = new Map(params(target).map((p) => [p.name, p]));
+    const given = properties(prop(d.body, 'params'));
+    for (const k of given.keys()) if (!declared.has(k)) problems.push(`${file}: ${d.symbol} passes unknown param ${k}`);
+    for (const [k, p] of declared) {
+      if (!p.default && !given.has(k)) problems.push(`${file}: ${d.symbol} misses required param ${k}`);
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Role assignments and roles.
+
+/** The identifiers a reference like `account.id`, `account` or `workspace.id` starts from. */
+const rootIdentifier = (n: Node | undefined): string | undefined => {
+  let node = n;
+  while (node?.type === 'member_expression') node = node.childForFieldName('object') ?? undefined;
+  return node?.type === 'identifier' ? node.text : undefined;
+};
+
+/** Identifiers an expression uses, through the variables it names (`roleDefinitionId` → `workspaceRole`). */
+function expandedIdentifiers(root: Node, node: Node): Set<string> {
+  const vars = variables(root);
+  const seen = new Set<string>();
+  const add = (n: Node) => {
+    for (const id of identifiersIn(n)) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const value = vars.get(id);
+      if (value) add(value);
+    }
+  };
+  add(node);
+  return seen;
+}
+
+function roleAssignmentProblems(f: Files): string[] {
+  const problems: string[] = [];
+  for (const { file, d } of all(f)) {
+    const root = f[file] as Node;
+    if (d.target === 'Microsoft.Authorization/roleDefinitions' && !d.existing) {
+      if (callOf(prop(d.body, 'name'))?.name !== 'guid') problems.push(`${file}: ${d.symbol} is not named with guid()`);
+    }
+    if (d.target !== 'Microsoft.Authorization/roleAssignments' || d.existing) continue;
+    const name = callOf(prop(d.body, 'name'));
+    const scope = rootIdentifier(prop(d.body, 'scope'));
+    const principal = prop(d.body, 'properties', 'principalId');
+    const role = prop(d.body, 'properties', 'roleDefinitionId');
+    if (!scope) problems.push(`${file}: ${d.symbol} has no explicit scope`);
+    if (!principal || !role) problems.push(`${file}: ${d.symbol} needs principalId and roleDefinitionId`);
+    if (stringValue(prop(d.body, 'properties', 'principalType')) !== 'ServicePrincipal') {
+      problems.push(`${file}: ${d.symbol} should set principalType 'ServicePrincipal' (new identities replicate late)`);
+    }
+    if (name?.name !== 'guid') {
+      problems.push(`${file}: ${d.symbol} is not named with guid()`);
+      continue;
+    }
+    const argIds = name.args.map((a) => identifiersIn(a));
+    const uses = (ids: Set<string>) => argIds.some((a) => [...ids].some((i) => a.has(i)));
+    // The role is usually a variable or a loop item; the role definition id is built from the same names.
+    if (name.args.length < 3 || !scope || !argIds.some((a) => a.has(scope))) {
+      problems.push(`${file}: ${d.symbol} guid() needs scope, principal and role (scope ${scope ?? '?'})`);
+    } else if (principal && !uses(expandedIdentifiers(root, principal))) {
+      problems.push(`${file}: ${d.symbol} guid() does not include the principal ${principal.text}`);
+    } else if (
+      role &&
+      !uses(new Set([...expandedIdentifiers(root, role)].filter((i) => i !== 'subscriptionResourceId')))
+    ) {
+      problems.push(`${file}: ${d.symbol} guid() does not include the role ${role.text}`);
+    }
+  }
+  return problems;
+}
+
+/** Azure RBAC action matching: `*` stands for any characters. */
+function allows(pattern: string, action: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
+  return re.test(action);
+}
+
+interface RoleDefinition {
+  actions: string[];
+  notActions: string[];
+  dataActions: string[];
+}
+
+function customRoles(f: Files): { file: string; symbol: string; role: RoleDefinition }[] {
+  return all(f)
+    .filter(({ d }) => d.target === 'Microsoft.Authorization/roleDefinitions' && !d.existing)
+    .map(({ file, d }) => {
+      const perms = arrayItems(prop(d.body, 'properties', 'permissions'));
+      const list = (key: string) =>
+        perms.flatMap((p) => arrayItems(prop(p, key)).map((n) => stringValue(n) ?? `<${n.text}>`));
+      return {
+        file,
+        symbol: d.symbol,
+        role: { actions: list('actions'), notActions: list('notActions'), dataActions: list('dataActions') },
+      };
+    });
+}
+
+const ML = 'Microsoft.MachineLearningServices/workspaces';
+
+/**
+ * Every ARM call the adapters make (app-code.ts finds them in lib/), with the RBAC action Azure checks for it.
+ * `implied`: what Azure ML also checks on the assets a request refers to (a deployment's model and environment, a
+ * job's compute, data, environment and code).
+ */
+const ARM_OPERATIONS: Record<string, { action?: string; implied?: string[]; why: string }> = {
+  'workspaces.get': { action: `${ML}/read`, why: 'region and MLflow tracking URI' },
+  'modelVersions.get': { action: `${ML}/models/versions/read`, why: 'the registered version' },
+  'modelVersions.list': { action: `${ML}/models/versions/read`, why: "a model's versions and stages" },
+  'modelVersions.createOrUpdate': { action: `${ML}/models/versions/write`, why: 'stage tags; registering a model' },
+  'send GET endpointPath': { action: `${ML}/onlineEndpoints/read`, why: 'traffic, read with mirror traffic' },
+  'send PUT endpointPath': { action: `${ML}/onlineEndpoints/write`, why: 'traffic changes' },
+  'onlineEndpoints.beginCreateOrUpdate': { action: `${ML}/onlineEndpoints/write`, why: 'first endpoint' },
+  'onlineEndpoints.beginUpdateAndWait': { action: `${ML}/onlineEndpoints/write`, why: 'endpoint tags (git commit)' },
+  'onlineEndpoints.listKeys': { action: `${ML}/onlineEndpoints/listKeys/action`, why: 'scoring key' },
+  'onlineDeployments.get': { action: `${ML}/onlineEndpoints/deployments/read`, why: 'slot state' },
+  'onlineDeployments.list': { action: `${ML}/onlineEndpoints/deployments/read`, why: 'slots' },
+  'onlineDeployments.beginCreateOrUpdate': {
+    action: `${ML}/onlineEndpoints/deployments/write`,
+    implied: [`${ML}/models/versions/read`, `${ML}/environments/versions/read`],
+    why: 'challenger deployment',
+  },
+  'onlineDeployments.beginDelete': { action: `${ML}/onlineEndpoints/deployments/delete`, why: 'old slot' },
+  'send PUT jobs': {
+    action: `${ML}/jobs/write`,
+    implied: [`${ML}/computes/read`, `${ML}/data/versions/read`, `${ML}/environments/versions/read`],
+    why: 'training job',
+  },
+  'send GET jobs': { action: `${ML}/jobs/read`, why: 'job status and outputs' },
+  'jobs.beginCancel': { action: `${ML}/jobs/cancel/action`, why: 'cancelling a superseded training' },
+  'sendRequest in getRunMetrics': { action: `${ML}/experiments/runs/read`, why: "a run's metrics (MLflow)" },
+  'computeOperations.get': { action: `${ML}/computes/read`, why: 'compute id for a job' },
+  'environmentVersions.get': { action: `${ML}/environments/versions/read`, why: 'training environment' },
+  'environmentVersions.createOrUpdate': { action: `${ML}/environments/versions/write`, why: 'training environment' },
+  'dataVersions.get': { action: `${ML}/data/versions/read`, why: 'data asset URI' },
+  'dataVersions.list': { action: `${ML}/data/versions/read`, why: 'latest data version' },
+  'datastores.get': { action: `${ML}/datastores/read`, why: "data asset's storage account" },
+  // The status URL ARM returned for an operation this identity started (Location / Azure-AsyncOperation).
+  'sendRequest in getOperationStatus': { why: 'polling a long-running operation' },
+  // The implementation of the `send …` calls above.
+  'sendRequest in #send': { why: 'raw requests listed above' },
+};
+
+function armOperationProblems(calls: { call: string; file: string }[], role: RoleDefinition | undefined): string[] {
+  if (!role) return ['no custom workspace role is defined'];
+  const problems: string[] = [];
+  const needed = new Set<string>();
+  for (const { call, file } of calls) {
+    const op = ARM_OPERATIONS[call];
+    if (!op) {
+      problems.push(`${file}: ARM call ${call} is not listed in ARM_OPERATIONS`);
+      continue;
+    }
+    for (const action of [...(op.action ? [op.action] : []), ...(op.implied ?? [])]) needed.add(action);
+  }
+  for (const action of needed) {
+    const granted = role.actions.some((p) => allows(p, action)) && !role.notActions.some((p) => allows(p, action));
+    if (!granted) problems.push(`the workspace role does not allow ${action}`);
+  }
+  // Least privilege: every action the role grants is needed by some call.
+  for (const p of role.actions) {
+    if (![...needed].some((a) => allows(p, a))) problems.push(`the workspace role grants ${p}, which no call needs`);
+  }
+  for (const p of role.dataActions) problems.push(`the workspace role grants data action ${p}, which no call needs`);
+  return problems;
+}
+
+/** Every built-in role the templates assign, with the call or setting that needs it. */
+const ROLE_JUSTIFICATIONS: Record<string, string> = {
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner: host leases, Durable blobs, deployment package',
+  '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor: Durable control and work-item queues',
+  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor: Durable history and instance tables',
+  '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher: telemetry with Entra ID',
+  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader: lib/azure/data-reader.ts reads data assets',
+  '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39': 'Azure Service Bus Data Sender: lib/adapters/notifier.ts sends approvals',
+  'f6c7c914-8db3-469d-8ca1-694a8f32e121': 'AzureML Data Scientist: the broader alternative to the custom role',
+};
+
+function roleJustificationProblems(f: Files): string[] {
+  const text = Object.values(f)
+    .map((root) => root.text)
+    .join('\n');
+  const ids = new Set(text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? []);
+  return [...ids]
+    .filter((id) => !(id in ROLE_JUSTIFICATIONS))
+    .map((id) => `role ${id} is assigned with no call that needs it`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Secrets and keys.
+
+const SECRET_NAME = /key|secret|password|connectionstring|sas\b|token|credential/i;
+const INLINE_SECRET = [
+  /AccountKey=/i,
+  /SharedAccessKey=/i,
+  /SharedAccessSignature/i,
+  /[?&]sig=/i,
+  // A long base64 run with digits and both cases (a key), not a resource type or a path.
+  /(?=[A-Za-z0-9+]*\d)(?=[A-Za-z0-9+]*[a-z])(?=[A-Za-z0-9+]*[A-Z])\b[A-Za-z0-9+]{40,}={0,2}/,
+];
+const KEY_FUNCTIONS = /^(list\w*|listKeys|listAccountSas|listServiceSas|listSecrets|listCredentials)$/;
+
+function secretProblems(f: Files): string[] {
+  const problems: string[] = [];
+  for (const [file, root] of Object.entries(f)) {
+    const secureParams = new Set(
+      params(root)
+        .filter((p) => p.decorators.some((x) => x.name === 'secure'))
+        .map((p) => p.name),
+    );
+    for (const o of outputs(root)) {
+      const ids = o.value ? identifiersIn(o.value) : new Set<string>();
+      if (SECRET_NAME.test(o.name) || (o.value && SECRET_NAME.test(o.value.text))) {
+        problems.push(`${file}: output ${o.name} looks like a secret: ${o.value?.text ?? ''}`);
+      }
+      for (const s of secureParams) if (ids.has(s)) problems.push(`${file}: output ${o.name} exposes @secure ${s}`);
+    }
+    for (const s of descendants(root, 'string')) {
+      const text = s.namedChildren
+        .filter((c) => c.type === 'string_content')
+        .map((c) => c.text)
+        .join('');
+      if (INLINE_SECRET.some((re) => re.test(text)))
+        problems.push(`${file}: inlined key or secret: ${s.text.slice(0, 50)}`);
+    }
+    for (const call of descendants(root, 'call_expression')) {
+      const fn = call.childForFieldName('function');
+      const name = fn?.type === 'member_expression' ? fn.childForFieldName('property')?.text : fn?.text;
+      if (name && KEY_FUNCTIONS.test(name)) problems.push(`${file}: reads keys with ${name}()`);
+    }
+    for (const { d } of all({ [file]: root })) {
       if (d.target !== 'Microsoft.Storage/storageAccounts' || d.existing) continue;
-      const props = objectBlock(d.props.get('properties'));
-      if (!props || entries(props).get('allowSharedKeyAccess') !== 'false') {
+      if (prop(d.body, 'properties', 'allowSharedKeyAccess')?.text !== 'false') {
         problems.push(`${file}: ${d.symbol} must set allowSharedKeyAccess: false`);
       }
     }
@@ -269,215 +402,273 @@ function sharedKeyProblems(files: Files): string[] {
   return problems;
 }
 
-const SECRET_WORDS = /key|secret|password|connectionstring|sas\b|token|credential|listkeys/i;
-function outputProblems(files: Files): string[] {
-  const problems: string[] = [];
-  for (const [file, src] of Object.entries(files)) {
-    for (const o of outputs(src)) {
-      if (SECRET_WORDS.test(o.name) || SECRET_WORDS.test(o.value)) {
-        problems.push(`${file}: output ${o.name} looks like a secret: ${o.value}`);
-      }
-    }
-  }
-  return problems;
+// ---------------------------------------------------------------------------------------------------------------
+// App settings.
+
+/** Settings the code reads that the template deliberately does not set, and why. */
+const NOT_SET_ON_AZURE: Record<string, string> = {
+  AZUREML_ARM_ENDPOINT: 'local workspace or another cloud only',
+  AZUREML_CA_CERT_PATH: 'local workspace only',
+  AZUREML_BLOB_SERVICE_URL: 'local storage emulator only',
+  AZUREML_ACCESS_TOKEN: 'local workspace only; the managed identity is used on Azure',
+  AZUREML_STORAGE_ACCESS_TOKEN: 'local workspace only',
+  CHAMPION_LOCAL_USER: 'off Azure only',
+  CHAMPION_OUTBOX_DIR: 'off Azure only',
+  WEBSITE_HOSTNAME: 'set by the platform',
+  WEBSITE_AUTH_ENABLED: 'set by the platform when App Service authentication is on',
+};
+
+/** Settings the template sets for the Functions host rather than for the code. */
+const HOST_SETTINGS = /^(AzureWebJobsStorage__\w+|APPLICATIONINSIGHTS_AUTHENTICATION_STRING)$/;
+
+function appSettingsNode(root: Node): Node | undefined {
+  return variables(root).get('appSettings');
 }
 
-function runtimeProblems(src: string): string[] {
-  const problems: string[] = [];
-  const decls = declarations(src);
-  const plan = decls.find((d) => d.target === 'Microsoft.Web/serverfarms');
-  const sku = entries(objectBlock(plan?.props.get('sku')) ?? { body: '', masked: '' });
-  if (sku.get('tier') !== "'FlexConsumption'" || sku.get('name') !== "'FC1'")
-    problems.push('plan is not FlexConsumption FC1');
-  const site = decls.find((d) => d.target === 'Microsoft.Web/sites');
-  const siteProps = entries(objectBlock(site?.props.get('properties')) ?? { body: '', masked: '' });
-  const config = entries(objectBlock(siteProps.get('functionAppConfig')) ?? { body: '', masked: '' });
-  const runtime = entries(objectBlock(config.get('runtime')) ?? { body: '', masked: '' });
-  if (runtime.get('name') !== "'node'") problems.push(`runtime name is ${runtime.get('name')}`);
-  if (runtime.get('version') !== "'22'") problems.push(`runtime version is ${runtime.get('version')}`);
-  if (/linuxFxVersion/i.test(mask(src))) problems.push('linuxFxVersion is not used on Flex Consumption');
-  return problems;
-}
-
-function appSettingProblems(mainSrc: string, required: readonly string[]): string[] {
-  const block = variableBlock(mainSrc, 'appSettings');
+function appSettingProblems(root: Node, read: readonly string[]): string[] {
+  const block = appSettingsNode(root);
   if (!block) return ['main.bicep has no appSettings variable'];
-  const settings = entries(block);
-  const problems = required.filter((k) => !settings.has(k)).map((k) => `app setting ${k} is not set`);
-  for (const [k, v] of settings) if (v === "''" || v === '') problems.push(`app setting ${k} is empty`);
-  // Flex Consumption deprecates these: the platform sets the host version and reads the runtime from
-  // functionAppConfig. Setting them is at best ignored.
+  const settings = properties(block);
+  const problems: string[] = [];
+  for (const k of read) {
+    if (k in NOT_SET_ON_AZURE) continue;
+    if (!settings.has(k)) problems.push(`app setting ${k} is read by the code but not set`);
+  }
+  for (const [k, v] of settings) {
+    if (isEmptyLiteral(v)) problems.push(`app setting ${k} is empty`);
+    if (!read.includes(k) && !HOST_SETTINGS.test(k)) problems.push(`app setting ${k} is set but nothing reads it`);
+    if (k in NOT_SET_ON_AZURE) problems.push(`app setting ${k} must not be set on Azure: ${NOT_SET_ON_AZURE[k]}`);
+  }
+  // Flex Consumption deprecates these: the platform runs host ~4 and reads the runtime from functionAppConfig.
   for (const k of ['FUNCTIONS_EXTENSION_VERSION', 'FUNCTIONS_WORKER_RUNTIME', 'WEBSITE_RUN_FROM_PACKAGE']) {
     if (settings.has(k)) problems.push(`${k} must not be set on Flex Consumption`);
   }
-  if (settings.has('AzureWebJobsStorage'))
-    problems.push('AzureWebJobsStorage must be identity-based, not a connection string');
-  if (settings.get('AzureWebJobsStorage__credential') !== "'managedidentity'") {
+  if (settings.has('AzureWebJobsStorage')) problems.push('AzureWebJobsStorage must be identity-based');
+  if (stringValue(settings.get('AzureWebJobsStorage__credential')) !== 'managedidentity') {
     problems.push('AzureWebJobsStorage__credential must be managedidentity');
   }
-  for (const service of ['blob', 'queue', 'table']) {
-    if (!settings.has(`AzureWebJobsStorage__${service}ServiceUri`)) {
-      problems.push(`AzureWebJobsStorage__${service}ServiceUri is needed by Durable Functions`);
-    }
+  for (const k of ['clientId', 'blobServiceUri', 'queueServiceUri', 'tableServiceUri']) {
+    if (!settings.has(`AzureWebJobsStorage__${k}`)) problems.push(`AzureWebJobsStorage__${k} is needed`);
   }
-  if (!settings.has('AzureWebJobsStorage__clientId'))
-    problems.push('a user-assigned identity needs AzureWebJobsStorage__clientId');
   return problems;
 }
 
-function moduleProblems(files: Files): string[] {
+function runtimeProblems(f: Files): string[] {
   const problems: string[] = [];
-  for (const [file, src] of Object.entries(files)) {
-    for (const d of declarations(src)) {
-      if (d.kind !== 'module') continue;
-      if (/^(br|ts)[:/]/.test(d.target)) continue;
-      const path = join(dirname(join(INFRA, file)), d.target);
-      if (!existsSync(path)) {
-        problems.push(`${file}: module ${d.symbol} → ${d.target} does not exist`);
-        continue;
-      }
-      const declared = params(readFileSync(path, 'utf8'));
-      const given = entries(objectBlock(d.props.get('params')) ?? { body: '', masked: '' });
-      for (const k of given.keys())
-        if (!declared.has(k)) problems.push(`${file}: ${d.symbol} passes unknown param ${k}`);
-      for (const [k, p] of declared) {
-        if (!p.hasDefault && !given.has(k)) problems.push(`${file}: ${d.symbol} misses required param ${k}`);
-      }
-    }
+  const decls = all(f).map(({ d }) => d);
+  const plan = decls.find((d) => d.target === 'Microsoft.Web/serverfarms');
+  if (
+    stringValue(prop(plan?.body, 'sku', 'tier')) !== 'FlexConsumption' ||
+    stringValue(prop(plan?.body, 'sku', 'name')) !== 'FC1'
+  ) {
+    problems.push('plan is not FlexConsumption FC1');
   }
+  const site = decls.find((d) => d.target === 'Microsoft.Web/sites' && !d.existing);
+  const runtime = prop(site?.body, 'properties', 'functionAppConfig', 'runtime');
+  if (stringValue(prop(runtime, 'name')) !== 'node') problems.push(`runtime name is ${prop(runtime, 'name')?.text}`);
+  if (stringValue(prop(runtime, 'version')) !== '22')
+    problems.push(`runtime version is ${prop(runtime, 'version')?.text}`);
+  if (prop(site?.body, 'properties', 'siteConfig', 'linuxFxVersion'))
+    problems.push('linuxFxVersion is not used on Flex');
   return problems;
 }
 
-function parameterFileProblems(mainSrc: string, json: string): string[] {
-  let parsed: { parameters?: Record<string, { value?: unknown }> };
-  try {
-    parsed = JSON.parse(json) as typeof parsed;
-  } catch (err) {
-    return [`main.parameters.json is not JSON: ${(err as Error).message}`];
-  }
-  const declared = params(mainSrc);
-  const given = parsed.parameters ?? {};
-  const problems = Object.keys(given)
-    .filter((k) => !declared.has(k))
-    .map((k) => `main.parameters.json sets ${k}, which main.bicep does not declare`);
-  for (const [k, p] of declared) if (!p.hasDefault && !(k in given)) problems.push(`main.parameters.json misses ${k}`);
-  for (const [k, v] of Object.entries(given)) {
-    const value = v.value;
-    if (typeof value === 'string' && value.includes('${') && !/^\$\{[A-Z][A-Z0-9_]*(=[^}]*)?\}$/.test(value)) {
-      problems.push(`main.parameters.json ${k}: malformed azd placeholder ${value}`);
-    }
-  }
-  return problems;
-}
+// ---------------------------------------------------------------------------------------------------------------
+// Event subscriptions.
 
 interface SubscriptionTarget {
+  file: string;
   functionName: string;
   eventTypes: string[];
+  advancedFilters: { operatorType: string; key: string; values: string[] }[];
 }
 
-/** The (function, event types) pairs the Event Grid module subscribes, or problems if it is not wired as expected. */
-function eventSubscriptionTargets(src: string): { targets: SubscriptionTarget[]; problems: string[] } {
-  const problems: string[] = [];
-  const list = variableBlock(src, 'subscriptions');
+/**
+ * Resolve `x.field` where `x` is the loop variable of `[for x in list: …]` and `list` a variable holding an array of
+ * objects: one value per item. A plain expression resolves to itself.
+ */
+function resolveThroughLoop(root: Node, d: Declaration, expr: Node | undefined): Node[][] {
+  if (!expr) return [];
+  const loop = d.loop;
+  const loopVar = loop?.childForFieldName('initializer')?.text;
+  const listName = loop?.namedChildren.find((c, i) => i > 0 && c.type === 'identifier')?.text;
+  const items = listName ? arrayItems(variables(root).get(listName)) : [];
+  if (!loopVar || items.length === 0) return [[expr]];
+  return items.map((item) => {
+    const pick = (n: Node): Node => {
+      if (n.type === 'member_expression' && n.childForFieldName('object')?.text === loopVar) {
+        return prop(item, n.childForFieldName('property')?.text ?? '') ?? n;
+      }
+      return n;
+    };
+    return [pick(expr), item];
+  });
+}
+
+function subscriptionTargets(f: Files): { targets: SubscriptionTarget[]; problems: string[] } {
   const targets: SubscriptionTarget[] = [];
-  if (!list) return { targets, problems: ['event-grid.bicep has no subscriptions variable'] };
-  const masked = list.masked;
-  for (let i = 0; i < masked.length; i++) {
-    if (masked[i] !== '{') continue;
-    const item = blockFrom(list.body, masked, i);
-    const e = entries(item);
-    targets.push({
-      functionName: (e.get('functionName') ?? '').replace(/'/g, ''),
-      eventTypes: [...(e.get('includedEventTypes') ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1] ?? ''),
-    });
-    i += item.body.length + 1;
-  }
-  const sub = declarations(src).find((d) => d.target === 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
-  if (!sub) problems.push('no Microsoft.EventGrid/systemTopics/eventSubscriptions resource');
-  else {
-    if (!/for\s+sub\s+in\s+subscriptions/.test(src))
-      problems.push('event subscriptions do not iterate the subscriptions variable');
-    if (!/endpointType:\s*'AzureFunction'/.test(sub.block.body))
-      problems.push('destination is not an AzureFunction endpoint');
-    if (!sub.block.body.includes("'${functionAppId}/functions/${sub.functionName}'")) {
-      problems.push('destination does not target functionAppId/functions/<functionName>');
+  const problems: string[] = [];
+  for (const { file, d } of all(f)) {
+    if (!/^Microsoft\.EventGrid\/(systemTopics|topics)\/eventSubscriptions$/.test(d.target) || d.existing) continue;
+    const destination = prop(d.body, 'properties', 'destination');
+    if (stringValue(prop(destination, 'endpointType')) !== 'AzureFunction') {
+      problems.push(`${file}: ${d.symbol} destination is not an AzureFunction endpoint`);
+      continue;
     }
-  }
-  const topic = declarations(src).find((d) => d.target === 'Microsoft.EventGrid/systemTopics' && !d.existing);
-  const topicProps = entries(objectBlock(topic?.props.get('properties')) ?? { body: '', masked: '' });
-  if (topicProps.get('topicType') !== "'Microsoft.MachineLearningServices.Workspaces'") {
-    problems.push('system topic is not of type Microsoft.MachineLearningServices.Workspaces');
+    const resourceId = prop(destination, 'properties', 'resourceId');
+    const interpolations = resourceId?.namedChildren.filter((c) => c.type === 'interpolation') ?? [];
+    const tail = resourceId?.namedChildren.at(-1);
+    const fnExpr = tail?.type === 'interpolation' ? tail.namedChildren[0] : undefined;
+    const before = resourceId?.namedChildren.at(-2);
+    if (
+      !fnExpr ||
+      before?.type !== 'string_content' ||
+      !before.text.endsWith('/functions/') ||
+      interpolations.length !== 2
+    ) {
+      problems.push(`${file}: ${d.symbol} does not target '\${functionAppId}/functions/\${name}'`);
+      continue;
+    }
+    const root = f[file] as Node;
+    const filterExpr = prop(d.body, 'properties', 'filter');
+    for (const [fn, item] of resolveThroughLoop(root, d, fnExpr)) {
+      const functionName = stringValue(fn);
+      if (!functionName) {
+        problems.push(`${file}: ${d.symbol} function name ${fn?.text} is not a literal`);
+        continue;
+      }
+      const fromItem = (key: string) => (item ? prop(item, key) : undefined);
+      const resolve = (n: Node | undefined): Node | undefined =>
+        n?.type === 'member_expression' && item ? (fromItem(n.childForFieldName('property')?.text ?? '') ?? n) : n;
+      const types = resolve(prop(filterExpr, 'includedEventTypes'));
+      const adv = resolve(prop(filterExpr, 'advancedFilters'));
+      targets.push({
+        file,
+        functionName,
+        eventTypes: arrayItems(types).map((t) => stringValue(t) ?? t.text),
+        advancedFilters: arrayItems(adv).map((a) => ({
+          operatorType: stringValue(prop(a, 'operatorType')) ?? '',
+          key: stringValue(prop(a, 'key')) ?? '',
+          values: arrayItems(prop(a, 'values')).map((v) => stringValue(v) ?? v.text),
+        })),
+      });
+    }
   }
   return { targets, problems };
 }
 
-function previewApiProblems(files: Files): string[] {
-  return Object.entries(files).flatMap(([file, src]) =>
-    declarations(src)
-      .filter((d) => d.kind === 'resource' && /preview/i.test(d.apiVersion ?? ''))
-      .map((d) => `${file}: ${d.symbol} uses a preview API version ${d.apiVersion}`),
-  );
+function subscriptionProblems(f: Files, functions: { name: string; trigger: string }[]): string[] {
+  const { targets, problems } = subscriptionTargets(f);
+  if (targets.length === 0) problems.push('no event subscription targets a function');
+  for (const t of targets) {
+    const fn = functions.find((r) => r.name === t.functionName);
+    if (!fn) problems.push(`${t.file}: subscription targets ${t.functionName}, which the app does not register`);
+    else if (fn.trigger !== 'eventGrid') {
+      problems.push(`${t.file}: subscription targets ${t.functionName}, a ${fn.trigger} function, not eventGrid`);
+    }
+    if (t.eventTypes.length === 0)
+      problems.push(`${t.file}: subscription to ${t.functionName} has no event type filter`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The parameters file.
+
+/**
+ * The parameters file: uses main.bicep, assigns only what it declares and everything it requires, and a required
+ * parameter read from the environment has no fallback (`readEnvironmentVariable('X')`, never `…('X', '')`).
+ */
+function parameterFileProblems(template: Node, paramFile: Node | undefined): string[] {
+  if (!paramFile) return ['infra/main.bicepparam is missing'];
+  const using = paramFile.namedChildren.find((n) => n.type === 'using_statement');
+  const problems: string[] = [];
+  if (stringValue(using?.namedChildren[0]) !== 'main.bicep')
+    problems.push('the parameters file does not use main.bicep');
+  const declared = new Map(params(template).map((p) => [p.name, p]));
+  const given = new Map(params(paramFile).map((p) => [p.name, p.node.namedChildren[2]]));
+  for (const k of given.keys()) {
+    if (!declared.has(k)) problems.push(`the parameters file sets ${k}, which main.bicep does not declare`);
+  }
+  for (const [k, p] of declared) {
+    if (p.default) continue;
+    const value = given.get(k);
+    if (!value) {
+      problems.push(`the parameters file misses ${k}`);
+      continue;
+    }
+    for (const call of descendants(value, 'call_expression')) {
+      const c = callOf(call);
+      if (c?.name === 'readEnvironmentVariable' && c.args.length > 1) {
+        problems.push(`required parameter ${k} falls back to ${c.args[1]?.text ?? ''}`);
+      }
+    }
+  }
+  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function loadInfra(): Files {
-  const files: Files = {};
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.bicep')) files[relative(INFRA, full)] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(INFRA);
-  return files;
-}
-
-const files = loadInfra();
-const main = files['main.bicep'] ?? '';
-const eventGridFile = Object.entries(files).find(([, src]) => src.includes('Microsoft.EventGrid/systemTopics@'));
-
-describe('infra templates (textual checks)', () => {
+describe('infra templates (parsed)', () => {
   it('finds the templates and their structure', () => {
     expect(Object.keys(files)).toContain('main.bicep');
-    const all = Object.values(files).flatMap((src) => declarations(src));
-    expect(all.filter((d) => d.target === 'Microsoft.Authorization/roleAssignments').length).toBeGreaterThanOrEqual(3);
-    expect(all.filter((d) => d.kind === 'module').length).toBeGreaterThanOrEqual(4);
-    expect(eventGridFile).toBeDefined();
+    const decls = all(files).map(({ d }) => d);
+    expect(decls.filter((d) => d.target === 'Microsoft.Authorization/roleAssignments').length).toBeGreaterThanOrEqual(
+      3,
+    );
+    expect(decls.filter((d) => d.kind === 'module').length).toBeGreaterThanOrEqual(4);
+    expect(subscriptionTargets(files).targets.length).toBeGreaterThanOrEqual(2);
   });
 
   type Check = [string, () => string[]];
   const checks: Check[] = [
-    ['every role assignment is named with guid(scope, principal, role)', () => roleAssignmentProblems(files)],
-    ['no shared-key access and no account keys anywhere', () => sharedKeyProblems(files)],
-    ['no secrets or keys in outputs', () => outputProblems(files)],
+    ['every .bicep file parses with no ERROR or MISSING node', () => parseProblems(files)],
+    ['every resource pins a stable API version', () => apiVersionProblems(files)],
+    ['every parameter has a description', () => descriptionProblems(files)],
     [
-      'Flex Consumption with Node 22',
-      () => runtimeProblems(Object.values(files).find((s) => s.includes("'Microsoft.Web/sites@")) ?? ''),
-    ],
-    [
-      'every app setting the app reads is set, with identity-based storage',
-      () => appSettingProblems(main, APP_SETTINGS),
+      'required parameters have no default; empty defaults say what empty means',
+      () => requiredParamProblems(main, REQUIRED_PARAMS),
     ],
     ['every module path exists and its params match', () => moduleProblems(files)],
+    ['every role assignment is named guid(scope, principal, role)', () => roleAssignmentProblems(files)],
+    ['no secret or key is inlined or output, and no shared keys', () => secretProblems(files)],
+    ['Flex Consumption with Node 22', () => runtimeProblems(files)],
+    ['every app setting the code reads is set, and only those', () => appSettingProblems(main, settingsRead())],
     [
-      'main.parameters.json matches main.bicep',
-      () => parameterFileProblems(main, readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')),
+      'every event subscription targets a function registered with an Event Grid trigger',
+      () => subscriptionProblems(files, registeredFunctions()),
     ],
-    ['no preview API versions', () => previewApiProblems(files)],
     [
-      'the Event Grid module is wired to Function endpoints',
-      () => eventSubscriptionTargets(eventGridFile?.[1] ?? '').problems,
+      'every ARM call in lib/ is allowed by the custom workspace role, which grants nothing else',
+      () => armOperationProblems(armCalls(), customRoles(files)[0]?.role),
     ],
+    ['every role assigned is justified by a call', () => roleJustificationProblems(files)],
+    ['main.bicepparam matches main.bicep', () => parameterFileProblems(main, files['main.bicepparam'])],
   ];
   it.each(checks)('%s', (_name, check) => {
     expect(check()).toEqual([]);
   });
 
-  it('event subscriptions target onModelRegistered and onDriftDetected with the right event types', () => {
-    const { targets } = eventSubscriptionTargets(eventGridFile?.[1] ?? '');
-    const byFunction = Object.fromEntries(targets.map((t) => [t.functionName, [...t.eventTypes].sort()]));
+  it('the code scanners find what the app does (so the checks above are not vacuous)', () => {
+    const read = settingsRead();
+    expect(read).toEqual(expect.arrayContaining(['CHAMPION_POLICIES', 'CHAMPION_APPROVAL_SECRET', 'AZURE_CLIENT_ID']));
+    const functions = registeredFunctions();
+    expect(
+      functions
+        .filter((f) => f.trigger === 'eventGrid')
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(['onDriftDetected', 'onModelRegistered']);
+    const calls = new Set(armCalls().map((c) => c.call));
+    for (const c of ['modelVersions.createOrUpdate', 'onlineDeployments.beginCreateOrUpdate', 'send PUT jobs']) {
+      expect(calls).toContain(c);
+    }
+  });
+
+  it('event subscriptions route each event type to its function', () => {
+    const byFunction = Object.fromEntries(
+      subscriptionTargets(files).targets.map((t) => [t.functionName, [...t.eventTypes].sort()]),
+    );
     expect(byFunction).toEqual({
       onModelRegistered: ['Microsoft.MachineLearningServices.ModelRegistered'],
       onDriftDetected: [
@@ -488,15 +679,17 @@ describe('infra templates (textual checks)', () => {
   });
 
   it('the Functions host and Durable Functions get blob, queue and table roles; the app gets a workspace role', () => {
-    const text = Object.values(files).join('\n');
+    const text = Object.values(files)
+      .map((r) => r.text)
+      .join('\n');
     for (const role of [
-      'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', // Storage Blob Data Owner
-      '974c5e8b-45b9-4653-ba55-5f855dd0fb88', // Storage Queue Data Contributor
-      '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3', // Storage Table Data Contributor
-      'f6c7c914-8db3-469d-8ca1-694a8f32e121', // AzureML Data Scientist
+      'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+      '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+      '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
     ]) {
       expect(text).toContain(role);
     }
+    expect(customRoles(files)).toHaveLength(1);
   });
 
   it('the settings the local sample configures are also set in Azure', () => {
@@ -505,24 +698,57 @@ describe('infra templates (textual checks)', () => {
       ? Object.keys((JSON.parse(readFileSync(sample, 'utf8')) as { Values?: object }).Values ?? {})
       : [];
     const hostOnly = new Set(['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage']);
-    expect(appSettingProblems(main, [...APP_SETTINGS, ...local.filter((k) => !hostOnly.has(k))])).toEqual([]);
+    const settings = properties(appSettingsNode(main));
+    expect(local.filter((k) => !hostOnly.has(k) && !(k in NOT_SET_ON_AZURE) && !settings.has(k))).toEqual([]);
   });
 
-  it('the README documents the first deployment and the deploy-twice check', () => {
+  it('the README documents bicep build and lint, and the deploy-twice check', () => {
     const readme = readFileSync(join(INFRA, 'README.md'), 'utf8');
+    expect(readme).toMatch(/az bicep build/);
+    expect(readme).toMatch(/az bicep lint/);
     expect(readme).toMatch(/what-if/);
-    expect(readme).toMatch(/deployEventSubscriptions=true/);
-    expect(readme).toMatch(/DEPLOY_EVENT_SUBSCRIPTIONS/);
   });
 });
 
 describe('the checks catch broken templates', () => {
+  const one = (src: string): Files => ({ 'x.bicep': parse(src) });
   const broken: [string, () => string[], RegExp][] = [
+    [
+      'a syntax error',
+      () => parseProblems(one("param a string =\nresource r 'x@1' = {\n  name: 'a\n}\n")),
+      /cannot parse|missing/,
+    ],
+    [
+      'an unclosed object',
+      () => parseProblems(one("resource r 'A/b@2020-01-01' = {\n  name: 'a'\n")),
+      /missing|cannot parse/,
+    ],
+    [
+      'no API version',
+      () => apiVersionProblems(one("resource r 'Microsoft.Web/sites' = {\n  name: 'a'\n}")),
+      /does not pin/,
+    ],
+    [
+      'a preview API version',
+      () =>
+        apiVersionProblems(one("resource t 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {\n  name: 'a'\n}")),
+      /preview API version/,
+    ],
+    [
+      'a parameter without a description',
+      () => descriptionProblems(one('@minLength(1)\nparam a string')),
+      /no @description/,
+    ],
+    [
+      'a required parameter with an empty default',
+      () => requiredParamProblems(parse("@description('The commit.')\nparam gitSha string = ''"), ['gitSha']),
+      /required parameter gitSha has a default|without saying what empty means/,
+    ],
     [
       'a role assignment with a fixed name',
       () =>
-        roleAssignmentProblems({
-          'x.bicep': `resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+        roleAssignmentProblems(
+          one(`resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: 'storage-owner'
   scope: account
   properties: {
@@ -530,69 +756,79 @@ describe('the checks catch broken templates', () => {
     principalId: p
     principalType: 'ServicePrincipal'
   }
-}`,
-        }),
+}`),
+        ),
       /not named with guid/,
     ],
     [
-      'a guid() over the scope only',
+      'a guid() that leaves out the principal',
       () =>
-        roleAssignmentProblems({
-          'x.bicep': `resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id)
+        roleAssignmentProblems(
+          one(`resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, role, 'x')
   scope: account
   properties: {
-    roleDefinitionId: r
-    principalId: p
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
   }
-}`,
-        }),
-      /needs scope, principal and role|principalType/,
+}`),
+        ),
+      /does not include the principal/,
     ],
     [
-      'shared keys enabled',
+      'a guid() over another scope',
       () =>
-        sharedKeyProblems({
-          'x.bicep': `resource s 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+        roleAssignmentProblems(
+          one(`resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, principalId, role)
+  scope: account
+  properties: {
+    roleDefinitionId: role
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}`),
+        ),
+      /needs scope, principal and role/,
+    ],
+    [
+      'shared keys and a listKeys() connection string',
+      () =>
+        secretProblems(
+          one(`resource s 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: 'x'
   properties: {
     allowSharedKeyAccess: true
   }
-}`,
-        }),
-      /allowSharedKeyAccess/,
+}
+var c = 'DefaultEndpointsProtocol=https;AccountName=\${s.name};AccountKey=\${s.listKeys().keys[0].value}'`),
+        ),
+      /inlined key[\s\S]*listKeys[\s\S]*allowSharedKeyAccess/,
     ],
     [
-      'a key-based connection string',
-      () =>
-        sharedKeyProblems({
-          'x.bicep':
-            "var c = 'DefaultEndpointsProtocol=https;AccountName=${s.name};AccountKey=${s.listKeys().keys[0].value}'",
-        }),
-      /key-based connection string/,
+      'an inlined key',
+      () => secretProblems(one("var k = 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0'")),
+      /inlined key or secret/,
     ],
     [
-      'a storage account that does not disable shared keys',
+      'a secure parameter in an output',
       () =>
-        sharedKeyProblems({
-          'x.bicep': `resource s 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: 'x'
-  properties: {
-    minimumTlsVersion: 'TLS1_2' // allowSharedKeyAccess: false
-  }
-}`,
-        }),
-      /must set allowSharedKeyAccess: false/,
+        secretProblems(
+          one("@secure()\n@description('x')\nparam signing string\noutput approval string = 'prefix-${signing}'"),
+        ),
+      /exposes @secure signing/,
     ],
     [
       'a connection string output',
-      () => outputProblems({ 'x.bicep': 'output cs string = appInsights.properties.ConnectionString' }),
+      () => secretProblems(one('output cs string = appInsights.properties.ConnectionString')),
       /looks like a secret/,
     ],
     [
       'Node 20',
       () =>
-        runtimeProblems(`resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+        runtimeProblems(
+          one(`resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   sku: {
     tier: 'FlexConsumption'
     name: 'FC1'
@@ -608,54 +844,90 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
 }`),
+        ),
       /runtime version is '20'/,
     ],
     [
-      'a missing app setting and a deprecated one',
+      'a missing app setting, a deprecated one and an unread one',
       () =>
         appSettingProblems(
-          `var appSettings = {
+          parse(`var appSettings = {
   FUNCTIONS_EXTENSION_VERSION: '~4'
   AzureWebJobsStorage__credential: 'managedidentity'
-}`,
+  OLD_SETTING: 'x'
+}`),
           ['CHAMPION_POLICIES'],
         ),
-      /CHAMPION_POLICIES is not set|FUNCTIONS_EXTENSION_VERSION must not be set/,
+      /CHAMPION_POLICIES is read by the code but not set[\s\S]*OLD_SETTING is set but nothing reads it[\s\S]*FUNCTIONS_EXTENSION_VERSION/,
     ],
     [
       'a module path that does not exist',
-      () => moduleProblems({ 'main.bicep': "module m 'modules/nope.bicep' = {\n  name: 'm'\n  params: {}\n}" }),
+      () => moduleProblems(one("module m 'modules/nope.bicep' = {\n  name: 'm'\n  params: {}\n}")),
       /does not exist/,
     ],
     [
-      'a module given an unknown parameter',
+      'a subscription pointing at a misspelt function, and one at an HTTP function',
       () =>
-        moduleProblems({
-          'main.bicep': "module m 'modules/monitoring.bicep' = {\n  name: 'm'\n  params: {\n    colour: 'blue'\n  }\n}",
-        }),
-      /unknown param colour|misses required param/,
+        subscriptionProblems(
+          one(`var subs = [
+  {
+    fn: 'onModelRegistred'
+    types: ['Microsoft.MachineLearningServices.ModelRegistered']
+  }
+  {
+    fn: 'health'
+    types: ['Microsoft.MachineLearningServices.ModelRegistered']
+  }
+]
+resource es 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [
+  for s in subs: {
+    parent: topic
+    name: s.fn
+    properties: {
+      destination: {
+        endpointType: 'AzureFunction'
+        properties: {
+          resourceId: '\${functionAppId}/functions/\${s.fn}'
+        }
+      }
+      filter: {
+        includedEventTypes: s.types
+      }
+    }
+  }
+]`),
+          [
+            { name: 'onModelRegistered', trigger: 'eventGrid' },
+            { name: 'health', trigger: 'http' },
+          ],
+        ),
+      /onModelRegistred, which the app does not register[\s\S]*health, a http function/,
+    ],
+    [
+      'an ARM call no role allows, an unlisted call, and a role action nothing needs',
+      () =>
+        armOperationProblems(
+          [
+            { call: 'onlineDeployments.beginDelete', file: 'lib/x.ts' },
+            { call: 'workspaces.beginDelete', file: 'lib/x.ts' },
+          ],
+          { actions: [`${ML}/onlineEndpoints/read`, `${ML}/models/*`], notActions: [], dataActions: [] },
+        ),
+      /workspaces.beginDelete is not listed[\s\S]*does not allow .*deployments\/delete[\s\S]*grants .*models\/\*, which no call needs/,
+    ],
+    [
+      'a role assigned for no reason',
+      () => roleJustificationProblems(one("var owner = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635' // Owner")),
+      /8e3af657-a8ff-443c-a75c-2fe8c4bcb635 is assigned with no call/,
     ],
     [
       'a parameters file naming an undeclared parameter',
-      () => parameterFileProblems('param a string', '{"parameters": {"b": {"value": "${B"}}}'),
-      /does not declare|misses a/,
-    ],
-    [
-      'a subscription pointing at a misspelt function',
       () =>
-        eventSubscriptionTargets(`var subscriptions = [
-  {
-    functionName: 'onModelRegistred'
-    includedEventTypes: ['Microsoft.MachineLearningServices.ModelRegistered']
-  }
-]`).problems,
-      /no Microsoft.EventGrid\/systemTopics\/eventSubscriptions resource/,
-    ],
-    [
-      'a preview API version',
-      () =>
-        previewApiProblems({ 'x.bicep': "resource t 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {\n}" }),
-      /preview API version/,
+        parameterFileProblems(
+          parse("@description('a')\nparam a string\n@description('c')\nparam c string"),
+          parse("using 'main.bicep'\nparam b = 'x'\nparam c = readEnvironmentVariable('C', '')"),
+        ),
+      /sets b, which main.bicep does not declare[\s\S]*misses a[\s\S]*c falls back to ''/,
     ],
   ];
   it.each(broken)('%s', (_name, check, problem) => {
@@ -664,23 +936,62 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     expect(problems.join('\n')).toMatch(problem);
   });
 
-  it('a misspelt function name is visible in the parsed targets', () => {
-    const { targets } = eventSubscriptionTargets(`var subscriptions = [
+  it('a parsed template resolves the function names and filters of a looped subscription', () => {
+    const { targets } = subscriptionTargets(
+      one(`var subs = [
   {
-    name: 'x'
-    functionName: 'onModelRegistred'
-    includedEventTypes: ['Microsoft.MachineLearningServices.ModelRegistered']
+    fn: 'onDriftDetected'
+    types: ['Microsoft.MachineLearningServices.RunStatusChanged']
+    advanced: [
+      {
+        operatorType: 'StringIn'
+        key: 'data.RunTags.azureml_modelmonitor_threshold_breached'
+        values: ['has breached']
+      }
+    ]
   }
-]`);
-    expect(targets.map((t) => t.functionName)).toEqual(['onModelRegistred']);
+]
+resource es 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [
+  for s in subs: if (deploy) {
+    name: s.fn
+    properties: {
+      destination: {
+        endpointType: 'AzureFunction'
+        properties: {
+          resourceId: '\${app}/functions/\${s.fn}'
+        }
+      }
+      filter: {
+        includedEventTypes: s.types
+        advancedFilters: s.advanced
+      }
+    }
+  }
+]`),
+    );
+    expect(targets).toEqual([
+      {
+        file: 'x.bicep',
+        functionName: 'onDriftDetected',
+        eventTypes: ['Microsoft.MachineLearningServices.RunStatusChanged'],
+        advancedFilters: [
+          {
+            operatorType: 'StringIn',
+            key: 'data.RunTags.azureml_modelmonitor_threshold_breached',
+            values: ['has breached'],
+          },
+        ],
+      },
+    ]);
   });
 
-  it('the scanner ignores braces and keys inside strings and comments', () => {
-    const src = `var appSettings = {
+  it('strings, comments and quoted keys do not confuse the tree', () => {
+    const root = parse(`var appSettings = {
   A: '{not a block}' // B: 'commented out'
   /* C: 'also commented' */
-  D: 'x \${'}'} y'
-}`;
-    expect([...entries(variableBlock(src, 'appSettings') ?? { body: '', masked: '' }).keys()]).toEqual(['A', 'D']);
+  'D-E': 'x \${'}'} y'
+}`);
+    expect(syntaxProblems(root)).toEqual([]);
+    expect([...properties(appSettingsNode(root)).keys()]).toEqual(['A', 'D-E']);
   });
 });
