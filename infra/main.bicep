@@ -14,8 +14,8 @@ param location string = resourceGroup().location
 @description('Name of the existing Azure ML workspace Champion manages.')
 param workspaceName string
 
-@description('Resource group of the workspace (same subscription). Empty means this resource group.')
-param workspaceResourceGroupName string = ''
+@description('Resource group of the workspace (same subscription). It must not be the one Champion is deployed to: `azd down` deletes that one.')
+param workspaceResourceGroupName string
 
 @description('Function App name. Empty: generated from the environment name.')
 param functionAppName string = ''
@@ -54,18 +54,31 @@ param workspaceStorageAccountName string = ''
 
 @secure()
 @minLength(32)
-@description('Key that signs approval links (at least 32 characters).')
+@description('Key that signs approval links (at least 32 characters). Written to Key Vault; the app setting only references it.')
 param approvalSecret string
+
+@description('Client id of the Entra ID app registration approvers sign in with (App Service authentication).')
+@minLength(36)
+param authClientId string
+
+@description('Where Durable Functions keeps its state: AzureStorage (queues and tables in the storage account created here) or DurableTaskScheduler (a managed scheduler and task hub).')
+@allowed(['AzureStorage', 'DurableTaskScheduler'])
+param durableBackend string = 'AzureStorage'
 
 @description('Extra tags for every resource. Empty: only the azd tags.')
 param tags object = {}
 
-var workspaceRg = empty(workspaceResourceGroupName) ? resourceGroup().name : workspaceResourceGroupName
+var workspaceRg = workspaceResourceGroupName
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var appName = !empty(functionAppName) ? functionAppName : 'func-champion-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var deadLetterContainerName = 'eventgrid-deadletter'
 var appInsightsName = 'appi-champion-${resourceToken}'
+var keyVaultName = 'kv-champion-${take(resourceToken, 12)}'
+var approvalSecretName = 'approval-signing-key'
+// host.json durableTask.hubName; the scheduler's task hub takes the same name.
+var taskHubName = 'ChampionHub'
+var useScheduler = durableBackend == 'DurableTaskScheduler'
 var allTags = union(tags, { 'azd-env-name': environmentName, application: 'champion' })
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -97,6 +110,30 @@ module storage 'modules/storage.bicep' = {
     tags: allTags
     name: 'stchampion${take(resourceToken, 13)}'
     containerNames: [deploymentContainerName, deadLetterContainerName]
+    principalId: identity.properties.principalId
+    durableOnStorage: !useScheduler
+  }
+}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'champion-key-vault'
+  params: {
+    location: location
+    tags: allTags
+    name: keyVaultName
+    secretName: approvalSecretName
+    approvalSecret: approvalSecret
+    principalId: identity.properties.principalId
+  }
+}
+
+module durableTask 'modules/durable-task.bicep' = if (useScheduler) {
+  name: 'champion-durable-task'
+  params: {
+    location: location
+    tags: allTags
+    name: 'dts-champion-${resourceToken}'
+    taskHubName: taskHubName
     principalId: identity.properties.principalId
   }
 }
@@ -130,15 +167,29 @@ var appSettings = {
   CHAMPION_GIT_SHA: gitSha
   CHAMPION_GIT_REPOSITORY: gitRepository
   CHAMPION_POLICIES: string(championPolicies)
-  CHAMPION_APPROVAL_SECRET: approvalSecret
+  // A Key Vault reference, resolved by the platform with keyVaultReferenceIdentity; the key is never a setting.
+  CHAMPION_APPROVAL_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${approvalSecretName})'
   CHAMPION_PUBLIC_URL: 'https://${appName}.azurewebsites.net'
   SERVICEBUS_NAMESPACE: messaging.outputs.fullyQualifiedNamespace
   SERVICEBUS_TOPIC: messaging.outputs.topicName
 }
 
+// The Durable Task Scheduler replaces the Azure Storage provider through host.json overrides in app settings
+// (AzureFunctionsJobHost__path__to__key), identity-based like the rest: the connection names the endpoint and the
+// user-assigned identity, no key.
+var durableSettings = useScheduler
+  ? {
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+      DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTask.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${identity.properties.clientId}'
+    }
+  : {}
+
+// Settings are owned wholly by the template: every provision sets all of them from main.bicepparam, and nothing is
+// set by hand (a setting added in the portal is removed by the next provision; add it here instead).
 module functionApp 'modules/function-app.bicep' = {
   name: 'champion-function-app'
-  dependsOn: [monitoring]
+  dependsOn: [monitoring, keyVault]
   params: {
     location: location
     tags: union(allTags, { 'azd-service-name': 'champion' })
@@ -148,7 +199,8 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    appSettings: appSettings
+    appSettings: union(appSettings, durableSettings)
+    authClientId: authClientId
   }
 }
 
@@ -187,3 +239,8 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_DEPLOYMENT_CONTAINER string = deploymentContainerName
 output AZURE_EVENTGRID_SYSTEM_TOPIC string = events.outputs.systemTopicName
 output AZURE_EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
+output AZURE_EVENTGRID_SYSTEM_TOPIC_CREATED bool = events.outputs.createdHere
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_WORKSPACE_ROLE_ASSIGNMENT_ID string = workspaceAccess.outputs.roleAssignmentId
+output AZURE_WORKSPACE_ROLE_DEFINITION_ID string = workspaceAccess.outputs.roleDefinitionId
+output AZURE_DURABLE_BACKEND string = durableBackend

@@ -1,10 +1,16 @@
-// The workspace's Event Grid system topic and Champion's two subscriptions. Deployed into the workspace's
-// resource group: a system topic lives beside its source, in the source's region.
+// The workspace's Event Grid system topic and Champion's subscriptions. Deployed into the workspace's resource
+// group: a system topic lives beside its source, in the source's region.
 //
-//   ModelRegistered                          → onModelRegistered
-//   RunStatusChanged + DatasetDriftDetected  → onDriftDetected
+//   ModelRegistered                                            → onModelRegistered
+//   RunStatusChanged carrying the model monitor's breach tag   → onDriftDetected  (a breach, at any status)
+//   RunStatusChanged with RunStatus Completed                  → onDriftDetected  (a monitor run that found no drift
+//                                                                                  counts as a healthy observation)
+//   DatasetDriftDetected (retired v1 dataset monitors)         → onDriftDetected
 //
-// RunStatusChanged is not filtered on the monitor breach tag: recoveries arrive without it, and the app decides.
+// Event Grid ANDs advanced filters and ORs the values of one filter, so breaches and completions take one
+// subscription each; every other status change of every run is no longer delivered. The breach filter is the one
+// the model monitoring docs give: data.RunTags.azureml_modelmonitor_threshold_breached "string contains" the
+// failure sentence ("Monitor model performance with Azure Machine Learning model monitoring", Event Grid section).
 @description('Name of the existing workspace (in this resource group).')
 param workspaceName string
 @description('Reuse this system topic (a workspace can have only one); empty to create one.')
@@ -52,14 +58,37 @@ var subscriptions = [
     name: 'champion-model-registered'
     functionName: 'onModelRegistered'
     includedEventTypes: ['Microsoft.MachineLearningServices.ModelRegistered']
+    advancedFilters: []
   }
   {
     name: 'champion-drift'
     functionName: 'onDriftDetected'
-    includedEventTypes: [
-      'Microsoft.MachineLearningServices.RunStatusChanged'
-      'Microsoft.MachineLearningServices.DatasetDriftDetected'
+    includedEventTypes: ['Microsoft.MachineLearningServices.RunStatusChanged']
+    advancedFilters: [
+      {
+        operatorType: 'StringContains'
+        key: 'data.RunTags.azureml_modelmonitor_threshold_breached'
+        values: ['has failed due to one or more features violating metric thresholds']
+      }
     ]
+  }
+  {
+    name: 'champion-run-completed'
+    functionName: 'onDriftDetected'
+    includedEventTypes: ['Microsoft.MachineLearningServices.RunStatusChanged']
+    advancedFilters: [
+      {
+        operatorType: 'StringIn'
+        key: 'data.RunStatus'
+        values: ['Completed']
+      }
+    ]
+  }
+  {
+    name: 'champion-dataset-drift'
+    functionName: 'onDriftDetected'
+    includedEventTypes: ['Microsoft.MachineLearningServices.DatasetDriftDetected']
+    advancedFilters: []
   }
 ]
 
@@ -98,6 +127,7 @@ resource eventSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions
       eventDeliverySchema: 'EventGridSchema'
       filter: {
         includedEventTypes: sub.includedEventTypes
+        advancedFilters: sub.advancedFilters
       }
       retryPolicy: {
         maxDeliveryAttempts: 30
@@ -108,4 +138,7 @@ resource eventSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions
   }
 ]
 
+@description('The system topic Champion uses.')
 output systemTopicName string = topicName
+@description('Whether the topic was created here (and so is removed with Champion).')
+output createdHere bool = createTopic

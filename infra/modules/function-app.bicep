@@ -17,6 +17,9 @@ param deploymentContainerUrl string
 param maximumInstanceCount int
 @description('Memory of each instance.')
 param instanceMemoryMB int
+@description('Client id of the Entra ID app registration that signs approvers in (App Service authentication).')
+param authClientId string
+
 @description('App settings as name → value.')
 @secure()
 param appSettings object
@@ -88,6 +91,39 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   parent: site
   name: 'ftp'
   properties: { allow: false }
+}
+
+// App Service authentication with Entra ID. Unauthenticated requests are let through (AllowAnonymous), because
+// Event Grid delivers with the function's system key only (the AzureFunction endpoint type cannot present an Entra
+// token) and automation calls the API with function keys; for a signed-in caller the platform sets the
+// X-MS-CLIENT-PRINCIPAL* headers (clients cannot set them) and WEBSITE_AUTH_ENABLED=True, and the app refuses a
+// decision without them (lib/identity.ts). Docs: "Authentication and authorization in Azure App Service"
+// (Allow unauthenticated requests: authorization is left to the app), "Work with user identities".
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: { requireHttps: true }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: ['api://${authClientId}', authClientId]
+        }
+      }
+    }
+    // Champion needs the caller's identity, not their tokens: no token store.
+    login: { tokenStore: { enabled: false } }
+  }
 }
 
 output id string = site.id

@@ -12,14 +12,20 @@ param containerNames array
 @description('Principal of the app\'s user-assigned identity.')
 param principalId string
 
-var roles = {
-  // Host leases, deployment packages, Durable large messages and Event Grid dead letters.
+@description('Durable Functions keeps its task hub here (the Azure Storage backend); false with the Durable Task Scheduler.')
+param durableOnStorage bool
+
+var blobRoles = {
+  // Host leases and keys, deployment packages, Durable large messages and Event Grid dead letters.
   blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+}
+var durableRoles = {
   // Durable Functions control and work-item queues.
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Durable Functions history and instance tables.
   tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
+var roles = durableOnStorage ? union(blobRoles, durableRoles) : blobRoles
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name

@@ -100,4 +100,7 @@ resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!
   }
 }
 
+@description('The role the app holds on the workspace.')
 output roleDefinitionId string = roleDefinitionId
+@description('The assignment of that role, removed with Champion.')
+output roleAssignmentId string = workspaceAccess.id

@@ -337,6 +337,8 @@ const ROLE_JUSTIFICATIONS: Record<string, string> = {
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher: telemetry with Entra ID',
   '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader: lib/azure/data-reader.ts reads data assets',
   '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39': 'Azure Service Bus Data Sender: lib/adapters/notifier.ts sends approvals',
+  '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User: the CHAMPION_APPROVAL_SECRET Key Vault reference',
+  '0ad04412-c4d5-4796-b79c-f76d14c8d402': 'Durable Task Data Contributor: the Durable Task Scheduler backend',
   'f6c7c914-8db3-469d-8ca1-694a8f32e121': 'AzureML Data Scientist: the broader alternative to the custom role',
 };
 
@@ -374,7 +376,9 @@ function secretProblems(f: Files): string[] {
     );
     for (const o of outputs(root)) {
       const ids = o.value ? identifiersIn(o.value) : new Set<string>();
-      if (SECRET_NAME.test(o.name) || (o.value && SECRET_NAME.test(o.value.text))) {
+      // A Key Vault's name is not a key.
+      const bare = (t: string) => t.replace(/key_?vault/gi, '');
+      if (SECRET_NAME.test(bare(o.name)) || (o.value && SECRET_NAME.test(bare(o.value.text)))) {
         problems.push(`${file}: output ${o.name} looks like a secret: ${o.value?.text ?? ''}`);
       }
       for (const s of secureParams) if (ids.has(s)) problems.push(`${file}: output ${o.name} exposes @secure ${s}`);
@@ -665,17 +669,88 @@ describe('infra templates (parsed)', () => {
     }
   });
 
-  it('event subscriptions route each event type to its function', () => {
-    const byFunction = Object.fromEntries(
-      subscriptionTargets(files).targets.map((t) => [t.functionName, [...t.eventTypes].sort()]),
+  it('event subscriptions route each event type to its function, drift filtered to breaches and completions', () => {
+    const routes = subscriptionTargets(files)
+      .targets.map((t) => ({ fn: t.functionName, types: t.eventTypes, filters: t.advancedFilters }))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    const aml = 'Microsoft.MachineLearningServices.';
+    expect(routes).toEqual([
+      {
+        fn: 'onDriftDetected',
+        types: [`${aml}DatasetDriftDetected`],
+        filters: [],
+      },
+      {
+        fn: 'onDriftDetected',
+        types: [`${aml}RunStatusChanged`],
+        filters: [
+          {
+            operatorType: 'StringContains',
+            key: 'data.RunTags.azureml_modelmonitor_threshold_breached',
+            values: ['has failed due to one or more features violating metric thresholds'],
+          },
+        ],
+      },
+      {
+        fn: 'onDriftDetected',
+        types: [`${aml}RunStatusChanged`],
+        filters: [{ operatorType: 'StringIn', key: 'data.RunStatus', values: ['Completed'] }],
+      },
+      { fn: 'onModelRegistered', types: [`${aml}ModelRegistered`], filters: [] },
+    ]);
+    // The breach tag the filter names is the one the app reads.
+    expect(readFileSync(join(ROOT, 'lib/domain/events.ts'), 'utf8')).toContain(
+      "MONITOR_BREACH_TAG = 'azureml_modelmonitor_threshold_breached'",
     );
-    expect(byFunction).toEqual({
-      onModelRegistered: ['Microsoft.MachineLearningServices.ModelRegistered'],
-      onDriftDetected: [
-        'Microsoft.MachineLearningServices.DatasetDriftDetected',
-        'Microsoft.MachineLearningServices.RunStatusChanged',
-      ],
-    });
+  });
+
+  it('every subscription retries, then dead-letters with the topic identity when the topic is created here', () => {
+    const sub = all(files).find(({ d }) => d.target === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')?.d;
+    expect(prop(sub?.body, 'properties', 'retryPolicy', 'maxDeliveryAttempts')?.text).toBe('30');
+    expect(prop(sub?.body, 'properties', 'retryPolicy', 'eventTimeToLiveInMinutes')?.text).toBe('1440');
+    expect(prop(sub?.body, 'properties', 'deadLetterWithResourceIdentity')?.text).toBe('deadLetter');
+    const root = files['modules/event-grid.bicep'] as Node;
+    const deadLetter = variables(root).get('deadLetter');
+    expect(stringValue(prop(deadLetter?.childForFieldName('consequence'), 'identity', 'type'))).toBe('UserAssigned');
+  });
+
+  it('secrets reach the app as Key Vault references, read with the app identity', () => {
+    const settings = properties(appSettingsNode(main));
+    const ref = settings.get('CHAMPION_APPROVAL_SECRET');
+    expect(ref?.type).toBe('string');
+    expect(ref?.namedChildren[0]?.text).toBe('@Microsoft.KeyVault(VaultName=');
+    const site = all(files).find(({ d }) => d.target === 'Microsoft.Web/sites' && !d.existing)?.d;
+    expect(prop(site?.body, 'properties', 'keyVaultReferenceIdentity')?.text).toBe('identityId');
+    // No @secure parameter flows into an app setting directly.
+    const secure = params(main).filter((p) => p.decorators.some((x) => x.name === 'secure'));
+    for (const [k, v] of settings) for (const p of secure) expect(identifiersIn(v).has(p.name), k).toBe(false);
+  });
+
+  it('App Service authentication signs approvers in with Entra ID and lets function keys and Event Grid through', () => {
+    const auth = all(files).find(
+      ({ d }) => d.target === 'Microsoft.Web/sites/config' && stringValue(prop(d.body, 'name')) === 'authsettingsV2',
+    )?.d;
+    expect(auth).toBeDefined();
+    const p = prop(auth?.body, 'properties');
+    expect(prop(p, 'platform', 'enabled')?.text).toBe('true');
+    expect(stringValue(prop(p, 'globalValidation', 'unauthenticatedClientAction'))).toBe('AllowAnonymous');
+    expect(prop(p, 'globalValidation', 'requireAuthentication')?.text).toBe('false');
+    expect(prop(p, 'identityProviders', 'azureActiveDirectory', 'enabled')?.text).toBe('true');
+    expect(prop(p, 'identityProviders', 'azureActiveDirectory', 'registration', 'clientId')?.text).toBe('authClientId');
+  });
+
+  it('the Durable backend is a parameter: Azure Storage by default, or the Durable Task Scheduler', () => {
+    const backend = params(main).find((p) => p.name === 'durableBackend');
+    expect(stringValue(backend?.default)).toBe('AzureStorage');
+    const allowed = backend?.decorators.find((x) => x.name === 'allowed')?.args[0];
+    expect(arrayItems(allowed).map((n) => stringValue(n))).toEqual(['AzureStorage', 'DurableTaskScheduler']);
+    const scheduler = all(files).find(({ d }) => d.target === 'Microsoft.DurableTask/schedulers')?.d;
+    expect(stringValue(prop(scheduler?.body, 'properties', 'sku', 'name'))).toBe('Consumption');
+    const durable = properties(variables(main).get('durableSettings')?.childForFieldName('consequence'));
+    expect(stringValue(durable.get('AzureFunctionsJobHost__extensions__durableTask__storageProvider__type'))).toBe(
+      'azureManaged',
+    );
+    expect(durable.get('DURABLE_TASK_SCHEDULER_CONNECTION_STRING')?.text).toContain('Authentication=ManagedIdentity');
   });
 
   it('the Functions host and Durable Functions get blob, queue and table roles; the app gets a workspace role', () => {
