@@ -287,7 +287,7 @@ async function tell(story: Story): Promise<void> {
   const offShape = jobs.filter((j) => !runsAsOnAzure(j.properties)).map((j) => j.name);
   story.check(
     jobs.length > 0 && offShape.length === 0,
-    `all ${jobs.length} jobs have typed data inputs, a compute ARM id and a declared model output` +
+    `all ${jobs.length} jobs have their code as a code asset, typed data inputs, a compute ARM id and a declared model output` +
       (offShape.length ? ` (not: ${offShape.join(', ')})` : ''),
   );
 }

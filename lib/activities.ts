@@ -4,7 +4,7 @@
  * as values; thrown errors are for the unexpected and are retried by the flow.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import {
@@ -19,6 +19,13 @@ import {
   type TrainingJobCheck,
 } from '../orchestrations/contract';
 import { approvalUrls, createApprovalTokens } from './approval';
+import {
+  CODE_HASH_VERSION,
+  codeAssetName,
+  codeSnapshotHash,
+  codeUploadFolder,
+  type CodeFile,
+} from './domain/code-snapshot';
 import { formatReport, runDataChecks, type DataCheckSpec } from './domain/data-checks';
 import {
   comparePairedPredictions,
@@ -42,6 +49,8 @@ import {
 } from './domain/stages';
 import type {
   Cell,
+  CodeStore,
+  CodeVersion,
   DataReader,
   Deployment,
   Job,
@@ -57,6 +66,8 @@ export interface ActivityDeps {
   workspace: MlWorkspace;
   scoring: Scoring;
   data: DataReader;
+  /** Where training code is uploaded (the workspace's default datastore). */
+  code: CodeStore;
   notifier: Notifier;
   telemetry: Telemetry;
   approvalSecret: string;
@@ -675,6 +686,11 @@ export const trainingJobSpecSchema = z.strictObject({
   command: z.string().min(1),
   /** Path of the environment definition in the repo, e.g. `environments/train.json`. */
   environment: z.string().min(1),
+  /**
+   * Folder in the repo holding what `command` runs (e.g. `jobs/code` with train.py). It is uploaded as the job's code
+   * asset, the job's working directory on Azure; without it the job runs with no code at all.
+   */
+  code: z.string().min(1).optional(),
   /** Compute target: a cluster name (`cpu-cluster`, `azureml:cpu-cluster`), sent as its ARM id, or the ARM id. */
   compute: z.string().min(1).optional(),
   /** The input the training data goes in as, typed as the data asset is (uri_file, uri_folder, mltable). */
@@ -787,6 +803,55 @@ export function readEnvironmentDefinition(
 ): { definition: EnvironmentDefinition; version: string } {
   const { value, raw } = readRepoJson(file, environmentDefinitionSchema, root);
   return { definition: value, version: environmentVersionOf(raw) };
+}
+
+/** A code folder's files, paths with `/`, skipping dot files and Python caches; a missing or empty folder is a SpecError. */
+export function readCodeFolder(folder: string, root = repoRoot()): CodeFile[] {
+  const files: CodeFile[] = [];
+  const walk = (dir: string, prefix: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      throw new SpecError(`${folder}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || entry.name === '__pycache__') continue;
+      const rel = `${prefix}${entry.name}`;
+      if (entry.isDirectory()) walk(path.join(dir, entry.name), `${rel}/`);
+      else if (entry.isFile()) files.push({ path: rel, content: readFileSync(path.join(dir, entry.name)) });
+    }
+  };
+  walk(path.isAbsolute(folder) ? folder : path.join(root, folder), '');
+  if (files.length === 0) throw new SpecError(`${folder}: holds no files`);
+  return files;
+}
+
+/**
+ * The code version of a repo folder, versioned by the hash of its files and created when missing: uploaded to the
+ * default datastore below `LocalUpload/{hash}/` and then registered. Registration comes last, so an attempt that
+ * stopped in between uploads the same blobs again and registers; an existing version is used as it is.
+ */
+export async function ensureCodeAsset(
+  deps: { workspace: MlWorkspace; code: CodeStore },
+  folder: string,
+  root = repoRoot(),
+): Promise<CodeVersion & { created: boolean }> {
+  const files = readCodeFolder(folder, root);
+  const name = codeAssetName(folder);
+  const version = codeSnapshotHash(files);
+  const existing = await deps.workspace.getCodeVersion(name, version);
+  if (existing) return { ...existing, created: false };
+  const codeUri = await deps.code.uploadCode(codeUploadFolder(version, folder), files);
+  const created = await deps.workspace.createCodeVersion({
+    name,
+    version,
+    codeUri,
+    description: `Training code from ${folder}; its version is the hash of its files.`,
+    // As the SDK records them on the code versions it registers (entities/_assets/_artifacts/code.py).
+    properties: { hash_sha256: version, hash_version: CODE_HASH_VERSION },
+  });
+  return { ...created, created: true };
 }
 
 const TERMINAL_FAILURE = new Set(['Failed', 'Canceled', 'NotResponding']);
@@ -953,6 +1018,16 @@ export function createTrainingActivities(
       if (!data) return { ok: false, code: 'DataNotFound', message: `data asset ${asset} does not exist` };
       const compute = s.compute === undefined ? undefined : await computeId(s.compute);
       if (compute && !compute.ok) return compute;
+      let code: (CodeVersion & { created: boolean }) | undefined;
+      try {
+        code = s.code === undefined ? undefined : await ensureCodeAsset(deps, s.code, root());
+      } catch (err) {
+        if (err instanceof SpecError) return { ok: false, code: 'InvalidCode', message: err.message };
+        const failure = armFailure(err);
+        if (!failure) throw err;
+        return { ok: false, code: failure.code, message: failure.message };
+      }
+      if (code?.created) deps.telemetry.event('CodeUploaded', { name: code.name, version: code.version });
       const inputs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(s.inputs)) inputs[name] = { jobInputType: 'literal', value };
       inputs[s.trainingDataInput] = { jobInputType: data.dataType, uri: data.id, mode: s.trainingDataMode };
@@ -963,6 +1038,7 @@ export function createTrainingActivities(
           description: s.description,
           experimentName: s.experimentName,
           command: s.command,
+          ...(code ? { codeId: code.id } : {}),
           environmentId,
           ...(compute ? { computeId: compute.id } : {}),
           ...(s.environmentVariables ? { environmentVariables: s.environmentVariables } : {}),

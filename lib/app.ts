@@ -7,6 +7,7 @@ import { EndpointKeyCache, type ActivityDeps } from './activities';
 import { MemoryNotifier, OutboxNotifier, ServiceBusNotifier } from './adapters/notifier';
 import { createTelemetry } from './adapters/telemetry';
 import { createCredential } from './azure/credential';
+import { BlobCodeStore, DatastoreContainers } from './azure/blob-datastore';
 import { BlobDataReader } from './azure/data-reader';
 import { AzureMlWorkspace } from './azure/ml-workspace';
 import { EndpointScoring } from './azure/scoring';
@@ -59,6 +60,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     armEndpoint: settings.AZUREML_ARM_ENDPOINT,
     caCert,
   });
+  const storage = { blobServiceUrl: settings.AZUREML_BLOB_SERVICE_URL, caCert };
   const log = (line: string) => console.log(line);
   const notifier: Notifier =
     settings.SERVICEBUS_NAMESPACE && settings.SERVICEBUS_TOPIC
@@ -82,10 +84,16 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
         credential,
         settings.AZURE_RESOURCE_GROUP,
         settings.AZUREML_WORKSPACE_NAME,
-        {
-          blobServiceUrl: settings.AZUREML_BLOB_SERVICE_URL,
-          caCert,
-        },
+        storage,
+      ),
+      code: new BlobCodeStore(
+        new DatastoreContainers(
+          workspace.client,
+          credential,
+          settings.AZURE_RESOURCE_GROUP,
+          settings.AZUREML_WORKSPACE_NAME,
+          storage,
+        ),
       ),
       notifier,
       telemetry: createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log }),

@@ -2,6 +2,7 @@
  * The ports activities use to reach the outside world. Orchestrations never see these; activities get them from
  * `createActivities(deps)`. Azure adapters implement them with the official SDKs; unit tests hand in fakes.
  */
+import type { CodeFile } from './domain/code-snapshot';
 
 export interface ModelVersion {
   name: string;
@@ -156,6 +157,35 @@ export interface MlWorkspace {
   createEnvironmentVersion(environment: NewEnvironmentVersion): Promise<EnvironmentVersion>;
   /** Versions of a data asset (empty when the asset does not exist). */
   listDataVersions(name: string): Promise<DataVersion[]>;
+
+  getCodeVersion(name: string, version: string): Promise<CodeVersion | undefined>;
+  createCodeVersion(code: NewCodeVersion): Promise<CodeVersion>;
+}
+
+export interface CodeVersion {
+  name: string;
+  version: string;
+  /** ARM id of the version: what a command job's `codeId` takes. */
+  id: string;
+  /** Blob URL of the snapshot's folder. */
+  codeUri?: string;
+}
+
+export interface NewCodeVersion {
+  name: string;
+  version: string;
+  codeUri: string;
+  description?: string;
+  tags?: Record<string, string>;
+  properties?: Record<string, string>;
+}
+
+export type { CodeFile } from './domain/code-snapshot';
+
+/** Where code snapshots are uploaded: the workspace's default datastore. */
+export interface CodeStore {
+  /** Uploads the files below `folder` of the default datastore; returns the folder's blob URL (a codeUri). */
+  uploadCode(folder: string, files: readonly CodeFile[]): Promise<string>;
 }
 
 export interface EnvironmentVersion {

@@ -6,20 +6,25 @@ import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { ensureCodeAsset, repoRoot } from '../lib/activities';
+import { BlobCodeStore, DatastoreContainers } from '../lib/azure/blob-datastore';
 import { StaticTokenCredential } from '../lib/azure/credential';
 import { AzureMlWorkspace } from '../lib/azure/ml-workspace';
-import type { MlWorkspace } from '../lib/ports';
+import type { CodeStore, MlWorkspace } from '../lib/ports';
+
+/** The repo folder holding the training script the lab's jobs run (the one retraining's job spec names). */
+export const TRAINING_CODE = 'jobs/code';
 
 /** The compute cluster the local workspace offers. */
 export const TRAINING_COMPUTE = 'cpu-cluster';
 
 /**
- * A training command job as Azure runs it: the data as a typed input (by its data version's ARM id, mounted
+ * A training command job as Azure runs it: the code by its code version's ARM id, the data as a typed input (by its data version's ARM id, mounted
  * read-only), the compute by its ARM id and a declared `model` output.
  */
 export async function trainingJobSpec(
   workspace: MlWorkspace,
-  args: { command: string; environmentId: string; data: { name: string; version: string } },
+  args: { command: string; codeId: string; environmentId: string; data: { name: string; version: string } },
 ): Promise<Record<string, unknown>> {
   const data = (await workspace.listDataVersions(args.data.name)).find((v) => v.version === args.data.version);
   if (!data) throw new Error(`Data asset ${args.data.name}:${args.data.version} does not exist.`);
@@ -28,6 +33,7 @@ export async function trainingJobSpec(
   return {
     jobType: 'Command',
     command: args.command,
+    codeId: args.codeId,
     environmentId: args.environmentId,
     computeId: compute.id,
     inputs: { training_data: { jobInputType: data.dataType, uri: data.id, mode: 'ReadOnlyMount' } },
@@ -42,6 +48,8 @@ export interface WorkspaceInfo {
   resourceGroup: string;
   workspaceName: string;
   token: string;
+  storageToken: string;
+  blobServiceUrl: string;
 }
 
 export interface TrainArgs {
@@ -56,20 +64,27 @@ export interface TrainArgs {
 
 /** The parts of a command job's body that say how Azure runs it. */
 export interface JobBody {
+  codeId?: string | null;
   computeId?: string | null;
   inputs?: Record<string, { jobInputType: string; uri?: string; mode?: string; value?: string } | null> | null;
   outputs?: Record<string, { jobOutputType: string; mode?: string; uri?: string } | null> | null;
 }
 
-const COMPUTE_ARM_ID =
-  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/computes\/[^/]+$/i;
+const WORKSPACE_ARM_ID =
+  '^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.MachineLearningServices/workspaces/[^/]+';
+const COMPUTE_ARM_ID = new RegExp(`${WORKSPACE_ARM_ID}/computes/[^/]+$`, 'i');
+const CODE_ARM_ID = new RegExp(`${WORKSPACE_ARM_ID}/codes/[^/]+/versions/[^/]+$`, 'i');
 const DATA_INPUT_TYPES = ['uri_file', 'uri_folder', 'mltable'];
 
-/** A training job as Azure runs it: its data as typed inputs with uri and mode, a compute ARM id, a model output. */
+/**
+ * A training job as Azure runs it: its code as a code version's ARM id, its data as typed inputs with uri and mode, a
+ * compute ARM id, a model output.
+ */
 export function runsAsOnAzure(job: JobBody): boolean {
   const inputs = Object.values(job.inputs ?? {}).filter((i) => i !== null);
   const data = inputs.filter((i) => DATA_INPUT_TYPES.includes(i.jobInputType));
   return (
+    CODE_ARM_ID.test(job.codeId ?? '') &&
     COMPUTE_ARM_ID.test(job.computeId ?? '') &&
     data.length > 0 &&
     data.every((i) => Boolean(i.uri && i.mode)) &&
@@ -91,12 +106,14 @@ export class Lab {
   /** The production adapter: jobs go through it as Champion sends them. */
   readonly workspace: AzureMlWorkspace;
   readonly info: WorkspaceInfo;
+  /** Training code goes up as Champion uploads it: to the default datastore, with a storage token. */
+  readonly code: CodeStore;
   readonly #ca: string;
 
   constructor(workspaceJsonPath: string) {
     this.info = JSON.parse(readFileSync(workspaceJsonPath, 'utf8')) as WorkspaceInfo;
     this.#ca = readFileSync(this.info.caCertPath, 'utf8');
-    const credential = new StaticTokenCredential(this.info.token);
+    const credential = new StaticTokenCredential(this.info.token, this.info.storageToken);
     this.client = new AzureMachineLearningWorkspaces(credential, this.info.subscriptionId, {
       endpoint: this.info.armEndpoint,
       tlsOptions: { ca: this.#ca },
@@ -108,6 +125,12 @@ export class Lab {
       armEndpoint: this.info.armEndpoint,
       caCert: this.#ca,
     });
+    this.code = new BlobCodeStore(
+      new DatastoreContainers(this.client, credential, this.info.resourceGroup, this.info.workspaceName, {
+        blobServiceUrl: this.info.blobServiceUrl,
+        caCert: this.#ca,
+      }),
+    );
   }
 
   /** Calls the local workspace's admin surface (data generation, faults, monitor signals). */
@@ -153,8 +176,10 @@ export class Lab {
       drift: args.drift ?? 0,
     });
     const job = `${args.name}-train-v${args.version}-${args.seed}`;
+    const code = await ensureCodeAsset({ workspace: this.workspace, code: this.code }, TRAINING_CODE, repoRoot());
     const spec = await trainingJobSpec(this.workspace, {
       command: 'python train.py --task regression --target y --data ${{inputs.training_data}}',
+      codeId: code.id,
       environmentId: 'azureml:champion-train:1',
       data: { name: dataName, version: '1' },
     });

@@ -5,18 +5,10 @@
  */
 import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
-import type { PipelineOptions } from '@azure/core-rest-pipeline';
-import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { DataReader, Table } from '../ports';
+import { DatastoreContainers, type BlobReaderOptions } from './blob-datastore';
 
-export interface BlobReaderOptions {
-  /**
-   * Blob service URL for an account, `{account}` replaced; default `https://{account}.blob.{endpoint suffix}`.
-   * Path-style URLs (as Azurite uses) point it elsewhere.
-   */
-  blobServiceUrl?: string;
-  caCert?: string;
-}
+export type { BlobReaderOptions } from './blob-datastore';
 
 /** A datastore path, from `azureml://datastores/{ds}/paths/{p}` or the same below `subscriptions/…/workspaces/{w}/`. */
 export interface DatastorePath {
@@ -94,15 +86,17 @@ export function concatTables(parts: { source: string; table: Table }[]): Table {
 const TABLE_FILE = /\.(csv|json)$/i;
 
 export class BlobDataReader implements DataReader {
-  readonly #services = new Map<string, BlobServiceClient>();
+  readonly #containers: DatastoreContainers;
 
   constructor(
     private readonly client: AzureMachineLearningWorkspaces,
-    private readonly credential: TokenCredential,
+    credential: TokenCredential,
     private readonly resourceGroup: string,
     private readonly workspaceName: string,
-    private readonly options: BlobReaderOptions = {},
-  ) {}
+    options: BlobReaderOptions = {},
+  ) {
+    this.#containers = new DatastoreContainers(client, credential, resourceGroup, workspaceName, options);
+  }
 
   async readDataAsset(name: string, version: string): Promise<Table> {
     const data = await this.client.dataVersions.get(this.resourceGroup, this.workspaceName, name, version);
@@ -118,7 +112,7 @@ export class BlobDataReader implements DataReader {
     if (dataType !== 'uri_file' && dataType !== 'uri_folder') {
       throw new Error(`${source} is ${dataType}; only uri_file and uri_folder assets are read.`);
     }
-    const container = await this.containerOf(location.datastore);
+    const container = await this.#containers.container(location.datastore);
     if (dataType === 'uri_file') {
       const text = (await container.getBlobClient(location.path).downloadToBuffer()).toString('utf8');
       return parseTable(text, `${source} (${location.path})`);
@@ -147,34 +141,5 @@ export class BlobDataReader implements DataReader {
         `${source} points at a datastore of workspace ${named.resourceGroup}/${named.name}; this app reads workspace ${this.resourceGroup}/${this.workspaceName}.`,
       );
     }
-  }
-
-  /** The datastore's container, from its ARM resource (account, container, endpoint suffix). */
-  private async containerOf(datastoreName: string): Promise<ContainerClient> {
-    const datastore = await this.client.datastores.get(this.resourceGroup, this.workspaceName, datastoreName);
-    const props = datastore.properties as {
-      datastoreType: string;
-      accountName?: string;
-      containerName?: string;
-      endpoint?: string;
-      protocol?: string;
-    };
-    if (props.datastoreType !== 'AzureBlob' || !props.accountName || !props.containerName) {
-      throw new Error(`Datastore ${datastoreName} is ${props.datastoreType}; only Azure Blob datastores are read.`);
-    }
-    const url = (
-      this.options.blobServiceUrl ??
-      `${props.protocol ?? 'https'}://{account}.blob.${props.endpoint ?? 'core.windows.net'}`
-    ).replace('{account}', props.accountName);
-    let service = this.#services.get(url);
-    if (!service) {
-      // Storage hands its options to core-client's createClientPipeline, which honours tlsOptions (untyped here).
-      const options: StoragePipelineOptions & PipelineOptions = this.options.caCert
-        ? { tlsOptions: { ca: this.options.caCert } }
-        : {};
-      service = new BlobServiceClient(url, this.credential, options);
-      this.#services.set(url, service);
-    }
-    return service.getContainerClient(props.containerName);
   }
 }

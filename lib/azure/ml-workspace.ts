@@ -15,6 +15,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type {
   Accepted,
+  CodeVersion,
   Compute,
   DataVersion,
   Deployment,
@@ -24,6 +25,7 @@ import type {
   Job,
   MlWorkspace,
   ModelVersion,
+  NewCodeVersion,
   NewEnvironmentVersion,
   NewModelVersion,
   OperationStatus,
@@ -467,6 +469,35 @@ export class AzureMlWorkspace implements MlWorkspace {
       id: created.id ?? '',
       image: created.properties.image,
       tags: stringMap(created.properties.tags),
+    };
+  }
+
+  async getCodeVersion(name: string, version: string): Promise<CodeVersion | undefined> {
+    try {
+      const code = await this.client.codeVersions.get(this.#rg, this.#ws, name, version);
+      return { name, version: code.name ?? version, id: code.id ?? '', codeUri: code.properties.codeUri };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** PUT .../codes/{name}/versions/{version} (examples/CodeVersion/createOrUpdate.json of the 2022-10-01 spec). */
+  async createCodeVersion(code: NewCodeVersion): Promise<CodeVersion> {
+    const created = await this.client.codeVersions.createOrUpdate(this.#rg, this.#ws, code.name, code.version, {
+      properties: {
+        codeUri: code.codeUri,
+        description: code.description,
+        tags: code.tags ?? {},
+        properties: code.properties ?? {},
+        isAnonymous: false,
+      },
+    });
+    return {
+      name: code.name,
+      version: created.name ?? code.version,
+      id: created.id ?? '',
+      codeUri: created.properties.codeUri,
     };
   }
 

@@ -18,7 +18,7 @@ export interface TrainingCommand {
   maxSteps?: number;
 }
 
-const FLAGS = ['task', 'target', 'features', 'data', 'test-size', 'seed', 'max-steps'] as const;
+const FLAGS = ['task', 'target', 'features', 'data', 'test-size', 'seed', 'max-steps', 'model-output'] as const;
 type Flag = (typeof FLAGS)[number];
 const ALIASES: Record<string, Flag> = { 'training-data': 'data', 'train-data': 'data', label: 'target' };
 const DATA_INPUTS = ['training_data', 'data', 'train_data'];
@@ -26,7 +26,8 @@ const DATA_INPUTS = ['training_data', 'data', 'train_data'];
 /**
  * The command convention of the local workspace (documented in README.md): flags `--task regression|classification`,
  * `--target COLUMN`, `--features a,b,c` (optional), `--data URI` (optional when the job has one data input),
- * `--test-size 0.2`, `--seed 42`, `--max-steps N`; `${{inputs.NAME}}` expands to a literal input's value or an asset
+ * `--test-size 0.2`, `--seed 42`, `--max-steps N`, `--model-output ${{outputs.model}}` (where the script writes the
+ * model; the workspace writes the job's model output itself); `${{inputs.NAME}}` expands to a literal input's value or an asset
  * input's URI. A literal input named like a flag (task, target, features, test_size, seed, max_steps) supplies
  * that flag. Leading words such as `python train.py` are ignored.
  */
@@ -126,6 +127,26 @@ function inputValue(name: string, input: JobInputSpec): string {
   }
   if (!input.uri) throw new TrainingError(`Input '${name}' (${input.jobInputType}) has no uri.`);
   return input.uri;
+}
+
+/**
+ * The script a `python [options] script.py args…` command runs, as its path relative to the working directory;
+ * undefined for any other command (`python -m module`, `python -c code`, a shell command).
+ */
+export function commandScript(command: string): string | undefined {
+  let tokens: string[];
+  try {
+    tokens = tokenize(command);
+  } catch {
+    return undefined;
+  }
+  if (!/^python(\d+(\.\d+)?)?$/.test(tokens[0] ?? '')) return undefined;
+  for (const token of tokens.slice(1)) {
+    if (token === '-m' || token === '-c') return undefined;
+    if (token.startsWith('-')) continue;
+    return token.replace(/^\.\//, '');
+  }
+  return undefined;
 }
 
 /** Splits a command line on whitespace, honouring single and double quotes. */

@@ -1,8 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '../../lib/activities';
 import { WorkspaceRestClient } from './client';
 import { startWorkspace, type LocalWorkspace, type WorkspaceOptions } from './index';
+
+/**
+ * Registers the repo's training script (jobs/code/train.py, what `python train.py` commands run) as a code version
+ * of the workspace, once; returns its ARM id for a job's `codeId`.
+ */
+export async function uploadTrainingCode(ws: LocalWorkspace): Promise<string> {
+  const script = readFileSync(join(repoRoot(), 'jobs/code/train.py'), 'utf8');
+  return (await ws.uploadCode({ name: 'local-train', version: '1', files: { 'train.py': script } })).id;
+}
 
 export interface ScoringFixture {
   ws: LocalWorkspace;
@@ -63,6 +73,7 @@ export async function startScoringFixture(opts: ScoringFixtureOptions = {}): Pro
     const mirror = opts.mirrorTraffic ?? {};
     const names = [...new Set([...Object.keys(traffic), ...Object.keys(mirror)])];
     const models: string[] = [];
+    const codeId = await uploadTrainingCode(ws);
     for (const [i, name] of names.entries()) {
       await ws.generateData({ name: `fixture-data-${name}`, rows: 400, seed: i + 1, drift: i * 0.3 });
       const job = `fixture-train-${name}-${Date.now().toString(36)}`;
@@ -70,6 +81,7 @@ export async function startScoringFixture(opts: ScoringFixtureOptions = {}): Pro
         properties: {
           jobType: 'Command',
           command: `python train.py --task regression --target y --data azureml:fixture-data-${name}@latest`,
+          codeId,
           environmentId: 'azureml:local-sklearn:1',
           computeId: `${client.workspacePath}/computes/cpu-cluster`,
           outputs: { model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } },

@@ -124,6 +124,15 @@ export interface LocalWorkspace {
   ): Promise<DataVersionBody>;
   /** Uploads the given rows to the default datastore and registers them as a data asset version. */
   uploadData(args: { name: string; version?: string; table: Table; description?: string }): Promise<DataVersionBody>;
+  /**
+   * Uploads files (path → text) to the default datastore and registers them as a code version (once): what a job's
+   * `codeId` names and its command runs.
+   */
+  uploadCode(args: {
+    name: string;
+    version: string;
+    files: Record<string, string>;
+  }): Promise<{ id: string; name: string }>;
   /** Generates rows without registering them (e.g. drifted traffic to score). */
   sampleRows(opts?: GenerateOptions): Dataset;
   emitMonitorSignal(kind: 'breach' | 'recovery', signal?: MonitorSignal): EventGridEvent;
@@ -340,6 +349,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       },
       generateData: async (args) => (await ws.generateData(args)) as DataVersionBody,
       uploadData: async (args) => (await ws.createDataAsset(args)) as DataVersionBody,
+      uploadCode: async (args) => (await ws.createCodeAsset(args)) as { id: string; name: string },
       sampleRows: (o) => generateDataset(o),
       emitMonitorSignal: (kind, signal) => ws.emitMonitorSignal(kind, signal),
       emitDatasetDrift: (args) => ws.emitDatasetDrift(args),

@@ -61,6 +61,11 @@ export const dataVersionBody = z.looseObject({
   }),
 });
 
+/** CodeVersion of the spec (examples/CodeVersion/createOrUpdate.json): `codeUri` is the snapshot folder's blob URL. */
+export const codeVersionBody = z.looseObject({
+  properties: z.looseObject({ ...assetBase, codeUri: str.min(1).nullable().optional() }),
+});
+
 const identity = z.looseObject({
   type: z.enum(['None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned']),
   userAssignedIdentities: z.record(z.string(), obj.nullable()).nullable().optional(),

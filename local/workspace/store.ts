@@ -7,6 +7,8 @@ export type ResourceKind =
   | 'environmentVersion'
   | 'dataContainer'
   | 'dataVersion'
+  | 'codeContainer'
+  | 'codeVersion'
   | 'onlineEndpoint'
   | 'onlineDeployment'
   | 'job';

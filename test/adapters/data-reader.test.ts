@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatastoreUri } from '../../lib/azure/data-reader';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { trainingJobSpec } from '../../local/lab';
-import { dataReader, mlWorkspace, removeTempDirs, sdk, start, TRAIN_COMMAND, waitFor } from '../workspace/helpers';
+import {
+  dataReader,
+  mlWorkspace,
+  removeTempDirs,
+  sdk,
+  start,
+  TRAIN_COMMAND,
+  trainingCode,
+  waitFor,
+} from '../workspace/helpers';
 
 /** Data assets as Azure ML keeps them: blobs in the default datastore's container, read with a storage token. */
 describe('BlobDataReader against the local workspace and its storage account (Azurite)', () => {
@@ -154,6 +163,7 @@ describe('BlobDataReader against the local workspace and its storage account (Az
     const workspace = mlWorkspace(ws);
     const spec = await trainingJobSpec(workspace, {
       command: TRAIN_COMMAND,
+      codeId: await trainingCode(ws),
       environmentId: 'azureml:local-sklearn:1',
       data: { name: 'train-folder', version: '1' },
     });

@@ -1,17 +1,35 @@
 /**
- * The training activities over the production adapters (official SDK, Blob reader) against the local workspace:
- * the environment is created once at the hash of its definition and reused, data checks read the real asset and
- * its reference, a job is submitted once under its name, and registration records metrics and lineage.
+ * The training activities over the production adapters (official SDK, Blob reader and uploader) against the local
+ * workspace: the environment is created once at the hash of its definition and reused, the job's code is uploaded
+ * and registered once per content hash, data checks read the real asset and its reference, a job is submitted once
+ * under its name with its code asset, and registration records metrics and lineage.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTrainingActivities, environmentVersionOf, repoRoot, type ActivityDeps } from '../../lib/activities';
+import {
+  createTrainingActivities,
+  environmentVersionOf,
+  readCodeFolder,
+  repoRoot,
+  type ActivityDeps,
+} from '../../lib/activities';
+import { codeSnapshotHash } from '../../lib/domain/code-snapshot';
 import { BlobDataReader } from '../../lib/azure/data-reader';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { TrainingJobCheck } from '../../orchestrations/contract';
-import { dataReader, mlWorkspace, removeTempDirs, rest, sdk, start, tempDir, waitFor } from '../workspace/helpers';
+import {
+  codeStore,
+  dataReader,
+  mlWorkspace,
+  removeTempDirs,
+  rest,
+  sdk,
+  start,
+  tempDir,
+  waitFor,
+} from '../workspace/helpers';
 
 describe('training activities against the local workspace', () => {
   let ws: LocalWorkspace;
@@ -40,6 +58,12 @@ describe('training activities against the local workspace', () => {
       JSON.stringify({ ...spec, command: spec.command!.toString().replace('--target y', '--target missing') }),
     );
     writeFileSync(path.join(repo, 'jobs/no-compute.json'), JSON.stringify({ ...spec, compute: 'gpu-cluster' }));
+    cpSync(path.join(repoRoot(), 'jobs/code'), path.join(repo, 'jobs/code'), { recursive: true });
+    writeFileSync(
+      path.join(repo, 'jobs/other-script.json'),
+      JSON.stringify({ ...spec, command: spec.command!.toString().replace('train.py', 'fit.py') }),
+    );
+    writeFileSync(path.join(repo, 'jobs/no-code.json'), JSON.stringify({ ...spec, code: undefined }));
     writeFileSync(
       path.join(repo, 'environments/train.json'),
       readFileSync(path.join(repoRoot(), 'environments/train.json')),
@@ -47,6 +71,7 @@ describe('training activities against the local workspace', () => {
     const deps = {
       workspace,
       data: reader,
+      code: codeStore(ws),
       telemetry: { event: () => {}, exception: () => {} },
       gitSha: 'abc1234',
       gitRepository: 'local',
@@ -166,11 +191,14 @@ describe('training activities against the local workspace', () => {
     expect(await submit()).toMatchObject({ ok: true, submitted: true });
     expect(await submit()).toMatchObject({ ok: true, submitted: false });
     expect(ws.requestLog({ method: 'PUT', path: /\/jobs\/retrain-demand-1-abcdef12$/ })).toHaveLength(1);
-    // As Azure runs it: the data typed as its asset, the compute by ARM id, the model output declared.
+    // As Azure runs it: the code as a code version, the data typed as its asset, the compute by ARM id, the model
+    // output declared.
     const raw = rest(ws);
     const sent = await raw.arm('GET', '/jobs/retrain-demand-1-abcdef12');
     raw.close();
+    const codeVersion = codeSnapshotHash(readCodeFolder('jobs/code', repo));
     expect(sent.body.properties).toMatchObject({
+      codeId: `${raw.workspacePath}/codes/champion-jobs-code/versions/${codeVersion}`,
       computeId: `${raw.workspacePath}/computes/cpu-cluster`,
       inputs: {
         training_data: {
@@ -226,6 +254,84 @@ describe('training activities against the local workspace', () => {
     });
     expect(Number(props.mse)).toBeCloseTo(Number(props.rmse) ** 2, 10);
     expect(Number(props.mae)).toBeGreaterThan(0);
+  });
+
+  it('uploads the job code once per content hash to the default datastore and registers it as a code version', async () => {
+    const env = await activities.ensureEnvironment({ jobSpec: 'jobs/train-demand.json' });
+    if (!env.ok) throw new Error(env.message);
+    const submit = (jobName: string, jobSpec = 'jobs/train-demand.json') =>
+      activities.submitTrainingJob({
+        jobName,
+        jobSpec,
+        environmentId: env.id,
+        dataAsset: { name: 'demand-train', version: '1' },
+        tags: {},
+      });
+    const version = codeSnapshotHash(readCodeFolder('jobs/code', repo));
+    expect(await submit('retrain-demand-5-code0000')).toMatchObject({ ok: true, submitted: true });
+    const uploads = () => ws.requestLog({ method: 'PUT', path: /\/codes\/champion-jobs-code\/versions\// });
+    const registered = uploads().length;
+    expect(registered).toBeGreaterThanOrEqual(1);
+    expect(await submit('retrain-demand-6-code0000')).toMatchObject({ ok: true, submitted: true });
+    // The second job found the version (a GET), so nothing was uploaded or registered again.
+    expect(uploads()).toHaveLength(registered);
+
+    const code = await sdk(ws).codeVersions.get(ws.resourceGroup, ws.workspaceName, 'champion-jobs-code', version);
+    const folder = `LocalUpload/${version}/code`;
+    expect(code.properties.codeUri).toBe(
+      `${ws.blobServiceUrl.replace('{account}', 'devstoreaccount1')}/${ws.datastoreContainer}/${folder}`,
+    );
+    expect(code.properties.properties).toEqual({ hash_sha256: version, hash_version: '202208' });
+    const blobs: string[] = [];
+    for await (const blob of ws.storage.container(ws.datastoreContainer).listBlobsFlat({ prefix: `${folder}/` })) {
+      blobs.push(blob.name);
+    }
+    expect(blobs).toEqual(
+      readCodeFolder('jobs/code', repo)
+        .map((f) => `${folder}/${f.path}`)
+        .sort(),
+    );
+    const uploaded = await ws.storage
+      .container(ws.datastoreContainer)
+      .getBlobClient(`${folder}/train.py`)
+      .downloadToBuffer();
+    expect(uploaded.equals(readFileSync(path.join(repoRoot(), 'jobs/code/train.py')))).toBe(true);
+
+    // A changed file is a new version, uploaded to its own folder; the old one stays.
+    writeFileSync(path.join(repo, 'jobs/code/helpers.py'), 'SEED = 42\n');
+    try {
+      const changed = codeSnapshotHash(readCodeFolder('jobs/code', repo));
+      expect(changed).not.toBe(version);
+      expect(await submit('retrain-demand-7-code0000')).toMatchObject({ ok: true, submitted: true });
+      const again = await sdk(ws).codeVersions.get(ws.resourceGroup, ws.workspaceName, 'champion-jobs-code', changed);
+      expect(again.properties.codeUri).toMatch(new RegExp(`/LocalUpload/${changed}/code$`));
+    } finally {
+      rmSync(path.join(repo, 'jobs/code/helpers.py'));
+    }
+    expect((await awaitJob('retrain-demand-5-code0000')).state).toBe('Completed');
+  });
+
+  it('a job whose script is not in its code snapshot, or that has no code, is accepted and then fails: file not found', async () => {
+    const env = await activities.ensureEnvironment({ jobSpec: 'jobs/train-demand.json' });
+    if (!env.ok) throw new Error(env.message);
+    for (const [jobName, jobSpec, script] of [
+      ['retrain-demand-8-fitpy000', 'jobs/other-script.json', 'fit.py'],
+      ['retrain-demand-8-nocode00', 'jobs/no-code.json', 'train.py'],
+    ] as const) {
+      expect(
+        await activities.submitTrainingJob({
+          jobName,
+          jobSpec,
+          environmentId: env.id,
+          dataAsset: { name: 'demand-train', version: '1' },
+          tags: {},
+        }),
+      ).toMatchObject({ ok: true, submitted: true });
+      const failed = await awaitJob(jobName);
+      expect(failed).toMatchObject({ state: 'Failed', code: 'UserError' });
+      if (failed.state !== 'Failed') continue;
+      expect(failed.message).toContain(`can't open file '${script}': [Errno 2] No such file or directory`);
+    }
   });
 
   it('resolves the compute name of the job spec, and sends nothing when the workspace has no such compute', async () => {

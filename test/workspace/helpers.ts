@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities, type ActivityDeps, type ActivityHandlers } from '../../lib/activities';
+import { BlobCodeStore, DatastoreContainers } from '../../lib/azure/blob-datastore';
 import { BlobDataReader } from '../../lib/azure/data-reader';
 import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { trainingJobSpec } from '../../local/lab';
+import { uploadTrainingCode } from '../../local/workspace/fixtures';
 import { WorkspaceRestClient } from '../../local/workspace/client';
 import { startWorkspace, type LocalWorkspace, type WorkspaceOptions } from '../../local/workspace/index';
 
@@ -82,6 +84,16 @@ export function dataReader(ws: LocalWorkspace): BlobDataReader {
   });
 }
 
+/** The production code store: the default datastore through ARM, blobs uploaded to Azurite with a storage token. */
+export function codeStore(ws: LocalWorkspace): BlobCodeStore {
+  return new BlobCodeStore(
+    new DatastoreContainers(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
+      blobServiceUrl: ws.blobServiceUrl,
+      caCert: ws.caCert,
+    }),
+  );
+}
+
 export function rest(ws: LocalWorkspace): WorkspaceRestClient {
   return new WorkspaceRestClient(ws);
 }
@@ -97,6 +109,9 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 }
 
 export const TRAIN_COMMAND = 'python train.py --task regression --target y --data ${{inputs.training_data}}';
+
+/** ARM id of a code version holding the repo's train.py, what TRAIN_COMMAND runs (registered once). */
+export const trainingCode = uploadTrainingCode;
 
 /**
  * Generates data, runs a training job through the SDK and registers its output as a model version. `columns`
@@ -126,6 +141,7 @@ export async function trainAndRegister(
     args.job,
     await trainingJobSpec(workspace, {
       command: TRAIN_COMMAND.replace('--target y', `--target ${args.columns?.at(-1) ?? 'y'}`),
+      codeId: await trainingCode(ws),
       environmentId: 'azureml:local-sklearn:1',
       data: { name: `${args.job}-data`, version: String(data.name) },
     }),

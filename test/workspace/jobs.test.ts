@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { runsAsOnAzure, trainingJobSpec, type JobBody } from '../../local/lab';
 import type { LocalWorkspace } from '../../local/workspace/index';
-import { mlWorkspace, removeTempDirs, rest, sdk, start, TRAIN_COMMAND, waitFor } from './helpers';
+import { mlWorkspace, removeTempDirs, rest, sdk, start, TRAIN_COMMAND, trainingCode, waitFor } from './helpers';
 
 let ws: LocalWorkspace;
 let client: AzureMachineLearningWorkspaces;
@@ -23,6 +23,7 @@ beforeAll(async () => {
   await ws.generateData({ name: 'jobs-data', version: '1', rows: 300, seed: 3 });
   spec = await trainingJobSpec(workspace, {
     command: TRAIN_COMMAND,
+    codeId: await trainingCode(ws),
     environmentId: 'azureml:env:1',
     data: { name: 'jobs-data', version: '1' },
   });
@@ -119,6 +120,7 @@ describe('command jobs as Azure runs them', () => {
     ).toBe(false);
     expect(runsAsOnAzure({ ...job, computeId: 'azureml:cpu-cluster' })).toBe(false);
     expect(runsAsOnAzure({ ...job, outputs: {} })).toBe(false);
+    expect(runsAsOnAzure({ ...job, codeId: undefined })).toBe(false);
   });
 
   it('refuses an unknown input delivery mode', async () => {
@@ -127,6 +129,91 @@ describe('command jobs as Azure runs them', () => {
       code: 'UserError',
       target: 'properties.inputs.training_data.mode',
     });
+  });
+});
+
+describe('code assets and the code a job runs', () => {
+  async function finished(name: string) {
+    return waitFor(async () => {
+      const job = await workspace.getJob(name);
+      return job?.status === 'Completed' || job?.status === 'Failed' ? job : undefined;
+    }, name);
+  }
+
+  it('serves code versions as azure-rest-api-specs stable/2022-10-01 examples/CodeVersion/createOrUpdate.json and get.json show them', async () => {
+    const codeUri = `https://devstoreaccount1.blob.core.windows.net/${ws.datastoreContainer}/LocalUpload/abc/src`;
+    const body = {
+      properties: { description: 'd', tags: { t: '1' }, properties: { p: '2' }, isAnonymous: false, codeUri },
+    };
+    const created = await client.codeVersions.createOrUpdate(
+      ws.resourceGroup,
+      ws.workspaceName,
+      'spec-code',
+      '1',
+      body,
+    );
+    expect(created).toMatchObject({
+      id: expect.stringMatching(/\/workspaces\/[^/]+\/codes\/spec-code\/versions\/1$/),
+      name: '1',
+      type: 'Microsoft.MachineLearningServices/workspaces/codes/versions',
+      properties: { ...body.properties },
+      systemData: { createdByType: 'User' },
+    });
+    const read = await client.codeVersions.get(ws.resourceGroup, ws.workspaceName, 'spec-code', '1');
+    expect(read.properties).toMatchObject(body.properties);
+    await expect(client.codeVersions.get(ws.resourceGroup, ws.workspaceName, 'spec-code', '2')).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    // The adapter: a missing version is undefined (a 404), and a created one carries its ARM id.
+    expect(await workspace.getCodeVersion('spec-code', '2')).toBeUndefined();
+    expect(await workspace.getCodeVersion('spec-code', '1')).toEqual({
+      name: 'spec-code',
+      version: '1',
+      id: created.id,
+      codeUri,
+    });
+    const made = await workspace.createCodeVersion({
+      name: 'spec-code',
+      version: '3',
+      codeUri,
+      properties: { a: 'b' },
+    });
+    expect(made).toMatchObject({ name: 'spec-code', version: '3', id: created.id!.replace(/1$/, '3'), codeUri });
+    // Like other assets' URIs, an existing version's codeUri cannot be changed.
+    const moved = { properties: { codeUri: `${codeUri}-moved` } };
+    await expect(
+      client.codeVersions.createOrUpdate(ws.resourceGroup, ws.workspaceName, 'spec-code', '1', moved),
+    ).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  it('refuses a codeId that is not a code version of the workspace, naming the field, and creates nothing', async () => {
+    const codeId = String(spec.codeId);
+    for (const bad of [codeId.replace(/versions\/1$/, 'versions/99'), 'azureml:local-train:1', 'local-train']) {
+      expect(await refusal('bad-code-job', { ...spec, codeId: bad })).toEqual({
+        code: 'UserError',
+        target: 'properties.codeId',
+      });
+    }
+  });
+
+  // On Azure the run fails when Python cannot open the script; the job itself is accepted.
+  it('accepts a job whose script is not in its code snapshot, which then fails: file not found', async () => {
+    const other = await ws.uploadCode({ name: 'other-code', version: '1', files: { 'fit.py': 'print(1)\n' } });
+    expect((await workspace.submitJob('no-script-job', { ...spec, codeId: other.id })).status).toBe('NotStarted');
+    const failed = await finished('no-script-job');
+    expect(failed.status).toBe('Failed');
+    expect(failed.properties['error.code']).toBe('UserError');
+    expect(failed.properties['error.message']).toMatch(
+      /^python: can't open file 'train\.py': \[Errno 2\] No such file or directory \(the code snapshot .+\/LocalUpload\/1\/other-code holds no train\.py\)/,
+    );
+  });
+
+  it('accepts a job without codeId, which then fails: its working directory holds no train.py', async () => {
+    const { codeId: _, ...noCode } = spec;
+    await workspace.submitJob('no-code-job', noCode);
+    const failed = await finished('no-code-job');
+    expect(failed.status).toBe('Failed');
+    expect(failed.properties['error.message']).toMatch(/can't open file 'train\.py'.*the job has no codeId/);
   });
 });
 

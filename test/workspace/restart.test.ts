@@ -13,6 +13,7 @@ import {
   start,
   tempDir,
   trainAndRegister,
+  trainingCode,
   waitFor,
 } from './helpers';
 
@@ -142,6 +143,7 @@ describe('restart on the same data directory', () => {
       properties: {
         jobType: 'Command',
         command: 'python train.py --task regression --target y --data azureml:rerun-data:1',
+        codeId: await trainingCode(a),
         environmentId: 'azureml:env:1',
       },
     });

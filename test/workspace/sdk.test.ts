@@ -12,6 +12,7 @@ import {
   sdk,
   start,
   trainAndRegister,
+  trainingCode,
   waitFor,
 } from './helpers';
 
@@ -240,6 +241,7 @@ describe('the real SDK against the local workspace (https, bearer token policy)'
     const props = {
       jobType: 'Command' as const,
       command: 'python train.py --task regression --target y --data azureml:jobs-data:1',
+      codeId: await trainingCode(ws),
       environmentId: 'azureml:local-sklearn:1',
       experimentName: 'sdk-jobs',
       tags: { purpose: 'test' },

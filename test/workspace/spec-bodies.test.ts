@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkspaceRestClient } from '../../local/workspace/client';
 import type { LocalWorkspace } from '../../local/workspace/index';
-import { PROVISIONING_MS, removeTempDirs, rest, start, waitFor } from './helpers';
+import { PROVISIONING_MS, removeTempDirs, rest, start, trainingCode, waitFor } from './helpers';
 
 // Request bodies shaped like the 2022-10-01 REST specification's examples (placeholders replaced with values the
 // local workspace can act on). Responses must carry the same property names as the examples' responses.
@@ -115,6 +115,11 @@ describe('REST specification example bodies', () => {
     expect(placeholder.status).toBe(400);
     expect(placeholder.body.error).toMatchObject({ code: 'UserError', target: 'properties.computeId' });
     body.properties.computeId = `${raw.workspacePath}/computes/cpu-cluster`;
+    // The example's codeId is a placeholder too: a job names a code version of the workspace by its ARM id.
+    const noCode = await raw.arm('PUT', '/jobs/spec-job', body);
+    expect(noCode.status).toBe(400);
+    expect(noCode.body.error).toMatchObject({ code: 'UserError', target: 'properties.codeId' });
+    body.properties.codeId = await trainingCode(ws);
     const r = await raw.arm('PUT', '/jobs/spec-job', body);
     expect(r.status).toBe(201);
     expectResource(r.body, 'jobs');
@@ -234,6 +239,7 @@ describe('REST specification example bodies', () => {
       properties: {
         jobType: 'Command',
         command: 'python train.py --task regression --target y --data azureml:spec-train:1',
+        codeId: await trainingCode(ws),
         environmentId: 'azureml:env:1',
       },
     });

@@ -3,7 +3,7 @@ import { parseCommand } from '../../local/workspace/command';
 import { generateDataset, parseCsv, toCsv } from '../../local/workspace/datagen';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { loadPredictor, train, TrainingError } from '../../local/workspace/ml';
-import { mlWorkspace, removeTempDirs, rest, start, waitFor } from './helpers';
+import { mlWorkspace, removeTempDirs, rest, start, trainingCode, waitFor } from './helpers';
 
 function rmse(predicted: (number | string)[], actual: number[]): number {
   return Math.sqrt(predicted.reduce<number>((s, p, i) => s + (Number(p) - actual[i]!) ** 2, 0) / actual.length);
@@ -150,6 +150,7 @@ describe('jobs, data assets and models in the workspace', () => {
       properties: {
         jobType: 'Command',
         command: 'python train.py --task clustering --target y --data azureml:bad-cmd-data:1',
+        codeId: await trainingCode(ws),
         environmentId: 'azureml:env:1',
       },
     });
@@ -175,6 +176,7 @@ describe('jobs, data assets and models in the workspace', () => {
       properties: {
         jobType: 'Command',
         command: 'python train.py --task classification --target churn',
+        codeId: await trainingCode(ws),
         environmentId: 'azureml:env:1',
         inputs: { training_data: { jobInputType: 'uri_file', uri: upload.body.id, mode: 'ReadOnlyMount' } },
       },
