@@ -10,7 +10,7 @@ param principalId string
 @description('Which role the app gets on the workspace (see main.bicep).')
 @allowed(['AzureMLDataScientist', 'ChampionCustom'])
 param workspaceRole string
-@description('The workspace\'s default storage account (same resource group): evaluation and training data are read from its blobs. Empty = no data access.')
+@description('The workspace\'s default storage account (same resource group): evaluation and training data are read from its blobs and training code is uploaded to it. Empty = no data access.')
 param workspaceStorageAccountName string = ''
 
 var azureMLDataScientist = 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
@@ -53,6 +53,9 @@ resource customRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (u
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/read'
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/write'
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/delete'
+          // codeVersions.get/createOrUpdate: the training code a job runs (uploaded first to the datastore).
+          'Microsoft.MachineLearningServices/workspaces/codes/versions/read'
+          'Microsoft.MachineLearningServices/workspaces/codes/versions/write'
           // dataVersions.get/list and datastores.get: where a data asset's blobs are.
           'Microsoft.MachineLearningServices/workspaces/data/versions/read'
           'Microsoft.MachineLearningServices/workspaces/datastores/read'
@@ -83,18 +86,21 @@ resource workspaceAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-var storageBlobDataReader = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 resource workspaceStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (!empty(workspaceStorageAccountName)) {
   name: empty(workspaceStorageAccountName) ? 'unused' : workspaceStorageAccountName
 }
 
-// Data assets are read through the Blob REST API with the app's identity (evaluation rows, training data checks).
-resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(workspaceStorageAccountName)) {
-  name: guid(workspaceStorage.id, principalId, storageBlobDataReader)
+// Through the Blob REST API with the app's identity: data assets are read (BlobDataReader.readDataAsset: evaluation
+// rows, training data checks) and training code is written (BlobCodeStore.uploadCode: Put Blob below LocalUpload/
+// of the default datastore before codeVersions.createOrUpdate). Writing blobs needs Storage Blob Data Contributor,
+// which includes reading.
+resource dataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(workspaceStorageAccountName)) {
+  name: guid(workspaceStorage.id, principalId, storageBlobDataContributor)
   scope: workspaceStorage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

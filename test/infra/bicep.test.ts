@@ -287,7 +287,12 @@ const ARM_OPERATIONS: Record<string, { action?: string; implied?: string[]; why:
   'onlineDeployments.beginDelete': { action: `${ML}/onlineEndpoints/deployments/delete`, why: 'old slot' },
   'send PUT jobs': {
     action: `${ML}/jobs/write`,
-    implied: [`${ML}/computes/read`, `${ML}/data/versions/read`, `${ML}/environments/versions/read`],
+    implied: [
+      `${ML}/computes/read`,
+      `${ML}/data/versions/read`,
+      `${ML}/environments/versions/read`,
+      `${ML}/codes/versions/read`,
+    ],
     why: 'training job',
   },
   'send GET jobs': { action: `${ML}/jobs/read`, why: 'job status and outputs' },
@@ -296,6 +301,8 @@ const ARM_OPERATIONS: Record<string, { action?: string; implied?: string[]; why:
   'computeOperations.get': { action: `${ML}/computes/read`, why: 'compute id for a job' },
   'environmentVersions.get': { action: `${ML}/environments/versions/read`, why: 'training environment' },
   'environmentVersions.createOrUpdate': { action: `${ML}/environments/versions/write`, why: 'training environment' },
+  'codeVersions.get': { action: `${ML}/codes/versions/read`, why: 'training code, by content hash' },
+  'codeVersions.createOrUpdate': { action: `${ML}/codes/versions/write`, why: 'training code, uploaded first' },
   'dataVersions.get': { action: `${ML}/data/versions/read`, why: 'data asset URI' },
   'dataVersions.list': { action: `${ML}/data/versions/read`, why: 'latest data version' },
   'datastores.get': { action: `${ML}/datastores/read`, why: "data asset's storage account" },
@@ -335,7 +342,8 @@ const ROLE_JUSTIFICATIONS: Record<string, string> = {
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor: Durable control and work-item queues',
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor: Durable history and instance tables',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher: telemetry with Entra ID',
-  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader: lib/azure/data-reader.ts reads data assets',
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe':
+    'Storage Blob Data Contributor: lib/azure/data-reader.ts reads data assets, lib/azure/blob-datastore.ts uploads training code',
   '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39': 'Azure Service Bus Data Sender: lib/adapters/notifier.ts sends approvals',
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User: the CHAMPION_APPROVAL_SECRET Key Vault reference',
   '0ad04412-c4d5-4796-b79c-f76d14c8d402': 'Durable Task Data Contributor: the Durable Task Scheduler backend',
@@ -765,6 +773,17 @@ describe('infra templates (parsed)', () => {
       expect(text).toContain(role);
     }
     expect(customRoles(files)).toHaveLength(1);
+  });
+
+  it("the app may upload training code to the workspace's storage (Storage Blob Data Contributor) and register code versions", () => {
+    const access = files['modules/workspace-access.bicep']?.text ?? '';
+    expect(access).toContain("'ba92f5b4-2d11-453d-a403-e96b0029c9fe'"); // Storage Blob Data Contributor
+    expect(access).toMatch(
+      /scope: workspaceStorage\n\s+properties: \{\n\s+roleDefinitionId: [^\n]*storageBlobDataContributor/,
+    );
+    const calls = new Set(armCalls().map((c) => c.call));
+    expect(calls).toContain('codeVersions.get');
+    expect(calls).toContain('codeVersions.createOrUpdate');
   });
 
   it('the settings the local sample configures are also set in Azure', () => {
