@@ -58,6 +58,7 @@ const registered: Record<ActivityName, true> = {
   changeStage: true,
   requestApproval: true,
   findNewerWinner: true,
+  verifyDecision: true,
   readStage: true,
   setTraffic: true,
   recordRelease: true,

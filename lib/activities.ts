@@ -18,7 +18,7 @@ import {
   type TestReport,
   type TrainingJobCheck,
 } from '../orchestrations/contract';
-import { approvalUrls, createApprovalTokens } from './approval';
+import { approvalUrls, createApprovalTokens, isSealed } from './approval';
 import {
   CODE_HASH_VERSION,
   codeAssetName,
@@ -573,6 +573,10 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         expiresAt: input.expiresAt,
       });
       return { expiresAt: input.expiresAt };
+    },
+
+    async verifyDecision({ promotionId, decision, seal }) {
+      return { sealed: isSealed(deps.approvalSecret, promotionId, decision, seal) };
     },
 
     async findNewerWinner({ modelName, modelVersion }) {

@@ -7,6 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import type { ApprovalDecision } from '../orchestrations/contract';
 import { sameName } from './domain/people';
 
 export type Decision = 'approve' | 'reject';
@@ -139,6 +140,39 @@ export function verifyApprovalToken(secret: string | Buffer, token: string, now:
       ...(payload.a !== undefined ? { approver: payload.a } : {}),
     },
   };
+}
+
+/**
+ * A decision the app's routes checked carries a seal: an HMAC, under the approval secret, of the promotion and every
+ * field of the decision. Events also reach a promotion raw, through the Durable HTTP API; the promotion takes only
+ * sealed ones, so naming a listed approver there approves nothing.
+ */
+export function sealDecision(secret: string | Buffer, promotionId: string, decision: ApprovalDecision): string {
+  const fields = [
+    'decision-seal-v1',
+    promotionId,
+    decision.id ?? null,
+    decision.decision,
+    decision.approver,
+    decision.authenticated ?? null,
+    decision.identity ?? null,
+    decision.comment ?? null,
+    decision.via,
+    decision.at,
+  ];
+  return createHmac('sha256', secretBytes(secret)).update(JSON.stringify(fields), 'utf8').digest('base64url');
+}
+
+export function isSealed(
+  secret: string | Buffer,
+  promotionId: string,
+  decision: ApprovalDecision,
+  seal: unknown,
+): boolean {
+  if (typeof seal !== 'string') return false;
+  const expected = Buffer.from(sealDecision(secret, promotionId, decision), 'ascii');
+  const given = Buffer.from(seal, 'ascii');
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 export type ApproverCheck = { ok: true } | { ok: false; reason: 'self-approval' | 'not-an-approver' | 'anonymous' };

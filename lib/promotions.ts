@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
 import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from '../orchestrations/contract';
 import { EVENTS } from '../orchestrations/contract';
-import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, verifyApprovalToken } from './approval';
+import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, sealDecision, verifyApprovalToken } from './approval';
 import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type AttemptState } from './domain/attempts';
 import type { CallerResult } from './identity';
 import { policyFor, type PolicySet } from './domain/policy';
@@ -257,7 +257,8 @@ export async function submitDecision(
     via: request.via,
     at: now.toISOString(),
   };
-  await client.raiseEvent(request.promotionId, EVENTS.decision, payload);
+  const sealed = { ...payload, seal: sealDecision(secret, request.promotionId, payload) };
+  await client.raiseEvent(request.promotionId, EVENTS.decision, sealed);
   return decisionTaken(client, payload, request.promotionId, wait);
 }
 

@@ -133,6 +133,11 @@ export interface Activities {
     };
     output: ApprovalRequested;
   };
+  /** Whether a decision event carries the seal of the app's decision routes (lib/approval.ts sealDecision). */
+  verifyDecision: {
+    input: { promotionId: string; decision: ApprovalDecision; seal?: string };
+    output: { sealed: boolean };
+  };
   /** A newer version of the model that is staged or serving, if any: the promoted one is superseded by it. */
   findNewerWinner: { input: { modelName: string; modelVersion: string }; output: { newer?: NewerWinner } };
   /** The version's `stage` tag (null when it has none). */

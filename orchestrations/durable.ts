@@ -75,8 +75,9 @@ export function now(ctx: Context): Date {
  *      the slot is deployed to or the model's lock released (rollout: removeSlot, deployToSlot).
  *   3: promoteModel checks each decision event and keeps waiting after one it cannot take.
  *   4: promoteModel looks for a newer winner before it deploys, and asks for approval before it releases the lock.
+ *   5: promoteModel takes a decision event only with the seal of the app's decision routes (verifyDecision).
  */
-export const FLOW_VERSION = 4;
+export const FLOW_VERSION = 5;
 
 export function flowVersion(ctx: Context): number {
   const version = ctx.df.version;

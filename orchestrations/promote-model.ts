@@ -11,7 +11,7 @@
  *     `production` and stamp the endpoint with the git commit; any failure puts the champion back to 100 %.
  */
 import * as df from 'durable-functions';
-import { checkDecisionEvent } from '../lib/domain/decisions';
+import { checkDecisionEvent, type DecisionCheck } from '../lib/domain/decisions';
 import type { Evidence } from '../lib/domain/evaluation';
 import { isSlot, type RolloutPlan, type Slot } from '../lib/domain/rollout-plan';
 import type {
@@ -53,6 +53,8 @@ const SUPERSEDED = 'Superseded';
 const NEWEST_WINNER_STAGED = 4;
 /** Flow version from which decision events are checked by the promotion itself (see FLOW_VERSION). */
 const CHECKED_DECISIONS = 3;
+/** Flow version from which a decision event must also carry the seal of the app's decision routes. */
+const SEALED_DECISIONS = 5;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
@@ -144,6 +146,18 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     timeline.status.approval = { expiresAt: requested.expiresAt };
     timeline.mark('awaiting-approval', `waiting for a decision until ${requested.expiresAt}`);
     return { requested, expiresAt };
+  }
+
+  /** Whether the promotion takes a decision event: well formed, admitted by the policy, and sent by the app. */
+  function* takeDecision(data: unknown): Step<DecisionCheck> {
+    const check = checkDecisionEvent(data, { approvers: policy.approval.approvers, registeredBy: input.registeredBy });
+    if (!check.ok || !isAtLeast(ctx, SEALED_DECISIONS)) return check;
+    const { sealed } = yield* activity(ctx, 'verifyDecision', {
+      promotionId,
+      decision: check.decision,
+      ...(check.seal !== undefined ? { seal: check.seal } : {}),
+    });
+    return sealed ? check : { ok: false, problem: "seal: not sent through Champion's decision routes" };
   }
 
   // 1. Prepare and judge the challenger, holding the model's lock so two promotions never share the idle slot.
@@ -240,10 +254,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       // supersession, as in the Durable Functions human-interaction sample (E4_SmsPhoneVerification).
       let event = decided;
       for (;;) {
-        const check = checkDecisionEvent(event.result, {
-          approvers: policy.approval.approvers,
-          registeredBy: input.registeredBy,
-        });
+        const check = yield* takeDecision(event.result);
         if (check.ok) {
           taken = check.decision;
           break;

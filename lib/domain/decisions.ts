@@ -20,7 +20,8 @@ const SOURCES: readonly string[] = [
 ] satisfies IdentitySource[];
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
-export type DecisionCheck = { ok: true; decision: ApprovalDecision } | { ok: false; problem: string };
+/** `seal` is checked by the verifyDecision activity: it takes the approval secret, which a flow never holds. */
+export type DecisionCheck = { ok: true; decision: ApprovalDecision; seal?: string } | { ok: false; problem: string };
 
 /**
  * Whether `data` is a decision this promotion may take: well formed, and an approval only from someone the policy
@@ -47,6 +48,8 @@ export function checkDecisionEvent(
     return { ok: false, problem: 'authenticated: must be true or false' };
   if (d.identity !== undefined && (typeof d.identity !== 'string' || !SOURCES.includes(d.identity)))
     return { ok: false, problem: 'identity: unknown' };
+  if (d.seal !== undefined && (typeof d.seal !== 'string' || d.seal.length > MAX_ID_LENGTH))
+    return { ok: false, problem: 'seal: must be a short string' };
   if (d.decision === 'approve') {
     if (sameName(d.approver, rules.registeredBy))
       return { ok: false, problem: 'approver: the registrant cannot approve their own model' };
@@ -63,5 +66,5 @@ export function checkDecisionEvent(
     via: d.via as ApprovalDecision['via'],
     at: d.at,
   };
-  return { ok: true, decision };
+  return { ok: true, decision, ...(d.seal !== undefined ? { seal: d.seal as string } : {}) };
 }

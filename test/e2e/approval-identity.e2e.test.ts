@@ -152,6 +152,8 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
       { decision: 'yes', approver: ANA, via: 'api', at: '2030-01-01T00:00:00Z' },
       { decision: 'approve', approver: REGISTRANT, via: 'api', at: '2030-01-01T00:00:00Z' },
       { decision: 'approve', approver: 'carol@contoso.com', via: 'api', at: '2030-01-01T00:00:00Z' },
+      // Well formed, from a listed approver, but not through Champion's routes: no seal, so no approval.
+      { decision: 'approve', approver: ANA, via: 'api', at: '2030-01-01T00:00:00Z' },
     ];
     for (const data of raw) {
       const res = await durable('/raiseEvent/decision', {
@@ -173,6 +175,7 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
       'ignored a decision event: decision: must be "approve" or "reject"',
       'ignored a decision event: approver: the registrant cannot approve their own model',
       'ignored a decision event: approver: not an approver for this model',
+      "ignored a decision event: seal: not sent through Champion's decision routes",
     ]);
   });
 

@@ -4,6 +4,7 @@
  */
 import type * as df from 'durable-functions';
 import { describe, expect, it } from 'vitest';
+import { isSealed } from '../../lib/approval';
 import { decisionCaller, type IdentityMode } from '../../lib/identity';
 import { submitDecision } from '../../lib/promotions';
 import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../../orchestrations/contract';
@@ -42,12 +43,13 @@ function fakeClient(react: (sent: ApprovalDecision) => ApprovalDecision | undefi
   return { client, raised };
 }
 
+const SECRET = 'an approval secret of at least 32 bytes';
 const LOCAL: IdentityMode = { kind: 'local', localUser: 'ana' };
 
 const submit = (client: df.DurableClient, approver = 'ana') =>
   submitDecision(
     client,
-    'secret',
+    SECRET,
     {
       promotionId: ID,
       decision: 'approve',
@@ -69,6 +71,10 @@ describe('submitDecision', () => {
       identity: 'request',
       id: expect.any(String),
     });
+    // Sealed for this promotion, so the promotion takes it (a raw Durable event carries no valid seal).
+    const { seal, ...decision } = raised[0] as ApprovalDecision & { seal: string };
+    expect(isSealed(SECRET, ID, decision, seal)).toBe(true);
+    expect(isSealed(SECRET, `${ID}:a2`, decision, seal)).toBe(false);
   });
 
   it('refuses with 409 when another decision got there first', async () => {

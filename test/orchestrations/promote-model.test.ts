@@ -12,10 +12,12 @@ import { checkDeterminism, replayHistory } from '../../local/runtime/durable/rep
 import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
 import { sameTraffic } from '../../lib/domain/rollout-plan';
 import { newerWinner } from '../../lib/domain/stages';
+import { isSealed, sealDecision } from '../../lib/approval';
 import {
   ENDPOINT_CHANGED,
   type Activities,
   type ActivityName,
+  type ApprovalDecision,
   type PromotionInput,
   type PromotionResult,
   type PromotionStatus,
@@ -51,6 +53,7 @@ type PromotionActivity = Extract<
   | 'changeStage'
   | 'requestApproval'
   | 'findNewerWinner'
+  | 'verifyDecision'
   | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
@@ -171,6 +174,7 @@ class World {
         this.approvalRequests.push(i);
         return { expiresAt: i.expiresAt };
       },
+      verifyDecision: (i) => ({ sealed: isSealed(SECRET, i.promotionId, i.decision, i.seal) }),
       findNewerWinner: (i) => {
         const newer = newerWinner(this.versionTags(), i.modelVersion);
         return newer ? { newer } : {};
@@ -260,12 +264,12 @@ async function phase(t: TestEngine, id: string): Promise<string | undefined> {
   return ((await t.engine.getStatus(id))?.customStatus as { phase?: string } | undefined)?.phase;
 }
 
-const decision = (d: 'approve' | 'reject') => ({
-  decision: d,
-  approver: 'ana',
-  via: 'api',
-  at: '2026-01-01T00:00:00Z',
-});
+const SECRET = 'an approval secret of at least 32 bytes';
+/** A decision as the app's routes send it: sealed for the promotion it is for. */
+const decision = (d: 'approve' | 'reject', over: Partial<ApprovalDecision> = {}, promotionId = 'promote:demand:1') => {
+  const event: ApprovalDecision = { decision: d, approver: 'ana', via: 'api', at: '2026-01-01T00:00:00Z', ...over };
+  return { ...event, seal: sealDecision(SECRET, promotionId, event) };
+};
 
 describe('promoteModel', () => {
   it('deploys at 0 %, waits for approval, then moves traffic and only then tags production', async () => {
@@ -274,7 +278,7 @@ describe('promoteModel', () => {
     expect(await phase(t, id)).toBe('awaiting-approval');
     expect(world.traffic).toEqual({});
     expect(world.stages).toEqual({ '1': 'staged' });
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'blue', gitSha: 'abc1234' } });
     expect(world.traffic).toEqual({ blue: 100 });
@@ -339,7 +343,7 @@ describe('promoteModel', () => {
     const world = new World();
     const { t, id } = await start(world);
     await phase(t, id);
-    await t.engine.raiseEvent(id, 'decision', decision('reject'));
+    await t.engine.raiseEvent(id, 'decision', decision('reject', {}, id));
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result).toMatchObject({ outcome: 'rejected', decision: { approver: 'ana' } });
     expect(world.stages).toEqual({ '1': 'unstaged' });
@@ -400,9 +404,33 @@ describe('promoteModel', () => {
     ]);
     expect(world.calls).not.toContain('setTraffic');
 
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result).toMatchObject({ outcome: 'promoted', decision: { approver: 'ana' } });
+  });
+
+  it("ignores a well-formed approval that lacks the seal of the app's decision routes, or whose seal does not match", async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    const { seal, ...unsealed } = decision('approve');
+    const forged: unknown[] = [
+      unsealed,
+      { ...unsealed, seal: 'x'.repeat(43) },
+      { ...unsealed, comment: 'changed after sealing', seal },
+      decision('approve', {}, 'promote:demand:2'),
+    ];
+    for (const data of forged) await t.engine.raiseEvent(id, 'decision', data);
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    const custom = (await t.engine.getStatus(id))!.customStatus as PromotionStatus;
+    expect(custom.decision).toBeUndefined();
+    expect(custom.timeline.filter((e) => e.note.startsWith('ignored')).map((e) => e.note)).toEqual(
+      Array(forged.length).fill("ignored a decision event: seal: not sent through Champion's decision routes"),
+    );
+    expect(world.calls).not.toContain('setTraffic');
+
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    expect(((await t.engine.waitForCompletion(id)).output as PromotionResult).outcome).toBe('promoted');
   });
 
   it("takes an approval only from the policy's approvers, and still times out after ignored events", async () => {
@@ -415,7 +443,7 @@ describe('promoteModel', () => {
     const { t, id } = await start(world, '1', listed);
     await phase(t, id);
     expect(world.approvalRequests).toMatchObject([{ approvers: ['Bo@contoso.com'] }]);
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result.outcome).toBe('approval-timed-out');
     expect((await t.engine.getStatus(id))?.customStatus).toMatchObject({
@@ -521,7 +549,7 @@ describe('promoteModel', () => {
     const { t, id } = await start(world, '2', promotion);
     expect(await phase(t, id)).toBe('awaiting-approval');
     whileWaiting(world);
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     return { world, result: (await t.engine.waitForCompletion(id)).output as PromotionResult };
   }
 
@@ -543,7 +571,8 @@ describe('promoteModel', () => {
     expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'green' } });
     expect(world.deployments.green).toBe('demand:2');
     expect(world.traffic).toEqual({ blue: 0, green: 100 });
-    expect(world.calls.slice(0, 6)).toEqual([
+    expect(world.calls.slice(0, 7)).toEqual([
+      'verifyDecision',
       'setTraffic',
       'readStage',
       'readEndpoint',
@@ -559,9 +588,9 @@ describe('promoteModel', () => {
     const { t, id } = await start(world);
     await phase(t, id);
     world.calls = [];
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     await t.engine.waitForCompletion(id);
-    expect(world.calls).toEqual(['setTraffic', 'checkProvisioning', 'changeStage', 'recordRelease']);
+    expect(world.calls).toEqual(['verifyDecision', 'setTraffic', 'checkProvisioning', 'changeStage', 'recordRelease']);
   });
 
   it('puts the champion back and never tags production when the endpoint update fails', async () => {
@@ -667,7 +696,7 @@ describe('promoteModel custom status', () => {
     long.policy = { ...policy, rollout: { ...policy.rollout, steps } };
     const { t, id } = await start(world, '2', long);
     await phase(t, id);
-    await t.engine.raiseEvent(id, 'decision', { ...decision('approve'), comment: 'c'.repeat(1000) });
+    await t.engine.raiseEvent(id, 'decision', decision('approve', { comment: 'c'.repeat(1000) }, id));
     const done = await t.engine.waitForCompletion(id);
     // The engine fails any episode whose custom status is over the limit, as the extension does.
     expect(done.runtimeStatus).toBe('Completed');
@@ -717,7 +746,7 @@ describe('promoteModel golden history', () => {
     const world = new World();
     const { t, id } = await start(world);
     await phase(t, id);
-    await t.engine.raiseEvent(id, 'decision', decision('approve'));
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     await t.engine.waitForCompletion(id);
     return (await t.engine.exportHistory(id))!;
   }
@@ -747,12 +776,16 @@ describe('promoteModel golden history', () => {
     expect((replay.customStatus as PromotionStatus).approval).toEqual({ expiresAt: expect.any(String) });
   });
 
-  it('replays a flow version 3 history (approval asked after the lock, no look for a newer winner) unchanged', async () => {
-    // Frozen: recorded on flow version 3, before version 4 looked for a newer winner and asked under the lock.
-    const recorded = JSON.parse(readFileSync(join(__dirname, 'golden', 'promote-model.v3.json'), 'utf8'));
-    expect(recorded.history.find((e: { EventType: number }) => e.EventType === H.ExecutionStarted)?.Version).toBe('3');
+  // Frozen, one per flow version that changed what a promotion yields: instances started on it must still replay.
+  it.each([
+    ['3', 'approval asked after the lock, no look for a newer winner'],
+    ['4', 'decision events taken without a seal'],
+  ])('replays a flow version %s history (%s) unchanged', async (version) => {
+    const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
+    const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;
+    expect(recorded.history.find((e) => e.EventType === H.ExecutionStarted)?.Version).toBe(version);
     const registry = new World().register(new Registry());
-    const replay = await replayHistory(registry.handler('promoteModel'), recorded as HistoryExport);
+    const replay = await replayHistory(registry.handler('promoteModel'), recorded);
     expect((replay.output as PromotionResult).outcome).toBe('promoted');
     expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
   });
