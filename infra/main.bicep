@@ -36,7 +36,7 @@ param workspaceRole string = 'ChampionCustom'
 @description('An Azure ML workspace can have only one Event Grid system topic: name it here if one exists. Empty: one is created.')
 param existingSystemTopicName string = ''
 
-@description('Event subscriptions need the functions to exist: deploy the code first, then provision again with true.')
+@description('Create the Event Grid subscriptions. They need the functions to exist: infra/hooks/postdeploy.sh provisions again with true once the code is deployed, and later provisions keep it.')
 param deployEventSubscriptions bool = false
 
 @description('Commit the deployed code was built from (recorded in promotion evidence and on deployments).')

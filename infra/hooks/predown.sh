@@ -23,7 +23,7 @@ if [ -n "${AZURE_WORKSPACE_ROLE_ASSIGNMENT_ID:-}" ]; then
   az role assignment delete --ids "$AZURE_WORKSPACE_ROLE_ASSIGNMENT_ID"
 fi
 if [ -n "${AZURE_PRINCIPAL_ID:-}" ] && [ -n "${AZUREML_WORKSPACE_STORAGE_ACCOUNT:-}" ]; then
-  az role assignment delete --assignee "$AZURE_PRINCIPAL_ID" --role 'Storage Blob Data Reader' \
+  az role assignment delete --assignee "$AZURE_PRINCIPAL_ID" --role 'Storage Blob Data Contributor' \
     --scope "$(az storage account show -g "$ws_rg" -n "$AZUREML_WORKSPACE_STORAGE_ACCOUNT" --query id -o tsv)"
 fi
 # The custom role is shared by every environment next to this workspace: removed with the last one using it.

@@ -114,7 +114,15 @@ function descriptionProblems(f: Files): string[] {
 }
 
 /** What every provision must be given: nothing here may fall back to an empty value. */
-const REQUIRED_PARAMS = ['environmentName', 'workspaceName', 'championPolicies', 'gitSha'];
+const REQUIRED_PARAMS = [
+  'environmentName',
+  'workspaceName',
+  'workspaceResourceGroupName',
+  'championPolicies',
+  'gitSha',
+  'approvalSecret',
+  'authClientId',
+];
 
 const isEmptyLiteral = (n: Node | undefined) =>
   n !== undefined &&
@@ -796,11 +804,22 @@ describe('infra templates (parsed)', () => {
     expect(local.filter((k) => !hostOnly.has(k) && !(k in NOT_SET_ON_AZURE) && !settings.has(k))).toEqual([]);
   });
 
-  it('the README documents bicep build and lint, and the deploy-twice check', () => {
-    const readme = readFileSync(join(INFRA, 'README.md'), 'utf8');
-    expect(readme).toMatch(/az bicep build/);
-    expect(readme).toMatch(/az bicep lint/);
-    expect(readme).toMatch(/what-if/);
+  it('the READMEs document bicep build and lint first, azd before the Azure CLI, and the deploy-twice check', () => {
+    const infraReadme = readFileSync(join(INFRA, 'README.md'), 'utf8');
+    expect(infraReadme).toMatch(/az bicep build/);
+    expect(infraReadme).toMatch(/az bicep lint/);
+    expect(infraReadme).toMatch(/what-if/);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const deploy = readme.slice(readme.indexOf('## Deploy to Azure'), readme.indexOf('## Layout'));
+    expect(deploy.indexOf('az bicep build')).toBeGreaterThan(0);
+    expect(deploy.indexOf('azd up')).toBeLessThan(deploy.indexOf('az deployment group create'));
+    for (const topic of ['npm run package', 'az ml model create', 'Live metrics', 'Flex Consumption', 'warm']) {
+      expect(deploy).toContain(topic);
+    }
+    // The CI job that compiles and lints where Bicep can be installed.
+    const ci = readFileSync(join(ROOT, '.github', 'workflows', 'infra.yml'), 'utf8');
+    expect(ci).toContain('az bicep build --file infra/main.bicep');
+    expect(ci).toContain('az bicep lint --file infra/main.bicep');
   });
 });
 
