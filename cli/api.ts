@@ -3,7 +3,15 @@
  * body or throws: `ApiError` when the app answered 4xx/5xx (or something that is not JSON), `UnreachableError` when
  * it could not be reached at all.
  */
-import type { ApprovalDecision, PromotionResult, PromotionStatus } from '../orchestrations/contract';
+import type { RetrainingDecision } from '../lib/domain/retraining-guard';
+import type {
+  ApprovalDecision,
+  PromotionResult,
+  PromotionStatus,
+  RetrainingResult,
+  RetrainingStatus,
+  RetrainingTriggerInfo,
+} from '../orchestrations/contract';
 import type { CliIo } from './io';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
@@ -125,6 +133,54 @@ export interface Health {
   gitCommit: string | null;
 }
 
+/** One retraining run (`retrain:{model}:{n}`), as `GET /api/retrainings` lists it. */
+export interface RetrainingRunView {
+  kind: 'run';
+  id: string;
+  modelName?: string;
+  runtimeStatus: string;
+  createdTime: string;
+  lastUpdatedTime: string;
+  trigger?: RetrainingTriggerInfo;
+  status?: RetrainingStatus | null;
+  result?: RetrainingResult | null;
+}
+
+/** One signal (drift, schedule, a person) and what the model's guard decided about it. */
+export interface RetrainingSignalView {
+  kind: 'trigger';
+  id: string;
+  modelName?: string;
+  runtimeStatus: string;
+  createdTime: string;
+  source?: RetrainingTriggerInfo['source'];
+  note?: string;
+  /** Absent until the guard has answered. */
+  decision?: RetrainingDecision;
+  /** The run it started, or the one that made it skip. */
+  runId?: string;
+  runOutcome?: string;
+}
+
+export interface RetrainingList {
+  runs: RetrainingRunView[];
+  triggers: RetrainingSignalView[];
+}
+
+export interface StartRetrainingRequest {
+  modelName: string;
+  reason: string;
+  requestedBy?: string;
+}
+
+/** The signal started; `decision` and `runId` once the guard answered (it usually has). */
+export interface StartedRetraining {
+  id: string;
+  decision?: RetrainingDecision;
+  runId?: string;
+  statusUrl: string;
+}
+
 export interface ChampionApi {
   readonly baseUrl: string;
   listPromotions(filter?: { model?: string }): Promise<PromotionSummary[]>;
@@ -141,6 +197,11 @@ export interface ChampionApi {
   getModel(name: string): Promise<ModelView>;
   getEndpoint(name: string): Promise<EndpointDetails>;
   health(): Promise<Health>;
+  listRetrainings(filter?: { model?: string }): Promise<RetrainingList>;
+  /** A run (`retrain:…`) or a signal, by its id. */
+  getRetraining(id: string): Promise<RetrainingRunView | RetrainingSignalView>;
+  /** Asks the model's guard for a run; a skip (cooldown, one already running) is refused (409) with its reason. */
+  startRetraining(request: StartRetrainingRequest): Promise<StartedRetraining>;
 }
 
 /** Trims trailing slashes: "http://host:7071/" → "http://host:7071". */
@@ -229,5 +290,9 @@ export function api(
     getModel: (name) => request('GET', `/api/models/${enc(name)}`),
     getEndpoint: (name) => request('GET', `/api/endpoints/${enc(name)}`),
     health: () => request('GET', '/api/health'),
+    listRetrainings: (filter = {}) =>
+      request('GET', `/api/retrainings${filter.model ? `?model=${enc(filter.model)}` : ''}`),
+    getRetraining: (id) => request('GET', `/api/retrainings/${enc(id)}`),
+    startRetraining: (req) => request('POST', '/api/retrainings', req),
   };
 }

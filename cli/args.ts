@@ -34,6 +34,8 @@ export interface CommandContext {
   args: Record<string, string>;
   /** String options by long name (flags are not included). */
   options: Record<string, string | undefined>;
+  /** The command's own flags (options without a value) by long name: true when given. */
+  flags: Record<string, boolean>;
 }
 
 export interface CommandSpec {
@@ -41,6 +43,10 @@ export interface CommandSpec {
   summary: string;
   /** A longer description for --help; defaults to the summary. */
   description?: string;
+  /** Exit codes besides 1 (the app failed) and 2 (bad usage), listed in --help: [code, meaning]. */
+  exitCodes?: [string, string][];
+  /** When those exit codes apply ("with --watch"); always, when absent. */
+  exitCodesWhen?: string;
   args: ArgumentSpec[];
   options: OptionSpec[];
   examples: string[];
@@ -89,6 +95,19 @@ export function commandHelp(spec: CommandSpec): string {
   }
   const options = [...spec.options, ...GLOBAL_OPTIONS];
   lines.push('', 'Options:', ...describeList(options.map((o) => [optionLabel(o), o.description])));
+  if (spec.exitCodes) {
+    lines.push(
+      '',
+      `Exit codes${spec.exitCodesWhen ? ` (${spec.exitCodesWhen})` : ''}:`,
+      ...describeList(
+        [
+          ...spec.exitCodes,
+          ['1', 'the app answered an error (an unknown id: 404), or could not be reached'] as [string, string],
+          ['2', 'bad usage'] as [string, string],
+        ].sort(([a], [b]) => Number(a) - Number(b)),
+      ),
+    );
+  }
   lines.push('', spec.examples.length > 1 ? 'Examples:' : 'Example:', ...spec.examples.map((e) => `  ${e}`));
   return `${lines.join('\n')}\n`;
 }
@@ -99,6 +118,7 @@ export interface ParsedCommand {
   url?: string;
   args: Record<string, string>;
   options: Record<string, string | undefined>;
+  flags: Record<string, boolean>;
 }
 
 type ParseArgsOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -130,10 +150,11 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
     ({ values, positionals } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true }));
   } catch (err) {
     // `champion show --help --bogus` still shows the help.
-    if (argv.includes('--help') || argv.includes('-h')) return { help: true, json: false, args: {}, options: {} };
+    if (argv.includes('--help') || argv.includes('-h'))
+      return { help: true, json: false, args: {}, options: {}, flags: {} };
     throw new UsageError(parseError(err), help);
   }
-  if (values.help === true) return { help: true, json: false, args: {}, options: {} };
+  if (values.help === true) return { help: true, json: false, args: {}, options: {}, flags: {} };
 
   const args: Record<string, string> = {};
   spec.args.forEach((a, i) => {
@@ -148,8 +169,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`, help);
 
   const options: Record<string, string | undefined> = {};
+  const flags: Record<string, boolean> = {};
   for (const o of spec.options) {
-    if (!o.value) continue;
+    if (!o.value) {
+      flags[o.name] = values[o.name] === true;
+      continue;
+    }
     const value = values[o.name];
     if (typeof value === 'string' && !value.trim()) throw new UsageError(`option --${o.name} must not be empty`, help);
     if (value === undefined && o.required) throw new UsageError(`missing option --${o.name} ${o.value}`, help);
@@ -163,5 +188,6 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
     ...(typeof url === 'string' ? { url } : {}),
     args,
     options,
+    flags,
   };
 }

@@ -11,15 +11,28 @@ export interface CliIo {
   stderr: Writer;
   fetch: typeof fetch;
   env: Readonly<Record<string, string | undefined>>;
+  /** True when stdout is a terminal: a watch may redraw a status line there, and prints plain lines otherwise. */
+  isTTY?: boolean;
+  /** Waits between polls, returning early when `signal` aborts (default: a timer). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Calls `stop` on Ctrl-C until the returned function is called (a watch stops; the app is left as it is). */
+  onInterrupt?: (stop: () => void) => () => void;
 }
 
-/** The real process: its stdout and stderr, the global fetch and `process.env`. */
+/** The real process: its stdout and stderr, the global fetch, `process.env` and Ctrl-C. */
 export function processIo(): CliIo {
   return {
     stdout: (chunk) => void process.stdout.write(chunk),
     stderr: (chunk) => void process.stderr.write(chunk),
     fetch: (input, init) => fetch(input, init),
     env: process.env,
+    isTTY: process.stdout.isTTY === true,
+    onInterrupt: (stop) => {
+      // Only the first Ctrl-C is taken: a second one ends the process as usual.
+      const handler = () => stop();
+      process.once('SIGINT', handler);
+      return () => void process.off('SIGINT', handler);
+    },
   };
 }
 

@@ -144,6 +144,7 @@ async function runCommand(spec: CommandSpec, argv: string[], io: CliIo): Promise
     json: parsed.json,
     args: parsed.args,
     options: parsed.options,
+    flags: parsed.flags,
   });
 }
 

@@ -1,18 +1,29 @@
-import type { CommandSpec } from '../args';
+import { commandHelp, UsageError, type CommandSpec } from '../args';
 import { fields, formatTime, indent, orNone, table } from '../format';
 import { printJson, println } from '../io';
+import { followPromotion, PROMOTION_EXIT_CODE_HELP } from './follow';
 import { modelOf, stateOf } from './promotions';
 
 export const show: CommandSpec = {
   name: 'show',
   summary: "Show a promotion's timeline, evidence, approval links and result",
   description:
-    'Shows one promotion: its timeline, the evaluation evidence, the approval links while it waits for a\ndecision, and the result once it is done (outcome, reason, slot, git commit).',
+    'Shows one promotion: its timeline, the evaluation evidence, the approval links while it waits for a\ndecision, and the result once it is done (outcome, reason, slot, git commit).\n' +
+    'With --watch, follows it instead: one line per new timeline entry with the time since it started, and\n' +
+    'what it waits for now (the deployment, approval and until when, the rollout), until it ends; the exit\n' +
+    'code then says how it ended. Ctrl-C stops watching and leaves the promotion as it is.',
   args: [{ name: 'ID', description: 'the promotion id, e.g. promote:demand:3 (see: champion promotions)' }],
-  options: [],
-  examples: ['champion show promote:demand:3'],
-  async run({ io, client, json, args }) {
+  options: [{ name: 'watch', short: 'w', description: 'follow the promotion until it ends (see the exit codes)' }],
+  exitCodes: PROMOTION_EXIT_CODE_HELP,
+  exitCodesWhen: 'with --watch',
+  examples: ['champion show promote:demand:3', 'champion show promote:demand:3 --watch'],
+  async run({ io, client, json, args, flags }) {
     const id = args.ID ?? '';
+    if (flags.watch) {
+      if (json)
+        throw new UsageError('--watch prints lines as they come; it cannot be combined with --json', commandHelp(show));
+      return followPromotion(io, client, id);
+    }
     const p = await client.getPromotion(id);
     if (json) {
       printJson(io, p);
