@@ -113,7 +113,7 @@ class Story {
 
 async function tell(story: Story): Promise<void> {
   const train = (version: string, seed: number, quality: number) =>
-    story.lab.trainAndRegister({ name: 'demand', version, seed, quality, registeredBy: 'dana' });
+    story.lab.trainAndRegister({ name: 'demand', version, seed, quality, as: 'dana' });
 
   story.say('1. v1 is trained and registered; with no champion it wins by default and waits for approval.');
   await train('1', 11, 0.6);

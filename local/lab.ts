@@ -50,6 +50,8 @@ export interface WorkspaceInfo {
   token: string;
   storageToken: string;
   blobServiceUrl: string;
+  /** The local user's token: the lab acts as a person, as one signed in with the Azure CLI would. */
+  userToken?: string;
 }
 
 export interface TrainArgs {
@@ -113,11 +115,8 @@ export class Lab {
   constructor(workspaceJsonPath: string) {
     this.info = JSON.parse(readFileSync(workspaceJsonPath, 'utf8')) as WorkspaceInfo;
     this.#ca = readFileSync(this.info.caCertPath, 'utf8');
-    const credential = new StaticTokenCredential(this.info.token, this.info.storageToken);
-    this.client = new AzureMachineLearningWorkspaces(credential, this.info.subscriptionId, {
-      endpoint: this.info.armEndpoint,
-      tlsOptions: { ca: this.#ca },
-    });
+    const credential = new StaticTokenCredential(this.info.userToken ?? this.info.token, this.info.storageToken);
+    this.client = this.#client(credential);
     this.workspace = new AzureMlWorkspace(credential, {
       subscriptionId: this.info.subscriptionId,
       resourceGroup: this.info.resourceGroup,
@@ -131,6 +130,13 @@ export class Lab {
         caCert: this.#ca,
       }),
     );
+  }
+
+  #client(credential: StaticTokenCredential): AzureMachineLearningWorkspaces {
+    return new AzureMachineLearningWorkspaces(credential, this.info.subscriptionId, {
+      endpoint: this.info.armEndpoint,
+      tlsOptions: { ca: this.#ca },
+    });
   }
 
   /** Calls the local workspace's admin surface (data generation, faults, monitor signals). */
@@ -157,8 +163,8 @@ export class Lab {
   }
 
   /** Trains and registers in one go; registration makes the workspace emit ModelRegistered. */
-  async trainAndRegister(args: TrainArgs & { registeredBy?: string }): Promise<void> {
-    await this.register(await this.train(args), args.registeredBy);
+  async trainAndRegister(args: TrainArgs & { as?: string; tags?: Record<string, string> }): Promise<void> {
+    await this.register(await this.train(args), { as: args.as, tags: args.tags });
   }
 
   /**
@@ -199,9 +205,13 @@ export class Lab {
     return { name: args.name, version: args.version, job, properties: { ...metrics, 'training.job': job } };
   }
 
-  /** Registers a trained model version with its metrics; the workspace then emits ModelRegistered. */
-  async register(model: TrainedModel, registeredBy?: string): Promise<void> {
-    await this.client.modelVersions.createOrUpdate(
+  /**
+   * Registers a trained model version with its metrics; the workspace then emits ModelRegistered. `as` signs in as
+   * that user for the registration, so the version's `systemData.createdBy` names them (default the local user).
+   */
+  async register(model: TrainedModel, options: { as?: string; tags?: Record<string, string> } = {}): Promise<void> {
+    const client = options.as ? this.#client(new StaticTokenCredential(await this.tokenFor(options.as))) : this.client;
+    await client.modelVersions.createOrUpdate(
       this.info.resourceGroup,
       this.info.workspaceName,
       model.name,
@@ -212,10 +222,15 @@ export class Lab {
           // Training wrote an MLflow model: it deploys without a scoring script or an environment.
           modelType: 'mlflow_model',
           properties: model.properties,
-          tags: registeredBy ? { registered_by: registeredBy } : {},
+          tags: options.tags ?? {},
         },
       },
     );
+  }
+
+  /** A bearer token for a user of the local workspace (its stand-in for signing in to Entra ID). */
+  async tokenFor(user: string): Promise<string> {
+    return ((await this.admin('POST', 'tokens', { name: user })) as { token: string }).token;
   }
 
   /**

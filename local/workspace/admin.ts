@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { generateDataset, tableFromJson } from './datagen';
 import { normalizeEventType } from './events';
 import { faultSchema } from './faults';
+import { PRINCIPAL_TYPES, principalNameProblem } from './principals';
 import { ArmError, globToRegExp, parseJson, readBody, sendJson, validate } from './http';
 import type { Workspace } from './workspace';
 
@@ -63,6 +64,15 @@ const driftBody = z.strictObject({
 const subscriberBody = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   eventTypes: z.array(z.string().min(1)).min(1).optional(),
+});
+
+// Stands in for signing in to Entra ID: whoever reaches the local admin surface may act as anyone.
+const tokenBody = z.strictObject({
+  name: z.string().superRefine((n, ctx) => {
+    const problem = principalNameProblem(n);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  type: z.enum(PRINCIPAL_TYPES).optional(),
 });
 
 const resetBody = z.strictObject({ endpoint: z.string().min(1).optional() }).optional();
@@ -188,6 +198,10 @@ function route(
       if (!ws.events.removeSubscriber(u)) throw new ArmError(404, 'NotFound', `No subscriber '${u}'.`, 'url');
       return { status: 204 };
     }
+    case 'POST /_local/tokens': {
+      const { name: who, type = 'User' } = v(tokenBody);
+      return { status: 200, body: { token: ws.principals.tokenFor({ name: who, type }), name: who, type } };
+    }
     case 'GET /_local/events':
       return {
         status: 200,
@@ -238,4 +252,5 @@ export const ROUTES = [
   'GET|POST /_local/event-subscribers {url, eventTypes?}, DELETE /_local/event-subscribers?url=',
   'GET /_local/events?type=&status=pending|delivered|dead',
   'GET /_local/jobs/{name}',
+  'POST /_local/tokens {name, type?: User|Application|ManagedIdentity|Key} — a bearer token for that principal',
 ];

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ADMIN_PREFIX, handleAdmin } from './admin';
 import { MLFLOW_PREFIX } from './mlflow';
@@ -11,6 +12,7 @@ import { generateDataset, type Dataset, type GenerateOptions, type Table } from 
 import { normalizeEventType, type EventGridEvent, type EventRetryOptions, type Subscriber } from './events';
 import type { Fault, FaultSpec } from './faults';
 import { sendJson } from './http';
+import { Principals, type Principal, type PrincipalType } from './principals';
 import { SCORING_PREFIX, type DeploymentStats } from './scoring';
 import { Store, type ArmRequestRow, type DeliveryRow } from './store';
 import { loadOrCreateCertificate } from './tls';
@@ -25,6 +27,7 @@ export { parseCommand } from './command';
 export { WorkspaceRestClient, type RawResponse } from './client';
 export type { DeploymentStats } from './scoring';
 export type { ArmRequestRow, DeliveryRow } from './store';
+export type { Principal, PrincipalType } from './principals';
 export { DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS, type MonitorSignal } from './workspace';
 
 export interface WorkspaceOptions {
@@ -54,6 +57,11 @@ export interface WorkspaceOptions {
   jobMs?: number;
   /** Fixed ARM bearer token; default a random one, kept in the data directory across restarts. */
   token?: string;
+  /**
+   * The person at the keyboard: `userToken` is theirs (type User), and the admin surface acts as them. Default the
+   * OS user's name; a UPN such as `dana@contoso.com` looks as Azure records users.
+   */
+  user?: string;
   /** Page size of list operations before a nextLink; default 100. */
   pageSize?: number;
   /** How often in-memory scoring stats are flushed to SQLite; default 1000 ms. */
@@ -79,8 +87,15 @@ export interface LocalWorkspace {
   resourceGroup: string;
   workspaceName: string;
   location: string;
-  /** Bearer token an ARM client presents (through credential()). */
+  /** Bearer token an ARM client presents (through credential()): the app's, a managed identity (`appIdentity`). */
   token: string;
+  /** The principal `token` stands for: what `systemData.createdBy` records for what the app writes. */
+  appIdentity: Principal;
+  /** Bearer token of the local user (`user`), as a person signed in with the Azure CLI would present. */
+  userToken: string;
+  user: Principal;
+  /** A bearer token for another principal (a user by default), issued once and kept across restarts. */
+  tokenFor(name: string, type?: PrincipalType): string;
   /** Bearer token for the storage scope: a JWT as Entra ID issues, which Azurite's `--oauth basic` checks. */
   storageToken: string;
   /** Blob service URL template with `{account}` (path-style, Azurite): `https://HOST:PORT/{account}`. */
@@ -175,6 +190,12 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
   try {
     const token = opts.token ?? store.meta('token') ?? randomBytes(32).toString('base64url');
     store.setMeta('token', token);
+    // On Azure systemData names a managed identity by an id (a GUID), a user by their sign-in name.
+    const appIdentity: Principal = { name: stableUuid('app-identity'), type: 'ManagedIdentity' };
+    const user: Principal = { name: opts.user ?? userInfo().username, type: 'User' };
+    const principals = new Principals(store);
+    principals.assign(token, appIdentity);
+    const userToken = principals.tokenFor(user);
     if (!store.meta('createdAt')) store.setMeta('createdAt', String(Date.now()));
     storage = await startStorage({
       dataDir: join(dataDir, 'storage'),
@@ -204,6 +225,8 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       token,
       store,
       storage,
+      principals,
+      user,
     );
     workspace = ws;
     await storage.container(ws.datastoreContainer).createIfNotExists();
@@ -264,6 +287,9 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       workspaceName: ws.opts.workspaceName,
       location: ws.opts.location,
       token,
+      appIdentity,
+      userToken,
+      user,
       storageToken,
       blobServiceUrl: storage.blobServiceUrl,
       datastoreContainer: ws.datastoreContainer,
@@ -304,6 +330,10 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       workspaceName: ws.opts.workspaceName,
       location: ws.opts.location,
       token,
+      appIdentity,
+      userToken,
+      user,
+      tokenFor: (name, type = 'User') => principals.tokenFor({ name, type }),
       storageToken,
       blobServiceUrl: storage.blobServiceUrl,
       datastoreContainer: ws.datastoreContainer,

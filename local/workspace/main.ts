@@ -18,7 +18,8 @@ Options:
   --delete-ms N           how long endpoints/deployments stay Deleting (default half the provisioning time)
   --job-ms N              how long a command job runs (default 1000)
   --retry-after N         Retry-After seconds on long-running operations (default 1)
-  --token TOKEN           fixed ARM bearer token (default: random, kept in the data directory)
+  --token TOKEN           fixed ARM bearer token of the app's identity (default: random, kept in the data directory)
+  --user NAME             the local user, whose token is userToken in workspace.json (default: the OS user)
   --scoring-http-port N   also serve scoring (only) over plain http on this port (0 = any free port)
   --subscriber URL        Event Grid subscriber webhook; repeatable
   --event-types A,B       event types for the preceding --subscriber (short or full names)
@@ -90,6 +91,9 @@ export function parseArgs(argv: string[]): WorkspaceOptions & { help?: boolean; 
         break;
       case '--token':
         out.token = value();
+        break;
+      case '--user':
+        out.user = value();
         break;
       case '--scoring-http-port':
         out.scoringHttpPort = int(flag, value());

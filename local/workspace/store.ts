@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { Principal, PrincipalType } from './principals';
 
 export type ResourceKind =
   | 'modelContainer'
@@ -26,6 +27,13 @@ export interface ResourceRow {
   seq: number;
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** Who created a resource and who last wrote it through ARM (not the workspace's own background updates). */
+export interface Authorship {
+  createdBy: Principal;
+  modifiedBy: Principal;
+  modifiedAt: number;
+}
 
 export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
 
@@ -129,6 +137,8 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at
 CREATE TABLE IF NOT EXISTS scoring_stats (endpoint TEXT NOT NULL, deployment TEXT NOT NULL, stats TEXT NOT NULL,
   PRIMARY KEY (endpoint, deployment));
 CREATE TABLE IF NOT EXISTS endpoint_tokens (token TEXT PRIMARY KEY, endpoint TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS authorship (key TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_by_type TEXT NOT NULL,
+  modified_by TEXT NOT NULL, modified_by_type TEXT NOT NULL, modified_at INTEGER NOT NULL);
 `;
 
 /** All durable state of the local workspace: one SQLite file in the data directory. */
@@ -154,6 +164,14 @@ export class Store {
            name = excluded.name, updated_at = excluded.updated_at`,
       ),
       delRes: this.db.prepare('DELETE FROM resources WHERE key = ? OR substr(key, 1, ?) = ?'),
+      delAuthorship: this.db.prepare('DELETE FROM authorship WHERE key = ? OR substr(key, 1, ?) = ?'),
+      getAuthorship: this.db.prepare('SELECT * FROM authorship WHERE key = ?'),
+      putAuthorship: this.db.prepare(
+        `INSERT INTO authorship (key, created_by, created_by_type, modified_by, modified_by_type, modified_at)
+         VALUES (@key, @by, @type, @by, @type, @at)
+         ON CONFLICT(key) DO UPDATE SET modified_by = excluded.modified_by,
+           modified_by_type = excluded.modified_by_type, modified_at = excluded.modified_at`,
+      ),
       getOp: this.db.prepare('SELECT * FROM operations WHERE id = ?'),
       openOps: this.db.prepare("SELECT * FROM operations WHERE status = 'InProgress' ORDER BY started_at"),
       openOpFor: this.db.prepare("SELECT * FROM operations WHERE resource_key = ? AND status = 'InProgress' LIMIT 1"),
@@ -194,18 +212,25 @@ export class Store {
     return (this.stmts.listKind.all(kind) as RawResource[]).map(toResource);
   }
 
-  /** Inserts or replaces a resource; `createdAt` and `seq` are kept on update. */
-  put(row: {
-    key: string;
-    kind: ResourceKind;
-    parent: string | null;
-    name: string;
-    body: unknown;
-    internal?: unknown;
-  }): ResourceRow {
+  /**
+   * Inserts or replaces a resource; `createdAt` and `seq` are kept on update. `by` is the caller of an ARM write: the
+   * first one is recorded as the creator, the latest as the last modifier.
+   */
+  put(
+    row: {
+      key: string;
+      kind: ResourceKind;
+      parent: string | null;
+      name: string;
+      body: unknown;
+      internal?: unknown;
+    },
+    by?: Principal,
+  ): ResourceRow {
     const now = Date.now();
     const existing = this.get(row.key);
     const seq = existing?.seq ?? ++this.seq;
+    if (by) this.stmts.putAuthorship.run({ key: row.key.toLowerCase(), by: by.name, type: by.type, at: now });
     this.stmts.putRes.run({
       key: row.key.toLowerCase(),
       kind: row.kind,
@@ -224,6 +249,26 @@ export class Store {
   delete(key: string): void {
     const k = key.toLowerCase();
     this.stmts.delRes.run(k, k.length + 1, `${k}/`);
+    this.stmts.delAuthorship.run(k, k.length + 1, `${k}/`);
+  }
+
+  /** Who created and last wrote the resource; undefined for one no caller has written (or written before this). */
+  authorship(key: string): Authorship | undefined {
+    const r = this.stmts.getAuthorship.get(key.toLowerCase()) as
+      | {
+          created_by: string;
+          created_by_type: PrincipalType;
+          modified_by: string;
+          modified_by_type: PrincipalType;
+          modified_at: number;
+        }
+      | undefined;
+    if (!r) return undefined;
+    return {
+      createdBy: { name: r.created_by, type: r.created_by_type },
+      modifiedBy: { name: r.modified_by, type: r.modified_by_type },
+      modifiedAt: r.modified_at,
+    };
   }
 
   transaction<T>(fn: () => T): T {

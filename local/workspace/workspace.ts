@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- ARM bodies are free-form JSON validated by zod on the way in */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +21,7 @@ import { Faults } from './faults';
 import { ArmError, notFound, parseJson, readBody, sendJson, userError, validate } from './http';
 import { ARTIFACT_FILE, train, TrainingError, type Predictor } from './ml';
 import { formatMlmodel, isMlflowModelType, loadModelFolder, MLMODEL_FILE, mlmodelFor } from './mlmodel';
+import type { Principal, Principals } from './principals';
 import * as S from './schemas';
 import { ScoringPlane, type EndpointDef } from './scoring';
 import { STORAGE_ACCOUNT, type LocalStorage } from './storage';
@@ -150,13 +152,21 @@ export class Workspace {
   private readonly jobTimers = new Map<string, NodeJS.Timeout>();
   private readonly predictors = new Map<string, { model: string; predictor: Predictor }>();
   private readonly logs = new Map<string, string[]>();
+  /** The principal of the ARM request being served (its bearer token's), for the writes it makes. */
+  private readonly requestCaller = new AsyncLocalStorage<Principal>();
   private closed = false;
 
+  /**
+   * `token` is the app's (the ARM token `credential()` gives); `principals` says who each accepted token stands for;
+   * `localUser` is who the admin surface acts for.
+   */
   constructor(
     readonly opts: ResolvedOptions,
     readonly token: string,
     store: Store,
     readonly storage: LocalStorage,
+    readonly principals: Principals,
+    readonly localUser: Principal,
   ) {
     this.layout = new Layout(opts.dataDir);
     this.store = store;
@@ -239,9 +249,8 @@ export class Workspace {
           'AuthenticationFailed',
           "Authentication failed. The 'Authorization' header is missing.",
         );
-      if (auth !== `Bearer ${this.token}`) {
-        throw new ArmError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
-      }
+      const caller = this.principals.fromAuthorization(auth);
+      if (!caller) throw new ArmError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
       if (!apiVersion) {
         throw new ArmError(
           400,
@@ -277,7 +286,7 @@ export class Workspace {
       if (body === undefined && method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
         throw new ArmError(400, 'InvalidRequestContent', 'The request content was invalid: a JSON body is required.');
       }
-      const reply = await this.route(method, url, apiVersion, body);
+      const reply = await this.requestCaller.run(caller, () => this.route(method, url, apiVersion, body));
       sendJson(res, reply.status, reply.body, { ...common, ...(reply.headers ?? {}) });
     } catch (err) {
       req.resume();
@@ -294,7 +303,7 @@ export class Workspace {
   handleMlflow(req: IncomingMessage, res: ServerResponse): void {
     req.resume();
     const url = new URL(req.url ?? '/', 'https://local');
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+    if (!this.principals.fromAuthorization(req.headers.authorization)) {
       sendJson(res, 401, { error_code: 'UNAUTHENTICATED', message: 'The access token is missing or invalid.' });
       return;
     }
@@ -454,14 +463,22 @@ export class Workspace {
     return `${this.workspaceId}/${key}`;
   }
 
+  /** Who an ARM write is made by: the caller of the request, or the local user for the admin surface. */
+  private caller(): Principal {
+    return this.requestCaller.getStore() ?? this.localUser;
+  }
+
+  /**
+   * ARM's `systemData` (common types `SystemData`): who created the resource and who last wrote it, as their tokens
+   * identify them. A resource stored before authorship was recorded has no creator to report.
+   */
   private systemData(row: ResourceRow): Json {
+    const by = this.store.authorship(row.key);
     return {
       createdAt: new Date(row.createdAt).toISOString(),
-      createdBy: 'local-user',
-      createdByType: 'User',
-      lastModifiedAt: new Date(row.updatedAt).toISOString(),
-      lastModifiedBy: 'local-user',
-      lastModifiedByType: 'User',
+      ...(by ? { createdBy: by.createdBy.name, createdByType: by.createdBy.type } : {}),
+      lastModifiedAt: new Date(by?.modifiedAt ?? row.updatedAt).toISOString(),
+      ...(by ? { lastModifiedBy: by.modifiedBy.name, lastModifiedByType: by.modifiedBy.type } : {}),
     };
   }
 
@@ -570,8 +587,8 @@ export class Workspace {
       },
       systemData: {
         createdAt: new Date(Number(this.store.meta('createdAt') ?? Date.now())).toISOString(),
-        createdBy: 'local-user',
-        createdByType: 'User',
+        createdBy: this.localUser.name,
+        createdByType: this.localUser.type,
       },
     };
   }
@@ -630,19 +647,22 @@ export class Workspace {
     const parsed = validate(S.assetContainerBody, body);
     const key = `${asset.segment}/${name}`;
     const existing = this.store.get(key);
-    const row = this.store.put({
-      key,
-      kind: asset.container,
-      parent: null,
-      name: existing?.name ?? name,
-      body: {
-        properties: {
-          ...parsed.properties,
-          tags: parsed.properties.tags ?? {},
-          properties: parsed.properties.properties ?? {},
+    const row = this.store.put(
+      {
+        key,
+        kind: asset.container,
+        parent: null,
+        name: existing?.name ?? name,
+        body: {
+          properties: {
+            ...parsed.properties,
+            tags: parsed.properties.tags ?? {},
+            properties: parsed.properties.properties ?? {},
+          },
         },
       },
-    });
+      this.caller(),
+    );
     return { status: existing ? 200 : 201, body: this.containerBody(asset, row) };
   }
 
@@ -787,31 +807,37 @@ export class Workspace {
     }
     const row = this.store.transaction(() => {
       if (!hasContainer) {
-        this.store.put({
-          key: containerKey,
-          kind: asset.container,
-          parent: null,
-          name: cname,
-          body: {
-            properties: {
-              description: null,
-              tags: {},
-              properties: {},
-              isArchived: false,
-              // DataContainer requires a dataType; an implicit container takes its first version's.
-              ...(asset.segment === 'data' ? { dataType: props.dataType } : {}),
+        this.store.put(
+          {
+            key: containerKey,
+            kind: asset.container,
+            parent: null,
+            name: cname,
+            body: {
+              properties: {
+                description: null,
+                tags: {},
+                properties: {},
+                isArchived: false,
+                // DataContainer requires a dataType; an implicit container takes its first version's.
+                ...(asset.segment === 'data' ? { dataType: props.dataType } : {}),
+              },
             },
           },
-        });
+          this.caller(),
+        );
       }
-      return this.store.put({
-        key,
-        kind: asset.version,
-        parent: containerKey,
-        name: vname,
-        body: { properties: props },
-        internal: existing?.internal ?? (artifact ? { artifact: true } : {}),
-      });
+      return this.store.put(
+        {
+          key,
+          kind: asset.version,
+          parent: containerKey,
+          name: vname,
+          body: { properties: props },
+          internal: existing?.internal ?? (artifact ? { artifact: true } : {}),
+        },
+        this.caller(),
+      );
     });
     if (artifact) {
       const dest = this.layout.model(cname, vname);
@@ -979,22 +1005,25 @@ export class Workspace {
       effectiveTraffic: {},
       effectiveMirror: {},
     };
-    const row = this.store.put({
-      key,
-      kind: 'onlineEndpoint',
-      parent: null,
-      name: existing?.name ?? name,
-      body: {
-        location: parsed.location,
-        ...(parsed.kind !== undefined ? { kind: parsed.kind } : {}),
-        tags: parsed.tags ?? {},
-        identity: parsed.identity ?? { type: 'SystemAssigned' },
-        ...(parsed.sku ? { sku: parsed.sku } : {}),
-        ...passthrough(parsed, TRACKED_RESOURCE_KEYS),
-        properties,
+    const row = this.store.put(
+      {
+        key,
+        kind: 'onlineEndpoint',
+        parent: null,
+        name: existing?.name ?? name,
+        body: {
+          location: parsed.location,
+          ...(parsed.kind !== undefined ? { kind: parsed.kind } : {}),
+          tags: parsed.tags ?? {},
+          identity: parsed.identity ?? { type: 'SystemAssigned' },
+          ...(parsed.sku ? { sku: parsed.sku } : {}),
+          ...passthrough(parsed, TRACKED_RESOURCE_KEYS),
+          properties,
+        },
+        internal,
       },
-      internal,
-    });
+      this.caller(),
+    );
     const failure = this.faults.takeProvisioning('endpoint', name);
     const op = this.startOperation(existing ? 'endpoint-update' : 'endpoint-create', key, this.opts.provisioningMs, {
       ...(failure ? { failure } : {}),
@@ -1066,14 +1095,17 @@ export class Workspace {
   private patchEndpoint(name: string, body: unknown, apiVersion: string): Reply {
     const row = this.mustEndpoint(name);
     const parsed = validate(S.endpointPatchBody, body) as Json;
-    const updated = this.store.put({
-      ...row,
-      body: {
-        ...row.body,
-        ...(parsed.tags !== undefined ? { tags: parsed.tags ?? {} } : {}),
-        ...(parsed.identity !== undefined ? { identity: parsed.identity } : {}),
+    const updated = this.store.put(
+      {
+        ...row,
+        body: {
+          ...row.body,
+          ...(parsed.tags !== undefined ? { tags: parsed.tags ?? {} } : {}),
+          ...(parsed.identity !== undefined ? { identity: parsed.identity } : {}),
+        },
       },
-    });
+      this.caller(),
+    );
     const op = this.startOperation('endpoint-patch', updated.key, 0, {});
     return { status: 202, headers: this.lroHeaders(op, apiVersion, { location: true }) };
   }
@@ -1266,22 +1298,25 @@ export class Workspace {
       requestSettings,
       provisioningState: existing ? 'Updating' : 'Creating',
     };
-    const row = this.store.put({
-      key,
-      kind: 'onlineDeployment',
-      parent: ep.key,
-      name: existing?.name ?? name,
-      body: {
-        location: parsed.location,
-        ...(parsed.kind !== undefined ? { kind: parsed.kind } : {}),
-        tags: parsed.tags ?? {},
-        ...(parsed.identity ? { identity: parsed.identity } : {}),
-        sku: parsed.sku ?? existing?.body.sku ?? { name: 'Default', capacity: 1 },
-        ...passthrough(parsed, TRACKED_RESOURCE_KEYS),
-        properties,
+    const row = this.store.put(
+      {
+        key,
+        kind: 'onlineDeployment',
+        parent: ep.key,
+        name: existing?.name ?? name,
+        body: {
+          location: parsed.location,
+          ...(parsed.kind !== undefined ? { kind: parsed.kind } : {}),
+          tags: parsed.tags ?? {},
+          ...(parsed.identity ? { identity: parsed.identity } : {}),
+          sku: parsed.sku ?? existing?.body.sku ?? { name: 'Default', capacity: 1 },
+          ...passthrough(parsed, TRACKED_RESOURCE_KEYS),
+          properties,
+        },
+        internal: existing?.internal ?? {},
       },
-      internal: existing?.internal ?? {},
-    });
+      this.caller(),
+    );
     const modelName = this.store.get(model.parent ?? '')?.name ?? model.parent?.split('/')[1];
     const failure = this.faults.takeProvisioning('deployment', ep.name, row.name);
     this.appendLog(
@@ -1307,14 +1342,17 @@ export class Workspace {
   private patchDeployment(endpoint: string, name: string, body: unknown, apiVersion: string): Reply {
     const row = this.mustDeployment(endpoint, name);
     const parsed = validate(S.deploymentPatchBody, body) as Json;
-    this.store.put({
-      ...row,
-      body: {
-        ...row.body,
-        ...(parsed.tags !== undefined ? { tags: parsed.tags ?? {} } : {}),
-        ...(parsed.sku ? { sku: { ...(row.body.sku ?? {}), ...parsed.sku } } : {}),
+    this.store.put(
+      {
+        ...row,
+        body: {
+          ...row.body,
+          ...(parsed.tags !== undefined ? { tags: parsed.tags ?? {} } : {}),
+          ...(parsed.sku ? { sku: { ...(row.body.sku ?? {}), ...parsed.sku } } : {}),
+        },
       },
-    });
+      this.caller(),
+    );
     const op = this.startOperation('deployment-patch', row.key, 0, {});
     return { status: 202, headers: this.lroHeaders(op, apiVersion, { location: true }) };
   }
@@ -1688,7 +1726,7 @@ export class Workspace {
         ...(p.isArchived !== undefined ? { isArchived: p.isArchived } : {}),
         properties: { ...existing.body.properties.properties, ...(p.properties ?? {}) },
       };
-      const row = this.store.put({ ...existing, body: { properties: props } });
+      const row = this.store.put({ ...existing, body: { properties: props } }, this.caller());
       return { status: 200, body: this.jobBody(row) };
     }
     if (parsed.properties.computeId) checkComputeId(parsed.properties.computeId, this.workspaceId);
@@ -1711,7 +1749,7 @@ export class Workspace {
         Tracking: { jobServiceType: 'Tracking', endpoint: `${this.baseUrl}/_local/jobs/${name}` },
       },
     };
-    const row = this.store.put({ key, kind: 'job', parent: null, name, body: { properties: props } });
+    const row = this.store.put({ key, kind: 'job', parent: null, name, body: { properties: props } }, this.caller());
     this.scheduleJob(name);
     return { status: 201, body: this.jobBody(row) };
   }

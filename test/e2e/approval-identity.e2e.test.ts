@@ -85,7 +85,7 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
       env: { CHAMPION_LOCAL_USER: 'carol@contoso.com' },
     });
     api = app.url;
-    await app.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: REGISTRANT });
+    await app.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, as: REGISTRANT });
     await eventually(
       async () => ((await promotion()).status?.phase === 'awaiting-approval' ? true : undefined),
       `${ID} to wait for approval`,

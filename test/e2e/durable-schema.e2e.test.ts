@@ -27,7 +27,7 @@ describe('promotion on an engine at OOProc schema V3', { timeout: 120_000 }, () 
     const model = await lab.train({ name: 'demand', version: '1', seed: 1 });
     const before = (await lab.admin('GET', 'requests?method=WRITE')) as { value: { seq: number }[] };
     const since = Math.max(0, ...before.value.map((r) => r.seq));
-    await lab.register(model, 'dana');
+    await lab.register(model, { as: 'dana' });
 
     const failed = await eventually(
       async () => {

@@ -151,7 +151,7 @@ describe('hostile input on the embedded default', { timeout: 120_000 }, () => {
   });
 
   it('still takes a real registration to the approval wait afterwards', async () => {
-    await app.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: 'dana' });
+    await app.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, as: 'dana' });
     const waiting = await eventually(
       async () => {
         const res = await fetch(`${api}/api/promotions/${encodeURIComponent('promote:demand:1')}`);

@@ -48,7 +48,7 @@ describe('a promotion interrupted by kill -9', { timeout: 120_000 }, () => {
   ])('%s ends as an uninterrupted one would', async (_name, crashAt) => {
     deployment = await Deployment.start({ provisioningMs: 400 });
     const d = deployment;
-    await d.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: 'dana' });
+    await d.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, as: 'dana' });
     const id = 'promote:demand:1';
 
     if (crashAt === 'deploying') {

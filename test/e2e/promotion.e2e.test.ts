@@ -59,7 +59,7 @@ describe('promotion on the embedded default', { timeout: 120_000 }, () => {
   afterAll(async () => app?.stop());
 
   it('deploys the first model (no champion) once a person approves, and tags it production', async () => {
-    await lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, registeredBy: 'dana' });
+    await lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, as: 'dana' });
     const waiting = await inPhase('promote:demand:1', 'awaiting-approval');
     expect(await lab.modelStages('demand')).toEqual({ '1': 'staged' });
 

@@ -157,7 +157,8 @@ describe('code assets and the code a job runs', () => {
       name: '1',
       type: 'Microsoft.MachineLearningServices/workspaces/codes/versions',
       properties: { ...body.properties },
-      systemData: { createdByType: 'User' },
+      // Written with the app's token: its managed identity is the creator.
+      systemData: { createdBy: ws.appIdentity.name, createdByType: 'ManagedIdentity' },
     });
     const read = await client.codeVersions.get(ws.resourceGroup, ws.workspaceName, 'spec-code', '1');
     expect(read.properties).toMatchObject(body.properties);
