@@ -17,6 +17,13 @@ export interface ModelVersion {
   description?: string;
   /** When the version was registered (ARM `systemData.createdAt`, ISO 8601). */
   createdAt?: string;
+  /**
+   * Who registered the version, as Azure records it from their token (`systemData.createdBy`): a user's name, or an
+   * application's or managed identity's id. Unlike a tag, the registrant cannot write it.
+   */
+  createdBy?: string;
+  /** `User`, `Application`, `ManagedIdentity` or `Key` (`systemData.createdByType`). */
+  createdByType?: string;
 }
 
 /** Model types as the Azure ML CLI and SDK v2 register them (AssetTypes). */

@@ -120,6 +120,8 @@ export class AzureMlWorkspace implements MlWorkspace {
       modelType: arm.properties.modelType,
       description: arm.properties.description,
       ...(arm.systemData?.createdAt ? { createdAt: arm.systemData.createdAt.toISOString() } : {}),
+      ...(arm.systemData?.createdBy ? { createdBy: arm.systemData.createdBy } : {}),
+      ...(arm.systemData?.createdByType ? { createdByType: arm.systemData.createdByType } : {}),
     };
   }
 

@@ -1,5 +1,7 @@
 /** The production Azure adapters, with the official SDK's pipeline intact, against the local workspace over https. */
+import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StaticTokenCredential } from '../../lib/azure/credential';
 import { AzureMlWorkspace, retryAfter } from '../../lib/azure/ml-workspace';
 import { EndpointScoring, ScoringError } from '../../lib/azure/scoring';
 import type { LocalWorkspace } from '../../local/workspace/index';
@@ -65,6 +67,42 @@ describe('Azure adapters against the local workspace', () => {
     expect(updated.tags.owner).toBeUndefined();
     expect((await aml.getModelVersion('churn', '1'))?.tags.stage).toBe('production');
     expect(await aml.getModelVersion('churn', '42')).toBeUndefined();
+  });
+
+  it('reads who registered a version from its systemData, whatever its tags say', async () => {
+    const dana = new AzureMachineLearningWorkspaces(
+      new StaticTokenCredential(ws.tokenFor('dana@contoso.com')),
+      ws.subscriptionId,
+      { endpoint: ws.armEndpoint, tlsOptions: { ca: ws.caCert } },
+    );
+    await dana.modelVersions.createOrUpdate(ws.resourceGroup, ws.workspaceName, 'churn', '2', {
+      properties: {
+        modelUri: 'azureml://jobs/train-a/outputs/model',
+        modelType: 'mlflow_model',
+        tags: { registered_by: 'bo@contoso.com' },
+      },
+    });
+    const byDana = { createdBy: 'dana@contoso.com', createdByType: 'User' };
+    expect(await aml.getModelVersion('churn', '2')).toMatchObject(byDana);
+    expect((await aml.listModelVersions('churn')).find((v) => v.version === '2')).toMatchObject(byDana);
+    // What the app registers is its managed identity's, and stays so when a user tags it later.
+    const byApp = { createdBy: ws.appIdentity.name, createdByType: 'ManagedIdentity' };
+    expect(
+      await aml.registerModelVersion({
+        name: 'churn',
+        version: '3',
+        modelUri: 'azureml://jobs/train-a/outputs/model',
+        modelType: 'mlflow_model',
+      }),
+    ).toMatchObject(byApp);
+    await new AzureMlWorkspace(new StaticTokenCredential(ws.tokenFor('dana@contoso.com')), {
+      subscriptionId: ws.subscriptionId,
+      resourceGroup: ws.resourceGroup,
+      workspaceName: ws.workspaceName,
+      armEndpoint: ws.armEndpoint,
+      caCert: ws.caCert,
+    }).updateModelTags('churn', '3', { note: 'checked' }, []);
+    expect(await aml.getModelVersion('churn', '3')).toMatchObject({ ...byApp, tags: { note: 'checked' } });
   });
 
   it('creates an endpoint and a deployment without waiting, and polls their operations', async () => {
