@@ -12,6 +12,7 @@ import type {
   RetrainingStatus,
   RetrainingTriggerInfo,
 } from '../orchestrations/contract';
+import type { Registrant } from '../lib/domain/people';
 import type { CliIo } from './io';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
@@ -56,6 +57,8 @@ export interface PromotionSummary {
   attempt?: number;
   /** The attempt this one tries again. */
   retryOf?: string;
+  /** Who registered the version, as the registry recorded it. */
+  registrant?: Registrant;
   runtimeStatus: string;
   createdTime: string;
   lastUpdatedTime: string;
@@ -73,7 +76,6 @@ export interface PromotionDetails extends PromotionSummary {
 export interface StartPromotionRequest {
   modelName: string;
   modelVersion: string;
-  registeredBy?: string;
 }
 
 export interface StartedPromotion {

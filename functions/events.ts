@@ -27,7 +27,6 @@ df.app.client.eventGrid('onModelRegistered', {
     const outcome = await startPromotion(client, policies, deps.workspace, {
       modelName: command.modelName,
       modelVersion: command.modelVersion,
-      registeredBy: command.tags['registered_by'] ?? command.properties['registered_by'],
       source: 'event',
       registeredAt: command.eventTime,
     });

@@ -28,6 +28,7 @@ function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
     id: status.instanceId,
     attempt: input?.attempt ?? 1,
     ...(input?.retryOf ? { retryOf: input.retryOf } : {}),
+    ...(input?.registrant ? { registrant: input.registrant } : {}),
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
@@ -50,11 +51,15 @@ df.app.client.http('startPromotionHttp', {
     if (invalidName) return problem(400, `modelName: ${invalidName}.`);
     const version = parseModelVersion(body.modelVersion);
     if (!version.ok) return problem(400, version.message);
+    if (body.registeredBy !== undefined)
+      return problem(
+        400,
+        "registeredBy: who registered a model is read from the registry (the version's systemData.createdBy), not given.",
+      );
     const { policies, deps } = getApp();
     const outcome = await startPromotion(client, policies, deps.workspace, {
       modelName,
       modelVersion: version.version,
-      registeredBy: text(body.registeredBy),
       source: 'manual',
     });
     if (outcome.kind === 'not-found') return problem(404, outcome.message);

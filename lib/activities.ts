@@ -33,6 +33,7 @@ import {
   EVALUATION_DATA_VERSION_PROPERTY,
   type Label,
 } from './domain/evaluation';
+import { registrantOf } from './domain/people';
 import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
 import {
@@ -548,6 +549,8 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     },
 
     async requestApproval(input) {
+      // Approvers see who registered the version, as the registry recorded it.
+      const { registrant } = registrantOf(await workspace.getModelVersion(input.modelName, input.modelVersion));
       const claims = {
         promotionId: input.promotionId,
         modelName: input.modelName,
@@ -568,6 +571,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
         promotionId: input.promotionId,
         modelName: input.modelName,
         modelVersion: input.modelVersion,
+        ...(registrant ? { registrant } : {}),
         evidenceSummary: input.evidenceSummary,
         links,
         expiresAt: input.expiresAt,
@@ -1155,7 +1159,6 @@ export function createTrainingActivities(
         'training.job': input.jobName,
         'retrain.trigger': input.trigger.source,
         'retrain.reason': clip(input.trigger.reason),
-        registered_by: 'champion-retraining',
         ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}),
         ...(deps.gitRepository ? { 'git.repository': deps.gitRepository } : {}),
       };

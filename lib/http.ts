@@ -21,7 +21,6 @@ const IDENTITY_LENGTH = 256;
  */
 export const FIELD_LIMITS: Readonly<Record<string, number>> = {
   approver: IDENTITY_LENGTH,
-  registeredBy: IDENTITY_LENGTH,
   requestedBy: IDENTITY_LENGTH,
   comment: MAX_COMMENT_LENGTH,
   reason: MAX_COMMENT_LENGTH,

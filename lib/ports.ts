@@ -3,6 +3,7 @@
  * `createActivities(deps)`. Azure adapters implement them with the official SDKs; unit tests hand in fakes.
  */
 import type { CodeFile } from './domain/code-snapshot';
+import type { Registrant } from './domain/people';
 
 export interface ModelVersion {
   name: string;
@@ -281,6 +282,8 @@ export interface ApprovalRequest {
   promotionId: string;
   modelName: string;
   modelVersion: string;
+  /** Who registered the version, as the registry recorded it (absent when it did not). */
+  registrant?: Registrant;
   evidenceSummary: string;
   links: ApproverLinks[];
   expiresAt: string;

@@ -11,8 +11,9 @@ import { EVENTS } from '../orchestrations/contract';
 import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, sealDecision, verifyApprovalToken } from './approval';
 import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type AttemptState } from './domain/attempts';
 import type { CallerResult } from './identity';
+import { registrantOf } from './domain/people';
 import { policyFor, type PolicySet } from './domain/policy';
-import type { MlWorkspace } from './ports';
+import type { MlWorkspace, ModelVersion } from './ports';
 
 export type StartOutcome =
   | { kind: 'started'; id: string; attempt: number }
@@ -61,18 +62,16 @@ export function attemptState(status: df.DurableOrchestrationStatus): AttemptStat
 /** The registry lookup a start by hand needs: Azure ML, through the workspace port. */
 export type Registry = Pick<MlWorkspace, 'getModelVersion'>;
 
-async function unregistered(registry: Registry, modelName: string, modelVersion: string) {
-  if (await registry.getModelVersion(modelName, modelVersion)) return undefined;
-  return {
-    kind: 'not-found' as const,
-    message: `modelVersion: ${modelName} has no version "${modelVersion}" in the registry; nothing was started.`,
-  };
-}
+const unregistered = (modelName: string, modelVersion: string) => ({
+  kind: 'not-found' as const,
+  message: `modelVersion: ${modelName} has no version "${modelVersion}" in the registry; nothing was started.`,
+});
 
 /**
  * Starts a version's promotion, once. A registration event starts the first attempt, or a new one when the only
  * earlier attempt failed before the version was registered; a start by hand needs the version in the registry and
- * starts only the first attempt (a failed one is tried again with `retryPromotion`).
+ * starts only the first attempt (a failed one is tried again with `retryPromotion`). Who registered the version is
+ * read from the registry (`systemData`, set by Azure from the registrant's token), never from the event or request.
  */
 export async function startPromotion(
   client: df.DurableClient,
@@ -81,7 +80,6 @@ export async function startPromotion(
   request: {
     modelName: string;
     modelVersion: string;
-    registeredBy?: string;
     source: 'event' | 'manual';
     /** When the version was registered (the event's time): an attempt created before it was about nothing. */
     registeredAt?: string;
@@ -90,9 +88,10 @@ export async function startPromotion(
   const { registeredAt, ...start } = request;
   const policy = policyFor(policies, start.modelName);
   if (!policy) return { kind: 'not-found', message: `No promotion policy covers model "${start.modelName}".` };
+  let version: ModelVersion | undefined;
   if (start.source === 'manual') {
-    const missing = await unregistered(registry, start.modelName, start.modelVersion);
-    if (missing) return missing;
+    version = await registry.getModelVersion(start.modelName, start.modelVersion);
+    if (!version) return unregistered(start.modelName, start.modelVersion);
   }
   const attempts = await attemptsOf(client, start.modelName, start.modelVersion);
   const latest = attempts.at(-1);
@@ -102,7 +101,14 @@ export async function startPromotion(
     if (!again) return exists(state);
   }
   const attempt = (latest?.attempt ?? 0) + 1;
-  return startAttempt(client, { ...start, policy, attempt, ...(latest ? { retryOf: latest.status.instanceId } : {}) });
+  version ??= await registry.getModelVersion(start.modelName, start.modelVersion);
+  return startAttempt(client, {
+    ...start,
+    ...registrantOf(version),
+    policy,
+    attempt,
+    ...(latest ? { retryOf: latest.status.instanceId } : {}),
+  });
 }
 
 export type RetryOutcome =
@@ -130,13 +136,15 @@ export async function retryPromotion(
   const policy = policyFor(policies, previous.modelName);
   if (!policy)
     return { kind: 'refused', status: 404, message: `No promotion policy covers model "${previous.modelName}".` };
-  const missing = await unregistered(registry, previous.modelName, previous.modelVersion);
-  if (missing) return { kind: 'refused', status: 404, message: missing.message };
+  const version = await registry.getModelVersion(previous.modelName, previous.modelVersion);
+  if (!version)
+    return { kind: 'refused', status: 404, message: unregistered(previous.modelName, previous.modelVersion).message };
   const retryOf = latest?.status.instanceId ?? id;
   const outcome = await startAttempt(client, {
     modelName: previous.modelName,
     modelVersion: previous.modelVersion,
-    ...(previous.registeredBy !== undefined ? { registeredBy: previous.registeredBy } : {}),
+    // Read again rather than copied: an attempt started before the registry was read carries a tag's say-so.
+    ...registrantOf(version),
     policy,
     source: 'retry',
     attempt: (latest?.attempt ?? 1) + 1,

@@ -157,6 +157,8 @@ export async function startEmbedded(options: {
   const workspace = await startWorkspace({
     dataDir: path.join(options.dataDir, 'workspace'),
     port: options.workspacePort,
+    // The person at the keyboard registers as the same local user the app decides as.
+    ...(process.env.CHAMPION_LOCAL_USER ? { user: process.env.CHAMPION_LOCAL_USER } : {}),
     provisioningMs: options.provisioningMs ?? 1500,
     deleteMs: options.deleteMs,
     eventSubscribers: [

@@ -5,6 +5,7 @@
  */
 import type { Evidence } from '../lib/domain/evaluation';
 import type { CodeConfiguration, EvaluationSettings, Policy, TestSpec } from '../lib/domain/policy';
+import type { Registrant } from '../lib/domain/people';
 import type { Slot } from '../lib/domain/rollout-plan';
 
 export interface EndpointView {
@@ -190,8 +191,13 @@ export interface PromotionInput {
   modelName: string;
   modelVersion: string;
   policy: Policy;
-  /** Who registered the model (they may not approve it). */
+  /**
+   * The person who registered the version (they may not approve it): the registry's `systemData.createdBy` when
+   * `createdByType` is a person's. Attempts started before that was read carry what a tag said.
+   */
   registeredBy?: string;
+  /** Who registered the version, person or not, as the registry recorded it; shown to approvers. */
+  registrant?: Registrant;
   source: 'event' | 'manual' | 'retry';
   /** 1 for the first promotion of the version, then 2, 3… for each retry (absent in attempts started before retries). */
   attempt?: number;

@@ -26,22 +26,15 @@ export const promote: CommandSpec = {
       check: versionProblem,
     },
   ],
-  options: [
-    { name: 'as', value: 'NAME', description: 'who registered the model (they may not approve it)' },
-    { name: 'wait', short: 'w', description: 'then follow the promotion until it ends (see the exit codes)' },
-  ],
+  options: [{ name: 'wait', short: 'w', description: 'then follow the promotion until it ends (see the exit codes)' }],
   exitCodes: PROMOTION_EXIT_CODE_HELP,
   exitCodesWhen: 'with --wait',
-  examples: ['champion promote demand 3 --as bob@contoso.com', 'champion promote demand 3 --wait'],
-  async run({ io, client, json, args, options, flags }) {
+  examples: ['champion promote demand 3', 'champion promote demand 3 --wait'],
+  async run({ io, client, json, args, flags }) {
     if (flags.wait && json) {
       throw new UsageError('--wait prints lines as they come; it cannot be combined with --json', commandHelp(promote));
     }
-    const request = {
-      modelName: args.MODEL ?? '',
-      modelVersion: args.VERSION ?? '',
-      ...(options.as !== undefined ? { registeredBy: options.as } : {}),
-    };
+    const request = { modelName: args.MODEL ?? '', modelVersion: args.VERSION ?? '' };
     if (flags.wait) {
       let id: string;
       try {

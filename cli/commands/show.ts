@@ -1,4 +1,5 @@
 import { commandHelp, UsageError, type CommandSpec } from '../args';
+import type { Registrant } from '../../lib/domain/people';
 import { fields, formatTime, indent, orNone, table } from '../format';
 import { printJson, println } from '../io';
 import { followPromotion, PROMOTION_EXIT_CODE_HELP } from './follow';
@@ -36,6 +37,7 @@ export const show: CommandSpec = {
         ['Model', modelOf(p)],
         ['State', `${stateOf(p)} (${p.runtimeStatus})`],
         ['Attempt', `${p.attempt ?? 1}${p.retryOf ? ` (tries ${p.retryOf} again)` : ''}`],
+        ...(p.registrant ? [registeredBy(p.registrant)] : []),
         ['Created', formatTime(p.createdTime)],
         ['Updated', formatTime(p.lastUpdatedTime)],
       ]),
@@ -115,3 +117,8 @@ export const show: CommandSpec = {
     return 0;
   },
 };
+
+/** Who registered the version, as the registry recorded it: a person's name, or an application's id and its kind. */
+function registeredBy(registrant: Registrant): [string, string] {
+  return ['Registered by', registrant.type ? `${registrant.name} (${registrant.type})` : registrant.name];
+}

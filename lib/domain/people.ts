@@ -35,6 +35,36 @@ export function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Who registered a model version, as the registry recorded it from their token (`systemData.createdBy` and
+ * `createdByType`): unlike a tag, not something the registrant writes.
+ */
+export interface Registrant {
+  name: string;
+  /** `User`, `Application`, `ManagedIdentity` or `Key`; absent when the registry did not say. */
+  type?: string;
+}
+
+// Azure records applications and managed identities (Champion's own retraining registers as its identity) by id:
+// only a person's registration makes their approval a self-approval.
+const NOT_A_PERSON: readonly string[] = ['Application', 'ManagedIdentity', 'Key'];
+
+/**
+ * The registrant of a version, and the name whose approval would be self-approval (when a person registered it).
+ * A version without `createdBy` (a registry that does not record it) has neither.
+ */
+export function registrantOf(version: { createdBy?: string; createdByType?: string } | undefined): {
+  registrant?: Registrant;
+  registeredBy?: string;
+} {
+  if (!version?.createdBy) return {};
+  const registrant: Registrant = {
+    name: version.createdBy,
+    ...(version.createdByType ? { type: version.createdByType } : {}),
+  };
+  return NOT_A_PERSON.includes(registrant.type ?? '') ? { registrant } : { registrant, registeredBy: registrant.name };
+}
+
 /** The name trimmed, or the message naming `field`. */
 export function checkedName(field: string, name: string): { ok: true; name: string } | { ok: false; message: string } {
   const problem = nameProblem(name);

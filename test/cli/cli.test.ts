@@ -402,12 +402,12 @@ describe('approve and reject', () => {
 
 describe('promote', () => {
   it('starts a promotion and prints its id and status URL', async () => {
-    const run = await cli('promote', 'demand', '4', '--as', 'bob');
+    const run = await cli('promote', 'demand', '4');
     expect(run.code).toBe(0);
     expect(requests[0]).toEqual({
       method: 'POST',
       url: '/api/promotions',
-      body: { modelName: 'demand', modelVersion: '4', registeredBy: 'bob' },
+      body: { modelName: 'demand', modelVersion: '4' },
     });
     expect(run.stdout).toContain('Started promote:demand:4');
     expect(run.stdout).toContain(`Status: ${url}/api/promotions/promote%3Ademand%3A4`);

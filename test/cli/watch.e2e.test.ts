@@ -36,7 +36,7 @@ describe('following on the embedded default', { timeout: 180_000 }, () => {
   afterAll(async () => app?.stop());
 
   it('show --watch prints the phases in order while it waits for approval, then the outcome, exit 0', async () => {
-    await lab.trainAndRegister({ name: 'demand', version: '1', seed: 11, quality: 0.6, registeredBy: 'dana' });
+    await lab.trainAndRegister({ name: 'demand', version: '1', seed: 11, quality: 0.6, as: 'dana' });
     await eventually(
       async () => ((await fetch(`${api}/api/promotions/promote%3Ademand%3A1`)).ok ? true : undefined),
       'the promotion of demand:1 to start',
@@ -68,7 +68,7 @@ describe('following on the embedded default', { timeout: 180_000 }, () => {
 
   it('promote --wait starts a promotion and follows it; a rejection ends it with exit 4', async () => {
     // Registering starts the promotion too: --wait follows whichever start came first.
-    await lab.trainAndRegister({ name: 'demand', version: '2', seed: 12, quality: 1, registeredBy: 'dana' });
+    await lab.trainAndRegister({ name: 'demand', version: '2', seed: 12, quality: 1, as: 'dana' });
     const wait = startCli(api, 'promote', 'demand', '2', '--wait');
     await waitingForApproval(wait, 'promote:demand:2');
     expect((await decide('promote:demand:2', 'reject')).status).toBe(202);

@@ -1,7 +1,8 @@
 /**
  * Approvers are who they say they are, and approval tokens never leak — on the embedded default, through its
  * public surfaces only: the decision routes, the Durable HTTP API, the CLI, and the app's own log. The policy
- * lists two approvers; the app's local user (CHAMPION_LOCAL_USER) is not one of them.
+ * lists two approvers; the app's local user (CHAMPION_LOCAL_USER) is not one of them. dana registers the model
+ * signed in as herself, with a tag claiming bo did: the registrant is who the workspace recorded, not the tag.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -85,7 +86,13 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
       env: { CHAMPION_LOCAL_USER: 'carol@contoso.com' },
     });
     api = app.url;
-    await app.lab.trainAndRegister({ name: 'demand', version: '1', seed: 1, as: REGISTRANT });
+    await app.lab.trainAndRegister({
+      name: 'demand',
+      version: '1',
+      seed: 1,
+      as: REGISTRANT,
+      tags: { registered_by: BO },
+    });
     await eventually(
       async () => ((await promotion()).status?.phase === 'awaiting-approval' ? true : undefined),
       `${ID} to wait for approval`,
@@ -103,6 +110,21 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
     expect(app.inbox.message(ID)).toBeUndefined();
     // The token rides in the fragment, which no request carries.
     expect(new URL(ana.approveUrl).search).toBe('');
+  });
+
+  it('shows approvers who registered the model, as the workspace recorded it', async () => {
+    const registrant = { name: REGISTRANT, type: 'User' };
+    expect(ana.registrant).toEqual(registrant);
+    expect(((await promotion()) as { registrant?: unknown }).registrant).toEqual(registrant);
+    expect((await cli('show', ID)).out).toMatch(/Registered by\s+dana@contoso\.com \(User\)/);
+    // Nobody can say otherwise when starting one by hand.
+    const claimed = await fetch(`${api}/api/promotions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelName: 'demand', modelVersion: '1', registeredBy: BO }),
+    });
+    expect(claimed.status).toBe(400);
+    expect(((await claimed.json()) as { error: string }).error).toMatch(/^registeredBy: /);
   });
 
   it('refuses a forged identity: a principal header without App Service authentication, or the local user', async () => {
@@ -127,9 +149,11 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
       expect(res.status, approver).toBe(400);
       expect(((await res.json()) as { error: string }).error).toMatch(/^approver: /);
     }
-    const self = await decide({ decision: 'approve', approver: 'ＤＡＮＡ@contoso.com' });
-    expect(self.status).toBe(403);
-    expect(((await self.json()) as { error: string }).error).toContain('registered the model');
+    for (const approver of [REGISTRANT, 'Dana@Contoso.com', 'ＤＡＮＡ@contoso.com']) {
+      const self = await decide({ decision: 'approve', approver });
+      expect(self.status, approver).toBe(403);
+      expect(((await self.json()) as { error: string }).error).toContain('registered the model');
+    }
   });
 
   it('refuses a token in the query string, and serves the page that reads it from the fragment', async () => {
@@ -181,9 +205,10 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
 
   it('keeps every token out of every status, list, history, CLI output and log line, before and after', async () => {
     await expectNoToken();
-    const approved = await decideByLink(ana.approveUrl, { comment: 'error down' });
+    // bo, whom the tag named as the registrant, approves: the tag changes nothing.
+    const approved = await decideByLink(bo.approveUrl, { comment: 'error down' });
     expect(approved.status).toBe(202);
-    expect(await approved.json()).toEqual({ accepted: true, approver: ANA });
+    expect(await approved.json()).toEqual({ accepted: true, approver: BO });
     const done = await eventually(
       async () => {
         const p = await promotion();
@@ -195,7 +220,7 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
     // The record says who approved, through what, and that it was not authenticated by a platform.
     expect(done.result).toMatchObject({
       outcome: 'promoted',
-      decision: { approver: ANA, authenticated: false, identity: 'approval-link', via: 'link', comment: 'error down' },
+      decision: { approver: BO, authenticated: false, identity: 'approval-link', via: 'link', comment: 'error down' },
     });
     await expectNoToken();
   });

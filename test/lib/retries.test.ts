@@ -43,12 +43,16 @@ function fakeClient(now = () => new Date('2026-01-01T12:00:00Z')) {
   return { client, instances, finish };
 }
 
-const registry = (versions: string[]): Registry => ({
+/** Versions dana registered (as the registry records it from her token), each with a tag claiming bo did. */
+const registry = (versions: string[], by: Partial<ModelVersion> = DANA): Registry => ({
   getModelVersion: async (_name, version) =>
-    versions.includes(version) ? ({ version, tags: {} } as unknown as ModelVersion) : undefined,
+    versions.includes(version)
+      ? ({ version, tags: { registered_by: 'bo@contoso.com' }, ...by } as unknown as ModelVersion)
+      : undefined,
 });
+const DANA = { createdBy: 'dana@contoso.com', createdByType: 'User' };
 
-const byHand = { modelName: 'demand', modelVersion: '3', source: 'manual' as const, registeredBy: 'dana' };
+const byHand = { modelName: 'demand', modelVersion: '3', source: 'manual' as const };
 
 describe('starting a promotion', () => {
   it('by hand: a version the registry does not have is not found, and nothing is created', async () => {
@@ -113,6 +117,51 @@ describe('starting a promotion', () => {
   });
 });
 
+describe('who registered the version: what the registry recorded, never a tag', () => {
+  it.each(['manual', 'event'] as const)('%s: a person registered it, and may not approve it', async (source) => {
+    const { client, instances } = fakeClient();
+    await startPromotion(client, POLICIES, registry(['3']), { ...byHand, source });
+    expect(instances.get('promote:demand:3')?.input).toMatchObject({
+      registeredBy: 'dana@contoso.com',
+      registrant: { name: 'dana@contoso.com', type: 'User' },
+    });
+  });
+
+  it.each(['ManagedIdentity', 'Application'])(
+    "an app's identity (%s) registered it: recorded, and nobody's approval is self-approval",
+    async (type) => {
+      const { client, instances } = fakeClient();
+      const app = { createdBy: '6f1c0a52-8d4e-4b61-9a3e-0c2d5e7f9b11', createdByType: type };
+      await startPromotion(client, POLICIES, registry(['3'], app), byHand);
+      const input = instances.get('promote:demand:3')?.input;
+      expect(input?.registrant).toEqual({ name: app.createdBy, type });
+      expect(input?.registeredBy).toBeUndefined();
+    },
+  );
+
+  it('a registry that does not say: no registrant, whatever the tags claim', async () => {
+    const { client, instances } = fakeClient();
+    await startPromotion(client, POLICIES, registry(['3'], {}), byHand);
+    const input = instances.get('promote:demand:3')?.input;
+    expect(input?.registrant).toBeUndefined();
+    expect(input?.registeredBy).toBeUndefined();
+  });
+
+  it('a retry reads it again rather than copying what an earlier attempt was told', async () => {
+    const { client, instances, finish } = fakeClient();
+    await client.startNew('promoteModel', {
+      instanceId: 'promote:demand:3',
+      input: { ...byHand, policy: POLICIES.demand!, registeredBy: 'bo@contoso.com' } as PromotionInput,
+    });
+    finish('promote:demand:3', 'Completed', 'failed');
+    await retryPromotion(client, POLICIES, registry(['3']), 'promote:demand:3');
+    expect(instances.get('promote:demand:3:a2')?.input).toMatchObject({
+      registeredBy: 'dana@contoso.com',
+      registrant: { name: 'dana@contoso.com', type: 'User' },
+    });
+  });
+});
+
 describe('retrying a promotion', () => {
   async function failed(outcome: PromotionResult['outcome'] | undefined, runtimeStatus = 'Completed') {
     const fake = fakeClient();
@@ -137,7 +186,7 @@ describe('retrying a promotion', () => {
     });
     expect(instances.get('promote:demand:3')?.runtimeStatus).toBe(rs);
     expect(instances.get('promote:demand:3:a2')?.input).toMatchObject({
-      registeredBy: 'dana',
+      registeredBy: 'dana@contoso.com',
       source: 'retry',
       policy: { endpointName: 'fixed-ep' },
     });
