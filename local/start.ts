@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadPolicies } from '../lib/app';
 import { replaySchema } from './runtime/durable/replay';
 import { LocalFunctionsHost } from './runtime/host';
+import { whenPortInUse } from './runtime/port-in-use';
 import { startWorkspace, type LocalWorkspace } from './workspace/index';
 
 const usage = `Usage: npm start -- [options]
@@ -118,14 +119,6 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
-
-/** A server's start failure, where a port already taken names the option that changes it. */
-const whenPortInUse =
-  (port: number, option: string) =>
-  (err: unknown): never => {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    throw new Error(`Port ${port} is already in use: pass ${option} N to use another.`);
-  };
 
 export interface Embedded {
   host: LocalFunctionsHost;

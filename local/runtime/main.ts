@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { replaySchema } from './durable/replay';
 import { LocalFunctionsHost } from './host';
+import { whenPortInUse } from './port-in-use';
 
 const usage = `Usage: node dist/local/runtime/main.js [options]
 
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
     dataDir,
     port,
     ...(schema ? { durableSchema: replaySchema(schema, '--durable-schema') } : {}),
-  });
+  }).catch(whenPortInUse(port, '--port'));
   console.log(`Functions host listening on ${host.url} (data in ${dataDir})`);
   for (const fn of host.describe()) console.log(`  ${fn.name} [${fn.trigger}] ${fn.url ?? ''}`);
   const stop = () => void host.close().then(() => process.exit(0));

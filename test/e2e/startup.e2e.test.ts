@@ -94,4 +94,13 @@ describe('starting with something to fix', { timeout: 60_000 }, () => {
     expect(code).toBe(1);
     expect(output).toContain(`Port ${takenPort} is already in use: pass ${option} N to use another.`);
   });
+
+  it('the local Functions host names --port when its port is taken', async () => {
+    const app = path.join(repoRoot, 'test/fixtures/sample-app');
+    const args = ['--app-dir', app, '--data-dir', tempDir('host-port'), '--port', String(takenPort)];
+    const { code, output } = await run('dist/local/runtime/main.js', args);
+    expect(code).toBe(1);
+    expect(output).toContain(`Port ${takenPort} is already in use: pass --port N to use another.`);
+    expect(output).not.toMatch(/listening on/);
+  });
 });
