@@ -11,6 +11,8 @@ import type {
   RetrainingResult,
   RetrainingStatus,
   RetrainingTriggerInfo,
+  RollbackResult,
+  RollbackStatus,
 } from '../orchestrations/contract';
 import type { Registrant } from '../lib/domain/people';
 import type { CliIo } from './io';
@@ -183,6 +185,13 @@ export interface StartedRetraining {
   statusUrl: string;
 }
 
+export interface RollbackView {
+  id: string;
+  runtimeStatus: string;
+  status?: RollbackStatus | null;
+  result?: RollbackResult | null;
+}
+
 export interface ChampionApi {
   readonly baseUrl: string;
   listPromotions(filter?: { model?: string }): Promise<PromotionSummary[]>;
@@ -190,6 +199,9 @@ export interface ChampionApi {
   startPromotion(request: StartPromotionRequest): Promise<StartedPromotion>;
   /** A new attempt of a promotion that failed, timed out or was stopped (409 for one running or finished well). */
   retryPromotion(id: string): Promise<RetriedPromotion>;
+  /** Asks for the previous production version back (`by`: off Azure, who asks). */
+  rollback(model: string, request: { reason: string; by?: string }): Promise<{ id: string; statusUrl: string }>;
+  getRollback(id: string): Promise<RollbackView>;
   /**
    * Always sent with `via: 'cli'`. Resolves once the promotion took it (202), or with `pending` when it had not
    * handled it yet; a decision that lost to another one is refused (409).
@@ -289,6 +301,8 @@ export function api(
       decision.token
         ? request('POST', `/api/promotions/${enc(id)}/decision`, { ...decision, via: 'cli' })
         : request('POST', `/api/promotions/${enc(id)}/decisions`, { ...decision, via: 'cli' }),
+    rollback: (model, req) => request('POST', `/api/models/${enc(model)}/rollback`, req),
+    getRollback: (id) => request('GET', `/api/rollbacks/${enc(id)}`),
     getModel: (name) => request('GET', `/api/models/${enc(name)}`),
     getEndpoint: (name) => request('GET', `/api/endpoints/${enc(name)}`),
     health: () => request('GET', '/api/health'),

@@ -21,6 +21,8 @@ import {
   submitDecision,
 } from '../lib/promotions';
 import type { PromotionInput } from '../orchestrations/contract';
+import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
+import { startRollback } from '../lib/rollbacks';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   const input = status.input as PromotionInput | null | undefined;
@@ -227,6 +229,56 @@ async function decide(
   const { approver, pending } = outcome;
   return json(202, pending ? { accepted: true, approver, pending } : { accepted: true, approver });
 }
+
+/** A person puts the previous production version back (see orchestrations/rollback-model.ts); who and why recorded. */
+df.app.client.http('rollbackModelHttp', {
+  authLevel: 'function',
+  route: 'models/{name}/rollback',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const modelName = request.params.name ?? '';
+    const invalid = armNameProblem('asset', modelName);
+    if (invalid) return problem(400, `name: ${invalid}.`);
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
+    if (body.by !== undefined && typeof body.by !== 'string') return problem(400, 'by: must be a string.');
+    const claimed = body.by;
+    const { policies, identity } = getApp();
+    const started = await startRollback(
+      client,
+      policies,
+      {
+        modelName,
+        reason: text(body.reason),
+        identify: () => decisionCaller(identity, (name) => request.headers.get(name), claimed),
+      },
+      new Date(),
+    );
+    if (!started.ok) return problem(started.status, started.message);
+    const url = `${new URL(request.url).origin}/api/rollbacks/${encodeURIComponent(started.id)}`;
+    return json(202, { id: started.id, statusUrl: url });
+  },
+});
+
+df.app.client.http('getRollback', {
+  authLevel: 'function',
+  route: 'rollbacks/{id}',
+  methods: ['GET'],
+  handler: async (request, client) => {
+    const status = await instanceStatus(client, request.params.id ?? '');
+    if (!status || status.name !== ROLLBACK_MODEL_ORCHESTRATION)
+      return problem(404, `No rollback "${request.params.id}".`);
+    return json(200, {
+      id: status.instanceId,
+      runtimeStatus: status.runtimeStatus,
+      createdTime: status.createdTime,
+      lastUpdatedTime: status.lastUpdatedTime,
+      status: status.customStatus,
+      result: status.output,
+    });
+  },
+});
 
 app.http('getModel', {
   authLevel: 'function',

@@ -7,6 +7,7 @@ import { createActivities, type ActivityHandlers } from '../lib/activities';
 import { getApp } from '../lib/app';
 import type { ActivityName } from '../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../orchestrations/promote-model';
+import { ROLLBACK_MODEL_ORCHESTRATION, rollbackModel } from '../orchestrations/rollback-model';
 import {
   RETRAIN_GUARD_ENTITY,
   RETRAIN_MODEL_ORCHESTRATION,
@@ -17,6 +18,8 @@ import {
 } from '../orchestrations/retrain-model';
 
 df.app.orchestration('promoteModel', promoteModel);
+// A person's rollback to the previous production version, under the same lock as promotions.
+df.app.orchestration(ROLLBACK_MODEL_ORCHESTRATION, rollbackModel);
 
 // Continuous training: the per-trigger guard hop, the run, and the per-model guard entity.
 df.app.orchestration(RETRAIN_TRIGGER_ORCHESTRATION, retrainTrigger);

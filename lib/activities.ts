@@ -590,7 +590,10 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
 
     async readStage({ modelName, modelVersion }) {
       const version = await workspace.getModelVersion(modelName, modelVersion);
-      return { stage: version?.tags[STAGE_TAG] ?? null };
+      return {
+        stage: version?.tags[STAGE_TAG] ?? null,
+        ...(version?.createdAt ? { createdAt: version.createdAt } : {}),
+      };
     },
 
     async setTraffic({ endpointName, traffic, expect }): Promise<Started> {

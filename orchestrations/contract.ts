@@ -141,8 +141,11 @@ export interface Activities {
   };
   /** A newer version of the model that is staged or serving, if any: the promoted one is superseded by it. */
   findNewerWinner: { input: { modelName: string; modelVersion: string }; output: { newer?: NewerWinner } };
-  /** The version's `stage` tag (null when it has none). */
-  readStage: { input: { modelName: string; modelVersion: string }; output: { stage: string | null } };
+  /** The version's `stage` tag (null when it has none), and when it was registered (orders versions). */
+  readStage: {
+    input: { modelName: string; modelVersion: string };
+    output: { stage: string | null; createdAt?: string };
+  };
   /** Starts an endpoint update to `traffic`; with `expect`, only while the endpoint is as expected. */
   setTraffic: {
     input: { endpointName: string; traffic: Record<string, number>; expect?: TrafficExpectation };
@@ -363,4 +366,32 @@ export interface RetrainingStatus {
   modelName: string;
   jobName?: string;
   timeline: { at: string; phase: string; note: string }[];
+}
+
+/** A person asked to put the previous production version back (orchestrations/rollback-model.ts). */
+export interface RollbackInput {
+  modelName: string;
+  policy: Policy;
+  requestedBy: { name: string; authenticated: boolean; identity: IdentitySource };
+  reason: string;
+  at: string;
+}
+
+export interface RollbackResult {
+  outcome: 'rolled-back' | 'refused' | 'failed';
+  modelName: string;
+  reason: string;
+  requestedBy: RollbackInput['requestedBy'];
+  /** Why the person asked. */
+  requestReason: string;
+  /** What served before, and what serves after a rollback. */
+  from?: { slot: Slot; model: string };
+  to?: { slot: Slot; model: string };
+  timeline: TimelineEntry[];
+}
+
+export interface RollbackStatus {
+  phase: 'waiting-for-lock' | 'rolling-back' | 'done';
+  modelName: string;
+  timeline: TimelineEntry[];
 }

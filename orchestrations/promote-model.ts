@@ -58,7 +58,7 @@ const SEALED_DECISIONS = 5;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
-function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>): Step<T> {
+export function* withModelLock<T>(ctx: Context, modelName: string, body: () => Step<T>): Step<T> {
   const held = (yield lock(ctx, [new df.EntityId(MODEL_LOCK_ENTITY, modelName)])) as { release(): void };
   try {
     return yield* body();

@@ -6,6 +6,7 @@ import { models } from './models';
 import { promote } from './promote';
 import { promotions } from './promotions';
 import { retry } from './retry';
+import { rollback } from './rollback';
 import { show } from './show';
 
 /** Every command, in the order `champion --help` lists them. (`demo` is dispatched separately by main.) */
@@ -18,5 +19,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   reject,
   promote,
   retry,
+  rollback,
   health,
 ];

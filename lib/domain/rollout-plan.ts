@@ -285,3 +285,63 @@ export function classifyDeploymentFailure(
     reason: `unrecognised deployment failure${code ? ` '${code}'` : ''}: keep the champion and report`,
   };
 }
+
+/** A person's rollback: the version in the warm slot back to 100 %, in one traffic update. */
+export interface ManualRollback {
+  /** The slot serving now, and what it serves ("name:version"). */
+  serving: { slot: Slot; model: string };
+  /** The warm slot at 0 % that takes the traffic back, and what it holds. */
+  warm: { slot: Slot; model: string };
+  /** One step: the warm slot 100 %, the serving one 0 %; `rollback` restores the split as it is now. */
+  plan: RolloutPlan;
+}
+
+/**
+ * What a manual rollback of `modelName` would do on this endpoint, or why there is nothing to roll back to: it needs
+ * one slot serving everything and the other still deployed (warm), holding a version of the same model. Whether that
+ * version is the previous production one is for the stage tags to say (the caller reads them).
+ */
+export function planManualRollback(
+  modelName: string,
+  endpoint: {
+    traffic: Readonly<TrafficMap>;
+    deployments: Readonly<Record<string, { model?: string; provisioningState: string }>>;
+  },
+): { ok: true; rollback: ManualRollback } | { ok: false; problem: string } {
+  let plan: RolloutPlan;
+  try {
+    plan = planBlueGreenRollout({
+      traffic: endpoint.traffic,
+      deployments: Object.keys(endpoint.deployments),
+      steps: [100],
+    });
+  } catch (err) {
+    if (err instanceof RolloutPlanError) return { ok: false, problem: err.message };
+    throw err;
+  }
+  const servingSlot = plan.champion;
+  const servingModel = servingSlot === null ? undefined : endpoint.deployments[servingSlot]?.model;
+  if (servingSlot === null || !isSlot(servingSlot) || servingModel === undefined)
+    return { ok: false, problem: 'no blue/green slot serves this endpoint: there is nothing to roll back' };
+  const warm = endpoint.deployments[plan.challenger];
+  if (!warm?.model)
+    return {
+      ok: false,
+      problem: `${plan.challenger} is not deployed: no earlier version is kept warm to roll back to`,
+    };
+  if (!warm.model.startsWith(`${modelName}:`))
+    return { ok: false, problem: `${plan.challenger} holds ${warm.model}, not a version of ${modelName}` };
+  if (warm.provisioningState !== 'Succeeded')
+    return {
+      ok: false,
+      problem: `${plan.challenger} (${warm.model}) is ${warm.provisioningState}, not ready to serve`,
+    };
+  return {
+    ok: true,
+    rollback: {
+      serving: { slot: servingSlot, model: servingModel },
+      warm: { slot: plan.challenger, model: warm.model },
+      plan,
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  planManualRollback,
   CAPACITY_RETRY_SECONDS,
   PROVISIONING_DEADLINE_EXCEEDED,
   RolloutPlanError,
@@ -219,5 +220,61 @@ describe('classifyDeploymentFailure', () => {
     expect(result).toMatchObject(expected);
     expect(result.reason.length).toBeGreaterThan(10);
     if (!result.retryable) expect(result.retryAfterSeconds).toBeUndefined();
+  });
+});
+
+describe('planManualRollback', () => {
+  const ok = { provisioningState: 'Succeeded' };
+  it('sends everything back to the warm slot in one step, checked against the split as it is', () => {
+    const planned = planManualRollback('demand', {
+      traffic: { blue: 0, green: 100 },
+      deployments: { blue: { ...ok, model: 'demand:1' }, green: { ...ok, model: 'demand:2' } },
+    });
+    expect(planned).toEqual({
+      ok: true,
+      rollback: {
+        serving: { slot: 'green', model: 'demand:2' },
+        warm: { slot: 'blue', model: 'demand:1' },
+        plan: expect.objectContaining({
+          challenger: 'blue',
+          steps: [{ green: 0, blue: 100 }],
+          rollback: { green: 100, blue: 0 },
+        }),
+      },
+    });
+  });
+
+  it.each([
+    ['nothing serves', { traffic: {}, deployments: {} }, /nothing to roll back/],
+    [
+      'the other slot is not deployed',
+      { traffic: { blue: 100 }, deployments: { blue: { ...ok, model: 'demand:1' } } },
+      /green is not deployed/,
+    ],
+    [
+      'the other slot holds another model',
+      {
+        traffic: { blue: 100 },
+        deployments: { blue: { ...ok, model: 'demand:1' }, green: { ...ok, model: 'churn:4' } },
+      },
+      /holds churn:4, not a version of demand/,
+    ],
+    [
+      'the warm slot is not ready',
+      {
+        traffic: { blue: 100 },
+        deployments: { blue: { ...ok, model: 'demand:1' }, green: { provisioningState: 'Failed', model: 'demand:0' } },
+      },
+      /is Failed, not ready/,
+    ],
+    [
+      'traffic is split mid-rollout',
+      { traffic: { blue: 50, green: 50 }, deployments: { blue: ok, green: ok } },
+      /carry traffic/,
+    ],
+  ])('refuses when %s', (_name, endpoint, problem) => {
+    const planned = planManualRollback('demand', endpoint);
+    expect(planned.ok).toBe(false);
+    expect(!planned.ok && planned.problem).toMatch(problem);
   });
 });
