@@ -172,6 +172,9 @@ var appSettings = {
   CHAMPION_PUBLIC_URL: 'https://${appName}.azurewebsites.net'
   SERVICEBUS_NAMESPACE: messaging.outputs.fullyQualifiedNamespace
   SERVICEBUS_TOPIC: messaging.outputs.topicName
+  // The host buffers a request body up to this size before the app sees it (default 100 MB: "App settings reference
+  // for Azure Functions"). The app's routes take 64 KB; Event Grid events are at most 1 MB, so deliveries still fit.
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '1048576'
 }
 
 // The Durable Task Scheduler replaces the Azure Storage provider through host.json overrides in app settings

@@ -439,7 +439,8 @@ const NOT_SET_ON_AZURE: Record<string, string> = {
 };
 
 /** Settings the template sets for the Functions host rather than for the code. */
-const HOST_SETTINGS = /^(AzureWebJobsStorage__\w+|APPLICATIONINSIGHTS_AUTHENTICATION_STRING)$/;
+const HOST_SETTINGS =
+  /^(AzureWebJobsStorage__\w+|APPLICATIONINSIGHTS_AUTHENTICATION_STRING|FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)$/;
 
 function appSettingsNode(root: Node): Node | undefined {
   return variables(root).get('appSettings');
@@ -463,6 +464,9 @@ function appSettingProblems(root: Node, read: readonly string[]): string[] {
   for (const k of ['FUNCTIONS_EXTENSION_VERSION', 'FUNCTIONS_WORKER_RUNTIME', 'WEBSITE_RUN_FROM_PACKAGE']) {
     if (settings.has(k)) problems.push(`${k} must not be set on Flex Consumption`);
   }
+  // The host reads the whole body before the app's own limit applies: keep what it buffers small.
+  if (!(Number(stringValue(settings.get('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'))) <= 1024 * 1024))
+    problems.push('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be set, at most 1 MB (the largest Event Grid event)');
   if (settings.has('AzureWebJobsStorage')) problems.push('AzureWebJobsStorage must be identity-based');
   if (stringValue(settings.get('AzureWebJobsStorage__credential')) !== 'managedidentity') {
     problems.push('AzureWebJobsStorage__credential must be managedidentity');
