@@ -233,6 +233,9 @@ export function trainingJobName(runId: string, guid: string): string {
   return `${runId.replace(/[^A-Za-z0-9_-]+/g, '-')}-${guid.replace(/-/g, '').slice(0, 8)}`;
 }
 
+/** A retraining notes a handful of steps: each within this many characters keeps its status well under 16 KB. */
+const STATUS_NOTE_LIMIT = 500;
+
 export function* retrainModel(ctx: Context): Step<RetrainingResult> {
   const input = ctx.df.getInput() as RetrainingInput;
   const { modelName, retraining, trigger } = input;
@@ -240,7 +243,9 @@ export function* retrainModel(ctx: Context): Step<RetrainingResult> {
   const status: RetrainingStatus = { phase: 'environment', modelName, timeline: [] };
   const mark = (phase: RetrainingStatus['phase'], note: string) => {
     status.phase = phase;
-    status.timeline.push({ at: now(ctx).toISOString(), phase, note });
+    // Durable keeps custom status small (16 KB): notes quoting Azure's messages are cut; the result keeps them whole.
+    const shown = note.length > STATUS_NOTE_LIMIT ? `${note.slice(0, STATUS_NOTE_LIMIT - 1)}…` : note;
+    status.timeline.push({ at: now(ctx).toISOString(), phase, note: shown });
     ctx.df.setCustomStatus(status);
   };
   const result: Omit<RetrainingResult, 'outcome' | 'reason'> = { modelName, runId, trigger };

@@ -10,6 +10,7 @@ import type {
   ActivityName,
   RetrainingInput,
   RetrainingResult,
+  RetrainingStatus,
   TrainingJobCheck,
 } from '../../orchestrations/contract';
 import { RETRAIN_MODEL_ORCHESTRATION, retrainModel } from '../../orchestrations/retrain-model';
@@ -211,6 +212,17 @@ describe('retrainModel', () => {
     expect(world.called('registerTrainedModel')).toEqual([]);
     expect(world.tagWrites).toBe(0);
     expect(result.modelVersion).toBeUndefined();
+  });
+
+  it("keeps its status within Durable's limit when Azure's error message is long; the result keeps it whole", async () => {
+    const world = new World();
+    const trace = 'Traceback: '.padEnd(40_000, 'x');
+    world.checks = [{ state: 'Failed', status: 'Failed', code: 'SystemError', message: trace, logExcerpt: [] }];
+    const result = await run(world);
+    expect(result.reason).toContain(trace);
+    const status = (await current!.engine.getStatus('retrain:demand:1'))!.customStatus as RetrainingStatus;
+    expect(status.timeline.at(-1)?.note).toMatch(/^job-failed: .*…$/);
+    expect(JSON.stringify(status).length * 2).toBeLessThanOrEqual(16 * 1024);
   });
 
   it('cancels a job still running at the deadline and registers nothing', async () => {
