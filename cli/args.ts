@@ -43,7 +43,7 @@ export interface CommandSpec {
   summary: string;
   /** A longer description for --help; defaults to the summary. */
   description?: string;
-  /** Exit codes besides 1 (the app failed) and 2 (bad usage), listed in --help: [code, meaning]. */
+  /** Exit codes listed in --help, [code, meaning], besides 1 (the app failed) and 2 (bad usage) unless given. */
   exitCodes?: [string, string][];
   /** When those exit codes apply ("with --watch"); always, when absent. */
   exitCodesWhen?: string;
@@ -68,6 +68,12 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'url', value: 'URL', description: `the Champion app (default: $CHAMPION_URL or ${DEFAULT_URL})` },
   { name: 'json', description: 'print the raw JSON response, nothing else' },
   { name: 'help', short: 'h', description: 'show this help' },
+];
+
+/** What every command may exit with; a command may say more about a code. */
+const COMMON_EXIT_CODES: [string, string][] = [
+  ['1', 'the app answered an error (an unknown id: 404), or could not be reached'],
+  ['2', 'bad usage'],
 ];
 
 const optionLabel = (o: OptionSpec) => `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.value ? ` ${o.value}` : ''}`;
@@ -100,11 +106,9 @@ export function commandHelp(spec: CommandSpec): string {
       '',
       `Exit codes${spec.exitCodesWhen ? ` (${spec.exitCodesWhen})` : ''}:`,
       ...describeList(
-        [
-          ...spec.exitCodes,
-          ['1', 'the app answered an error (an unknown id: 404), or could not be reached'] as [string, string],
-          ['2', 'bad usage'] as [string, string],
-        ].sort(([a], [b]) => Number(a) - Number(b)),
+        [...spec.exitCodes, ...COMMON_EXIT_CODES.filter(([code]) => !spec.exitCodes?.some(([c]) => c === code))].sort(
+          ([a], [b]) => Number(a) - Number(b),
+        ),
       ),
     );
   }

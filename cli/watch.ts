@@ -3,6 +3,7 @@
  * API answered (a `Snapshot`); `follow` is the one polling loop, which only reads: stopping it (Ctrl-C) leaves the
  * promotion or run as it is.
  */
+import { setTimeout as wait } from 'node:timers/promises';
 import type { PromotionOutcome, RetrainingOutcome, TimelineEntry } from '../orchestrations/contract';
 import type { PromotionSummary, RetrainingRunView } from './api';
 import { ApiError, UnreachableError } from './api';
@@ -18,7 +19,7 @@ export interface Snapshot {
   /** While running: what it waits for now ("the deployment to provision"). */
   waitingFor?: string;
   /** Once it ended: how to say so, and the exit code that tells scripts. */
-  ended?: { summary: string; exitCode: number; lastUpdatedTime: string };
+  ended?: { summary: string; exitCode: number; lastUpdatedTime: string; next?: string };
 }
 
 /** Exit codes of a promotion followed to its end; 1 and 2 stay "the app failed" and "bad usage". */
@@ -151,8 +152,6 @@ export function retrainingSnapshot(run: RetrainingRunView): Snapshot {
   const ended = hasEnded(run.runtimeStatus);
   const waitingFor = ended ? undefined : retrainingWaitingFor(run);
   const result = run.result ?? undefined;
-  const registered = result?.modelVersion ? ` (version ${result.modelVersion})` : '';
-  const promotion = result?.promotionId ? `; its promotion: champion show ${result.promotionId} --watch` : '';
   return {
     createdTime: run.createdTime,
     entries: run.status?.timeline ?? [],
@@ -161,9 +160,12 @@ export function retrainingSnapshot(run: RetrainingRunView): Snapshot {
     ...(ended
       ? {
           ended: {
-            summary: `${endedSummary(result?.outcome, result?.reason, run.runtimeStatus)}${registered}${promotion}`,
+            summary: endedSummary(result?.outcome, result?.reason, run.runtimeStatus),
             exitCode: result?.outcome ? RETRAINING_EXIT_CODES[result.outcome] : RUNTIME_FAILED_EXIT_CODE,
             lastUpdatedTime: run.lastUpdatedTime,
+            ...(result?.promotionId
+              ? { next: `Follow its promotion with: champion show ${result.promotionId} --watch` }
+              : {}),
           },
         }
       : {}),
@@ -194,9 +196,13 @@ const isTransient = (err: unknown): boolean =>
   err instanceof UnreachableError || (err instanceof ApiError && err.status >= 500);
 
 const defaultSleep = async (ms: number, signal: AbortSignal): Promise<void> => {
-  const { setTimeout: wait } = await import('node:timers/promises');
   await wait(ms, undefined, { signal }).catch(() => undefined);
 };
+
+/** Waits `ms` with the io's sleep (tests pass one that returns at once). */
+export function pause(io: CliIo, ms: number, signal = new AbortController().signal): Promise<void> {
+  return (io.sleep ?? defaultSleep)(ms, signal);
+}
 
 export interface FollowOptions {
   /** "promotion promote:demand:3", as the first and last lines name it. */
@@ -214,7 +220,6 @@ export interface FollowOptions {
 export async function follow(io: CliIo, options: FollowOptions): Promise<number> {
   const stop = new AbortController();
   const removeInterrupt = io.onInterrupt?.(() => stop.abort());
-  const sleep = io.sleep ?? defaultSleep;
   const terminal = io.isTTY === true;
   let statusShown = false;
   const clearStatus = () => {
@@ -260,10 +265,11 @@ export async function follow(io: CliIo, options: FollowOptions): Promise<number>
           printed = firstIndex + i + 1;
         });
         if (snapshot.ended) {
-          const { summary, exitCode, lastUpdatedTime } = snapshot.ended;
+          const { summary, exitCode, lastUpdatedTime, next } = snapshot.ended;
           print(
             `${capitalise(options.subject)} ${summary} (after ${elapsedBetween(snapshot.createdTime, lastUpdatedTime)}).`,
           );
+          if (next) print(next);
           return exitCode;
         }
         const changed = printed !== before || snapshot.waitingFor !== lastWaiting;
@@ -277,7 +283,7 @@ export async function follow(io: CliIo, options: FollowOptions): Promise<number>
         lastWaiting = snapshot.waitingFor;
         delay = poll === 0 ? FIRST_POLL_MS : nextPollDelay(delay, changed);
       }
-      await sleep(delay, stop.signal);
+      await pause(io, delay, stop.signal);
       if (stop.signal.aborted) break;
     }
     print(`Stopped watching ${options.subject}; ${options.carriesOn} carries on.`);

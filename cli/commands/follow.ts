@@ -1,5 +1,5 @@
 /** What `show --watch`, `promote --wait` and `retrain --wait` share: following a promotion or a run to its end. */
-import type { ChampionApi, RetrainingRunView } from '../api';
+import { ApiError, type ChampionApi, type RetrainingRunView, type RetrainingSignalView } from '../api';
 import type { CliIo } from '../io';
 import {
   follow,
@@ -35,10 +35,32 @@ export function followPromotion(io: CliIo, client: ChampionApi, id: string): Pro
   });
 }
 
-export function followRetraining(io: CliIo, client: ChampionApi, runId: string): Promise<number> {
+/** Polls during which a run the guard just started may not be there yet (404). */
+const RUN_START_POLLS = 20;
+
+/** `justStarted`: the guard named the run a moment ago, so its orchestration may not exist yet. */
+export function followRetraining(
+  io: CliIo,
+  client: ChampionApi,
+  runId: string,
+  options: { justStarted?: boolean } = {},
+): Promise<number> {
+  let missing = 0;
+  const askedAt = new Date().toISOString();
   return follow(io, {
     subject: `retraining ${runId}`,
     carriesOn: 'the run',
-    read: async () => retrainingSnapshot((await client.getRetraining(runId)) as RetrainingRunView),
+    read: async () => {
+      let view: RetrainingRunView | RetrainingSignalView;
+      try {
+        view = await client.getRetraining(runId);
+      } catch (err) {
+        const notYet = options.justStarted && err instanceof ApiError && err.status === 404;
+        if (!notYet || ++missing > RUN_START_POLLS) throw err;
+        return { createdTime: askedAt, entries: [], firstIndex: 0, waitingFor: 'the run to start' };
+      }
+      if (view.kind !== 'run') throw new ApiError(400, `${runId} is a retraining signal, not a run.`);
+      return retrainingSnapshot(view);
+    },
   });
 }

@@ -5,6 +5,8 @@ import { health } from './health';
 import { models } from './models';
 import { promote } from './promote';
 import { promotions } from './promotions';
+import { retrain } from './retrain';
+import { retrainings } from './retrainings';
 import { retry } from './retry';
 import { rollback } from './rollback';
 import { show } from './show';
@@ -20,5 +22,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   promote,
   retry,
   rollback,
+  retrainings,
+  retrain,
   health,
 ];

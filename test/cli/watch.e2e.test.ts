@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../local/lab';
-import { runCli, startCli } from '../support/cli';
+import { runCli, startCli, type CliRun } from '../support/cli';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually } from '../support/processes';
 
@@ -83,5 +83,27 @@ describe('following on the embedded default', { timeout: 180_000 }, () => {
     expect(code).toBe(1);
     expect(out).toBe('');
     expect(err).toContain('No promotion "promote:demand:99".');
+  });
+
+  let retrained: CliRun;
+
+  it('retrain --wait asks for a run and follows it to the registered version', async () => {
+    await lab.admin('POST', 'data/generate', { name: 'demand-train', version: '1', rows: 1000, seed: 21 });
+    retrained = await runCli(api, 'retrain', 'demand', '--reason', 'new labels arrived', '--wait');
+    expect(retrained.err).toBe('');
+    expect(retrained.code).toBe(0);
+    const out = retrained.out;
+    expect(out).toMatch(/^Started retraining retrain:demand:1 \(manual: /);
+    expect(phasesOf(out)).toEqual(['environment', 'data-checks', 'training', 'registering', 'done']);
+    expect(out).toMatch(/\nRetraining retrain:demand:1 registered: demand:3 registered from .* \(after [\d:]+\)\.\n/);
+    expect(out).toMatch(/\nFollow its promotion with: champion show promote:demand:3 --watch\n$/);
+  });
+
+  it('retrainings lists the run with its outcome and the signal that started it', async () => {
+    const { code, out } = await runCli(api, 'retrainings', '--model', 'demand');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^ID\s+STATE\s+TRIGGER\s+VERSION\s+UPDATED\n/);
+    expect(out).toMatch(/\nretrain:demand:1\s+registered\s+manual\s+3\s+\d{4}-/);
+    expect(out).toContain('1 signal: 1 started a run.');
   });
 });

@@ -1,6 +1,13 @@
 /** Following a promotion or a retraining run: the pure formatting, and the polling loop over scripted answers. */
 import { describe, expect, it } from 'vitest';
-import { ApiError, UnreachableError, type PromotionSummary, type RetrainingRunView } from '../../cli/api';
+import {
+  ApiError,
+  UnreachableError,
+  type PromotionSummary,
+  type RetrainingRunView,
+  type RetrainingSignalView,
+} from '../../cli/api';
+import { runState, signalsSummary } from '../../cli/commands/retrainings';
 import type { CliIo } from '../../cli/io';
 import { main } from '../../cli/main';
 import {
@@ -165,7 +172,8 @@ describe('snapshots', () => {
       },
     });
     expect(snapshot.ended).toMatchObject({
-      summary: 'registered: trained (version 4); its promotion: champion show promote:demand:4 --watch',
+      summary: 'registered: trained',
+      next: 'Follow its promotion with: champion show promote:demand:4 --watch',
       exitCode: 0,
     });
   });
@@ -317,5 +325,43 @@ describe('--help', () => {
     const codes = out.slice(out.indexOf('Exit codes (with --watch):')).split('\n').slice(1, 10);
     expect(codes.map((line) => line.trim().split(/\s+/)[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '130']);
     expect(out).toMatch(/\n {2}4 +ended rejected\n/);
+  });
+});
+
+describe('retrainings', () => {
+  const signal = (decision?: RetrainingSignalView['decision']): RetrainingSignalView => ({
+    kind: 'trigger',
+    id: 'retrain-signal:demand:manual:x',
+    runtimeStatus: 'Completed',
+    createdTime: CREATED,
+    ...(decision ? { decision } : {}),
+  });
+
+  it('counts the signals the guard acted on, skipped (by reason) and has not answered yet', () => {
+    const skip = (reason: 'single-flight' | 'cooldown') => signal({ action: 'skip', reason, detail: '' });
+    const triggers = [
+      signal({ action: 'start', reason: 'drift', detail: '' }),
+      skip('single-flight'),
+      skip('single-flight'),
+      skip('cooldown'),
+      signal(),
+    ];
+    expect(signalsSummary({ runs: [], triggers })).toBe(
+      '5 signals: 1 started a run, 3 skipped (single-flight 2, cooldown 1), 1 waiting for the guard.',
+    );
+    expect(signalsSummary({ runs: [], triggers: [] })).toBeUndefined();
+  });
+
+  it("shows a run's outcome once it ended, its phase while it runs", () => {
+    const run: RetrainingRunView = {
+      kind: 'run',
+      id: 'retrain:demand:1',
+      runtimeStatus: 'Running',
+      createdTime: CREATED,
+      lastUpdatedTime: CREATED,
+      status: { phase: 'training', modelName: 'demand', timeline: [] },
+    };
+    expect(runState(run)).toBe('training');
+    expect(runState({ ...run, runtimeStatus: 'Terminated' })).toBe('terminated');
   });
 });
