@@ -178,6 +178,7 @@ const PLAIN_MODEL = 'demand-plain';
 async function plainScript(activities: ActivityHandlers, policy: Policy, version: string): Promise<number> {
   const started = now();
   const endpointName = policy.endpointName;
+  await activities.findNewerWinner({ modelName: PLAIN_MODEL, modelVersion: version });
   const view = await activities.readEndpoint({ endpointName });
   const plan = planBlueGreenRollout({
     traffic: view.traffic,
@@ -193,6 +194,7 @@ async function plainScript(activities: ActivityHandlers, policy: Policy, version
     modelVersion: version,
     instanceType: policy.rollout.instanceType,
     instanceCount: policy.rollout.instanceCount,
+    requestSettings: policy.rollout.requestSettings,
     promotionId,
   });
   if (!deploy.ok) throw new Error(`plain script: deploy failed: ${deploy.message}`);
@@ -204,7 +206,12 @@ async function plainScript(activities: ActivityHandlers, policy: Policy, version
     if (check.state === 'Failed') throw new Error(`plain script: provisioning failed: ${check.message}`);
     wait = Math.max(1, check.retryAfterSeconds);
   }
-  const test = await activities.testDeployment({ endpointName, slot, testSpec: policy.rollout.testSpec });
+  const test = await activities.testDeployment({
+    endpointName,
+    slot,
+    testSpec: policy.rollout.testSpec,
+    evaluation: policy.evaluation,
+  });
   if (!test.ok) throw new Error(`plain script: smoke test failed: ${test.failures.join('; ')}`);
   const evidence = await activities.evaluateChallenger({
     policy,
