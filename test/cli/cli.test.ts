@@ -11,6 +11,7 @@ import {
   type Health,
   type ModelView,
   type PromotionSummary,
+  type RetrainingRunView,
 } from '../../cli/api';
 import { COMMANDS } from '../../cli/commands';
 import type { CliIo } from '../../cli/io';
@@ -177,8 +178,55 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return id === 'demand' ? send(res, 200, ENDPOINT) : send(res, 404, { error: `No endpoint "${id}".` });
   }
   if (resource === 'health') return send(res, 200, HEALTH);
+  if (resource === 'retrainings') return retrainings(req.method ?? '', id, body, res);
   send(res, 404, { error: 'no such route' });
 }
+
+/** The retraining routes: "soon" asks within the cooldown, model "busy" while a run is in flight. */
+function retrainings(method: string, id: string | undefined, body: unknown, res: ServerResponse): void {
+  if (method === 'GET' && id === undefined) return send(res, 200, { runs: [], triggers: [] });
+  if (method === 'GET' && id === BUSY_RUN.id) return send(res, 200, BUSY_RUN);
+  if (method === 'GET') return send(res, 404, { error: `No retraining "${id}".` });
+  const { modelName, reason } = body as { modelName: string; reason: string };
+  const signal = `retrain-signal:${modelName}:manual:1`;
+  if (reason === 'soon') {
+    const detail = 'cooldown: the last run of demand finished less than PT1H ago';
+    return send(res, 409, { id: signal, decision: { action: 'skip', reason: 'cooldown', detail }, error: detail });
+  }
+  if (modelName === 'busy') {
+    const detail = 'single-flight: retrain:busy:1 is running';
+    return send(res, 409, {
+      id: signal,
+      runId: BUSY_RUN.id,
+      decision: { action: 'skip', reason: 'single-flight', detail },
+      error: detail,
+    });
+  }
+  const decision = { action: 'start', reason: 'manual', detail: reason };
+  send(res, 202, { id: signal, decision, runId: `retrain:${modelName}:2`, statusUrl: `${url}/api/retrainings/x` });
+}
+
+const BUSY_RUN: RetrainingRunView = {
+  kind: 'run',
+  id: 'retrain:busy:1',
+  runtimeStatus: 'Completed',
+  createdTime: '2025-03-01T10:00:00.000Z',
+  lastUpdatedTime: '2025-03-01T10:04:00.000Z',
+  status: {
+    phase: 'done',
+    modelName: 'busy',
+    timeline: [{ at: '2025-03-01T10:04:00.000Z', phase: 'done', note: 'registered: busy:7' }],
+  },
+  result: {
+    outcome: 'registered',
+    modelName: 'busy',
+    runId: 'retrain:busy:1',
+    reason: 'busy:7 registered',
+    trigger: { source: 'drift-v2', reason: 'drift', triggerId: 't' },
+    modelVersion: '7',
+    promotionId: 'promote:busy:7',
+  },
+};
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -439,6 +487,47 @@ describe('promote', () => {
     expect(run.code).toBe(1);
     expect(requests[0]?.body).toEqual({ modelName: 'demand', modelVersion: '0' });
     expect(run.stderr).toContain('demand has no version "0" in the registry');
+  });
+});
+
+describe('retrain and retrainings', () => {
+  it('asks for a run with the reason and who asks, and names the run the guard started', async () => {
+    const run = await cli('retrain', 'demand', '--reason', 'new labels', '--as', 'ana');
+    expect(run.code).toBe(0);
+    expect(requests[0]).toEqual({
+      method: 'POST',
+      url: '/api/retrainings',
+      body: { modelName: 'demand', reason: 'new labels', requestedBy: 'ana' },
+    });
+    expect(run.stdout).toContain('Started retraining retrain:demand:2 (manual: new labels)');
+  });
+
+  it("a skip is exit 1 with the guard's reason", async () => {
+    const run = await cli('retrain', 'demand', '--reason', 'soon', '--wait');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('cooldown: the last run of demand finished less than PT1H ago');
+  });
+
+  it('--wait follows the run in flight when that is why the guard skipped, and ends with its outcome', async () => {
+    const run = await cli('retrain', 'busy', '--wait');
+    expect(requests[0]?.body).toEqual({ modelName: 'busy', reason: 'requested from the command line' });
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')).toEqual([
+      'single-flight: retrain:busy:1 is running; following retrain:busy:1.',
+      'Following retraining retrain:busy:1, started 2025-03-01 10:00:00Z. Ctrl-C stops watching; the run carries on.',
+      '[4:00] done               registered: busy:7',
+      'Retraining retrain:busy:1 registered: busy:7 registered (after 4:00).',
+      'Follow its promotion with: champion show promote:busy:7 --watch',
+      '',
+    ]);
+  });
+
+  it('retrainings says when there are none', async () => {
+    const run = await cli('retrainings', '--model', 'demand');
+    expect(run.code).toBe(0);
+    expect(requests[0]?.url).toBe('/api/retrainings?model=demand');
+    expect(run.stdout).toBe('No retraining runs for model demand.\n');
   });
 });
 
