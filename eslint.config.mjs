@@ -55,6 +55,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       '.data/**',
+      '.tools/**',
       'coverage/**',
       '.deploy/**',
       '.azure/**',

@@ -21,6 +21,7 @@ import { checkDeterminism, replayHistory, type OrchestratorHandler } from '../lo
 import { DurableStore } from '../local/runtime/durable/store';
 import { HistoryEventType, type HistoryEvent, type OrchestrationTrigger } from '../local/runtime/durable/types';
 import { fmt, int, log, median, ms, now, percentile, ratio, sortedCopy, type Row, type SuiteResult } from './report';
+import { pragma, transaction } from '../local/sqlite';
 
 export interface RuntimeOptions {
   /** Orchestrations per throughput round. */
@@ -230,13 +231,13 @@ function rawCommitRate(store: DurableStore, maxMs: number, maxCommits: number): 
   const insert = db.prepare('INSERT INTO bench_scratch (payload) VALUES (?)');
   // About the size of one HelloCities5 episode's events as the engine stores them.
   const payload = JSON.stringify(sequenceHistory(1, 'raw').slice(0, 4));
-  const commitOne = db.transaction((p: string) => insert.run(p));
-  for (let i = 0; i < 20; i++) commitOne.immediate(payload); // warm-up
+  const commitOne = (p: string) => transaction(db, () => insert.run(p), 'IMMEDIATE');
+  for (let i = 0; i < 20; i++) commitOne(payload); // warm-up
   let commits = 0;
   const start = now();
   let elapsed = 0;
   while (commits < maxCommits && (elapsed = now() - start) < maxMs) {
-    commitOne.immediate(payload);
+    commitOne(payload);
     commits++;
   }
   elapsed = now() - start;
@@ -255,7 +256,7 @@ export async function runRuntimeSuite(opts: RuntimeOptions = {}): Promise<SuiteR
   const registry = new Registry();
   // Production wiring (host.ts): default store options (WAL + synchronous=FULL) and host.json's activity limit.
   const store = new DurableStore(join(dir, 'durable.db'));
-  const sync = store.db.pragma('synchronous', { simple: true }) as number;
+  const sync = pragma<number>(store.db, 'synchronous')!;
   const maxActivities = hostMaxActivities();
   const engine = new DurableEngine({
     store,

@@ -3,7 +3,7 @@
  * schedule status (last and next occurrence) is kept in storage; a restart that finds `next` already passed runs
  * the function once with `isPastDue: true`.
  */
-import Database from 'better-sqlite3';
+import { one, openDatabase, type Database } from '../sqlite';
 import { parseNcrontab, type Schedule } from './ncrontab';
 
 export interface ScheduleStatus {
@@ -26,19 +26,20 @@ export interface TimerFunction {
 }
 
 export class ScheduleStatusStore {
-  #db: Database.Database;
+  #db: Database;
 
   constructor(file: string) {
-    this.#db = new Database(file);
-    this.#db.pragma('journal_mode = WAL');
+    this.#db = openDatabase(file, ['journal_mode = WAL']);
     this.#db.exec(
       'CREATE TABLE IF NOT EXISTS timer_status (name TEXT PRIMARY KEY, last TEXT NOT NULL, next TEXT NOT NULL, last_updated TEXT NOT NULL)',
     );
   }
 
   get(name: string): ScheduleStatus | undefined {
-    const row = this.#db.prepare('SELECT last, next, last_updated FROM timer_status WHERE name = ?').get(name) as
-      { last: string; next: string; last_updated: string } | undefined;
+    const row = one<{ last: string; next: string; last_updated: string }>(
+      this.#db.prepare('SELECT last, next, last_updated FROM timer_status WHERE name = ?'),
+      name,
+    );
     return row && { last: row.last, next: row.next, lastUpdated: row.last_updated };
   }
 

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { all, first, one, openDatabase, transaction, type Database } from '../sqlite';
 import type { Principal, PrincipalType } from './principals';
 
 export type ResourceKind =
@@ -143,16 +143,14 @@ CREATE TABLE IF NOT EXISTS authorship (key TEXT PRIMARY KEY, created_by TEXT NOT
 
 /** All durable state of the local workspace: one SQLite file in the data directory. */
 export class Store {
-  readonly db: Database.Database;
+  readonly db: Database;
   private seq: number;
   private readonly stmts;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openDatabase(file, ['journal_mode = WAL', 'synchronous = NORMAL']);
     this.db.exec(SCHEMA);
-    this.seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM resources').get() as { s: number }).s;
+    this.seq = first<number>(this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM resources')) ?? 0;
     this.stmts = {
       getRes: this.db.prepare('SELECT * FROM resources WHERE key = ?'),
       listRes: this.db.prepare('SELECT * FROM resources WHERE kind = ? AND parent IS ? ORDER BY seq'),
@@ -192,7 +190,7 @@ export class Store {
   }
 
   meta(key: string): string | undefined {
-    return (this.stmts.getMeta.get(key) as { value: string } | undefined)?.value;
+    return first<string>(this.stmts.getMeta, key);
   }
 
   setMeta(key: string, value: string): void {
@@ -200,16 +198,16 @@ export class Store {
   }
 
   get(key: string): ResourceRow | undefined {
-    const raw = this.stmts.getRes.get(key.toLowerCase()) as RawResource | undefined;
+    const raw = one<RawResource>(this.stmts.getRes, key.toLowerCase());
     return raw && toResource(raw);
   }
 
   list(kind: ResourceKind, parent: string | null): ResourceRow[] {
-    return (this.stmts.listRes.all(kind, parent?.toLowerCase() ?? null) as RawResource[]).map(toResource);
+    return all<RawResource>(this.stmts.listRes, kind, parent?.toLowerCase() ?? null).map(toResource);
   }
 
   listKind(kind: ResourceKind): ResourceRow[] {
-    return (this.stmts.listKind.all(kind) as RawResource[]).map(toResource);
+    return all<RawResource>(this.stmts.listKind, kind).map(toResource);
   }
 
   /**
@@ -254,15 +252,13 @@ export class Store {
 
   /** Who created and last wrote the resource; undefined for one no caller has written (or written before this). */
   authorship(key: string): Authorship | undefined {
-    const r = this.stmts.getAuthorship.get(key.toLowerCase()) as
-      | {
-          created_by: string;
-          created_by_type: PrincipalType;
-          modified_by: string;
-          modified_by_type: PrincipalType;
-          modified_at: number;
-        }
-      | undefined;
+    const r = one<{
+      created_by: string;
+      created_by_type: PrincipalType;
+      modified_by: string;
+      modified_by_type: PrincipalType;
+      modified_at: number;
+    }>(this.stmts.getAuthorship, key.toLowerCase());
     if (!r) return undefined;
     return {
       createdBy: { name: r.created_by, type: r.created_by_type },
@@ -272,20 +268,20 @@ export class Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return transaction(this.db, fn);
   }
 
   getOperation(id: string): OperationRow | undefined {
-    const raw = this.stmts.getOp.get(id) as RawOperation | undefined;
+    const raw = one<RawOperation>(this.stmts.getOp, id);
     return raw && toOperation(raw);
   }
 
   openOperations(): OperationRow[] {
-    return (this.stmts.openOps.all() as RawOperation[]).map(toOperation);
+    return all<RawOperation>(this.stmts.openOps).map(toOperation);
   }
 
   openOperationFor(resourceKey: string): OperationRow | undefined {
-    const raw = this.stmts.openOpFor.get(resourceKey.toLowerCase()) as RawOperation | undefined;
+    const raw = one<RawOperation>(this.stmts.openOpFor, resourceKey.toLowerCase());
     return raw && toOperation(raw);
   }
 
@@ -308,13 +304,16 @@ export class Store {
   }
 
   requests(filter: { since?: number; method?: string; limit?: number } = {}): ArmRequestRow[] {
-    const rows = this.db
-      .prepare(
+    return all<ArmRequestRow>(
+      this.db.prepare(
         `SELECT seq, at, method, path, api_version AS apiVersion, status, client_request_id AS clientRequestId
          FROM arm_requests WHERE seq > ? AND (? IS NULL OR method = ?) ORDER BY seq LIMIT ?`,
-      )
-      .all(filter.since ?? 0, filter.method ?? null, filter.method ?? null, filter.limit ?? 100_000);
-    return rows as ArmRequestRow[];
+      ),
+      filter.since ?? 0,
+      filter.method ?? null,
+      filter.method ?? null,
+      filter.limit ?? 100_000,
+    );
   }
 
   clearRequests(): void {
@@ -324,10 +323,9 @@ export class Store {
   // ---- events -------------------------------------------------------------------------------------------------
 
   subscribers(): { url: string; eventTypes?: string[] }[] {
-    const rows = this.db.prepare('SELECT url, event_types FROM subscribers ORDER BY url').all() as {
-      url: string;
-      event_types: string | null;
-    }[];
+    const rows = all<{ url: string; event_types: string | null }>(
+      this.db.prepare('SELECT url, event_types FROM subscribers ORDER BY url'),
+    );
     return rows.map((r) => ({ url: r.url, ...(r.event_types ? { eventTypes: JSON.parse(r.event_types) } : {}) }));
   }
 
@@ -359,40 +357,47 @@ export class Store {
   }
 
   events(filter: { type?: string; since?: number } = {}): { event: Record<string, unknown>; publishedAt: number }[] {
-    const rows = this.db
-      .prepare(
+    const rows = all<{ event: string; published_at: number }>(
+      this.db.prepare(
         `SELECT event, published_at FROM events WHERE (? IS NULL OR event_type = ?) AND published_at >= ?
          ORDER BY rowid`,
-      )
-      .all(filter.type ?? null, filter.type ?? null, filter.since ?? 0) as { event: string; published_at: number }[];
+      ),
+      filter.type ?? null,
+      filter.type ?? null,
+      filter.since ?? 0,
+    );
     return rows.map((r) => ({ event: JSON.parse(r.event), publishedAt: r.published_at }));
   }
 
   deliveries(filter: { status?: string } = {}): DeliveryRow[] {
-    const rows = this.db
-      .prepare(
+    const rows = all<RawDelivery>(
+      this.db.prepare(
         `SELECT d.*, e.event, e.event_type FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE (? IS NULL OR d.status = ?) ORDER BY d.id`,
-      )
-      .all(filter.status ?? null, filter.status ?? null) as RawDelivery[];
+      ),
+      filter.status ?? null,
+      filter.status ?? null,
+    );
     return rows.map(toDelivery);
   }
 
   dueDeliveries(now: number, limit: number): DeliveryRow[] {
-    const rows = this.db
-      .prepare(
+    const rows = all<RawDelivery>(
+      this.db.prepare(
         `SELECT d.*, e.event, e.event_type FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-      )
-      .all(now, limit) as RawDelivery[];
+      ),
+      now,
+      limit,
+    );
     return rows.map(toDelivery);
   }
 
   nextDeliveryAt(): number | undefined {
-    const row = this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'").get() as {
-      t: number | null;
-    };
-    return row.t ?? undefined;
+    return (
+      first<number | null>(this.db.prepare("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")) ??
+      undefined
+    );
   }
 
   updateDelivery(
@@ -416,11 +421,9 @@ export class Store {
   // ---- scoring stats and endpoint tokens ----------------------------------------------------------------------
 
   loadStats(): { endpoint: string; deployment: string; stats: Record<string, unknown> }[] {
-    const rows = this.db.prepare('SELECT * FROM scoring_stats').all() as {
-      endpoint: string;
-      deployment: string;
-      stats: string;
-    }[];
+    const rows = all<{ endpoint: string; deployment: string; stats: string }>(
+      this.db.prepare('SELECT * FROM scoring_stats'),
+    );
     return rows.map((r) => ({ endpoint: r.endpoint, deployment: r.deployment, stats: JSON.parse(r.stats) }));
   }
 
@@ -444,9 +447,10 @@ export class Store {
   }
 
   tokens(): { token: string; endpoint: string; expiresAt: number }[] {
-    return this.db
-      .prepare('SELECT token, endpoint, expires_at AS expiresAt FROM endpoint_tokens WHERE expires_at >= ?')
-      .all(Date.now()) as { token: string; endpoint: string; expiresAt: number }[];
+    return all<{ token: string; endpoint: string; expiresAt: number }>(
+      this.db.prepare('SELECT token, endpoint, expires_at AS expiresAt FROM endpoint_tokens WHERE expires_at >= ?'),
+      Date.now(),
+    );
   }
 }
 

@@ -16,7 +16,7 @@ import { Registry, tempDir } from './helpers';
 
 const ROOT = resolve(__dirname, '../..');
 const FIXTURES = join(__dirname, 'fixtures');
-// Under node_modules so the compiled files resolve better-sqlite3 and @azure/functions from the project.
+// Under node_modules so the compiled files resolve @azure/functions and durable-functions from the project.
 const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'durable-kill-test', String(process.pid));
 interface KillApp {
   orchestrations: Record<string, OrchestrationHandler>;
@@ -32,7 +32,7 @@ beforeAll(async () => {
     [
       join(ROOT, 'node_modules/typescript/bin/tsc'),
       '--outDir', BUILD_DIR,
-      '--rootDir', join(ROOT, 'local/runtime/durable'),
+      '--rootDir', join(ROOT, 'local'), // the engine and the SQLite helper it imports (local/sqlite.ts)
       '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'ES2022',
       '--strict', '--skipLibCheck', '--esModuleInterop', '--types', 'node',
       join(ROOT, 'local/runtime/durable/index.ts'),
@@ -57,9 +57,13 @@ afterEach(async () => {
 });
 
 function startChild(dbFile: string, mode: 'block' | 'busy', count: number): { child: ChildProcess; lines: string[] } {
-  const child = spawn(process.execPath, [join(FIXTURES, 'kill-child.mjs'), BUILD_DIR, dbFile, mode, String(count)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(FIXTURES, 'kill-child.mjs'), join(BUILD_DIR, 'runtime/durable'), dbFile, mode, String(count)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

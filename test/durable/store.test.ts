@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableStore } from '../../local/runtime/durable/store';
+import { first, pragma } from '../../local/sqlite';
 import { tempDir } from './helpers';
 
 const cleanups: (() => void)[] = [];
@@ -20,8 +21,8 @@ function open(): DurableStore {
 describe('DurableStore', () => {
   it('uses WAL with synchronous=FULL by default', () => {
     const store = open();
-    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(pragma(store.db, 'journal_mode')).toBe('wal');
+    expect(pragma(store.db, 'synchronous')).toBe(2);
   });
 
   it('groups commits submitted in the same turn into one transaction, isolating a failing one', async () => {
@@ -48,7 +49,7 @@ describe('DurableStore', () => {
       store.appendHistory('i', 'e', 2, JSON.stringify([{ EventType: 13 }]));
     });
     expect(store.readHistory('i').map((e) => e.EventType)).toEqual([12, 0, 13]);
-    expect(store.db.prepare('SELECT COUNT(*) FROM history').pluck().get()).toBe(2);
+    expect(first(store.db.prepare('SELECT COUNT(*) FROM history'))).toBe(2);
   });
 
   it('refuses writes once frozen (simulated crash) but keeps serving reads', async () => {

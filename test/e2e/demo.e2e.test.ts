@@ -13,6 +13,8 @@ describe('champion demo', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(out).toContain('Every step happened as described.');
     expect(out).not.toContain('✘');
+    // node:sqlite's one-time experimental warning is not the user's business (local/sqlite.ts drops it).
+    expect(out).not.toContain('ExperimentalWarning');
     expect(out).toMatch(/v1 is staged and waits for a person/);
     expect(out).toMatch(/v4: a newer winner \(promote:demand:5\) replaced this staged version/);
     expect(out).toMatch(/✔ every deployment on demand-ep serves an MLflow model/);

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { all, firsts, first, one, openDatabase, transaction, type Database } from '../../sqlite';
 
 /**
  * SQLite persistence for the embedded Durable Task engine.
@@ -172,7 +172,7 @@ interface PendingCommit {
 }
 
 export class DurableStore {
-  readonly db: Database.Database;
+  readonly db: Database;
   readonly file: string;
   private closed = false;
   private frozen = false;
@@ -185,14 +185,14 @@ export class DurableStore {
 
   constructor(file: string, opts: StoreOptions = {}) {
     this.file = file;
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = OFF');
+    this.db = openDatabase(file, [
+      'journal_mode = WAL',
+      `synchronous = ${opts.synchronous ?? 'FULL'}`,
+      'busy_timeout = 5000',
+      'foreign_keys = OFF',
+    ]);
     this.db.exec(SCHEMA);
-    const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as
-      string | undefined;
+    const version = first<string>(this.db.prepare('SELECT value FROM meta WHERE key = ?'), 'schema_version');
     if (version === undefined) {
       this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
     } else if (UPGRADABLE_VERSIONS.has(version)) {
@@ -206,7 +206,7 @@ export class DurableStore {
   private prepare() {
     const db = this.db;
     return {
-      getInstance: db.prepare<[string], InstanceRow>('SELECT * FROM instances WHERE instance_id = ?'),
+      getInstance: db.prepare('SELECT * FROM instances WHERE instance_id = ?'),
       upsertInstance: db.prepare(
         `INSERT INTO instances (instance_id, name, execution_id, runtime_status, input, output, custom_status,
            created_time, last_updated_time, parent_instance_id, parent_execution_id, parent_task_id, parent_retry,
@@ -225,14 +225,10 @@ export class DurableStore {
            history_count = ? WHERE instance_id = ?`,
       ),
       deleteInstance: db.prepare('DELETE FROM instances WHERE instance_id = ?'),
-      readHistory: db
-        .prepare<[string], string>('SELECT events FROM history WHERE instance_id = ? ORDER BY seq')
-        .pluck(),
+      readHistory: db.prepare('SELECT events FROM history WHERE instance_id = ? ORDER BY seq'),
       insertHistory: db.prepare('INSERT INTO history (instance_id, seq, execution_id, events) VALUES (?, ?, ?, ?)'),
       deleteHistory: db.prepare('DELETE FROM history WHERE instance_id = ?'),
-      readMessages: db.prepare<[string, number], MessageRow>(
-        'SELECT * FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id',
-      ),
+      readMessages: db.prepare('SELECT * FROM messages WHERE instance_id = ? AND visible_at <= ? ORDER BY id'),
       insertMessage: db.prepare(
         'INSERT INTO messages (instance_id, execution_id, visible_at, timer_id, payload) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -240,20 +236,18 @@ export class DurableStore {
       deleteMessagesFor: db.prepare('DELETE FROM messages WHERE instance_id = ?'),
       deleteMessagesForExecution: db.prepare('DELETE FROM messages WHERE instance_id = ? AND execution_id = ?'),
       deleteTimer: db.prepare('DELETE FROM messages WHERE instance_id = ? AND execution_id = ? AND timer_id = ?'),
-      readyInstances: db
-        .prepare<[number], string>('SELECT DISTINCT instance_id FROM messages WHERE visible_at <= ?')
-        .pluck(),
-      nextDue: db.prepare<[number], number | null>('SELECT MIN(visible_at) FROM messages WHERE visible_at > ?').pluck(),
+      readyInstances: db.prepare('SELECT DISTINCT instance_id FROM messages WHERE visible_at <= ?'),
+      nextDue: db.prepare('SELECT MIN(visible_at) FROM messages WHERE visible_at > ?'),
       insertActivity: db.prepare(
         `INSERT INTO activities (instance_id, execution_id, task_id, name, input, attempt, retry, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deleteActivity: db.prepare('DELETE FROM activities WHERE id = ?'),
       deleteActivitiesFor: db.prepare('DELETE FROM activities WHERE instance_id = ?'),
-      allActivities: db.prepare<[], ActivityRow>('SELECT * FROM activities ORDER BY id'),
-      activityExists: db.prepare<[number], number>('SELECT 1 FROM activities WHERE id = ?').pluck(),
-      hasMessages: db.prepare<[string], number>('SELECT 1 FROM messages WHERE instance_id = ? LIMIT 1').pluck(),
-      getEntity: db.prepare<[string], EntityRow>('SELECT * FROM entities WHERE entity_id = ?'),
+      allActivities: db.prepare('SELECT * FROM activities ORDER BY id'),
+      activityExists: db.prepare('SELECT 1 FROM activities WHERE id = ?'),
+      hasMessages: db.prepare('SELECT 1 FROM messages WHERE instance_id = ? LIMIT 1'),
+      getEntity: db.prepare('SELECT * FROM entities WHERE entity_id = ?'),
       putEntityState: db.prepare(
         `INSERT INTO entities (entity_id, state, entity_exists, last_modified) VALUES (?, ?, ?, ?)
          ON CONFLICT (entity_id) DO UPDATE SET state = excluded.state, entity_exists = excluded.entity_exists,
@@ -268,23 +262,19 @@ export class DurableStore {
       deleteIdleEntity: db.prepare(
         'DELETE FROM entities WHERE entity_id = ? AND entity_exists = 0 AND state IS NULL AND lock_owner IS NULL',
       ),
-      entitiesLockedBy: db
-        .prepare<[string], string>('SELECT entity_id FROM entities WHERE lock_owner = ? ORDER BY entity_id')
-        .pluck(),
-      readEntityQueue: db.prepare<[string], EntityMessageRow>(
-        'SELECT * FROM entity_queue WHERE entity_id = ? ORDER BY id',
-      ),
+      entitiesLockedBy: db.prepare('SELECT entity_id FROM entities WHERE lock_owner = ? ORDER BY entity_id'),
+      readEntityQueue: db.prepare('SELECT * FROM entity_queue WHERE entity_id = ? ORDER BY id'),
       insertEntityMessage: db.prepare(
         'INSERT INTO entity_queue (entity_id, kind, parent, payload) VALUES (?, ?, ?, ?)',
       ),
       deleteEntityMessage: db.prepare('DELETE FROM entity_queue WHERE id = ?'),
-      entityMessageExists: db.prepare<[number], number>('SELECT 1 FROM entity_queue WHERE id = ?').pluck(),
-      queuedLockRequestsFrom: db
-        .prepare<[string], string>("SELECT DISTINCT entity_id FROM entity_queue WHERE parent = ? AND kind = 'lock'")
-        .pluck(),
+      entityMessageExists: db.prepare('SELECT 1 FROM entity_queue WHERE id = ?'),
+      queuedLockRequestsFrom: db.prepare(
+        "SELECT DISTINCT entity_id FROM entity_queue WHERE parent = ? AND kind = 'lock'",
+      ),
       deleteLockRequestsFrom: db.prepare("DELETE FROM entity_queue WHERE parent = ? AND kind = 'lock'"),
-      entitiesWithMessages: db.prepare<[], string>('SELECT DISTINCT entity_id FROM entity_queue').pluck(),
-      allEntities: db.prepare<[], EntityRow>('SELECT * FROM entities ORDER BY entity_id'),
+      entitiesWithMessages: db.prepare('SELECT DISTINCT entity_id FROM entity_queue'),
+      allEntities: db.prepare('SELECT * FROM entities ORDER BY entity_id'),
     };
   }
 
@@ -309,12 +299,12 @@ export class DurableStore {
   // ---- reads ----
 
   getInstance(instanceId: string): InstanceRow | undefined {
-    return this.s.getInstance.get(instanceId);
+    return one<InstanceRow>(this.s.getInstance, instanceId);
   }
 
   /** The current execution's history events, parsed (timestamps stay ISO strings). */
   readHistory(instanceId: string): Record<string, unknown>[] {
-    const chunks = this.s.readHistory.all(instanceId);
+    const chunks = firsts<string>(this.s.readHistory, instanceId);
     if (chunks.length === 1) return JSON.parse(chunks[0]!) as Record<string, unknown>[];
     const out: Record<string, unknown>[] = [];
     for (const c of chunks) for (const e of JSON.parse(c) as Record<string, unknown>[]) out.push(e);
@@ -322,19 +312,19 @@ export class DurableStore {
   }
 
   readMessages(instanceId: string, now: number): MessageRow[] {
-    return this.s.readMessages.all(instanceId, now);
+    return all<MessageRow>(this.s.readMessages, instanceId, now);
   }
 
   readyInstanceIds(now: number): string[] {
-    return this.s.readyInstances.all(now);
+    return firsts<string>(this.s.readyInstances, now);
   }
 
   nextTimerDue(now: number): number | undefined {
-    return this.s.nextDue.get(now) ?? undefined;
+    return first<number | null>(this.s.nextDue, now) ?? undefined;
   }
 
   allActivities(): ActivityRow[] {
-    return this.s.allActivities.all();
+    return all<ActivityRow>(this.s.allActivities);
   }
 
   activityExists(id: number): boolean {
@@ -346,16 +336,16 @@ export class DurableStore {
   }
 
   getEntity(entityId: string): EntityRow | undefined {
-    return this.s.getEntity.get(entityId);
+    return one<EntityRow>(this.s.getEntity, entityId);
   }
 
   allEntities(): EntityRow[] {
-    return this.s.allEntities.all();
+    return all<EntityRow>(this.s.allEntities);
   }
 
   /** The entity's inbox in arrival order. */
   readEntityQueue(entityId: string): EntityMessageRow[] {
-    return this.s.readEntityQueue.all(entityId);
+    return all<EntityMessageRow>(this.s.readEntityQueue, entityId);
   }
 
   entityMessageExists(id: number): boolean {
@@ -363,11 +353,11 @@ export class DurableStore {
   }
 
   entitiesWithMessages(): string[] {
-    return this.s.entitiesWithMessages.all();
+    return firsts<string>(this.s.entitiesWithMessages);
   }
 
   entitiesLockedBy(owner: string): string[] {
-    return this.s.entitiesLockedBy.all(owner);
+    return firsts<string>(this.s.entitiesLockedBy, owner);
   }
 
   queryInstances(q: InstanceQuery): InstanceRow[] {
@@ -401,13 +391,29 @@ export class DurableStore {
       sql += ' LIMIT ?';
       params.push(q.limit);
     }
-    return this.db.prepare<(string | number)[], InstanceRow>(sql).all(...params);
+    return all<InstanceRow>(this.db.prepare(sql), ...params);
   }
 
   // ---- writes: call only inside `commit` / `transaction` ----
 
   upsertInstance(row: InstanceRow): void {
-    this.s.upsertInstance.run(row);
+    // Exactly the columns: node:sqlite refuses a named parameter the statement does not have.
+    this.s.upsertInstance.run({
+      instance_id: row.instance_id,
+      name: row.name,
+      execution_id: row.execution_id,
+      runtime_status: row.runtime_status,
+      input: row.input,
+      output: row.output,
+      custom_status: row.custom_status,
+      created_time: row.created_time,
+      last_updated_time: row.last_updated_time,
+      parent_instance_id: row.parent_instance_id,
+      parent_execution_id: row.parent_execution_id,
+      parent_task_id: row.parent_task_id,
+      parent_retry: row.parent_retry,
+      history_count: row.history_count,
+    });
   }
 
   updateProgress(
@@ -505,7 +511,7 @@ export class DurableStore {
 
   /** Deletes the lock requests `owner` still has queued; returns the entities whose queues changed. */
   deleteLockRequestsFrom(owner: string): string[] {
-    const ids = this.s.queuedLockRequestsFrom.all(owner);
+    const ids = firsts<string>(this.s.queuedLockRequestsFrom, owner);
     if (ids.length > 0) this.s.deleteLockRequestsFrom.run(owner);
     return ids;
   }
@@ -519,7 +525,7 @@ export class DurableStore {
 
   /** Runs `fn` in its own IMMEDIATE transaction right now (used for rare administrative operations). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return transaction(this.db, fn, 'IMMEDIATE');
   }
 
   /**
@@ -548,22 +554,23 @@ export class DurableStore {
       return;
     }
     const outcomes: (unknown | typeof OK)[] = new Array<unknown>(batch.length);
-    const runOne = this.db.transaction((fn: () => void) => fn());
     try {
-      this.db
-        .transaction(() => {
+      transaction(
+        this.db,
+        () => {
           for (let i = 0; i < batch.length; i++) {
             try {
-              // Nested better-sqlite3 transaction = SAVEPOINT: a failure undoes only this commit's writes.
-              runOne(batch[i]!.fn);
+              // A nested transaction is a SAVEPOINT: a failure undoes only this commit's writes.
+              transaction(this.db, batch[i]!.fn);
               outcomes[i] = OK;
             } catch (err) {
               outcomes[i] = err;
             }
           }
           if (this.frozen) throw new Error('The durable store was frozen during the commit.');
-        })
-        .immediate();
+        },
+        'IMMEDIATE',
+      );
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
