@@ -11,7 +11,7 @@ import { APPROVAL_LINK_PAGE } from '../lib/approval-page';
 import { decisionCaller } from '../lib/identity';
 import { promotionInstanceIdPrefix } from '../lib/domain/events';
 import { parseModelVersion } from '../lib/domain/versions';
-import { readInstancePage, type InstanceStatus } from '../lib/promotion-list';
+import { readAllInstances, readInstancePage, type InstanceStatus } from '../lib/promotion-list';
 import {
   attemptState,
   attemptsOf,
@@ -118,13 +118,11 @@ df.app.client.http('listPromotions', {
       if (page.continuationToken) reply.headers = { 'x-ms-continuation-token': page.continuationToken };
       return reply;
     }
-    const all: InstanceStatus[] = [];
-    let continuationToken: string | undefined;
-    do {
-      const page = await readInstancePage(context, { ...query, continuationToken });
-      all.push(...page.instances.filter(ofModel));
-      continuationToken = page.continuationToken;
-    } while (continuationToken);
+    const all = await readAllInstances(
+      context,
+      { instanceIdPrefix: query.instanceIdPrefix, pageSize: MAX_PAGE },
+      ofModel,
+    );
     all.sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
     return json(200, all.map(summary));
   },

@@ -12,11 +12,13 @@ import { getApp, loadPolicies } from '../lib/app';
 import { policyFor } from '../lib/domain/policy';
 import type { RetrainingTrigger } from '../lib/domain/retraining-guard';
 import { json, problem, readJsonObject, text } from '../lib/http';
+import { readAllInstances, type InstanceStatus } from '../lib/promotion-list';
 import { instanceStatus } from '../lib/promotions';
 import {
   hasRetraining,
   manualId,
   planDriftEvent,
+  RETRAINING_SIGNAL_ID_PREFIX,
   startTrigger,
   triggerInput,
   type RetrainingPolicy,
@@ -25,6 +27,7 @@ import type { RetrainingResult, RetrainingStatus } from '../orchestrations/contr
 import {
   RETRAIN_MODEL_ORCHESTRATION,
   RETRAIN_TRIGGER_ORCHESTRATION,
+  RETRAINING_RUN_ID_PREFIX,
   signalSource,
   type RetrainTriggerInput,
   type RetrainTriggerResult,
@@ -86,7 +89,7 @@ for (const policy of scheduledPolicies()) {
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
 
-function runSummary(status: df.DurableOrchestrationStatus) {
+function runSummary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   const input = status.input as { modelName?: string; trigger?: unknown } | undefined;
   const custom = status.customStatus as RetrainingStatus | undefined;
   return {
@@ -102,7 +105,7 @@ function runSummary(status: df.DurableOrchestrationStatus) {
   };
 }
 
-function triggerSummary(status: df.DurableOrchestrationStatus) {
+function triggerSummary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   const input = status.input as RetrainTriggerInput | undefined;
   const custom = status.customStatus as RetrainTriggerStatus | undefined;
   const output = status.output as RetrainTriggerResult | undefined;
@@ -158,27 +161,27 @@ df.app.client.http('startRetrainingHttp', {
   },
 });
 
+/** Instances read per request to the Durable HTTP API when listing. */
+const LIST_PAGE_SIZE = 1000;
+
 df.app.client.http('listRetrainings', {
   authLevel: 'function',
   route: 'retrainings',
   methods: ['GET'],
-  handler: async (request, client) => {
+  handler: async (request, _client, context) => {
     const model = request.query.get('model');
-    const all = await client.getStatusAll();
-    const byModel = (s: df.DurableOrchestrationStatus) =>
-      !model || (s.input as { modelName?: string } | undefined)?.modelName === model;
-    const newestFirst = (a: df.DurableOrchestrationStatus, b: df.DurableOrchestrationStatus) =>
-      String(b.createdTime).localeCompare(String(a.createdTime));
-    return json(200, {
-      runs: all
-        .filter((s) => s.name === RETRAIN_MODEL_ORCHESTRATION && byModel(s))
-        .sort(newestFirst)
-        .map(runSummary),
-      triggers: all
-        .filter((s) => s.name === RETRAIN_TRIGGER_ORCHESTRATION && byModel(s))
-        .sort(newestFirst)
-        .map(triggerSummary),
-    });
+    // Only retraining instances are read (by their id prefixes), a page at a time, as promotions are listed.
+    const read = (instanceIdPrefix: string, name: string) =>
+      readAllInstances(
+        context,
+        { instanceIdPrefix, pageSize: LIST_PAGE_SIZE },
+        (s) => s.name === name && (!model || (s.input as { modelName?: string } | undefined)?.modelName === model),
+      ).then((list) => list.sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime))));
+    const [runs, triggers] = await Promise.all([
+      read(RETRAINING_RUN_ID_PREFIX, RETRAIN_MODEL_ORCHESTRATION),
+      read(RETRAINING_SIGNAL_ID_PREFIX, RETRAIN_TRIGGER_ORCHESTRATION),
+    ]);
+    return json(200, { runs: runs.map(runSummary), triggers: triggers.map(triggerSummary) });
   },
 });
 

@@ -59,3 +59,23 @@ export async function readInstancePage(
   // The extension sends the header on the last page too, empty (or "null" from some storage providers).
   return token && token !== 'null' ? { instances, continuationToken: token } : { instances };
 }
+
+/** Every instance whose id starts with `instanceIdPrefix`, a page at a time, keeping those `keep` accepts. */
+export async function readAllInstances(
+  context: InvocationContext,
+  query: { instanceIdPrefix: string; pageSize: number },
+  keep: (status: InstanceStatus) => boolean = () => true,
+): Promise<InstanceStatus[]> {
+  const all: InstanceStatus[] = [];
+  let continuationToken: string | undefined;
+  do {
+    const page = await readInstancePage(context, {
+      instanceIdPrefix: query.instanceIdPrefix,
+      top: query.pageSize,
+      continuationToken,
+    });
+    all.push(...page.instances.filter(keep));
+    continuationToken = page.continuationToken;
+  } while (continuationToken);
+  return all;
+}

@@ -17,6 +17,10 @@ import { policyFor, type Policy, type PolicySet } from './domain/policy';
 import type { RetrainingTrigger } from './domain/retraining-guard';
 import { instanceStatus } from './promotions';
 
+const SIGNAL_ID_KIND = 'retrain-signal';
+/** Every signal's instance id starts with it (durableInstanceId keeps the first part whole), so signals are listed by prefix. */
+export const RETRAINING_SIGNAL_ID_PREFIX = `${SIGNAL_ID_KIND}:`;
+
 export const MONITOR_ENDPOINT_TAGS = ['azureml_modelmonitor_endpoint', 'azureml.modelmonitor.endpoint'] as const;
 export const MONITOR_NAME_TAGS = ['azureml_modelmonitor_name', 'azureml.modelmonitor.name'] as const;
 
@@ -105,7 +109,7 @@ export function planDriftEvent(
   return {
     kind: 'start',
     // One trigger per observation: Event Grid's redeliveries of it find the first one.
-    instanceId: durableInstanceId('retrain-signal', match.policy.modelName, source, command.observationId),
+    instanceId: durableInstanceId(SIGNAL_ID_KIND, match.policy.modelName, source, command.observationId),
     input: triggerInput(match.policy, trigger, `${note}; matched by ${match.matchedBy}`),
   };
 }
@@ -129,4 +133,4 @@ export async function startTrigger(
 
 /** A fresh trigger id for a scheduled or manual request: each is its own signal. */
 export const manualId = (modelName: string, kind: 'timer' | 'manual') =>
-  durableInstanceId('retrain-signal', modelName, kind, randomUUID());
+  durableInstanceId(SIGNAL_ID_KIND, modelName, kind, randomUUID());

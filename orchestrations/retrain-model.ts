@@ -80,9 +80,12 @@ export interface GuardFinish {
   reason: string;
 }
 
+/** Every run's instance id starts with it, so runs are listed by prefix. */
+export const RETRAINING_RUN_ID_PREFIX = 'retrain:';
+
 export function retrainingRunId(modelName: string, n: number): string {
   // Same shape as promotion ids; model names are [A-Za-z0-9_.-], so this is plain `retrain:{model}:{n}`.
-  return `retrain:${modelName}:${n}`;
+  return `${RETRAINING_RUN_ID_PREFIX}${modelName}:${n}`;
 }
 
 const emptyState = (): GuardState => ({ log: [], runs: 0 });
