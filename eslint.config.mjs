@@ -59,6 +59,8 @@ export default tseslint.config(
       'coverage/**',
       '.deploy/**',
       '.azure/**',
+      '.browser/**',
+      'test-results/**',
       'test/fixtures/lint/**',
     ],
   },
