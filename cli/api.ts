@@ -15,6 +15,7 @@ import type {
   RollbackStatus,
 } from '../orchestrations/contract';
 import type { Registrant } from '../lib/domain/people';
+import type { ModelHistory, ProductionInterval } from '../lib/domain/history';
 import type { CliIo } from './io';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
@@ -192,6 +193,13 @@ export interface RollbackView {
   result?: RollbackResult | null;
 }
 
+/** What was in production at one instant (`GET /api/models/{name}/history?at=…`). */
+export interface ProductionAt {
+  modelName: string;
+  at: string;
+  production: ProductionInterval | null;
+}
+
 export interface ChampionApi {
   readonly baseUrl: string;
   listPromotions(filter?: { model?: string }): Promise<PromotionSummary[]>;
@@ -216,6 +224,11 @@ export interface ChampionApi {
   getRetraining(id: string): Promise<RetrainingRunView | RetrainingSignalView>;
   /** Asks the model's guard for a run; a skip (cooldown, one already running) is refused (409) with its reason. */
   startRetraining(request: StartRetrainingRequest): Promise<StartedRetraining>;
+  /** The model's production intervals, oldest first. */
+  getHistory(model: string): Promise<ModelHistory>;
+  getProductionAt(model: string, at: string): Promise<ProductionAt>;
+  /** The same as CSV (RFC 4180, with a header); with `at`, the one row in production then. */
+  getHistoryCsv(model: string, at?: string): Promise<string>;
 }
 
 /** Trims trailing slashes: "http://host:7071/" → "http://host:7071". */
@@ -256,23 +269,43 @@ export function api(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const enc = encodeURIComponent;
 
-  async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    let text: string;
-    let response: Response;
+  async function send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    accept: string,
+  ): Promise<{ response: Response; text: string }> {
     try {
-      response = await io.fetch(`${base}${path}`, {
+      const response = await io.fetch(`${base}${path}`, {
         method,
         headers: {
-          ...(body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' }),
+          ...(body === undefined ? { accept } : { 'content-type': 'application/json' }),
           ...(options.functionKey ? { 'x-functions-key': options.functionKey } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
-      text = await response.text();
+      return { response, text: await response.text() };
     } catch (err) {
       throw new UnreachableError(base, isTimeout(err) ? 'timeout' : 'unreachable', networkCode(err), { cause: err });
     }
+  }
+
+  /** A text body (CSV); an error status is reported from its JSON `error` as for any other call. */
+  async function requestText(path: string, accept: string): Promise<string> {
+    const { response, text } = await send('GET', path, undefined, accept);
+    if (response.ok) return text;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON: the status says it.
+    }
+    throw new ApiError(response.status, errorMessage(parsed, response), parsed);
+  }
+
+  async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const { response, text } = await send(method, path, body, 'application/json');
     let parsed: unknown;
     let isJson = false;
     if (text.trim()) {
@@ -310,5 +343,9 @@ export function api(
       request('GET', `/api/retrainings${filter.model ? `?model=${enc(filter.model)}` : ''}`),
     getRetraining: (id) => request('GET', `/api/retrainings/${enc(id)}`),
     startRetraining: (req) => request('POST', '/api/retrainings', req),
+    getHistory: (model) => request('GET', `/api/models/${enc(model)}/history`),
+    getProductionAt: (model, at) => request('GET', `/api/models/${enc(model)}/history?at=${enc(at)}`),
+    getHistoryCsv: (model, at) =>
+      requestText(`/api/models/${enc(model)}/history?format=csv${at ? `&at=${enc(at)}` : ''}`, 'text/csv'),
   };
 }

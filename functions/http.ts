@@ -23,6 +23,8 @@ import {
 import type { PromotionInput } from '../orchestrations/contract';
 import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
+import { historyCsv, parseInstant, productionAt } from '../lib/domain/history';
+import { readModelHistory } from '../lib/history';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   const input = status.input as PromotionInput | null | undefined;
@@ -293,6 +295,43 @@ app.http('getModel', {
         .map((v) => ({ version: v.version, stage: v.tags[STAGE_TAG] ?? null, tags: v.tags, properties: v.properties }))
         .sort((a, b) => Number(a.version) - Number(b.version)),
     });
+  },
+});
+
+/**
+ * What was in production for the model and when: each interval with who approved it, the evidence and the commit.
+ * `?at=ISO` answers for one instant; `?format=csv` exports the same rows.
+ */
+df.app.client.http('modelHistory', {
+  authLevel: 'function',
+  route: 'models/{name}/history',
+  methods: ['GET'],
+  handler: async (request, _client, context) => {
+    const modelName = request.params.name ?? '';
+    const invalid = armNameProblem('asset', modelName);
+    if (invalid) return problem(400, `name: ${invalid}.`);
+    const format = request.query.get('format') ?? 'json';
+    if (format !== 'json' && format !== 'csv') return problem(400, 'format: json or csv.');
+    const atParam = request.query.get('at');
+    const at = atParam === null ? undefined : parseInstant(atParam);
+    if (atParam !== null && !at)
+      return problem(400, 'at: an ISO 8601 date-time with a time zone, e.g. 2026-03-01T12:00:00Z, or a date.');
+    const history = await readModelHistory(context, getApp().deps.workspace, modelName);
+    if (!history) return problem(404, `No model "${modelName}".`);
+    const production = at ? productionAt(history, at) : undefined;
+    if (format === 'csv') {
+      const rows = at ? { ...history, intervals: production ? [production] : [] } : history;
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'text/csv; charset=utf-8; header=present',
+          'content-disposition': `attachment; filename="${modelName}-history${at ? '-at' : ''}.csv"`,
+        },
+        body: historyCsv(rows),
+      };
+    }
+    if (at) return json(200, { modelName, at: at.toISOString(), production: production ?? null });
+    return json(200, history);
   },
 });
 

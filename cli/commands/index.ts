@@ -2,6 +2,7 @@ import type { CommandSpec } from '../args';
 import { approve, reject } from './decide';
 import { endpoint } from './endpoint';
 import { health } from './health';
+import { history } from './history';
 import { models } from './models';
 import { promote } from './promote';
 import { promotions } from './promotions';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   promote,
   retry,
   rollback,
+  history,
   retrainings,
   retrain,
   health,

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../local/lab';
+import type { ModelHistory, ProductionInterval } from '../../lib/domain/history';
 import { runCli } from '../support/cli';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually } from '../support/processes';
@@ -99,6 +100,74 @@ describe('a manual rollback after a release', { timeout: 240_000 }, () => {
       from: { slot: newSlot, model: 'demand:2' },
       to: { slot: oldSlot, model: 'demand:1' },
     });
+  });
+
+  it('keeps the production history: each release and the rollback, who approved, and what served at any time', async () => {
+    const get = (query = '') => fetch(`${app.url}/api/models/demand/history${query}`);
+    const history = (await (await get()).json()) as ModelHistory;
+    expect(history.intervals.map((i) => [i.version, i.cause.kind, i.approval?.approver ?? null])).toEqual([
+      ['1', 'promotion', 'ana'],
+      ['2', 'promotion', 'ana'],
+      ['1', 'rollback', 'ana'],
+    ]);
+    const [first, second, back] = history.intervals as [ProductionInterval, ProductionInterval, ProductionInterval];
+    expect(first.until).toBe(second.from);
+    expect(second.until).toBe(back.from);
+    expect(back).toMatchObject({
+      until: null,
+      cause: { requestedBy: 'oncall@contoso.com', reason: 'p99 doubled' },
+      promotionId: 'promote:demand:1',
+      registeredBy: { type: 'User' },
+      release: { endpointName: 'demand-ep' },
+    });
+    // The evidence is the one the promotion that released it recorded.
+    const released = (await promotion('promote:demand:2')) as Promotion & { result: { evidence: unknown } };
+    expect(second.evidence).toEqual(released.result.evidence);
+    expect(second.evidence).toBeTruthy();
+    expect(history.productionNow).toBe('1');
+    expect(history.notes).toEqual([]);
+
+    // "In production at T", for a T inside each interval and one before any release.
+    const at = async (time: string) =>
+      ((await (await get(`?at=${encodeURIComponent(time)}`)).json()) as { production: ProductionInterval | null })
+        .production?.version ?? null;
+    const midway = (from: string, until: string) => new Date((Date.parse(from) + Date.parse(until)) / 2).toISOString();
+    expect(await at(midway(first.from!, first.until!))).toBe('1');
+    expect(await at(midway(second.from!, second.until!))).toBe('2');
+    expect(await at(new Date(Date.parse(back.from!) + 1).toISOString())).toBe('1');
+    expect(await at(new Date(Date.parse(first.from!) - 1).toISOString())).toBeNull();
+    const cli = await runCli(app.url, 'history', 'demand', '--at', midway(second.from!, second.until!));
+    expect(cli.code, cli.err).toBe(0);
+    expect(cli.out).toContain('demand:2 was in production');
+    expect(cli.out).toContain('promote:demand:2');
+
+    const listed = await runCli(app.url, 'history', 'demand');
+    expect(listed.code, listed.err).toBe(0);
+    const rows = listed.out.split('\n').filter((line) => /^\s+\d\s/.test(line));
+    expect(rows.map((row) => row.trim().split(/\s+/)[0])).toEqual(['1', '2', '1']);
+    expect(rows[0]).toContain('promote:demand:1');
+    expect(rows[2]).toMatch(/rollback:demand:\S+ by oncall@contoso\.com: p99 doubled\s+ana \(unauthenticated\)/);
+    const badCli = await runCli(app.url, 'history', 'demand', '--at', 'noon');
+    expect(badCli.code).toBe(1);
+    expect(badCli.err).toMatch(/at: an ISO 8601 date-time/);
+
+    const csv = await get('?format=csv');
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).split('\r\n');
+    expect(lines[0]).toMatch(/^model,version,from,until,cause,/);
+    expect(lines.slice(1, -1).map((l) => l.split(',').slice(0, 2).join(':'))).toEqual([
+      'demand:1',
+      'demand:2',
+      'demand:1',
+    ]);
+    const csvCli = await runCli(app.url, 'history', 'demand', '--csv');
+    expect(csvCli.out.split('\r\n')).toHaveLength(5);
+
+    const badAt = await get('?at=yesterday');
+    expect(badAt.status).toBe(400);
+    expect(((await badAt.json()) as { error: string }).error).toMatch(/^at: /);
+    expect((await get('?format=xml')).status).toBe(400);
+    expect((await fetch(`${app.url}/api/models/unknown-model/history`)).status).toBe(404);
   });
 
   it('only goes back: asked again, it refuses and leaves traffic and tags as they are', async () => {
