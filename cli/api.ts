@@ -3,6 +3,7 @@
  * body or throws: `ApiError` when the app answered 4xx/5xx (or something that is not JSON), `UnreachableError` when
  * it could not be reached at all.
  */
+import type { PromotionDryRun, RetrainingPlan } from '../lib/dry-run';
 import type { RetrainingDecision } from '../lib/domain/retraining-guard';
 import type {
   ApprovalDecision,
@@ -229,6 +230,10 @@ export interface ChampionApi {
   getProductionAt(model: string, at: string): Promise<ProductionAt>;
   /** The same as CSV (RFC 4180, with a header); with `at`, the one row in production then. */
   getHistoryCsv(model: string, at?: string): Promise<string>;
+  /** What a start of this version would do, changing nothing (`dryRun: true`); 404 for an unknown model or version. */
+  dryRunPromotion(request: StartPromotionRequest): Promise<PromotionDryRun>;
+  /** What a retraining run would do now, changing nothing (`dryRun: true`). */
+  dryRunRetraining(request: StartRetrainingRequest): Promise<RetrainingPlan>;
 }
 
 /** Trims trailing slashes: "http://host:7071/" → "http://host:7071". */
@@ -347,5 +352,7 @@ export function api(
     getProductionAt: (model, at) => request('GET', `/api/models/${enc(model)}/history?at=${enc(at)}`),
     getHistoryCsv: (model, at) =>
       requestText(`/api/models/${enc(model)}/history?format=csv${at ? `&at=${enc(at)}` : ''}`, 'text/csv'),
+    dryRunPromotion: (req) => request('POST', '/api/promotions', { ...req, dryRun: true }),
+    dryRunRetraining: (req) => request('POST', '/api/retrainings', { ...req, dryRun: true }),
   };
 }

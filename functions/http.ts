@@ -25,6 +25,7 @@ import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
 import { historyCsv, parseInstant, productionAt } from '../lib/domain/history';
 import { readModelHistory } from '../lib/history';
+import { appDryRunDeps, dryRunPromotion } from '../lib/dry-run';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   const input = status.input as PromotionInput | null | undefined;
@@ -60,7 +61,18 @@ df.app.client.http('startPromotionHttp', {
         400,
         "registeredBy: who registered a model is read from the registry (the version's systemData.createdBy), not given.",
       );
+    if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+      return problem(400, 'dryRun: must be true or false.');
     const { policies, deps } = getApp();
+    if (body.dryRun) {
+      // The promotion's decisions against live state, changing nothing (lib/dry-run.ts): 200 with the plan.
+      const preview = await dryRunPromotion(client, policies, appDryRunDeps(getApp()), {
+        modelName,
+        modelVersion: version.version,
+      });
+      if (preview.kind === 'not-found') return problem(404, preview.message);
+      return json(200, preview.result);
+    }
     const outcome = await startPromotion(client, policies, deps.workspace, {
       modelName,
       modelVersion: version.version,

@@ -24,11 +24,14 @@ import {
   type RetrainingPolicy,
 } from '../lib/retraining';
 import type { RetrainingResult, RetrainingStatus } from '../orchestrations/contract';
+import { appDryRunDeps, dryRunRetraining } from '../lib/dry-run';
 import {
+  RETRAIN_GUARD_ENTITY,
   RETRAIN_MODEL_ORCHESTRATION,
   RETRAIN_TRIGGER_ORCHESTRATION,
   RETRAINING_RUN_ID_PREFIX,
   signalSource,
+  type GuardState,
   type RetrainTriggerInput,
   type RetrainTriggerResult,
   type RetrainTriggerStatus,
@@ -132,13 +135,29 @@ df.app.client.http('startRetrainingHttp', {
     if (!read.ok) return read.response;
     const { body } = read;
     const modelName = text(body.modelName);
-    const reason = text(body.reason);
+    if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+      return problem(400, 'dryRun: must be true or false.');
+    const dryRun = body.dryRun === true;
+    const reason = text(body.reason) ?? (dryRun ? 'dry run' : undefined);
     if (!modelName) return problem(400, 'modelName: required.');
     if (!reason) return problem(400, 'reason: required (why retrain now?).');
     const policy = policyFor(getApp().policies, modelName);
     if (!hasRetraining(policy)) return problem(404, `No retraining policy covers model "${modelName}".`);
     const requestedBy = request.headers.get('x-ms-client-principal-name') ?? text(body.requestedBy);
     const trigger: RetrainingTrigger = { kind: 'manual', reason, ...(requestedBy && { requestedBy }) };
+    if (dryRun) {
+      // What a run would do now (lib/dry-run.ts): the guard's answer from its recorded state, the data checks,
+      // the hashes and the job body; nothing started, uploaded or submitted. 200 with the plan.
+      const guard = await client.readEntityState<GuardState>(new df.EntityId(RETRAIN_GUARD_ENTITY, modelName));
+      const plan = await dryRunRetraining(
+        appDryRunDeps(getApp()),
+        policy,
+        guard.entityExists ? guard.entityState : undefined,
+        trigger,
+        new Date(),
+      );
+      return json(200, plan);
+    }
     const id = manualId(modelName, 'manual');
     await startTrigger(
       client,

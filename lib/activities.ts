@@ -38,13 +38,9 @@ import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
 import {
   newerWinner,
-  promoteToProduction,
-  rejectStaged,
-  stageChallenger,
-  stageOf,
+  PROMOTION_TAG,
   STAGE_TAG,
-  unstage,
-  versionsInStage,
+  transitionWrites,
   type ModelVersionTags,
   type TagWrite,
 } from './domain/stages';
@@ -84,8 +80,7 @@ export interface ActivityDeps {
 
 export type ActivityHandlers = { [K in ActivityName]: (input: ActivityInput<K>) => Promise<ActivityOutput<K>> };
 
-/** Tag recording which promotion staged a version, so a newer winner can tell it it was superseded. */
-export const PROMOTION_TAG = 'champion.promotion';
+export { PROMOTION_TAG };
 const SCORING_BATCH_ROWS = 500;
 /** Batches one model scores at most at once: a few in flight hide the round trips. */
 const SCORING_BATCHES_IN_FLIGHT = 4;
@@ -124,8 +119,9 @@ export function modelRef(modelId: string | undefined): string | undefined {
   return short ? `${short[1]}:${short[2]}` : undefined;
 }
 
-function releaseTags(
-  deps: ActivityDeps,
+/** The tags a promotion stamps on the deployment it makes and, at release, on the endpoint. */
+export function releaseTags(
+  deps: Pick<ActivityDeps, 'gitSha' | 'gitRepository'>,
   modelName: string,
   modelVersion: string,
   promotionId: string,
@@ -503,41 +499,14 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     },
 
     async changeStage({ modelName, modelVersion, transition, promotionId }) {
-      const versions = await workspace.listModelVersions(modelName);
-      const before = versionTags(versions);
-      let writes: TagWrite[];
-      let displaced: ActivityOutput<'changeStage'>['displaced'];
-      switch (transition) {
-        case 'stage': {
-          const superseded = newerWinner(before, modelVersion);
-          if (superseded) return { written: [], superseded };
-          const previous = versionsInStage(before, 'staged').find((v) => v !== modelVersion);
-          if (previous) {
-            const prior = versions.find((v) => v.version === previous);
-            displaced = { version: previous, promotionId: prior?.tags[PROMOTION_TAG] };
-          }
-          writes = stageChallenger(before, modelVersion);
-          // Record which promotion staged it; harmless when already there.
-          const own = versions.find((v) => v.version === modelVersion);
-          if (own && own.tags[PROMOTION_TAG] !== promotionId) {
-            const existing = writes.find((w) => w.version === modelVersion);
-            if (existing) existing.set = { ...existing.set, [PROMOTION_TAG]: promotionId };
-            else writes.push({ version: modelVersion, set: { [PROMOTION_TAG]: promotionId } });
-          }
-          break;
-        }
-        case 'promote':
-          writes = promoteToProduction(before, modelVersion);
-          break;
-        case 'reject': {
-          const current = before.find((v) => v.version === modelVersion);
-          writes = current && stageOf(current) === 'staged' ? rejectStaged(before, modelVersion) : [];
-          break;
-        }
-        case 'unstage':
-          writes = unstage(before, modelVersion);
-          break;
-      }
+      const planned = transitionWrites(
+        versionTags(await workspace.listModelVersions(modelName)),
+        modelVersion,
+        transition,
+        promotionId,
+      );
+      if (planned.superseded) return { written: [], superseded: planned.superseded };
+      const { writes, displaced } = planned;
       const written = await applyWrites(modelName, writes);
       deps.telemetry.event('StageChanged', {
         model: modelName,
@@ -903,6 +872,58 @@ function latestVersion(versions: { version: string; createdAt?: string }[]): str
 
 const clip = (text: string, max = 256) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
+/** The ARM id a job's `computeId` takes, from a compute name in the job spec (or the id itself). */
+export async function resolveComputeId(
+  workspace: Pick<MlWorkspace, 'getCompute'>,
+  compute: string,
+): Promise<{ ok: true; id: string } | { ok: false; code: string; message: string }> {
+  if (compute.startsWith('/subscriptions/')) return { ok: true, id: compute };
+  const name = compute.replace(/^azureml:/, '');
+  const found = await workspace.getCompute(name);
+  if (!found)
+    return { ok: false, code: 'ComputeNotFound', message: `compute '${name}' does not exist in the workspace` };
+  return { ok: true, id: found.id };
+}
+
+/** The command job exactly as submitTrainingJob sends it (the `properties` of `PUT …/jobs/{name}`). */
+export function trainingJobBody(args: {
+  spec: TrainingJobSpec;
+  jobName: string;
+  jobSpec: string;
+  environmentId: string;
+  codeId?: string;
+  computeId?: string;
+  /** The training data version as the registry lists it: its ARM id and type (uri_file, uri_folder, mltable). */
+  data: { id: string; dataType: string };
+  dataAsset: { name: string; version: string };
+  tags: Record<string, string>;
+  gitSha?: string;
+}): Record<string, unknown> {
+  const { spec: s } = args;
+  const inputs: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(s.inputs)) inputs[name] = { jobInputType: 'literal', value };
+  inputs[s.trainingDataInput] = { jobInputType: args.data.dataType, uri: args.data.id, mode: s.trainingDataMode };
+  return {
+    jobType: 'Command',
+    displayName: s.displayName ?? args.jobName,
+    description: s.description,
+    experimentName: s.experimentName,
+    command: s.command,
+    ...(args.codeId ? { codeId: args.codeId } : {}),
+    environmentId: args.environmentId,
+    ...(args.computeId ? { computeId: args.computeId } : {}),
+    ...(s.environmentVariables ? { environmentVariables: s.environmentVariables } : {}),
+    inputs,
+    outputs: { [s.modelOutput.name]: { jobOutputType: s.modelOutput.type, mode: 'ReadWriteMount' } },
+    tags: { ...args.tags, ...(args.gitSha ? { 'git.commit': args.gitSha } : {}) },
+    properties: {
+      'champion.job_spec': args.jobSpec,
+      [MODEL_OUTPUT_PROPERTY]: s.modelOutput.name,
+      'training.data_asset': `${args.dataAsset.name}:${args.dataAsset.version}`,
+    },
+  };
+}
+
 type TrainingActivityName =
   | 'readTrainingSpec'
   | 'ensureEnvironment'
@@ -919,17 +940,7 @@ export function createTrainingActivities(
   const root = () => deps.repoDir ?? repoRoot();
   const spec = (jobSpec: string) => readTrainingJobSpec(jobSpec, root());
 
-  /** The ARM id a job's `computeId` takes, from a compute name in the job spec (or the id itself). */
-  async function computeId(
-    compute: string,
-  ): Promise<{ ok: true; id: string } | { ok: false; code: string; message: string }> {
-    if (compute.startsWith('/subscriptions/')) return { ok: true, id: compute };
-    const name = compute.replace(/^azureml:/, '');
-    const found = await workspace.getCompute(name);
-    if (!found)
-      return { ok: false, code: 'ComputeNotFound', message: `compute '${name}' does not exist in the workspace` };
-    return { ok: true, id: found.id };
-  }
+  const computeId = (compute: string) => resolveComputeId(workspace, compute);
 
   return {
     async readTrainingSpec({ jobSpec }) {
@@ -1039,29 +1050,22 @@ export function createTrainingActivities(
         return { ok: false, code: failure.code, message: failure.message };
       }
       if (code?.created) deps.telemetry.event('CodeUploaded', { name: code.name, version: code.version });
-      const inputs: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(s.inputs)) inputs[name] = { jobInputType: 'literal', value };
-      inputs[s.trainingDataInput] = { jobInputType: data.dataType, uri: data.id, mode: s.trainingDataMode };
       try {
-        const job = await workspace.submitJob(jobName, {
-          jobType: 'Command',
-          displayName: s.displayName ?? jobName,
-          description: s.description,
-          experimentName: s.experimentName,
-          command: s.command,
-          ...(code ? { codeId: code.id } : {}),
-          environmentId,
-          ...(compute ? { computeId: compute.id } : {}),
-          ...(s.environmentVariables ? { environmentVariables: s.environmentVariables } : {}),
-          inputs,
-          outputs: { [s.modelOutput.name]: { jobOutputType: s.modelOutput.type, mode: 'ReadWriteMount' } },
-          tags: { ...tags, ...(deps.gitSha ? { 'git.commit': deps.gitSha } : {}) },
-          properties: {
-            'champion.job_spec': jobSpec,
-            [MODEL_OUTPUT_PROPERTY]: s.modelOutput.name,
-            'training.data_asset': asset,
-          },
-        });
+        const job = await workspace.submitJob(
+          jobName,
+          trainingJobBody({
+            spec: s,
+            jobName,
+            jobSpec,
+            environmentId,
+            ...(code ? { codeId: code.id } : {}),
+            ...(compute ? { computeId: compute.id } : {}),
+            data,
+            dataAsset,
+            tags,
+            ...(deps.gitSha ? { gitSha: deps.gitSha } : {}),
+          }),
+        );
         deps.telemetry.event('TrainingJobSubmitted', { job: jobName, data: `${dataAsset.name}:${dataAsset.version}` });
         return { ok: true, jobName, submitted: true, status: job.status };
       } catch (err) {

@@ -62,7 +62,7 @@ export function attemptState(status: df.DurableOrchestrationStatus): AttemptStat
 /** The registry lookup a start by hand needs: Azure ML, through the workspace port. */
 export type Registry = Pick<MlWorkspace, 'getModelVersion'>;
 
-const unregistered = (modelName: string, modelVersion: string) => ({
+export const unregistered = (modelName: string, modelVersion: string) => ({
   kind: 'not-found' as const,
   message: `modelVersion: ${modelName} has no version "${modelVersion}" in the registry; nothing was started.`,
 });
@@ -154,7 +154,7 @@ export async function retryPromotion(
   return { ...outcome, retryOf };
 }
 
-function exists(state: AttemptState): Extract<StartOutcome, { kind: 'exists' }> {
+export function exists(state: AttemptState): Extract<StartOutcome, { kind: 'exists' }> {
   const retry = retryVerdict(state).retry
     ? ` It can be tried again: POST /api/promotions/${encodeURIComponent(state.id)}/retry (champion retry ${state.id}).`
     : '';

@@ -3,6 +3,7 @@
  * call activities only through `activity(ctx, name, input)`, so a renamed activity or a changed shape fails to
  * compile. Inputs and outputs are plain JSON: they are recorded in the orchestration history.
  */
+import type { StageTransition } from '../lib/domain/stages';
 import type { Evidence } from '../lib/domain/evaluation';
 import type { CodeConfiguration, EvaluationSettings, Policy, TestSpec } from '../lib/domain/policy';
 import type { Registrant } from '../lib/domain/people';
@@ -49,7 +50,7 @@ export interface TestReport {
   maxLatencyMs: number;
 }
 
-export type StageTransition = 'stage' | 'promote' | 'reject' | 'unstage';
+export type { StageTransition };
 
 export interface StageChange {
   /** Versions whose tags were written (empty when the tags already said so). */

@@ -11,7 +11,7 @@
  *     `production` and stamp the endpoint with the git commit; any failure puts the champion back to 100 %.
  */
 import * as df from 'durable-functions';
-import { checkDecisionEvent, type DecisionCheck } from '../lib/domain/decisions';
+import { asksPerson as policyAsksPerson, checkDecisionEvent, type DecisionCheck } from '../lib/domain/decisions';
 import type { Evidence } from '../lib/domain/evaluation';
 import { isSlot, type RolloutPlan, type Slot } from '../lib/domain/rollout-plan';
 import type {
@@ -129,7 +129,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     return { outcome, modelName, modelVersion, reason, ...extra, timeline: timeline.entries } satisfies PromotionResult;
   };
 
-  const asksPerson = (decision: string) => policy.approval.required || decision === 'inconclusive';
+  const asksPerson = (decision: string) => policyAsksPerson(policy.approval, decision);
   /** The links go to the approvers through the notifier, never into the status; a decision may come until expiry. */
   function* askForApproval(evidence: Evidence): Step<AskedApproval> {
     const expiresAt = new Date(now(ctx).getTime() + policy.approval.timeoutMs);

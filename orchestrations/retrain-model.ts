@@ -236,6 +236,15 @@ export function trainingJobName(runId: string, guid: string): string {
   return `${runId.replace(/[^A-Za-z0-9_-]+/g, '-')}-${guid.replace(/-/g, '').slice(0, 8)}`;
 }
 
+/** The tags a run's job carries: which model, run and kind of trigger it was for. */
+export function trainingJobTags(
+  modelName: string,
+  runId: string,
+  source: RetrainingTriggerInfo['source'],
+): Record<string, string> {
+  return { 'champion.model': modelName, 'champion.retraining': runId, 'champion.trigger': source };
+}
+
 /** A retraining notes a handful of steps: each within this many characters keeps its status well under 16 KB. */
 const STATUS_NOTE_LIMIT = 500;
 
@@ -290,11 +299,7 @@ export function* retrainModel(ctx: Context): Step<RetrainingResult> {
     jobSpec,
     environmentId: environment.id,
     dataAsset,
-    tags: {
-      'champion.model': modelName,
-      'champion.retraining': runId,
-      'champion.trigger': trigger.source,
-    },
+    tags: trainingJobTags(modelName, runId, trigger.source),
   });
   if (!submission.ok) return done('failed', `submitting ${jobName} failed: ${submission.code}: ${submission.message}`);
   result.job = { name: jobName, status: submission.status, submitted: submission.submitted };

@@ -6,6 +6,8 @@
 import type { Policy } from '../lib/domain/policy';
 import {
   classifyDeploymentFailure,
+  endpointPreparation,
+  idleSlotAction,
   planBlueGreenRollout,
   PROVISIONING_DEADLINE_EXCEEDED,
   type RolloutPlan,
@@ -91,8 +93,9 @@ export function* deployToSlot(
   const deadline = new Date(now(ctx).getTime() + policy.rollout.provisioningDeadlineMs);
 
   let view = yield* activity(ctx, 'readEndpoint', { endpointName });
-  if (!view.exists || view.provisioningState !== 'Succeeded') {
-    if (!view.exists) {
+  const preparation = endpointPreparation(view);
+  if (preparation !== 'ready') {
+    if (preparation === 'create') {
       report(`creating endpoint ${endpointName}`);
       const started = yield* startWithRetry(
         ctx,
@@ -120,14 +123,15 @@ export function* deployToSlot(
     return { ok: false, failure: { code: 'NoIdleSlot', message: (err as Error).message } };
   }
   const slot = plan.challenger;
-  if (isAtLeast(ctx, 2) && view.deployments[slot]?.provisioningState === 'Deleting') {
+  const model = `${request.modelName}:${request.modelVersion}`;
+  const action = idleSlotAction(view.deployments[slot], model);
+  if (isAtLeast(ctx, 2) && action.waitForDelete) {
     // ARM refuses a PUT to a deployment that is still being deleted (409): wait until it is gone.
     report(`waiting for the delete of ${slot} to finish`);
     const gone = yield* waitForDeletion(ctx, endpointName, slot, { deleted: true }, deadline);
     if (gone.state === 'Failed') return { ok: false, failure: gone };
   }
-  const model = `${request.modelName}:${request.modelVersion}`;
-  if (view.deployments[slot]?.model === model && view.deployments[slot]?.provisioningState === 'Succeeded') {
+  if (!action.deploy) {
     report(`${slot} already holds ${model}`);
     return { ok: true, slot, champion: plan.champion, deployed: false, plan };
   }

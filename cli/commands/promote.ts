@@ -3,6 +3,7 @@ import { commandHelp, UsageError, type CommandSpec } from '../args';
 import { versionProblem } from '../../lib/domain/versions';
 import { printJson, println } from '../io';
 import { followPromotion, PROMOTION_EXIT_CODE_HELP } from './follow';
+import { promotionPlanLines } from './plan';
 
 /** The id in a 409 answer to a start: the version's promotion already exists. */
 function existingId(err: unknown): string | undefined {
@@ -26,15 +27,28 @@ export const promote: CommandSpec = {
       check: versionProblem,
     },
   ],
-  options: [{ name: 'wait', short: 'w', description: 'then follow the promotion until it ends (see the exit codes)' }],
+  options: [
+    { name: 'wait', short: 'w', description: 'then follow the promotion until it ends (see the exit codes)' },
+    {
+      name: 'dry-run',
+      description: 'change nothing: print the plan (slot, evaluation, tags, approvals, traffic, ARM writes)',
+    },
+  ],
   exitCodes: PROMOTION_EXIT_CODE_HELP,
   exitCodesWhen: 'with --wait',
-  examples: ['champion promote demand 3', 'champion promote demand 3 --wait'],
+  examples: ['champion promote demand 3', 'champion promote demand 3 --wait', 'champion promote demand 3 --dry-run'],
   async run({ io, client, json, args, flags }) {
     if (flags.wait && json) {
       throw new UsageError('--wait prints lines as they come; it cannot be combined with --json', commandHelp(promote));
     }
     const request = { modelName: args.MODEL ?? '', modelVersion: args.VERSION ?? '' };
+    if (flags['dry-run']) {
+      if (flags.wait) throw new UsageError('--dry-run starts nothing to wait for', commandHelp(promote));
+      const preview = await client.dryRunPromotion(request);
+      if (json) printJson(io, preview);
+      else for (const line of promotionPlanLines(preview)) println(io.stdout, line);
+      return 0;
+    }
     if (flags.wait) {
       let id: string;
       try {

@@ -3,6 +3,7 @@ import { commandHelp, UsageError, type CommandSpec } from '../args';
 import { printJson, println } from '../io';
 import { pause } from '../watch';
 import { followRetraining, RETRAINING_EXIT_CODE_HELP } from './follow';
+import { retrainingPlanLines } from './plan';
 
 /** The reason sent when none is given: the API wants one, so every run says why it started. */
 const DEFAULT_REASON = 'requested from the command line';
@@ -36,18 +37,33 @@ export const retrain: CommandSpec = {
     },
     { name: 'as', value: 'NAME', description: 'off Azure, who asks (on Azure, your signed-in identity)' },
     { name: 'wait', short: 'w', description: 'then follow the run until it ends (see the exit codes)' },
+    {
+      name: 'dry-run',
+      description: "change nothing: print the plan (guard's answer, data checks, hashes, job body, ARM writes)",
+    },
   ],
   exitCodes: [
     ...RETRAINING_EXIT_CODE_HELP,
     ['1', 'the guard skipped it (with its reason), the app answered an error, or could not be reached'],
   ],
   exitCodesWhen: 'with --wait',
-  examples: ["champion retrain demand --reason 'new labels arrived' --wait"],
+  examples: ["champion retrain demand --reason 'new labels arrived' --wait", 'champion retrain demand --dry-run'],
   async run({ io, client, json, args, options, flags }) {
     if (flags.wait && json) {
       throw new UsageError('--wait prints lines as they come; it cannot be combined with --json', commandHelp(retrain));
     }
     const modelName = args.MODEL ?? '';
+    if (flags['dry-run']) {
+      if (flags.wait) throw new UsageError('--dry-run starts nothing to wait for', commandHelp(retrain));
+      const plan = await client.dryRunRetraining({
+        modelName,
+        reason: options.reason ?? DEFAULT_REASON,
+        ...(options.as !== undefined ? { requestedBy: options.as } : {}),
+      });
+      if (json) printJson(io, plan);
+      else for (const line of retrainingPlanLines(plan)) println(io.stdout, line);
+      return 0;
+    }
     let started: StartedRetraining;
     try {
       started = await client.startRetraining({

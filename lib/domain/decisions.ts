@@ -20,6 +20,14 @@ const SOURCES: readonly string[] = [
 ] satisfies IdentitySource[];
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
+/**
+ * Whether a promotion asks a person before releasing: when its policy requires approval, and always when the
+ * evaluation was inconclusive (a person decides what the numbers could not).
+ */
+export function asksPerson(approval: { required: boolean }, evaluationDecision: string): boolean {
+  return approval.required || evaluationDecision === 'inconclusive';
+}
+
 /** `seal` is checked by the verifyDecision activity: it takes the approval secret, which a flow never holds. */
 export type DecisionCheck = { ok: true; decision: ApprovalDecision; seal?: string } | { ok: false; problem: string };
 

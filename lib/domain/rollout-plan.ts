@@ -106,6 +106,28 @@ export function planBlueGreenRollout(input: RolloutPlanInput): RolloutPlan {
   return { champion, challenger, challengerSlotExists, steps, rollback };
 }
 
+/** What the endpoint needs before a slot can be chosen: created when missing, awaited while it provisions. */
+export type EndpointPreparation = 'ready' | 'create' | 'wait-for-provisioning';
+
+export function endpointPreparation(endpoint: { exists: boolean; provisioningState?: string }): EndpointPreparation {
+  if (!endpoint.exists) return 'create';
+  return endpoint.provisioningState === 'Succeeded' ? 'ready' : 'wait-for-provisioning';
+}
+
+/**
+ * What the challenger's idle slot needs, from what it holds now: a deployment still being deleted is awaited first
+ * (ARM refuses a PUT to it), a slot already serving-ready with this very model is used as it is, anything else is
+ * (re)deployed.
+ */
+export function idleSlotAction(
+  deployment: { model?: string; provisioningState: string } | undefined,
+  model: string,
+): { waitForDelete: boolean; deploy: boolean } {
+  const waitForDelete = deployment?.provisioningState === 'Deleting';
+  const holdsIt = deployment?.model === model && deployment.provisioningState === 'Succeeded';
+  return { waitForDelete, deploy: !holdsIt };
+}
+
 /** Whether two splits route the same: a deployment at 0 % and one the map leaves out are alike. */
 export function sameTraffic(a: Readonly<TrafficMap>, b: Readonly<TrafficMap>): boolean {
   const names = new Set([...Object.keys(a), ...Object.keys(b)]);

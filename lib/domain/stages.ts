@@ -138,6 +138,56 @@ export function rejectStaged(versions: readonly ModelVersionTags[], version: str
   return unstage(versions, version);
 }
 
+/** Tag recording which promotion staged a version, so a newer winner can tell it it was superseded. */
+export const PROMOTION_TAG = 'champion.promotion';
+
+export type StageTransition = 'stage' | 'promote' | 'reject' | 'unstage';
+
+/** The tag writes of one transition of a promotion, or the newer winner that keeps `version` from being staged. */
+export type TransitionWrites =
+  | { superseded: { version: string; stage: 'staged' | 'production' }; writes: [] }
+  | { superseded?: undefined; writes: TagWrite[]; displaced?: { version: string; promotionId?: string } };
+
+/**
+ * What `transition` of `version` by the promotion `promotionId` writes, from the model's versions as they are:
+ * staging is refused in favour of a newer winner, unstages the previous staged version (naming the promotion that
+ * staged it, so it can be told) and records which promotion staged this one.
+ */
+export function transitionWrites(
+  versions: readonly ModelVersionTags[],
+  version: string,
+  transition: StageTransition,
+  promotionId: string,
+): TransitionWrites {
+  switch (transition) {
+    case 'stage': {
+      const superseded = newerWinner(versions, version);
+      if (superseded) return { superseded, writes: [] };
+      const previous = versionsInStage(versions, 'staged').find((v) => v !== version);
+      const displaced = previous
+        ? { version: previous, promotionId: versions.find((v) => v.version === previous)?.tags[PROMOTION_TAG] }
+        : undefined;
+      const writes = stageChallenger(versions, version);
+      // Record which promotion staged it; harmless when already there.
+      const own = versions.find((v) => v.version === version);
+      if (own && own.tags[PROMOTION_TAG] !== promotionId) {
+        const existing = writes.find((w) => w.version === version);
+        if (existing) existing.set = { ...existing.set, [PROMOTION_TAG]: promotionId };
+        else writes.push({ version, set: { [PROMOTION_TAG]: promotionId } });
+      }
+      return { writes, ...(displaced ? { displaced } : {}) };
+    }
+    case 'promote':
+      return { writes: promoteToProduction(versions, version) };
+    case 'reject': {
+      const current = versions.find((v) => v.version === version);
+      return { writes: current && stageOf(current) === 'staged' ? rejectStaged(versions, version) : [] };
+    }
+    case 'unstage':
+      return { writes: unstage(versions, version) };
+  }
+}
+
 /** Violations of the tag invariants; empty when the tags are consistent. */
 export function checkInvariants(versions: readonly ModelVersionTags[]): StageViolation[] {
   const violations: StageViolation[] = [];

@@ -37,6 +37,15 @@ function registry(): Registry {
     })
     .orchestration('Rewindable', function* (context: OrchestrationContext) {
       return yield context.df.callActivity('FailsOnce');
+    })
+    .entity('Tally', (context: df.EntityContext<{ count: number }>) => {
+      const state = context.df.getState(() => ({ count: 0 })) ?? { count: 0 };
+      state.count += context.df.getInput<number>() ?? 0;
+      context.df.setState(state);
+    })
+    .orchestration('Tally', function* (context: OrchestrationContext) {
+      yield context.df.callEntity(new df.EntityId('Tally', 'models'), 'add', 3);
+      return 'done';
     });
 }
 
@@ -305,8 +314,22 @@ describe('public management API behind createCheckStatusResponse', () => {
 
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/instances/nope`)).status).toBe(404);
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/whatever`)).status).toBe(404);
-    expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/counter/1`)).status).toBe(501);
+    expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/counter/1`, { method: 'POST' })).status).toBe(
+      501,
+    );
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/instances?runtimeStatus=Bogus`)).status).toBe(400);
+  });
+
+  it("reads an entity's state as DurableClient.readEntityState asks for it, and answers 404 for one that has none", async () => {
+    const c = client();
+    expect(await c.readEntityState(new df.EntityId('Tally', 'models'))).toMatchObject({ entityExists: false });
+    await t.engine.startNew('Tally', { instanceId: 'tally-1' });
+    await t.engine.waitForCompletion('tally-1');
+    expect(await c.readEntityState(new df.EntityId('Tally', 'models'))).toMatchObject({
+      entityExists: true,
+      entityState: { count: 3 },
+    });
+    expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/tally/other`)).status).toBe(404);
   });
 
   it('binding data has the shape df.getClient accepts', () => {

@@ -220,7 +220,15 @@ async function route(
         return message(404, `Unknown operation '${b}'.`);
     }
   }
-  if (head === 'entities') return message(501, 'Durable entities are not supported by the local durable engine.');
+  if (head === 'entities') {
+    // Reading one entity's state, as DurableClient.readEntityState asks for it (docs: "HTTP API reference",
+    // Get entity: 200 with the state as the body, 404 when the entity has none). Listing and signalling are not served.
+    if (method === 'GET' && a !== undefined && b !== undefined && segments.length === 3) {
+      const entity = engine.getEntity({ name: a.toLowerCase(), key: b });
+      return entity?.exists ? json(200, entity.state) : message(404, `No entity '${a}' with key '${b}'.`);
+    }
+    return message(501, 'The local durable engine serves only GET entities/{name}/{key} over HTTP.');
+  }
   return message(404, `No durable task endpoint at '${req.path}'.`);
 }
 

@@ -1,0 +1,481 @@
+/**
+ * Dry runs: a promotion's or a retraining's decisions against live state, changing nothing. They read the workspace
+ * through a port that refuses every write (so a forgotten write fails instead of happening), reuse the activities'
+ * own reads (the endpoint view, the evaluation, the data checks) and the pure decisions the flows take, and return a
+ * plan. No Durable instance, no tag, no notification, no upload.
+ */
+import type * as df from 'durable-functions';
+import {
+  retrainingRunId,
+  signalSource,
+  trainingJobName,
+  trainingJobTags,
+  type GuardState,
+} from '../orchestrations/retrain-model';
+import {
+  createActivities,
+  createTrainingActivities,
+  isMlflowModel,
+  readCodeFolder,
+  readEnvironmentDefinition,
+  readTrainingJobSpec,
+  releaseTags,
+  repoRoot,
+  resolveComputeId,
+  SpecError,
+  trainingJobBody,
+  type ActivityDeps,
+  type EndpointKeyCache,
+} from './activities';
+import { attemptInstanceId, retryVerdict } from './domain/attempts';
+import { codeAssetName, codeSnapshotHash, codeUploadFolder } from './domain/code-snapshot';
+import { compareRecordedMetrics, type Evidence } from './domain/evaluation';
+import { registrantOf } from './domain/people';
+import { policyFor, type Policy, type PolicySet } from './domain/policy';
+import { planPromotion, type ArmWrite, type EvaluationPreview, type PromotionPlan } from './domain/promotion-plan';
+import type { Slot } from './domain/rollout-plan';
+import { decideRetraining, type RetrainingDecision, type RetrainingTrigger } from './domain/retraining-guard';
+import type { CodeStore, DataReader, MlWorkspace, Notifier, Scoring } from './ports';
+import { attemptsOf, attemptState, exists, unregistered } from './promotions';
+import type { RetrainingPolicy } from './retraining';
+
+/** The workspace port's methods that change something (ARM PUT, PATCH, DELETE, or a POST that acts). */
+export const WORKSPACE_WRITES = [
+  'updateModelTags',
+  'registerModelVersion',
+  'beginCreateEndpoint',
+  'replaceTraffic',
+  'updateEndpointTags',
+  'beginCreateDeployment',
+  'beginDeleteDeployment',
+  'submitJob',
+  'cancelJob',
+  'createEnvironmentVersion',
+  'createCodeVersion',
+] as const satisfies readonly (keyof MlWorkspace)[];
+
+export class DryRunWriteRefused extends Error {
+  constructor(what: string) {
+    super(`a dry run changes nothing, yet it tried ${what}`);
+    this.name = 'DryRunWriteRefused';
+  }
+}
+
+/** The workspace with every write refused: what a dry run reads through. */
+export function readOnlyWorkspace(workspace: MlWorkspace): MlWorkspace {
+  const refused = new Set<string>(WORKSPACE_WRITES);
+  return new Proxy(workspace, {
+    get(target, property, receiver) {
+      if (typeof property === 'string' && refused.has(property)) {
+        return () => Promise.reject(new DryRunWriteRefused(`workspace.${property}`));
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+const refusingNotifier: Notifier = {
+  approvalRequested: () => Promise.reject(new DryRunWriteRefused('to notify approvers')),
+};
+const refusingCode: CodeStore = {
+  uploadCode: () => Promise.reject(new DryRunWriteRefused('to upload code')),
+};
+
+export interface DryRunDeps {
+  workspace: MlWorkspace;
+  scoring: Scoring;
+  data: DataReader;
+  /** The app's endpoint keys, so a key it holds is not listed again. */
+  keys?: EndpointKeyCache;
+  gitSha?: string;
+  gitRepository?: string;
+  /** ARM id of the workspace (`/subscriptions/…/workspaces/NAME`): the writes' paths start with it. */
+  workspacePath: string;
+  /** Where jobs/ and environments/ are read from (the app's root by default). */
+  repoDir?: string;
+}
+
+/** Activity dependencies that can only read: the dry runs call the activities' reads through them. */
+function readingDeps(deps: DryRunDeps): ActivityDeps & { repoDir?: string } {
+  return {
+    workspace: readOnlyWorkspace(deps.workspace),
+    scoring: deps.scoring,
+    data: deps.data,
+    code: refusingCode,
+    notifier: refusingNotifier,
+    // A preview's evaluation is not one that happened: it sends no telemetry.
+    telemetry: { event: () => undefined, exception: () => undefined },
+    approvalSecret: '',
+    publicUrl: '',
+    signal: () => Promise.reject(new DryRunWriteRefused('to signal a promotion')),
+    ...(deps.keys ? { keys: deps.keys } : {}),
+    ...(deps.gitSha ? { gitSha: deps.gitSha } : {}),
+    ...(deps.gitRepository ? { gitRepository: deps.gitRepository } : {}),
+    ...(deps.repoDir ? { repoDir: deps.repoDir } : {}),
+  };
+}
+
+/** The dry runs' dependencies in the running app: its adapters, read through the write-refusing port. */
+export function appDryRunDeps(app: {
+  settings: Parameters<typeof workspaceArmPath>[0];
+  deps: Omit<ActivityDeps, 'signal'>;
+}): DryRunDeps {
+  const { workspace, scoring, data, keys, gitSha, gitRepository } = app.deps;
+  return {
+    workspace,
+    scoring,
+    data,
+    ...(keys ? { keys } : {}),
+    ...(gitSha ? { gitSha } : {}),
+    ...(gitRepository ? { gitRepository } : {}),
+    workspacePath: workspaceArmPath(app.settings),
+  };
+}
+
+export function workspaceArmPath(settings: {
+  AZURE_SUBSCRIPTION_ID: string;
+  AZURE_RESOURCE_GROUP: string;
+  AZUREML_WORKSPACE_NAME: string;
+}): string {
+  return (
+    `/subscriptions/${settings.AZURE_SUBSCRIPTION_ID}/resourceGroups/${settings.AZURE_RESOURCE_GROUP}` +
+    `/providers/Microsoft.MachineLearningServices/workspaces/${settings.AZUREML_WORKSPACE_NAME}`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Promotion
+
+export interface PromotionDryRun {
+  dryRun: true;
+  /** Whether a start now would start it, and the instance id it would take; else why not (as the start answers). */
+  start: { id: string; wouldStart: boolean; refusal?: string };
+  plan: PromotionPlan;
+}
+
+export type PromotionDryRunOutcome = { kind: 'plan'; result: PromotionDryRun } | { kind: 'not-found'; message: string };
+
+/**
+ * What a start by hand of this version would do. Refused as the start is: a model no policy covers, a version the
+ * registry does not have (404).
+ */
+export async function dryRunPromotion(
+  client: df.DurableClient,
+  policies: PolicySet,
+  deps: DryRunDeps,
+  request: { modelName: string; modelVersion: string },
+): Promise<PromotionDryRunOutcome> {
+  const { modelName, modelVersion } = request;
+  const policy = policyFor(policies, modelName);
+  if (!policy) return { kind: 'not-found', message: `No promotion policy covers model "${modelName}".` };
+  const reading = readingDeps(deps);
+  const { workspace } = reading;
+  const version = await workspace.getModelVersion(modelName, modelVersion);
+  if (!version) return unregistered(modelName, modelVersion);
+
+  // Planned for the promotion that would act: a new one; else the next attempt when the last one may be retried;
+  // else the one that exists (a start is refused, and the plan is what it does from where things stand).
+  const latest = (await attemptsOf(client, modelName, modelVersion)).at(-1);
+  const next = attemptInstanceId(modelName, modelVersion, (latest?.attempt ?? 0) + 1);
+  const latestState = latest ? attemptState(latest.status) : undefined;
+  const promotionId = latestState && !retryVerdict(latestState).retry ? latestState.id : next;
+  const start = latestState
+    ? { id: latestState.id, wouldStart: false, refusal: exists(latestState).message }
+    : { id: next, wouldStart: true };
+
+  const activities = createActivities(reading);
+  const [versions, endpoint] = await Promise.all([
+    workspace.listModelVersions(modelName),
+    activities.readEndpoint({ endpointName: policy.endpointName }),
+  ]);
+  const champion = Object.entries(endpoint.traffic).find(([, percent]) => percent === 100)?.[0] ?? null;
+  const evaluation = await previewEvaluation(policy, `${modelName}:${modelVersion}`, endpoint, champion, {
+    workspace,
+    evaluate: (challengerSlot) =>
+      // Any deployment holding the challenger scores it: the activity only names it in the routing header.
+      activities.evaluateChallenger({
+        policy,
+        endpointName: policy.endpointName,
+        championSlot: champion,
+        challengerSlot: challengerSlot as Slot,
+      }),
+    challengerProperties: version.properties,
+  });
+  const plan = planPromotion({
+    policy,
+    modelName,
+    modelVersion,
+    promotionId,
+    versions: versions.map((v) => ({
+      version: v.version,
+      tags: v.tags,
+      ...(v.createdAt ? { createdAt: v.createdAt } : {}),
+    })),
+    endpoint,
+    model: { id: version.id, deployableWithoutCode: isMlflowModel(version) },
+    ...registrantOf(version),
+    evaluation,
+    releaseTags: releaseTags(deps, modelName, modelVersion, promotionId),
+    workspacePath: deps.workspacePath,
+  });
+  return { kind: 'plan', result: { dryRun: true, start, plan } };
+}
+
+/**
+ * The evaluation as far as it can be run without deploying: recorded metrics always; a paired comparison only
+ * through a deployment of the challenger that already exists on the endpoint.
+ */
+async function previewEvaluation(
+  policy: Policy,
+  model: string,
+  endpoint: Awaited<ReturnType<ReturnType<typeof createActivities>['readEndpoint']>>,
+  champion: string | null,
+  how: {
+    workspace: MlWorkspace;
+    evaluate: (challengerSlot: string) => Promise<Evidence>;
+    challengerProperties: Record<string, string>;
+  },
+): Promise<EvaluationPreview> {
+  if (policy.evaluation.mode === 'recorded') {
+    const servedBy = champion ? endpoint.deployments[champion]?.model : undefined;
+    const [name, version] = servedBy ? (servedBy.split(':') as [string, string]) : [];
+    const championModel = name && version ? await how.workspace.getModelVersion(name, version) : undefined;
+    return {
+      previewed: true,
+      evidence: compareRecordedMetrics(championModel?.properties ?? null, how.challengerProperties, policy),
+      through: `the metrics recorded on ${model}${servedBy ? ` and ${servedBy}` : ''}`,
+    };
+  }
+  if (!endpoint.exists) {
+    return {
+      previewed: false,
+      why: `${policy.endpointName} does not exist: the paired evaluation scores through deployments, and a dry run deploys nothing`,
+    };
+  }
+  const deployedIn = Object.entries(endpoint.deployments).find(
+    ([, d]) => d.model === model && d.provisioningState === 'Succeeded',
+  )?.[0];
+  if (!deployedIn) {
+    return {
+      previewed: false,
+      why: `${model} is not deployed on ${policy.endpointName}: the paired evaluation scores the challenger through its deployment, and a dry run deploys nothing`,
+    };
+  }
+  if (deployedIn === champion) {
+    return {
+      previewed: false,
+      why: `${model} is the champion (it serves ${policy.endpointName} from ${deployedIn}): there is nothing to compare it with`,
+    };
+  }
+  try {
+    return {
+      previewed: true,
+      evidence: await how.evaluate(deployedIn),
+      through: `${deployedIn} (holds ${model})${champion ? ` against ${champion} (${endpoint.deployments[champion]?.model ?? 'the champion'})` : ''}`,
+    };
+  } catch (err) {
+    return { previewed: false, why: `scoring through ${deployedIn} failed: ${(err as Error).message}` };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Retraining
+
+export interface RetrainingPlan {
+  dryRun: true;
+  modelName: string;
+  /** What the model's guard would answer this request now, from its recorded state. */
+  guard: { decision: RetrainingDecision; runId?: string; activeRun?: string };
+  verdict: 'would-train' | 'guard-skips' | 'data-checks-fail' | 'would-fail';
+  summary: string;
+  jobSpec: { path: string; problem?: string; deadlineSeconds?: number };
+  environment?: { name: string; version: string; exists: boolean; id: string };
+  dataChecks?: { ok: boolean; dataVersion?: string; report: string; failed?: string[] };
+  code?: { name: string; version: string; files: number; exists: boolean; uploadFolder: string };
+  /** The job as it would be sent: its name takes a guid the run draws, shown as `xxxxxxxx`. */
+  job?: { name: string; body: Record<string, unknown> };
+  /** Uploads to the default datastore (blob storage, not ARM) before the job is submitted. */
+  uploads: string[];
+  armWrites: ArmWrite[];
+}
+
+const JOB_GUID_PLACEHOLDER = 'xxxxxxxx-xxxx';
+
+export async function dryRunRetraining(
+  deps: DryRunDeps,
+  policy: RetrainingPolicy,
+  guardState: GuardState | undefined,
+  trigger: RetrainingTrigger,
+  now: Date,
+): Promise<RetrainingPlan> {
+  const { modelName, retraining } = policy;
+  const reading = readingDeps(deps);
+  const { workspace } = reading;
+  const root = deps.repoDir ?? repoRoot();
+  const armWrites: ArmWrite[] = [];
+  const uploads: string[] = [];
+  const state = guardState ?? { log: [], runs: 0 };
+  const { decision } = decideRetraining({
+    trigger,
+    log: state.log,
+    state: { activeRun: state.activeRun, lastFinishedAt: state.lastFinishedAt },
+    now,
+    policy: { cooldownMs: retraining.cooldownMs, ...(retraining.kOfN && { kOfN: retraining.kOfN }) },
+  });
+  const runId = retrainingRunId(modelName, state.runs + 1);
+  const guard = {
+    decision,
+    ...(decision.action === 'start' ? { runId } : {}),
+    ...(state.activeRun ? { activeRun: state.activeRun.id } : {}),
+  };
+  const plan: RetrainingPlan = {
+    dryRun: true,
+    modelName,
+    guard,
+    verdict: 'would-train',
+    summary: '',
+    jobSpec: { path: retraining.jobSpec },
+    uploads,
+    armWrites,
+  };
+  const stop = (verdict: RetrainingPlan['verdict'], summary: string) => Object.assign(plan, { verdict, summary });
+
+  // The rest runs whatever the guard says: what a run would do is worth seeing before the cooldown ends too.
+  let spec;
+  try {
+    spec = readTrainingJobSpec(retraining.jobSpec, root);
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    plan.jobSpec.problem = err.message;
+    return stop('would-fail', `job spec ${retraining.jobSpec}: ${err.message}`);
+  }
+  plan.jobSpec.deadlineSeconds = spec.deadline;
+  let environment;
+  try {
+    environment = readEnvironmentDefinition(spec.environment, root);
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    return stop('would-fail', `environment of ${retraining.jobSpec}: ${err.message}`);
+  }
+  const { definition, version: environmentVersion } = environment;
+  const existingEnvironment = await workspace.getEnvironmentVersion(definition.name, environmentVersion);
+  const environmentPath = `${deps.workspacePath}/environments/${definition.name}/versions/${environmentVersion}`;
+  plan.environment = {
+    name: definition.name,
+    version: environmentVersion,
+    exists: existingEnvironment !== undefined,
+    id: existingEnvironment?.id ?? environmentPath,
+  };
+  if (!existingEnvironment) {
+    armWrites.push({
+      method: 'PUT',
+      path: environmentPath,
+      body: `environment ${definition.name} from ${spec.environment}${definition.image ? ` (image ${definition.image})` : ''}, its version the hash of the definition`,
+      when: 'always (this version does not exist)',
+    });
+  }
+
+  const asset = retraining.trainingDataAsset;
+  const check = await createTrainingActivities(reading).checkTrainingData({
+    jobSpec: retraining.jobSpec,
+    dataAsset: asset,
+  });
+  plan.dataChecks = {
+    ok: check.ok,
+    ...(check.dataVersion !== undefined ? { dataVersion: check.dataVersion } : {}),
+    report: check.report,
+    ...(!check.ok ? { failed: check.failed } : {}),
+  };
+  const guardSays =
+    decision.action === 'skip' ? `; the guard would skip it now (${decision.reason}: ${decision.detail})` : '';
+  if (!check.ok || check.dataVersion === undefined) {
+    const failed = check.ok ? 'no data version' : check.failed.join('; ');
+    return stop(
+      decision.action === 'skip' ? 'guard-skips' : 'data-checks-fail',
+      `the data checks would stop the run before any job is submitted: ${failed}${guardSays}`,
+    );
+  }
+  const dataAsset = { name: asset.name, version: check.dataVersion };
+  const data = (await workspace.listDataVersions(asset.name)).find((v) => v.version === check.dataVersion);
+  if (!data) return stop('would-fail', `data asset ${asset.name}:${check.dataVersion} does not exist${guardSays}`);
+  const compute = spec.compute === undefined ? undefined : await resolveComputeId(workspace, spec.compute);
+  if (compute && !compute.ok) return stop('would-fail', `${compute.code}: ${compute.message}${guardSays}`);
+
+  let codeId: string | undefined;
+  if (spec.code !== undefined) {
+    let files;
+    try {
+      files = readCodeFolder(spec.code, root);
+    } catch (err) {
+      if (!(err instanceof SpecError)) throw err;
+      return stop('would-fail', `code of ${retraining.jobSpec}: ${err.message}${guardSays}`);
+    }
+    const name = codeAssetName(spec.code);
+    const version = codeSnapshotHash(files);
+    const existing = await workspace.getCodeVersion(name, version);
+    const uploadFolder = codeUploadFolder(version, spec.code);
+    plan.code = { name, version, files: files.length, exists: existing !== undefined, uploadFolder };
+    const codePath = `${deps.workspacePath}/codes/${name}/versions/${version}`;
+    codeId = existing?.id ?? codePath;
+    if (!existing) {
+      uploads.push(...files.map((f) => `${uploadFolder}/${f.path}`));
+      armWrites.push({
+        method: 'PUT',
+        path: codePath,
+        body: `code version ${name}:${version} (the hash of ${files.length} file(s) in ${spec.code}), codeUri the uploaded folder`,
+        when: 'always (this version does not exist), after the upload',
+      });
+    }
+  }
+
+  const jobName = trainingJobName(runId, JOB_GUID_PLACEHOLDER);
+  const body = trainingJobBody({
+    spec,
+    jobName,
+    jobSpec: retraining.jobSpec,
+    environmentId: plan.environment.id,
+    ...(codeId ? { codeId } : {}),
+    ...(compute ? { computeId: compute.id } : {}),
+    data,
+    dataAsset,
+    tags: trainingJobTags(modelName, runId, signalSource(trigger)),
+    ...(deps.gitSha ? { gitSha: deps.gitSha } : {}),
+  });
+  plan.job = { name: jobName, body };
+  armWrites.push({
+    method: 'PUT',
+    path: `${deps.workspacePath}/jobs/${jobName}`,
+    body: 'the command job shown in job.body, as its properties (api-version 2023-04-01)',
+    when: 'always',
+  });
+  armWrites.push({
+    method: 'POST',
+    path: `${deps.workspacePath}/jobs/${jobName}/cancel`,
+    body: 'cancels the job',
+    when: `if it is still running at the job spec's deadline (${spec.deadline} s)`,
+  });
+  armWrites.push({
+    method: 'PUT',
+    path: `${deps.workspacePath}/models/${modelName}/versions/{next}`,
+    body: "an mlflow_model from the job's model output, with the metrics its run logged and its lineage (which starts a promotion)",
+    when: 'when the job completes with its model output',
+  });
+  if (decision.action === 'skip') {
+    return stop(
+      'guard-skips',
+      `the guard would skip it now (${decision.reason}: ${decision.detail}); were it to start, ${describeRun(plan)}`,
+    );
+  }
+  return stop('would-train', `${runId} would ${describeRun(plan)}`);
+}
+
+function describeRun(plan: RetrainingPlan): string {
+  const env = plan.environment;
+  return (
+    `${env?.exists ? 'reuse' : 'create'} environment ${env?.name}:${env?.version}, ` +
+    `pass the data checks on ${plan.dataChecks?.dataVersion ?? '?'}, ` +
+    `${plan.code ? `${plan.code.exists ? 'reuse' : 'upload and register'} code ${plan.code.name}:${plan.code.version.slice(0, 12)}…, ` : ''}` +
+    `submit ${plan.job?.name} and register its model`
+  );
+}
