@@ -50,6 +50,7 @@ import type {
   CodeVersion,
   DataReader,
   Deployment,
+  EndpointMetrics,
   Job,
   MlWorkspace,
   ModelVersion,
@@ -66,6 +67,8 @@ export interface ActivityDeps {
   /** Where training code is uploaded (the workspace's default datastore). */
   code: CodeStore;
   notifier: Notifier;
+  /** The endpoints' platform metrics (Azure Monitor), which rollout steps are judged by. */
+  metrics: EndpointMetrics;
   telemetry: Telemetry;
   approvalSecret: string;
   /** Base URL of this app, for approval links. */

@@ -10,6 +10,7 @@ import { createCredential } from './azure/credential';
 import { BlobCodeStore, DatastoreContainers } from './azure/blob-datastore';
 import { BlobDataReader } from './azure/data-reader';
 import { AzureMlWorkspace } from './azure/ml-workspace';
+import { AzureMonitorMetrics } from './azure/metrics';
 import { EndpointScoring } from './azure/scoring';
 import { readSettings, type Settings } from './config';
 import { parsePolicies, type PolicySet } from './domain/policy';
@@ -53,13 +54,14 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     managedIdentityClientId: settings.AZURE_CLIENT_ID,
   });
   const caCert = settings.AZUREML_CA_CERT_PATH ? readFileSync(settings.AZUREML_CA_CERT_PATH, 'utf8') : undefined;
-  const workspace = new AzureMlWorkspace(credential, {
+  const address = {
     subscriptionId: settings.AZURE_SUBSCRIPTION_ID,
     resourceGroup: settings.AZURE_RESOURCE_GROUP,
     workspaceName: settings.AZUREML_WORKSPACE_NAME,
     armEndpoint: settings.AZUREML_ARM_ENDPOINT,
     caCert,
-  });
+  };
+  const workspace = new AzureMlWorkspace(credential, address);
   const storage = { blobServiceUrl: settings.AZUREML_BLOB_SERVICE_URL, caCert };
   const log = (line: string) => console.log(line);
   const notifier: Notifier =
@@ -96,6 +98,8 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
         ),
       ),
       notifier,
+      // Azure Monitor is reached at the ARM endpoint: management.azure.com on Azure, the local workspace here.
+      metrics: new AzureMonitorMetrics(credential, address),
       telemetry: createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log }),
       keys: new EndpointKeyCache(workspace),
       approvalSecret: settings.CHAMPION_APPROVAL_SECRET,

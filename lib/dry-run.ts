@@ -104,6 +104,8 @@ function readingDeps(deps: DryRunDeps): ActivityDeps & { repoDir?: string } {
     data: deps.data,
     code: refusingCode,
     notifier: refusingNotifier,
+    // A preview rolls nothing out, so it has no rollout step to judge.
+    metrics: { requestCounts: () => Promise.reject(new Error('a dry run judges no rollout step')) },
     // A preview's evaluation is not one that happened: it sends no telemetry.
     telemetry: { event: () => undefined, exception: () => undefined },
     approvalSecret: '',

@@ -297,3 +297,21 @@ export interface Telemetry {
   event(name: string, properties: Record<string, string | number | boolean>): void;
   exception(error: Error, properties?: Record<string, string>): void;
 }
+
+/** Requests one deployment answered in a window, by status class, as the endpoint's platform metrics count them. */
+export interface DeploymentRequestCounts {
+  requests: number;
+  /** Answered 5xx: the deployment failed. */
+  serverErrors: number;
+  /** Answered 4xx: a bad request, or more at once than the deployment takes (429). */
+  clientErrors: number;
+}
+
+/** The endpoint's own signals: Azure Monitor's platform metrics of an online endpoint. */
+export interface EndpointMetrics {
+  /**
+   * Requests each deployment answered between `from` and `to` (deployment name → counts; a deployment with no
+   * requests is absent). Azure Monitor keeps these per minute, so the window is widened to whole minutes.
+   */
+  requestCounts(endpointName: string, from: Date, to: Date): Promise<Record<string, DeploymentRequestCounts>>;
+}

@@ -106,6 +106,23 @@ resource dataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
+var monitoringReader = '43d0d8ad-25c7-4714-9337-8ba259a9fe05'
+
+// Through Azure Monitor's metrics API with the app's identity: each rollout step is judged from the online
+// endpoints' platform metrics (AzureMonitorMetrics.requestCounts in lib/azure/metrics.ts reads RequestsPerMinute, which
+// needs Microsoft.Insights/metrics/read on the endpoint). Champion creates its endpoints at run time, so the
+// workspace, their parent, is the narrowest scope a template can name; Monitoring Reader is the built-in role that
+// reads metrics ("Roles, permissions, and security in Azure Monitor").
+resource metricsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, principalId, monitoringReader)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringReader)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 @description('The role the app holds on the workspace.')
 output roleDefinitionId string = roleDefinitionId
 @description('The assignment of that role, removed with Champion.')

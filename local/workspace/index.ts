@@ -239,6 +239,13 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
       if (u.startsWith(ADMIN_PREFIX) || u === '/_local') return void handleAdmin(ws, () => info, req, res);
       if (/^\/subscriptions\//i.test(u)) return void ws.handleArm(req, res);
+      // @azure/monitor-query puts the resource id, with its own leading '/', after a '/' of the path template
+      // (`/{resourceUri}/providers/Microsoft.Insights/metrics`); ARM answers such calls (the SDK's samples pass ids
+      // so), so the doubled slash is read as one.
+      if (/^\/\/+subscriptions\//i.test(u)) {
+        req.url = u.replace(/^\/+/, '/');
+        return void ws.handleArm(req, res);
+      }
       if (u.toLowerCase().startsWith(`${MLFLOW_PREFIX}/`)) return ws.handleMlflow(req, res);
       req.resume();
       sendJson(res, 404, { error: { code: 'NotFound', message: `Nothing is served at '${u}'.` } });

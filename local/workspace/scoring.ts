@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Fault, Faults, ScoringFault } from './faults';
+import { MinuteMetrics } from './metrics';
 import type { Predictor } from './ml';
 import type { Store } from './store';
 
@@ -142,6 +143,8 @@ export class ScoringPlane {
   private readonly tokens = new Map<string, { endpoint: string; expiresAt: number }>();
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly defs = new Map<string, EndpointDef>();
+  /** Per-minute platform metrics (Azure Monitor's view of the same requests); unlike the counters, never reset. */
+  readonly metrics: MinuteMetrics;
 
   constructor(
     private readonly store: Store,
@@ -149,6 +152,7 @@ export class ScoringPlane {
     private readonly armToken: () => string,
     flushMs: number,
   ) {
+    this.metrics = new MinuteMetrics(store);
     for (const row of store.loadStats())
       this.counters.set(statKey(row.endpoint, row.deployment), Counter.from(row.stats));
     for (const t of store.tokens())
@@ -175,6 +179,7 @@ export class ScoringPlane {
       c.dirty = false;
     }
     if (rows.length > 0) this.store.saveStats(rows);
+    this.metrics.flush();
   }
 
   addToken(token: string, endpoint: string, expiresAt: number): void {
@@ -341,6 +346,7 @@ export class ScoringPlane {
       // max_concurrent_requests_per_instance × instance_count requests in parallel; the rest are rejected.
       req.resume();
       dep.counter.record(performance.now() - start, 429, false);
+      this.metrics.record(ep.name, dep.name, 429, performance.now() - start);
       return reply(
         res,
         429,
@@ -368,6 +374,7 @@ export class ScoringPlane {
         });
         res.end(payload);
         dep.counter.record(performance.now() - start, status, false);
+        this.metrics.record(ep.name, dep.name, status, performance.now() - start);
       };
       const status = fault.status ?? result.status;
       const payload =

@@ -136,6 +136,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS scoring_stats (endpoint TEXT NOT NULL, deployment TEXT NOT NULL, stats TEXT NOT NULL,
   PRIMARY KEY (endpoint, deployment));
+CREATE TABLE IF NOT EXISTS metric_minutes (endpoint TEXT NOT NULL, deployment TEXT NOT NULL, minute INTEGER NOT NULL,
+  record TEXT NOT NULL, PRIMARY KEY (endpoint, deployment, minute));
 CREATE TABLE IF NOT EXISTS endpoint_tokens (token TEXT PRIMARY KEY, endpoint TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS authorship (key TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_by_type TEXT NOT NULL,
   modified_by TEXT NOT NULL, modified_by_type TEXT NOT NULL, modified_at INTEGER NOT NULL);
@@ -431,6 +433,28 @@ export class Store {
     const ins = this.db.prepare('INSERT OR REPLACE INTO scoring_stats (endpoint, deployment, stats) VALUES (?, ?, ?)');
     this.transaction(() => {
       for (const r of rows) ins.run(r.endpoint, r.deployment, JSON.stringify(r.stats));
+    });
+  }
+
+  /** Per-minute platform metrics of the online endpoints (local/workspace/metrics.ts). */
+  loadMetricMinutes(): { endpoint: string; deployment: string; minute: number; record: unknown }[] {
+    const rows = all<{ endpoint: string; deployment: string; minute: number; record: string }>(
+      this.db.prepare('SELECT * FROM metric_minutes'),
+    );
+    return rows.map((r) => ({ ...r, record: JSON.parse(r.record) }));
+  }
+
+  /** Writes the given minutes and drops those older than `olderThan` (ms), past Azure Monitor's retention. */
+  saveMetricMinutes(
+    rows: { endpoint: string; deployment: string; minute: number; record: unknown }[],
+    olderThan: number,
+  ): void {
+    const ins = this.db.prepare(
+      'INSERT OR REPLACE INTO metric_minutes (endpoint, deployment, minute, record) VALUES (?, ?, ?, ?)',
+    );
+    this.transaction(() => {
+      for (const r of rows) ins.run(r.endpoint, r.deployment, r.minute, JSON.stringify(r.record));
+      this.db.prepare('DELETE FROM metric_minutes WHERE minute < ?').run(olderThan);
     });
   }
 

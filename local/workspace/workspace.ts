@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- ARM bodies are free-form JSON validated by zod on the way in */
+import { MetricsError, METRICS_API_VERSIONS } from './metrics';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
@@ -251,6 +252,13 @@ export class Workspace {
         );
       const caller = this.principals.fromAuthorization(auth);
       if (!caller) throw new ArmError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
+      // Azure Monitor's metrics API under a resource id: another provider (Microsoft.Insights), other api-versions.
+      const metricsOf = /^\/*(.*?)\/providers\/microsoft\.insights\/metrics\/?$/i.exec(url.pathname);
+      if (metricsOf) {
+        const reply = this.metricsReply(method, metricsOf[1]!, apiVersion, url.searchParams);
+        sendJson(res, reply.status, reply.body, { ...common, ...(reply.headers ?? {}) });
+        return;
+      }
       if (!apiVersion) {
         throw new ArmError(
           400,
@@ -296,6 +304,65 @@ export class Workspace {
         this.opts.log(`internal error on ${method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`);
         sendJson(res, 500, { error: { code: 'InternalServerError', message: (err as Error).message } }, common);
       }
+    }
+  }
+
+  /**
+   * `GET {online endpoint id}/providers/Microsoft.Insights/metrics`: the endpoint's platform metrics as Azure Monitor
+   * serves them, from the scoring plane's per-minute records (local/workspace/metrics.ts names the sources). Only
+   * online endpoints have metrics here; role assignments (Monitoring Reader) are not checked locally.
+   */
+  private metricsReply(
+    method: string,
+    resourcePath: string,
+    apiVersion: string | null,
+    params: URLSearchParams,
+  ): Reply {
+    if (method !== 'GET') throw methodNotAllowed(method);
+    if (!apiVersion) {
+      throw new ArmError(
+        400,
+        'MissingApiVersionParameter',
+        'The api-version query parameter (?api-version=) is required for all requests.',
+      );
+    }
+    if (!METRICS_API_VERSIONS.includes(apiVersion)) {
+      throw new ArmError(
+        400,
+        'NoRegisteredProviderFound',
+        `No registered resource provider found for location '${this.opts.location}' and API version '${apiVersion}' for type 'metrics'. The supported api-versions are '${METRICS_API_VERSIONS.join(', ')}'.`,
+      );
+    }
+    const seg = resourcePath
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
+    const o = this.opts;
+    const eq = (a: string | undefined, b: string): boolean => a?.toLowerCase() === b.toLowerCase();
+    const expected: [number, string][] = [
+      [0, 'subscriptions'],
+      [1, o.subscriptionId],
+      [2, 'resourceGroups'],
+      [3, o.resourceGroup],
+      [4, 'providers'],
+      [5, PROVIDER],
+      [6, 'workspaces'],
+      [7, o.workspaceName],
+      [8, 'onlineEndpoints'],
+    ];
+    if (seg.length !== 10 || expected.some(([i, v]) => !eq(seg[i], v))) {
+      // Wording is local: the local workspace keeps metrics for its online endpoints only.
+      throw new ArmError(404, 'ResourceNotFound', `The resource '/${seg.join('/')}' has no metrics here.`);
+    }
+    const row = this.mustEndpoint(seg[9]!);
+    try {
+      return {
+        status: 200,
+        body: this.scoring.metrics.query(this.id(`onlineEndpoints/${row.name}`), row.name, params),
+      };
+    } catch (err) {
+      if (err instanceof MetricsError) throw new ArmError(err.status, err.code, err.message);
+      throw err;
     }
   }
 

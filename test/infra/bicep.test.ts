@@ -356,6 +356,8 @@ const ROLE_JUSTIFICATIONS: Record<string, string> = {
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User: the CHAMPION_APPROVAL_SECRET Key Vault reference',
   '0ad04412-c4d5-4796-b79c-f76d14c8d402': 'Durable Task Data Contributor: the Durable Task Scheduler backend',
   'f6c7c914-8db3-469d-8ca1-694a8f32e121': 'AzureML Data Scientist: the broader alternative to the custom role',
+  '43d0d8ad-25c7-4714-9337-8ba259a9fe05':
+    "Monitoring Reader: lib/azure/metrics.ts reads the online endpoints' platform metrics to judge rollout steps",
 };
 
 function roleJustificationProblems(f: Files): string[] {
@@ -785,6 +787,15 @@ describe('infra templates (parsed)', () => {
       expect(text).toContain(role);
     }
     expect(customRoles(files)).toHaveLength(1);
+  });
+
+  it("the app may read the workspace's endpoint metrics (Monitoring Reader on the workspace), as the judge needs", () => {
+    const access = files['modules/workspace-access.bicep']?.text ?? '';
+    expect(access).toContain("'43d0d8ad-25c7-4714-9337-8ba259a9fe05'"); // Monitoring Reader
+    expect(access).toMatch(/scope: workspace\n\s+properties: \{\n\s+roleDefinitionId: [^\n]*monitoringReader/);
+    const adapter = readFileSync(join(ROOT, 'lib/azure/metrics.ts'), 'utf8');
+    expect(adapter).toContain("from '@azure/monitor-query'");
+    expect(adapter).toContain('queryResource(');
   });
 
   it("the app may upload training code to the workspace's storage (Storage Blob Data Contributor) and register code versions", () => {
