@@ -66,6 +66,7 @@ const registered: Record<ActivityName, true> = {
   setTraffic: true,
   recordRelease: true,
   signalInstance: true,
+  judgeRolloutStep: true,
   readTrainingSpec: true,
   ensureEnvironment: true,
   checkTrainingData: true,

@@ -19,6 +19,7 @@ import {
   type TrainingJobCheck,
 } from '../orchestrations/contract';
 import { approvalUrls, createApprovalTokens, isSealed } from './approval';
+import { judgeRolloutStep } from './rollout-analysis';
 import {
   CODE_HASH_VERSION,
   codeAssetName,
@@ -608,6 +609,17 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       const tags = releaseTags(deps, modelName, modelVersion, promotionId);
       await workspace.updateEndpointTags(endpointName, { ...tags, 'champion.slot': slot });
       return { gitSha: deps.gitSha, repository: deps.gitRepository };
+    },
+
+    async judgeRolloutStep(input) {
+      const judgement = await judgeRolloutStep({ ...deps, endpointAccess }, input);
+      deps.telemetry.event('RolloutStepJudged', {
+        model: input.modelName,
+        endpoint: input.endpointName,
+        challenger: input.challengerDeployment,
+        verdict: judgement.verdict,
+      });
+      return judgement;
     },
 
     async signalInstance({ instanceId, eventName, data }) {

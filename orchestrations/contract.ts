@@ -5,9 +5,10 @@
  */
 import type { StageTransition } from '../lib/domain/stages';
 import type { Evidence } from '../lib/domain/evaluation';
-import type { CodeConfiguration, EvaluationSettings, Policy, TestSpec } from '../lib/domain/policy';
+import type { CodeConfiguration, EvaluationSettings, Policy, RolloutAnalysis, TestSpec } from '../lib/domain/policy';
 import type { Registrant } from '../lib/domain/people';
 import type { Slot } from '../lib/domain/rollout-plan';
+import type { StepJudgement } from '../lib/domain/judge';
 
 export interface EndpointView {
   exists: boolean;
@@ -76,6 +77,21 @@ export interface ReleaseRecord {
   gitSha?: string;
   repository?: string;
 }
+
+/** One rollout step to judge: the challenger's slot against the champion's over the step's window. */
+export interface JudgeRolloutStepInput {
+  modelName: string;
+  endpointName: string;
+  championDeployment: string;
+  challengerDeployment: string;
+  /** The window (ISO 8601), usually the step's bake: from when its split took effect to the judgement. */
+  from: string;
+  to: string;
+  analysis: RolloutAnalysis;
+}
+
+/** Verdict, a one-line reason and each metric's numbers (lib/domain/judge.ts). */
+export type JudgeRolloutStepOutput = StepJudgement;
 
 export interface Activities {
   readEndpoint: { input: { endpointName: string }; output: EndpointView };
@@ -158,6 +174,11 @@ export interface Activities {
   };
   /** Raises an event on another orchestration instance (e.g. tells a waiting promotion it was superseded). */
   signalInstance: { input: { instanceId: string; eventName: string; data: unknown }; output: { delivered: boolean } };
+  /**
+   * Judges one rollout step from the endpoint's own signals over [from, to] (ISO 8601): the challenger's slot against
+   * the champion's (lib/rollout-analysis.ts). Small output: it is kept in history and the promotion's record.
+   */
+  judgeRolloutStep: { input: JudgeRolloutStepInput; output: JudgeRolloutStepOutput };
 
   // ---- continuous training (retrainModel) ----
   /** Reads the job specification in the repo (e.g. jobs/train-demand.json) and returns what the flow needs. */

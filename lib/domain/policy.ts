@@ -251,6 +251,84 @@ const requestSettingsSchema = z
     ...(requestTimeout === undefined ? {} : { requestTimeout: `PT${durationToMilliseconds(requestTimeout) / 1000}S` }),
   }));
 
+/**
+ * How each rollout step is judged (lib/domain/judge.ts): the challenger against the champion over the step's window,
+ * each metric with the degradation it is allowed (absolute, in the metric's units). Metrics left out are not judged;
+ * without `metrics`, the task's defaults below. Counts come from the endpoint's Azure Monitor metrics; latencies and
+ * prediction agreement from `replaySampleSize` rows of the evaluation data replayed to both slots.
+ */
+const analysisMetricsSchema = z
+  .strictObject({
+    /** Allowed increase of the share of requests answered 5xx (0.02 = two percentage points). */
+    errorRate: z
+      .strictObject({ maxIncrease: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1') })
+      .optional(),
+    /** Allowed shift of a typical request's latency, in ms (Hodges–Lehmann, Mann–Whitney interval). */
+    latency: z.strictObject({ maxIncreaseMs: z.number().min(0, 'must be ≥ 0') }).optional(),
+    /** Allowed increase of the 95th percentile latency, in ms (bootstrap interval). */
+    latencyP95: z.strictObject({ maxIncreaseMs: z.number().min(0, 'must be ≥ 0') }).optional(),
+    /** Classification: allowed share of replayed rows the two slots answer differently. */
+    disagreement: z
+      .strictObject({ max: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1') })
+      .optional(),
+    /** Regression: allowed mean absolute difference of the two slots' predictions, in target units. */
+    predictionDifference: z.strictObject({ maxMeanAbsolute: z.number().min(0, 'must be ≥ 0') }).optional(),
+  })
+  .superRefine((metrics, context) => {
+    if (Object.values(metrics).every((metric) => metric === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        message: 'must name at least one metric (errorRate, latency, latencyP95, disagreement, predictionDifference)',
+      });
+    }
+  });
+
+/** Defaults of `rollout.analysis` (documented in the README). */
+export const DEFAULT_ANALYSIS = {
+  metrics: {
+    errorRate: { maxIncrease: 0.02 },
+    latency: { maxIncreaseMs: 100 },
+    latencyP95: { maxIncreaseMs: 250 },
+  },
+  /** Classification adds this to the default metrics. */
+  classificationMetrics: { disagreement: { max: 0.05 } },
+  minRequests: 100,
+  minSamples: 50,
+  confidence: 0.95,
+  replaySampleSize: 100,
+  maxReplaySampleSize: 1000,
+  onInconclusive: 'pause',
+} as const;
+
+const analysisSchema = z.strictObject({
+  metrics: analysisMetricsSchema.optional(),
+  /** Requests each slot must have answered in the window before the error rate may pass. */
+  minRequests: z.number().int('must be a whole number').min(1, 'must be ≥ 1').default(DEFAULT_ANALYSIS.minRequests),
+  /** Replayed samples each latency or agreement metric needs before it may pass. */
+  minSamples: z.number().int('must be a whole number').min(1, 'must be ≥ 1').default(DEFAULT_ANALYSIS.minSamples),
+  confidence: z
+    .number()
+    .min(0.5, 'must be at least 0.5 and below 1')
+    .lt(1, 'must be at least 0.5 and below 1')
+    .default(DEFAULT_ANALYSIS.confidence),
+  /** Rows of the evaluation data replayed to both slots at each judgement; 0 = none (latency and agreement then cannot pass). */
+  replaySampleSize: z
+    .number()
+    .int('must be a whole number')
+    .min(0, `must be between 0 and ${DEFAULT_ANALYSIS.maxReplaySampleSize}`)
+    .max(DEFAULT_ANALYSIS.maxReplaySampleSize, `must be between 0 and ${DEFAULT_ANALYSIS.maxReplaySampleSize}`)
+    .default(DEFAULT_ANALYSIS.replaySampleSize),
+  bootstrapSamples: z
+    .number()
+    .int()
+    .min(100, 'must be between 100 and 100000')
+    .max(100_000, 'must be between 100 and 100000')
+    .default(DEFAULT_BOOTSTRAP_SAMPLES),
+  seed: z.number().int().min(0).max(0xffffffff).default(DEFAULT_BOOTSTRAP_SEED),
+  /** What a step that is neither Pass nor Fail does: wait for a person, or go back to the champion. */
+  onInconclusive: z.enum(['pause', 'abort']).default(DEFAULT_ANALYSIS.onInconclusive),
+});
+
 const rolloutSchema = z
   .strictObject({
     instanceType: nonEmpty,
@@ -266,6 +344,7 @@ const rolloutSchema = z
     steps: z.array(percentStep).min(1, 'must have at least one step').default([100]),
     provisioningDeadline: durationSchema.default('PT1H'),
     testSpec: testSpecSchema,
+    analysis: analysisSchema.prefault({}),
   })
   .superRefine((rollout, context) => {
     if (rollout.codeConfiguration && rollout.environment === undefined) {
@@ -373,9 +452,69 @@ export const policySchema = z
       seen.add(guardrail.metric);
     });
   })
+  .superRefine((policy, context) => {
+    const analysis = policy.rollout.analysis;
+    const path = (...rest: (string | number)[]) => ['rollout', 'analysis', ...rest];
+    if (policy.task === 'regression' && analysis.metrics?.disagreement) {
+      context.addIssue({
+        code: 'custom',
+        path: path('metrics', 'disagreement'),
+        message: 'applies to a classification task: use predictionDifference for regression',
+      });
+    }
+    if (policy.task === 'classification' && analysis.metrics?.predictionDifference) {
+      context.addIssue({
+        code: 'custom',
+        path: path('metrics', 'predictionDifference'),
+        message: 'applies to a regression task: use disagreement for classification',
+      });
+    }
+    // Only metrics a person named: the defaults leave out what cannot be measured (see the transform below).
+    const replayed =
+      analysis.metrics !== undefined &&
+      ['latency', 'latencyP95', 'disagreement', 'predictionDifference'].some(
+        (name) => analysis.metrics?.[name as keyof typeof analysis.metrics] !== undefined,
+      );
+    if (replayed && analysis.replaySampleSize > 0 && analysis.replaySampleSize < analysis.minSamples) {
+      context.addIssue({
+        code: 'custom',
+        path: path('replaySampleSize'),
+        message: `must be at least minSamples (${analysis.minSamples}), or latency and agreement could never pass`,
+      });
+    }
+    if (replayed && analysis.replaySampleSize > 0 && !policy.evaluation.dataAsset) {
+      context.addIssue({
+        code: 'custom',
+        path: path('replaySampleSize'),
+        message: 'needs evaluation.dataAsset: its rows are what is replayed (or set replaySampleSize to 0)',
+      });
+    }
+  })
   .transform((policy) => {
     const primaryMetric: MetricName = policy.primaryMetric ?? (policy.task === 'regression' ? 'mse' : 'accuracy');
-    return { ...policy, primaryMetric, direction: metricDirection(primaryMetric) };
+    const { metrics, ...analysis } = policy.rollout.analysis;
+    // Without replayed rows only the error rate can be judged: the defaults then judge it alone.
+    const canReplay = policy.evaluation.dataAsset !== undefined && analysis.replaySampleSize > 0;
+    const defaults = canReplay
+      ? {
+          ...DEFAULT_ANALYSIS.metrics,
+          ...(policy.task === 'classification' ? DEFAULT_ANALYSIS.classificationMetrics : {}),
+        }
+      : { errorRate: DEFAULT_ANALYSIS.metrics.errorRate };
+    const resolved = {
+      ...analysis,
+      metrics: metrics ?? defaults,
+      task: policy.task,
+      replay: policy.evaluation.dataAsset
+        ? { dataAsset: policy.evaluation.dataAsset, labelColumn: policy.evaluation.labelColumn }
+        : null,
+    };
+    return {
+      ...policy,
+      rollout: { ...policy.rollout, analysis: resolved },
+      primaryMetric,
+      direction: metricDirection(primaryMetric),
+    };
   });
 
 export type PolicyInput = z.input<typeof policySchema>;
@@ -385,6 +524,8 @@ export type ApprovalSettings = Policy['approval'];
 export type RolloutSettings = Policy['rollout'];
 export type TestSpec = RolloutSettings['testSpec'];
 export type CodeConfiguration = NonNullable<RolloutSettings['codeConfiguration']>;
+/** How each rollout step is judged: the policy's `rollout.analysis`, defaults applied. */
+export type RolloutAnalysis = RolloutSettings['analysis'];
 export type RetrainingSettings = NonNullable<Policy['retraining']>;
 export type { MetricName, Task };
 

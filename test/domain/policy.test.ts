@@ -103,6 +103,22 @@ describe('parsePolicies', () => {
         provisioningDeadline: 'PT1H',
         provisioningDeadlineMs: 3_600_000,
         testSpec: { sampleRows: [{ rooms: 3 }], latencyBudgetMs: 1000 },
+        analysis: {
+          metrics: {
+            errorRate: { maxIncrease: 0.02 },
+            latency: { maxIncreaseMs: 100 },
+            latencyP95: { maxIncreaseMs: 250 },
+          },
+          minRequests: 100,
+          minSamples: 50,
+          confidence: 0.95,
+          replaySampleSize: 100,
+          bootstrapSamples: 2000,
+          seed: 20240917,
+          onInconclusive: 'pause',
+          task: 'regression',
+          replay: { dataAsset: { name: 'houses-eval', version: '4' }, labelColumn: 'label' },
+        },
       },
     });
   });
@@ -290,6 +306,61 @@ describe('parsePolicies', () => {
       json: { policies: [minimalPolicy(), { ...minimalPolicy(), modelName: 'other' }] },
       message: "policies[1].endpointName: endpoint 'house-prices-ep' is already used by policies[0]",
     },
+    {
+      name: 'an error-rate allowance above 1',
+      json: withField(['rollout', 'analysis'], { metrics: { errorRate: { maxIncrease: 1.5 } } }),
+      message: 'policies[0].rollout.analysis.metrics.errorRate.maxIncrease: must be between 0 and 1',
+    },
+    {
+      name: 'an analysis that names no metric',
+      json: withField(['rollout', 'analysis'], { metrics: {} }),
+      message:
+        'policies[0].rollout.analysis.metrics: must name at least one metric (errorRate, latency, latencyP95, disagreement, predictionDifference)',
+    },
+    {
+      name: 'an unknown analysis metric',
+      json: withField(['rollout', 'analysis'], { metrics: { throughput: { min: 1 } } }),
+      message: "policies[0].rollout.analysis.metrics: unknown key 'throughput'",
+    },
+    {
+      name: 'disagreement for a regression model',
+      json: withField(['rollout', 'analysis'], { metrics: { disagreement: { max: 0.1 } } }),
+      message:
+        'policies[0].rollout.analysis.metrics.disagreement: applies to a classification task: use predictionDifference for regression',
+    },
+    {
+      name: 'an unknown onInconclusive',
+      json: withField(['rollout', 'analysis'], { onInconclusive: 'wait' }),
+      message: 'policies[0].rollout.analysis.onInconclusive: must be one of "pause", "abort"',
+    },
+    {
+      name: 'a replay smaller than the samples a metric needs',
+      json: withField(['rollout', 'analysis'], {
+        replaySampleSize: 20,
+        minSamples: 50,
+        metrics: { latency: { maxIncreaseMs: 10 } },
+      }),
+      message:
+        'policies[0].rollout.analysis.replaySampleSize: must be at least minSamples (50), or latency and agreement could never pass',
+    },
+    {
+      name: 'a replay over 1000 rows',
+      json: withField(['rollout', 'analysis', 'replaySampleSize'], 5000),
+      message: 'policies[0].rollout.analysis.replaySampleSize: must be between 0 and 1000',
+    },
+    {
+      name: 'a replayed metric without evaluation data',
+      json: withField(
+        ['rollout', 'analysis'],
+        { metrics: { latency: { maxIncreaseMs: 10 } } },
+        {
+          ...minimalPolicy(),
+          evaluation: { mode: 'recorded' },
+        },
+      ),
+      message:
+        'policies[0].rollout.analysis.replaySampleSize: needs evaluation.dataAsset: its rows are what is replayed (or set replaySampleSize to 0)',
+    },
   ])('rejects $name with the key path', ({ json, message }) => {
     let thrown: unknown;
     try {
@@ -310,6 +381,25 @@ describe('parsePolicies', () => {
     expect(parsePolicies(json)['house-prices']?.rollout).toMatchObject({
       codeConfiguration: code,
       environment: 'azureml:score-env:1',
+    });
+  });
+
+  it('judges a classification rollout on disagreement too, and judges only the error rate without replayed rows', () => {
+    const churn = parsePolicies({ policies: [fullPolicy()] }).churn!;
+    expect(Object.keys(churn.rollout.analysis.metrics)).toEqual(['errorRate', 'latency', 'latencyP95', 'disagreement']);
+    expect(churn.rollout.analysis).toMatchObject({
+      task: 'classification',
+      replay: { dataAsset: { name: 'churn-eval', version: '7' }, labelColumn: 'churned' },
+    });
+    const recorded = parsePolicies(withField(['evaluation'], { mode: 'recorded' }))['house-prices']!;
+    expect(recorded.rollout.analysis).toMatchObject({ metrics: { errorRate: { maxIncrease: 0.02 } }, replay: null });
+    expect(Object.keys(recorded.rollout.analysis.metrics)).toEqual(['errorRate']);
+    const noReplay = parsePolicies(
+      withField(['rollout', 'analysis'], { replaySampleSize: 0, onInconclusive: 'abort' }),
+    );
+    expect(noReplay['house-prices']!.rollout.analysis).toMatchObject({
+      metrics: { errorRate: { maxIncrease: 0.02 } },
+      onInconclusive: 'abort',
     });
   });
 
