@@ -23,8 +23,7 @@ import {
 import type { PromotionInput } from '../orchestrations/contract';
 import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
-import { historyCsv, parseInstant, productionAt } from '../lib/domain/history';
-import { readModelHistory } from '../lib/history';
+import { historyExport, historyQuery, noModel, readModelHistory } from '../lib/history';
 import { appDryRunDeps, dryRunPromotion } from '../lib/dry-run';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
@@ -44,7 +43,7 @@ function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
 
 df.app.client.http('startPromotionHttp', {
   authLevel: 'function',
-  route: 'promotions',
+  route: 'api/promotions',
   methods: ['POST'],
   handler: async (request, client) => {
     const read = await readJsonObject(request);
@@ -87,7 +86,7 @@ df.app.client.http('startPromotionHttp', {
 /** A new attempt of a promotion that failed, timed out or was stopped; never of one running or finished well. */
 df.app.client.http('retryPromotion', {
   authLevel: 'function',
-  route: 'promotions/{id}/retry',
+  route: 'api/promotions/{id}/retry',
   methods: ['POST'],
   handler: async (request, client) => {
     const { policies, deps } = getApp();
@@ -113,7 +112,7 @@ const MAX_PAGE = 1000;
  */
 df.app.client.http('listPromotions', {
   authLevel: 'function',
-  route: 'promotions',
+  route: 'api/promotions',
   methods: ['GET'],
   handler: async (request, _client, context) => {
     const model = request.query.get('model') ?? undefined;
@@ -144,7 +143,7 @@ df.app.client.http('listPromotions', {
 
 df.app.client.http('getPromotion', {
   authLevel: 'function',
-  route: 'promotions/{id}',
+  route: 'api/promotions/{id}',
   methods: ['GET'],
   handler: async (request, client) => {
     const status = await instanceStatus(client, request.params.id ?? '');
@@ -168,7 +167,7 @@ df.app.client.http('getPromotion', {
  */
 df.app.client.http('decidePromotion', {
   authLevel: 'anonymous',
-  route: 'promotions/{id}/decision',
+  route: 'api/promotions/{id}/decision',
   methods: ['POST'],
   handler: async (request, client) => {
     // A token in a query string is in every access log on its way: refuse it rather than accept the habit.
@@ -187,7 +186,7 @@ df.app.client.http('decidePromotion', {
 /** The page an approval link opens: it reads the token from the fragment and POSTs it to the route above. */
 df.app.client.http('approvalLinkPage', {
   authLevel: 'anonymous',
-  route: 'promotions/{id}/decision',
+  route: 'api/promotions/{id}/decision',
   methods: ['GET'],
   handler: async () => ({
     status: 200,
@@ -203,7 +202,7 @@ df.app.client.http('approvalLinkPage', {
 /** Decisions through the API and the CLI: the caller holds a function key (or passes App Service authentication). */
 df.app.client.http('decidePromotionApi', {
   authLevel: 'function',
-  route: 'promotions/{id}/decisions',
+  route: 'api/promotions/{id}/decisions',
   methods: ['POST'],
   handler: async (request, client) => {
     const read = await readJsonObject(request);
@@ -245,7 +244,7 @@ async function decide(
 /** A person puts the previous production version back (see orchestrations/rollback-model.ts); who and why recorded. */
 df.app.client.http('rollbackModelHttp', {
   authLevel: 'function',
-  route: 'models/{name}/rollback',
+  route: 'api/models/{name}/rollback',
   methods: ['POST'],
   handler: async (request, client) => {
     const modelName = request.params.name ?? '';
@@ -275,7 +274,7 @@ df.app.client.http('rollbackModelHttp', {
 
 df.app.client.http('getRollback', {
   authLevel: 'function',
-  route: 'rollbacks/{id}',
+  route: 'api/rollbacks/{id}',
   methods: ['GET'],
   handler: async (request, client) => {
     const status = await instanceStatus(client, request.params.id ?? '');
@@ -294,7 +293,7 @@ df.app.client.http('getRollback', {
 
 app.http('getModel', {
   authLevel: 'function',
-  route: 'models/{name}',
+  route: 'api/models/{name}',
   methods: ['GET'],
   handler: async (request) => {
     const invalid = armNameProblem('asset', request.params.name);
@@ -316,40 +315,20 @@ app.http('getModel', {
  */
 df.app.client.http('modelHistory', {
   authLevel: 'function',
-  route: 'models/{name}/history',
+  route: 'api/models/{name}/history',
   methods: ['GET'],
   handler: async (request, _client, context) => {
-    const modelName = request.params.name ?? '';
-    const invalid = armNameProblem('asset', modelName);
-    if (invalid) return problem(400, `name: ${invalid}.`);
-    const format = request.query.get('format') ?? 'json';
-    if (format !== 'json' && format !== 'csv') return problem(400, 'format: json or csv.');
-    const atParam = request.query.get('at');
-    const at = atParam === null ? undefined : parseInstant(atParam);
-    if (atParam !== null && !at)
-      return problem(400, 'at: an ISO 8601 date-time with a time zone, e.g. 2026-03-01T12:00:00Z, or a date.');
-    const history = await readModelHistory(context, getApp().deps.workspace, modelName);
-    if (!history) return problem(404, `No model "${modelName}".`);
-    const production = at ? productionAt(history, at) : undefined;
-    if (format === 'csv') {
-      const rows = at ? { ...history, intervals: production ? [production] : [] } : history;
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'text/csv; charset=utf-8; header=present',
-          'content-disposition': `attachment; filename="${modelName}-history${at ? '-at' : ''}.csv"`,
-        },
-        body: historyCsv(rows),
-      };
-    }
-    if (at) return json(200, { modelName, at: at.toISOString(), production: production ?? null });
-    return json(200, history);
+    const query = historyQuery(request.params.name ?? '', request.query, ['json', 'csv']);
+    if (!query.ok) return problem(query.status, query.message);
+    const history = await readModelHistory(context, getApp().deps.workspace, query.modelName);
+    if (!history) return noModel(query.modelName);
+    return historyExport(history, query.format === 'csv' ? 'csv' : 'json', query.at?.date);
   },
 });
 
 app.http('getEndpoint', {
   authLevel: 'function',
-  route: 'endpoints/{name}',
+  route: 'api/endpoints/{name}',
   methods: ['GET'],
   handler: async (request) => {
     const invalid = armNameProblem('endpoint', request.params.name);
@@ -377,7 +356,7 @@ app.http('getEndpoint', {
 
 app.http('health', {
   authLevel: 'anonymous',
-  route: 'health',
+  route: 'api/health',
   methods: ['GET'],
   handler: async () => {
     const { settings, policies } = getApp();

@@ -128,7 +128,7 @@ function triggerSummary(status: df.DurableOrchestrationStatus | InstanceStatus) 
 
 df.app.client.http('startRetrainingHttp', {
   authLevel: 'function',
-  route: 'retrainings',
+  route: 'api/retrainings',
   methods: ['POST'],
   handler: async (request, client) => {
     const read = await readJsonObject(request);
@@ -185,7 +185,7 @@ const LIST_PAGE_SIZE = 1000;
 
 df.app.client.http('listRetrainings', {
   authLevel: 'function',
-  route: 'retrainings',
+  route: 'api/retrainings',
   methods: ['GET'],
   handler: async (request, _client, context) => {
     const model = request.query.get('model');
@@ -206,7 +206,7 @@ df.app.client.http('listRetrainings', {
 
 df.app.client.http('getRetraining', {
   authLevel: 'function',
-  route: 'retrainings/{id}',
+  route: 'api/retrainings/{id}',
   methods: ['GET'],
   handler: async (request, client) => {
     const status = await instanceStatus(client, request.params.id ?? '');

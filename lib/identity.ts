@@ -55,7 +55,7 @@ const PRINCIPAL_HEADERS = [PRINCIPAL, PRINCIPAL_NAME, PRINCIPAL_ID, PRINCIPAL_ID
 type Headers = (name: string) => string | null;
 
 /** What the principal headers say, or undefined when there are none. */
-function signedInPrincipal(header: Headers): CallerIdentity | undefined {
+export function signedInPrincipal(header: Headers): CallerIdentity | undefined {
   let name = header(PRINCIPAL_NAME) ?? undefined;
   let idp = header(PRINCIPAL_IDP) ?? undefined;
   const encoded = header(PRINCIPAL);

@@ -42,14 +42,22 @@ function instancesUrl(context: InvocationContext): URL {
   return new URL(template.replace(placeholder, ''));
 }
 
+/** Narrows a query to instances created since a time, or in some runtime states (the HTTP API's own filters). */
+export interface InstanceFilter {
+  createdTimeFrom?: string;
+  runtimeStatus?: string[];
+}
+
 /** One page of the instances whose ids start with `instanceIdPrefix`, in the task hub's own order. */
 export async function readInstancePage(
   context: InvocationContext,
-  query: { instanceIdPrefix: string; top: number; continuationToken?: string },
+  query: { instanceIdPrefix: string; top: number; continuationToken?: string } & InstanceFilter,
 ): Promise<InstancePage> {
   const url = instancesUrl(context);
   url.searchParams.set('instanceIdPrefix', query.instanceIdPrefix);
   url.searchParams.set('top', String(query.top));
+  if (query.createdTimeFrom) url.searchParams.set('createdTimeFrom', query.createdTimeFrom);
+  if (query.runtimeStatus) url.searchParams.set('runtimeStatus', query.runtimeStatus.join(','));
   const response = await fetch(url, {
     headers: query.continuationToken ? { 'x-ms-continuation-token': query.continuationToken } : {},
   });
@@ -63,17 +71,14 @@ export async function readInstancePage(
 /** Every instance whose id starts with `instanceIdPrefix`, a page at a time, keeping those `keep` accepts. */
 export async function readAllInstances(
   context: InvocationContext,
-  query: { instanceIdPrefix: string; pageSize: number },
+  query: { instanceIdPrefix: string; pageSize: number } & InstanceFilter,
   keep: (status: InstanceStatus) => boolean = () => true,
 ): Promise<InstanceStatus[]> {
   const all: InstanceStatus[] = [];
   let continuationToken: string | undefined;
   do {
-    const page = await readInstancePage(context, {
-      instanceIdPrefix: query.instanceIdPrefix,
-      top: query.pageSize,
-      continuationToken,
-    });
+    const { pageSize, ...filter } = query;
+    const page = await readInstancePage(context, { ...filter, top: pageSize, continuationToken });
     all.push(...page.instances.filter(keep));
     continuationToken = page.continuationToken;
   } while (continuationToken);
