@@ -211,6 +211,12 @@ export interface ChampionApi {
   /** Asks for the previous production version back (`by`: off Azure, who asks). */
   rollback(model: string, request: { reason: string; by?: string }): Promise<{ id: string; statusUrl: string }>;
   getRollback(id: string): Promise<RollbackView>;
+  /** Pause, resume, promote-now or abort a promotion's rollout; `taken` once the rollout recorded it. */
+  controlRollout(
+    id: string,
+    action: string,
+    request: { reason: string; by?: string },
+  ): Promise<{ accepted: boolean; taken: boolean; action: string; by: string; authenticated: boolean }>;
   /**
    * Always sent with `via: 'cli'`. Resolves once the promotion took it (202), or with `pending` when it had not
    * handled it yet; a decision that lost to another one is refused (409).
@@ -341,6 +347,8 @@ export function api(
         : request('POST', `/api/promotions/${enc(id)}/decisions`, { ...decision, via: 'cli' }),
     rollback: (model, req) => request('POST', `/api/models/${enc(model)}/rollback`, req),
     getRollback: (id) => request('GET', `/api/rollbacks/${enc(id)}`),
+    controlRollout: (id, action, req) =>
+      request('POST', `/api/promotions/${enc(id)}/rollout/${enc(action)}`, { ...req, via: 'cli' }),
     getModel: (name) => request('GET', `/api/models/${enc(name)}`),
     getEndpoint: (name) => request('GET', `/api/endpoints/${enc(name)}`),
     health: () => request('GET', '/api/health'),

@@ -25,6 +25,8 @@ import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
 import { historyExport, historyQuery, noModel, readModelHistory } from '../lib/history';
 import { appDryRunDeps, dryRunPromotion } from '../lib/dry-run';
+import { submitControl } from '../lib/rollout-controls';
+import { nameProblem } from '../lib/domain/people';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
   const input = status.input as PromotionInput | null | undefined;
@@ -240,6 +242,74 @@ async function decide(
   const { approver, pending } = outcome;
   return json(202, pending ? { accepted: true, approver, pending } : { accepted: true, approver });
 }
+
+/**
+ * Rollout controls (see lib/rollout-controls.ts): pause, resume, promote-now, abort; who (as decisions establish it)
+ * and why are recorded by the promotion. 202 once the rollout took it (`taken`), or sent while it is between bakes.
+ */
+df.app.client.http('controlRollout', {
+  authLevel: 'function',
+  route: 'api/promotions/{id}/rollout/{action}',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
+    if (body.by !== undefined && typeof body.by !== 'string') return problem(400, 'by: must be a string.');
+    const claimed = body.by;
+    const { settings, identity } = getApp();
+    const outcome = await submitControl(
+      client,
+      settings.CHAMPION_APPROVAL_SECRET,
+      {
+        promotionId: request.params.id ?? '',
+        action: request.params.action ?? '',
+        reason: text(body.reason),
+        via: body.via === 'cli' ? 'cli' : 'api',
+        identify: () => decisionCaller(identity, (name) => request.headers.get(name), claimed),
+      },
+      new Date(),
+    );
+    if (!outcome.ok) return problem(outcome.status, outcome.message);
+    const { action, by, authenticated, reason } = outcome.control;
+    return json(202, { accepted: true, taken: outcome.taken, action, by, authenticated, reason });
+  },
+});
+
+/**
+ * An alert from outside (a monitoring webhook holding a function key) stops the bake: the rollout is aborted with the
+ * alert's reason, recorded as coming from `source`.
+ */
+df.app.client.http('rolloutAlert', {
+  authLevel: 'function',
+  route: 'api/promotions/{id}/alert',
+  methods: ['POST'],
+  handler: async (request, client) => {
+    const read = await readJsonObject(request);
+    if (!read.ok) return read.response;
+    const { body } = read;
+    const source = text(body.source);
+    if (!source) return problem(400, 'source: name what raised the alert (e.g. the alert rule).');
+    const checked = nameProblem(source);
+    if (checked) return problem(400, `source: ${checked}.`);
+    const { settings } = getApp();
+    const outcome = await submitControl(
+      client,
+      settings.CHAMPION_APPROVAL_SECRET,
+      {
+        promotionId: request.params.id ?? '',
+        action: 'abort',
+        reason: text(body.reason),
+        via: 'alert',
+        // An alert is no person: it is named by its source, as the request gives it.
+        identify: () => ({ ok: true, caller: { name: source, authenticated: false, source: 'request' } }),
+      },
+      new Date(),
+    );
+    if (!outcome.ok) return problem(outcome.status, outcome.message);
+    return json(202, { accepted: true, taken: outcome.taken, action: 'abort', source, reason: outcome.control.reason });
+  },
+});
 
 /** A person puts the previous production version back (see orchestrations/rollback-model.ts); who and why recorded. */
 df.app.client.http('rollbackModelHttp', {

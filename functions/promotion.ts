@@ -62,6 +62,7 @@ const registered: Record<ActivityName, true> = {
   requestApproval: true,
   findNewerWinner: true,
   verifyDecision: true,
+  verifyControl: true,
   readStage: true,
   setTraffic: true,
   recordRelease: true,

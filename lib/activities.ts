@@ -18,7 +18,7 @@ import {
   type TestReport,
   type TrainingJobCheck,
 } from '../orchestrations/contract';
-import { approvalUrls, createApprovalTokens, isSealed } from './approval';
+import { approvalUrls, createApprovalTokens, isControlSealed, isSealed } from './approval';
 import { judgeRolloutStep } from './rollout-analysis';
 import {
   CODE_HASH_VERSION,
@@ -552,6 +552,10 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       return { expiresAt: input.expiresAt };
     },
 
+    async verifyControl({ promotionId, control, seal }) {
+      return { sealed: isControlSealed(deps.approvalSecret, promotionId, control, seal) };
+    },
+
     async verifyDecision({ promotionId, decision, seal }) {
       return { sealed: isSealed(deps.approvalSecret, promotionId, decision, seal) };
     },
@@ -569,7 +573,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
       };
     },
 
-    async setTraffic({ endpointName, traffic, expect }): Promise<Started> {
+    async setTraffic({ endpointName, traffic, mirror, expect }): Promise<Started> {
       try {
         const [read, held] = await Promise.all([
           workspace.readTraffic(endpointName),
@@ -586,7 +590,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
             };
           }
         }
-        if (sameTraffic(read.traffic, traffic)) {
+        if (sameTraffic(read.traffic, traffic) && (mirror === undefined || sameTraffic(read.mirrorTraffic, mirror))) {
           // Already so: a re-run after a crash, or nothing to change. Follow that update, unless it failed (a
           // failed update keeps the split it asked for): then send it again.
           if (!FAILED_STATES.has(read.provisioningState)) return POLL_RESOURCE;
@@ -597,7 +601,7 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
             message: `traffic is ${JSON.stringify(read.traffic)}, not ${JSON.stringify(expect.traffic)}`,
           };
         }
-        return { ok: true, ...(await workspace.replaceTraffic(read, traffic)) };
+        return { ok: true, ...(await workspace.replaceTraffic(read, traffic, mirror)) };
       } catch (err) {
         const failure = armFailure(err);
         if (!failure) throw err;

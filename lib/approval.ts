@@ -7,7 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { ApprovalDecision } from '../orchestrations/contract';
+import type { ApprovalDecision, RolloutControl } from '../orchestrations/contract';
 import { sameName } from './domain/people';
 
 export type Decision = 'approve' | 'reject';
@@ -171,6 +171,38 @@ export function isSealed(
 ): boolean {
   if (typeof seal !== 'string') return false;
   const expected = Buffer.from(sealDecision(secret, promotionId, decision), 'ascii');
+  const given = Buffer.from(seal, 'ascii');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * A rollout control the app's control routes checked carries a seal too (the same secret, another purpose), so a raw
+ * `rollout-control` event through the Durable HTTP API pauses, promotes or aborts nothing.
+ */
+export function sealControl(secret: string | Buffer, promotionId: string, control: RolloutControl): string {
+  const fields = [
+    'rollout-control-seal-v1',
+    promotionId,
+    control.id ?? null,
+    control.action,
+    control.by,
+    control.authenticated,
+    control.identity,
+    control.reason,
+    control.via,
+    control.at,
+  ];
+  return createHmac('sha256', secretBytes(secret)).update(JSON.stringify(fields), 'utf8').digest('base64url');
+}
+
+export function isControlSealed(
+  secret: string | Buffer,
+  promotionId: string,
+  control: RolloutControl,
+  seal: unknown,
+): boolean {
+  if (typeof seal !== 'string') return false;
+  const expected = Buffer.from(sealControl(secret, promotionId, control), 'ascii');
   const given = Buffer.from(seal, 'ascii');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -102,6 +102,8 @@ export interface Accepted {
 export interface TrafficRead {
   endpointName: string;
   traffic: Record<string, number>;
+  /** Mirror traffic as read (deployment → percent of live requests copied to it). */
+  mirrorTraffic: Record<string, number>;
   provisioningState: string;
   /** The resource as read, which the change writes back (ARM has no PATCH for traffic). */
   resource: unknown;
@@ -135,10 +137,14 @@ export interface MlWorkspace {
   /** The endpoint's split and provisioning state, as read for a traffic change. */
   readTraffic(endpointName: string): Promise<TrafficRead>;
   /**
-   * Replaces the split of the endpoint as `read` saw it, keeping mirror traffic and tags as they are; returns the
-   * endpoint update to poll.
+   * Replaces the split of the endpoint as `read` saw it, keeping tags, and mirror traffic unless `mirror` is given;
+   * returns the endpoint update to poll.
    */
-  replaceTraffic(read: TrafficRead, traffic: Record<string, number>): Promise<Accepted>;
+  replaceTraffic(
+    read: TrafficRead,
+    traffic: Record<string, number>,
+    mirror?: Record<string, number>,
+  ): Promise<Accepted>;
   updateEndpointTags(endpointName: string, tags: Record<string, string>): Promise<void>;
   getEndpointKey(endpointName: string): Promise<string>;
 

@@ -272,4 +272,48 @@ export class Lab {
     }
     return out;
   }
+
+  /**
+   * Scores rows through the endpoint as a client does (its key, no deployment header): the answer, and which deployment
+   * gave it (the `azureml-model-deployment` response header).
+   */
+  async score(endpoint: string, rows: unknown[][]): Promise<{ status: number; deployment?: string; body: unknown }> {
+    const { resourceGroup: rg, workspaceName: ws } = this.info;
+    const [ep, keys] = await Promise.all([
+      this.client.onlineEndpoints.get(rg, ws, endpoint),
+      this.client.onlineEndpoints.listKeys(rg, ws, endpoint),
+    ]);
+    const payload = JSON.stringify({ input_data: rows });
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        ep.properties.scoringUri!,
+        {
+          method: 'POST',
+          ca: this.#ca,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.primaryKey}` },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const deployment = res.headers['azureml-model-deployment'];
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // Not JSON: kept as text.
+            }
+            resolve({
+              status: res.statusCode ?? 0,
+              ...(typeof deployment === 'string' ? { deployment } : {}),
+              body,
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
 }

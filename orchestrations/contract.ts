@@ -151,6 +151,11 @@ export interface Activities {
     };
     output: ApprovalRequested;
   };
+  /** Whether a rollout control event carries the seal of the app's control routes (lib/approval.ts sealControl). */
+  verifyControl: {
+    input: { promotionId: string; control: RolloutControl; seal?: string };
+    output: { sealed: boolean };
+  };
   /** Whether a decision event carries the seal of the app's decision routes (lib/approval.ts sealDecision). */
   verifyDecision: {
     input: { promotionId: string; decision: ApprovalDecision; seal?: string };
@@ -165,7 +170,13 @@ export interface Activities {
   };
   /** Starts an endpoint update to `traffic`; with `expect`, only while the endpoint is as expected. */
   setTraffic: {
-    input: { endpointName: string; traffic: Record<string, number>; expect?: TrafficExpectation };
+    input: {
+      endpointName: string;
+      traffic: Record<string, number>;
+      /** Mirror traffic to set with it (`{}` clears it); absent: left as it is. */
+      mirror?: Record<string, number>;
+      expect?: TrafficExpectation;
+    };
     output: Started;
   };
   recordRelease: {
@@ -258,6 +269,8 @@ export interface PromotionResult {
   decision?: ApprovalDecision;
   release?: ReleaseRecord & { endpointName: string; slot: string };
   failure?: { code: string; message: string };
+  /** How the progressive rollout ended: its steps, verdicts and the latest controls taken (flow version 6 on). */
+  rollout?: RolloutState;
   /**
    * Every timeline entry, including those the custom status left out to stay within Durable's limit (absent from
    * promotions that finished before it was recorded).
@@ -296,11 +309,72 @@ export interface PromotionStatus {
   decision?: ApprovalDecision;
   /** Decision events it could not take (malformed, or from someone the policy does not admit). */
   ignoredEvents?: number;
+  /** Where a progressive rollout is (flow version 6 on). */
+  rollout?: RolloutState;
+}
+
+/** A person's (or an outside alert's) say in a running rollout, as the control routes send it. */
+export interface RolloutControl {
+  /** Names this submission. */
+  id?: string;
+  /**
+   * pause: the bake clock stops; resume: it runs again for what was left; promote-now: the challenger takes 100 % at
+   * once, skipping the remaining steps and analysis; abort: all traffic back to the champion in one update.
+   */
+  action: 'pause' | 'resume' | 'promote-now' | 'abort';
+  by: string;
+  /** True only when the platform (App Service authentication) established who asked. */
+  authenticated: boolean;
+  identity: IdentitySource;
+  reason: string;
+  /** `alert`: an outside alert asked to stop the bake. */
+  via: 'api' | 'cli' | 'alert';
+  at: string;
+}
+
+/** A control the rollout took, and when. */
+export interface RolloutControlTaken extends RolloutControl {
+  takenAt: string;
+  /** Which phase it was taken in (1-based). */
+  step: number;
+}
+
+/** A step's verdict, from the judgement hook (orchestrations/rollout.ts judgeStep). */
+export interface StepVerdict {
+  step: number;
+  verdict: 'Pass' | 'Fail' | 'Inconclusive';
+  reason: string;
+}
+
+/** The custom status of a progressive rollout: which step, at what percentage, and when its bake ends. */
+export interface RolloutState {
+  strategy: string;
+  state: 'shifting' | 'baking' | 'paused' | 'judging' | 'completed' | 'aborted' | 'rolled-back';
+  /** 1-based phase, of how many (a mirror phase counts as one). */
+  step: number;
+  of: number;
+  kind: 'mirror' | 'live';
+  /** The challenger's share of live traffic, and of mirrored traffic. */
+  percent: number;
+  mirrorPercent?: number;
+  champion: string | null;
+  challenger: string;
+  startedAt: string;
+  bakeEndsAt?: string;
+  /** While paused: how much of the bake is left. */
+  remainingBakeMs?: number;
+  /** Past this time (the policy's maxDuration) the rollout is aborted. */
+  deadline?: string;
+  /** The latest controls taken (who, why), newest last. */
+  controls: RolloutControlTaken[];
+  verdicts: StepVerdict[];
 }
 
 export const EVENTS = {
   decision: 'decision',
   superseded: 'superseded',
+  /** Pause, resume, promote now, abort (lib/rollout-controls.ts). */
+  control: 'rollout-control',
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------

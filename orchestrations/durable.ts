@@ -76,8 +76,10 @@ export function now(ctx: Context): Date {
  *   3: promoteModel checks each decision event and keeps waiting after one it cannot take.
  *   4: promoteModel looks for a newer winner before it deploys, and asks for approval before it releases the lock.
  *   5: promoteModel takes a decision event only with the seal of the app's decision routes (verifyDecision).
+ *   6: promoteModel releases progressively: a checked update per step, mirror phase, bakes on durable timers, the
+ *      judgement hook, sealed controls (pause, resume, promote now, abort) during a bake.
  */
-export const FLOW_VERSION = 5;
+export const FLOW_VERSION = 6;
 
 export function flowVersion(ctx: Context): number {
   const version = ctx.df.version;

@@ -21,11 +21,12 @@ import type {
   PromotionInput,
   PromotionResult,
   PromotionStatus,
+  RolloutState,
   TimelineEntry,
 } from './contract';
 import { EVENTS } from './contract';
 import { activity, isAtLeast, lock, now, type Context, type Step } from './durable';
-import { deployToSlot, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
+import { deployToSlot, progressiveRollout, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
 
 export const MODEL_LOCK_ENTITY = 'modelLock';
 
@@ -55,6 +56,8 @@ const NEWEST_WINNER_STAGED = 4;
 const CHECKED_DECISIONS = 3;
 /** Flow version from which a decision event must also carry the seal of the app's decision routes. */
 const SEALED_DECISIONS = 5;
+/** Flow version from which traffic moves progressively: mirror, steps with bakes, judgement and controls. */
+const PROGRESSIVE_ROLLOUT = 6;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
@@ -100,6 +103,12 @@ class Timeline {
     else this.ctx.df.setCustomStatus(this.status);
   }
 
+  /** The progressive rollout's state, shown with the timeline. */
+  rollout(state: RolloutState): void {
+    this.status.rollout = state;
+    this.publish();
+  }
+
   mark(phase: PromotionStatus['phase'], note: string): void {
     this.status.phase = phase;
     this.entries.push({ at: now(this.ctx).toISOString(), phase, note });
@@ -126,7 +135,16 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   const timeline = new Timeline(ctx, input);
   const result = (outcome: PromotionResult['outcome'], reason: string, extra: Partial<PromotionResult> = {}) => {
     timeline.mark('done', `${outcome}: ${reason}`);
-    return { outcome, modelName, modelVersion, reason, ...extra, timeline: timeline.entries } satisfies PromotionResult;
+    const rollout = timeline.status.rollout ? { rollout: timeline.status.rollout } : {};
+    return {
+      outcome,
+      modelName,
+      modelVersion,
+      reason,
+      ...extra,
+      ...rollout,
+      timeline: timeline.entries,
+    } satisfies PromotionResult;
   };
 
   const asksPerson = (decision: string) => policyAsksPerson(policy.approval, decision);
@@ -304,9 +322,21 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       model: `${modelName}:${modelVersion}`,
       deadlineMs: policy.rollout.provisioningDeadlineMs,
     };
+    const move = (plan: RolloutPlan) =>
+      isAtLeast(ctx, PROGRESSIVE_ROLLOUT)
+        ? progressiveRollout(
+            ctx,
+            { policy, modelName, promotionId, plan, model: shift.model },
+            {
+              report,
+              show: (state) => timeline.rollout(state),
+              ignored: (note) => timeline.ignored(note),
+            },
+          )
+        : shiftTraffic(ctx, { ...shift, plan }, report);
     // The plan made at evaluation still holds unless the endpoint changed meanwhile (the first step checks).
     let plan = prepared.plan;
-    let shifted = yield* shiftTraffic(ctx, { ...shift, plan }, report);
+    let shifted = yield* move(plan);
     if (!shifted.ok && shifted.stale) {
       // A newer winner may have taken the slot while this one waited for the lock, its signal too late to be
       // heard: then this one is superseded. A newer loser's leftover is replaced: deploy and test again.
@@ -331,7 +361,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
         }
       }
       plan = redeployed.plan;
-      shifted = yield* shiftTraffic(ctx, { ...shift, plan }, report);
+      shifted = yield* move(plan);
     }
     if (!shifted.ok) return shifted;
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });

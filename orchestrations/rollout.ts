@@ -3,17 +3,31 @@
  * (retry-after-ms, else Retry-After), bounded by the policy's provisioning deadline; every failure leaves the
  * champion serving 100 %.
  */
+import type * as df from 'durable-functions';
 import type { Policy } from '../lib/domain/policy';
+import { checkControlEvent, type ControlCheck } from '../lib/domain/rollout-controls';
 import {
   classifyDeploymentFailure,
   endpointPreparation,
   idleSlotAction,
   planBlueGreenRollout,
+  planRolloutPhases,
   PROVISIONING_DEADLINE_EXCEEDED,
+  type RolloutPhase,
   type RolloutPlan,
   type Slot,
 } from '../lib/domain/rollout-plan';
-import { ENDPOINT_CHANGED, type ProvisioningCheck, type Removal, type Started } from './contract';
+import {
+  ENDPOINT_CHANGED,
+  EVENTS,
+  type ProvisioningCheck,
+  type Removal,
+  type RolloutControl,
+  type RolloutState,
+  type Started,
+  type StepVerdict,
+  type TrafficExpectation,
+} from './contract';
 import { activity, isAtLeast, now, sleep, type Context, type Step } from './durable';
 
 type Failure = { code: string; message: string };
@@ -259,7 +273,11 @@ const RESTORE_RETRY_SECONDS = 30;
  * Puts the champion's traffic back. ARM refuses a change (409) while an update is still in progress, so it keeps
  * trying, as often as ARM says (30 s when it does not), for as long as one update may take.
  */
-function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } | { ok: false; message: string }> {
+function* restoreTraffic(
+  ctx: Context,
+  shift: TrafficShift,
+  mirror?: Record<string, number>,
+): Step<{ ok: true } | { ok: false; message: string }> {
   const deadline = now(ctx).getTime() + shift.deadlineMs;
   for (;;) {
     let message: string;
@@ -268,6 +286,7 @@ function* restoreTraffic(ctx: Context, shift: TrafficShift): Step<{ ok: true } |
       const restored = yield* activity(ctx, 'setTraffic', {
         endpointName: shift.endpointName,
         traffic: shift.plan.rollback,
+        ...(mirror ? { mirror } : {}),
       });
       if (restored.ok) {
         const done = yield* waitForUpdate(ctx, restored, shift, new Date(deadline));
@@ -294,4 +313,312 @@ function* waitForUpdate(
   deadline = new Date(now(ctx).getTime() + shift.deadlineMs),
 ): Step<Finished> {
   return yield* waitForProvisioning(ctx, started, { endpointName: shift.endpointName }, deadline);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Progressive rollout (flow version 6 on): mirror, steps, bakes, judgement, controls.
+
+/** A person stopped the rollout (abort, or an outside alert): the champion serves everything again. */
+export const ROLLOUT_ABORTED = 'RolloutAborted';
+/** A step's judgement failed: the champion serves everything again. */
+export const ROLLOUT_ROLLED_BACK = 'RolloutRolledBack';
+/** The rollout outlasted the policy's maxDuration (e.g. paused too long): the champion serves everything again. */
+export const ROLLOUT_TIMED_OUT = 'RolloutMaxDurationExceeded';
+
+/** What the judgement of one step looks at: both deployments over the same window. */
+export interface JudgeRequest {
+  policy: Policy;
+  modelName: string;
+  endpointName: string;
+  championDeployment: string;
+  challengerDeployment: string;
+  /** The window the step served in (ISO times): from its traffic update to the end of its bake. */
+  from: string;
+  to: string;
+  phase: RolloutPhase;
+}
+
+export interface StepJudgement {
+  verdict: StepVerdict['verdict'];
+  reason: string;
+  metrics?: unknown[];
+  /** What an Inconclusive verdict does: wait for a person (pause), or go back to the champion (abort). */
+  onInconclusive?: 'pause' | 'abort';
+}
+
+/**
+ * The judgement of a step once its bake is over: the one place the analysis plugs in (Pass goes on, Fail rolls back
+ * automatically, Inconclusive pauses or aborts as the judgement says). Without analysis in the policy every step that
+ * baked passes, and nothing is scheduled.
+ */
+// eslint-disable-next-line require-yield
+export function* judgeStep(_ctx: Context, request: JudgeRequest): Step<StepJudgement> {
+  return { verdict: 'Pass', reason: `no analysis in the policy: step ${request.phase.index} baked` };
+}
+
+export interface ProgressiveRollout {
+  policy: Policy;
+  modelName: string;
+  promotionId: string;
+  plan: RolloutPlan;
+  /** "name:version" the plan's challenger slot must hold. */
+  model: string;
+}
+
+export interface RolloutHooks {
+  /** A timeline entry; `rolling back …` notes mark the way back. */
+  report(note: string): void;
+  /** The rollout's state for the custom status. */
+  show(state: RolloutState): void;
+  /** A control event the rollout did not take. */
+  ignored(note: string): void;
+}
+
+type BakeOutcome =
+  { kind: 'baked' } | { kind: 'deadline' } | { kind: 'promote-now' | 'abort'; control: RolloutControl };
+
+/** Controls shown in the status (the timeline keeps each), and the length of their reasons there. */
+const STATUS_CONTROLS = 3;
+const STATUS_REASON = 200;
+
+/**
+ * Moves traffic through the policy's phases: each one checked traffic update (the endpoint must still be as the
+ * previous phase left it), then a durable timer for its bake, the same timer for seconds in tests and hours on Azure,
+ * so a restarted host continues the bake from what its history recorded. During a bake, controls (pause, resume,
+ * promote now, abort, an alert) are taken as events sealed by the app's routes; once it is over, `judgeStep` decides.
+ * Every way back restores the champion's traffic in one update.
+ */
+export function* progressiveRollout(ctx: Context, r: ProgressiveRollout, hooks: RolloutHooks): Step<ShiftResult> {
+  const { policy, plan } = r;
+  const settings = policy.rollout;
+  const phases = planRolloutPhases(plan, { bakeMs: settings.bakeMs ?? 0, mirror: settings.mirror });
+  const usesMirror = phases.some((phase) => phase.kind === 'mirror');
+  const shift: TrafficShift = {
+    endpointName: policy.endpointName,
+    plan,
+    model: r.model,
+    deadlineMs: settings.provisioningDeadlineMs,
+  };
+  const startedAt = now(ctx);
+  const deadline =
+    settings.maxDurationMs === undefined ? undefined : new Date(startedAt.getTime() + settings.maxDurationMs);
+  const state: RolloutState = {
+    strategy: settings.strategy ?? 'canary',
+    state: 'shifting',
+    step: 0,
+    of: phases.length,
+    kind: 'live',
+    percent: 0,
+    champion: plan.champion,
+    challenger: plan.challenger,
+    startedAt: startedAt.toISOString(),
+    ...(deadline ? { deadline: deadline.toISOString() } : {}),
+    controls: [],
+    verdicts: [],
+  };
+  const show = () => hooks.show({ ...state, controls: state.controls.slice(-STATUS_CONTROLS) });
+  /** The one open wait for a control event: a second wait for the same name would take the next event first. */
+  let control: df.Task | undefined;
+
+  function* takeControl(data: unknown): Step<ControlCheck> {
+    const check = checkControlEvent(data);
+    if (!check.ok) return check;
+    const { sealed } = yield* activity(ctx, 'verifyControl', {
+      promotionId: r.promotionId,
+      control: check.control,
+      ...(check.seal !== undefined ? { seal: check.seal } : {}),
+    });
+    return sealed ? check : { ok: false, problem: "seal: not sent through Champion's control routes" };
+  }
+
+  function* back(code: string, why: string): Step<ShiftResult> {
+    state.state = code === ROLLOUT_ROLLED_BACK ? 'rolled-back' : 'aborted';
+    hooks.report(`rolling back to ${JSON.stringify(plan.rollback)}: ${why}`);
+    show();
+    const restored = yield* restoreTraffic(ctx, shift, usesMirror ? {} : undefined);
+    return {
+      ok: false,
+      stale: false,
+      failure: restored.ok
+        ? { code, message: `${why}; the champion's traffic is restored` }
+        : {
+            code: ROLLBACK_FAILED,
+            message: `${why}; restoring ${JSON.stringify(plan.rollback)} failed (${restored.message}): the endpoint needs a person`,
+          },
+    };
+  }
+
+  /**
+   * Waits out a bake (or, paused, for a person), taking controls as they come. Pause stops the clock and keeps what
+   * is left; resume starts a timer for that; the policy's deadline ends any wait.
+   */
+  function* bake(phase: RolloutPhase, bakeMs: number, startPaused: boolean): Step<BakeOutcome> {
+    let paused = startPaused;
+    let remainingMs = bakeMs;
+    let endsAt = new Date(now(ctx).getTime() + bakeMs);
+    const showWait = () => {
+      state.state = paused ? 'paused' : 'baking';
+      if (paused) {
+        delete state.bakeEndsAt;
+        state.remainingBakeMs = remainingMs;
+      } else {
+        delete state.remainingBakeMs;
+        state.bakeEndsAt = endsAt.toISOString();
+      }
+      show();
+    };
+    showWait();
+    for (;;) {
+      const until = paused ? deadline : deadline && deadline.getTime() < endsAt.getTime() ? deadline : endsAt;
+      control ??= ctx.df.waitForExternalEvent(EVENTS.control);
+      const timer = until ? ctx.df.createTimer(until) : undefined;
+      const winner = timer ? yield ctx.df.Task.any([control, timer]) : yield control;
+      if (timer && winner === timer) {
+        if (deadline && now(ctx).getTime() >= deadline.getTime()) return { kind: 'deadline' };
+        return { kind: 'baked' };
+      }
+      timer?.cancel();
+      const data = (control as df.Task & { result?: unknown }).result;
+      control = undefined;
+      const check = yield* takeControl(data);
+      if (!check.ok) {
+        hooks.ignored(`ignored a rollout control: ${check.problem}`);
+        continue;
+      }
+      const taken = check.control;
+      state.controls.push({
+        ...taken,
+        reason: taken.reason.length > STATUS_REASON ? `${taken.reason.slice(0, STATUS_REASON - 1)}…` : taken.reason,
+        takenAt: now(ctx).toISOString(),
+        step: phase.index,
+      });
+      const who = `${taken.action} by ${taken.by}${taken.authenticated ? '' : ' (unauthenticated)'} via ${taken.via}: ${taken.reason}`;
+      if (taken.action === 'promote-now' || taken.action === 'abort') {
+        hooks.report(`step ${phase.index}/${phases.length}: ${who}`);
+        return { kind: taken.action, control: taken };
+      }
+      if (taken.action === 'pause') {
+        if (paused) hooks.report(`step ${phase.index}/${phases.length}: ${who} (already paused)`);
+        else {
+          paused = true;
+          remainingMs = Math.max(0, endsAt.getTime() - now(ctx).getTime());
+          hooks.report(`step ${phase.index}/${phases.length}: ${who}; ${remainingMs / 1000} s of the bake left`);
+        }
+      } else if (!paused) hooks.report(`step ${phase.index}/${phases.length}: ${who} (not paused)`);
+      else {
+        paused = false;
+        endsAt = new Date(now(ctx).getTime() + remainingMs);
+        hooks.report(`step ${phase.index}/${phases.length}: ${who}; baking until ${endsAt.toISOString()}`);
+        if (remainingMs === 0) return { kind: 'baked' };
+      }
+      showWait();
+    }
+  }
+
+  let expected: TrafficExpectation['traffic'] = plan.rollback;
+  for (let i = 0; i < phases.length; i++) {
+    const phase = phases[i] as RolloutPhase;
+    state.step = phase.index;
+    state.kind = phase.kind;
+    state.percent = phase.percent;
+    if (phase.kind === 'mirror') state.mirrorPercent = phase.mirror[plan.challenger];
+    else delete state.mirrorPercent;
+    state.state = 'shifting';
+    delete state.bakeEndsAt;
+    delete state.remainingBakeMs;
+    const what =
+      phase.kind === 'mirror'
+        ? `mirroring ${phase.mirror[plan.challenger]} % of live traffic to ${plan.challenger}, live traffic unchanged`
+        : `${phase.percent} % of live traffic to ${plan.challenger}`;
+    hooks.report(`step ${phase.index}/${phases.length}: ${what}; traffic → ${JSON.stringify(phase.traffic)}`);
+    show();
+
+    const applied = yield* applyPhase(ctx, shift, phase, usesMirror, {
+      deployment: plan.challenger,
+      model: r.model,
+      traffic: expected,
+    });
+    if (!applied.ok) {
+      // Before the first change nothing moved: the caller decides what a changed endpoint means.
+      if (applied.stale && i === 0) return applied;
+      return yield* back(
+        'TrafficShiftFailed',
+        `moving traffic to ${plan.challenger} failed: ${applied.failure.message}`,
+      );
+    }
+    expected = phase.traffic;
+    if (i === phases.length - 1 || phase.bakeMs <= 0) continue;
+
+    const from = now(ctx);
+    const bakeEndsAt = new Date(from.getTime() + phase.bakeMs);
+    hooks.report(`step ${phase.index}/${phases.length}: baking until ${bakeEndsAt.toISOString()}`);
+    let outcome = yield* bake(phase, phase.bakeMs, false);
+    if (outcome.kind === 'baked') {
+      state.state = 'judging';
+      show();
+      const judgement = yield* judgeStep(ctx, {
+        policy,
+        modelName: r.modelName,
+        endpointName: policy.endpointName,
+        championDeployment: plan.champion ?? plan.challenger,
+        challengerDeployment: plan.challenger,
+        from: from.toISOString(),
+        to: now(ctx).toISOString(),
+        phase,
+      });
+      state.verdicts.push({ step: phase.index, verdict: judgement.verdict, reason: judgement.reason });
+      hooks.report(`step ${phase.index}/${phases.length}: ${judgement.verdict}: ${judgement.reason}`);
+      if (judgement.verdict === 'Fail')
+        return yield* back(ROLLOUT_ROLLED_BACK, `step ${phase.index} failed its judgement: ${judgement.reason}`);
+      if (judgement.verdict === 'Inconclusive') {
+        if (judgement.onInconclusive === 'abort')
+          return yield* back(ROLLOUT_ROLLED_BACK, `step ${phase.index} was inconclusive: ${judgement.reason}`);
+        hooks.report(`step ${phase.index}/${phases.length}: paused until a person resumes, promotes or aborts`);
+        outcome = yield* bake(phase, 0, true);
+      }
+    }
+    if (outcome.kind === 'deadline')
+      return yield* back(
+        ROLLOUT_TIMED_OUT,
+        `the rollout reached its maximum duration (${settings.maxDurationMs! / 1000} s, until ${deadline?.toISOString()})`,
+      );
+    if (outcome.kind === 'abort') {
+      const { by, via, reason } = outcome.control;
+      const who = via === 'alert' ? `an alert from ${by}` : by;
+      return yield* back(ROLLOUT_ABORTED, `aborted at step ${phase.index} by ${who}: ${reason}`);
+    }
+    // Promote now: the remaining steps and their judgements are skipped, the last one follows at once.
+    if (outcome.kind === 'promote-now') i = phases.length - 2;
+  }
+  state.state = 'completed';
+  show();
+  return { ok: true };
+}
+
+/** One phase's traffic update, checked against what the previous phase left, and waited for. */
+function* applyPhase(
+  ctx: Context,
+  shift: TrafficShift,
+  phase: RolloutPhase,
+  usesMirror: boolean,
+  expect: TrafficExpectation,
+): Step<ShiftResult> {
+  try {
+    const started = yield* activity(ctx, 'setTraffic', {
+      endpointName: shift.endpointName,
+      traffic: phase.traffic,
+      ...(usesMirror ? { mirror: phase.mirror } : {}),
+      expect,
+    });
+    if (!started.ok) {
+      const failure = { code: started.code, message: started.message };
+      return { ok: false, stale: started.code === ENDPOINT_CHANGED, failure };
+    }
+    const done = yield* waitForUpdate(ctx, started, shift);
+    if (done.state === 'Failed')
+      return { ok: false, stale: false, failure: { code: done.code, message: done.message } };
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, stale: false, failure: { code: 'TrafficShiftFailed', message: (err as Error).message } };
+  }
 }

@@ -10,6 +10,7 @@ import { retrain } from './retrain';
 import { retrainings } from './retrainings';
 import { retry } from './retry';
 import { rollback } from './rollback';
+import { abort, pause, promoteNow, resume } from './rollout';
 import { show } from './show';
 
 /** Every command, in the order `champion --help` lists them. (`demo` is dispatched separately by main.) */
@@ -22,6 +23,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   reject,
   promote,
   retry,
+  pause,
+  resume,
+  promoteNow,
+  abort,
   rollback,
   history,
   retrainings,

@@ -220,19 +220,30 @@ export class AzureMlWorkspace implements MlWorkspace {
   async readTraffic(endpointName: string): Promise<TrafficRead> {
     const response = await this.#send('GET', endpointPath(endpointName), TRAFFIC_API_VERSION);
     const resource = this.#json(response) as {
-      properties: { traffic?: Record<string, number>; provisioningState?: string };
+      properties: {
+        traffic?: Record<string, number>;
+        mirrorTraffic?: Record<string, number>;
+        provisioningState?: string;
+      };
     };
     return {
       endpointName,
       traffic: resource.properties.traffic ?? {},
+      mirrorTraffic: resource.properties.mirrorTraffic ?? {},
       provisioningState: resource.properties.provisioningState ?? 'Succeeded',
       resource,
     };
   }
 
-  async replaceTraffic(read: TrafficRead, traffic: Record<string, number>): Promise<Accepted> {
+  async replaceTraffic(
+    read: TrafficRead,
+    traffic: Record<string, number>,
+    mirror?: Record<string, number>,
+  ): Promise<Accepted> {
     const resource = read.resource as { properties: Record<string, unknown> };
-    const body = { ...resource, properties: { ...resource.properties, traffic } };
+    // mirrorTraffic exists from api-version 2023-04-01 on (TRAFFIC_API_VERSION), so it is read and written here.
+    const mirrorTraffic = mirror === undefined ? {} : { mirrorTraffic: mirror };
+    const body = { ...resource, properties: { ...resource.properties, traffic, ...mirrorTraffic } };
     const put = await this.#send('PUT', endpointPath(read.endpointName), TRAFFIC_API_VERSION, body);
     this.#json(put);
     return acceptedFrom(put.headers);

@@ -329,6 +329,32 @@ const analysisSchema = z.strictObject({
   onInconclusive: z.enum(['pause', 'abort']).default(DEFAULT_ANALYSIS.onInconclusive),
 });
 
+/**
+ * Mirror phase before live traffic: a copy of `percent` % of the live requests goes to the challenger, whose answers
+ * are dropped. Azure ML caps mirror traffic at 50 % (REST spec OnlineEndpoint `mirrorTraffic`: "Traffic values need
+ * to sum to utmost 50"), and only to a deployment that takes no live traffic (the safe-rollout guide, "Test the
+ * deployment with mirrored traffic").
+ */
+const mirrorSchema = z.strictObject({
+  percent: z
+    .number()
+    .int('must be a whole percentage')
+    .min(1, 'must be between 1 and 50 (Azure ML mirrors at most 50 %)')
+    .max(50, 'must be between 1 and 50 (Azure ML mirrors at most 50 %)'),
+  duration: durationSchema,
+});
+
+const STRATEGIES = ['all-at-once', 'canary', 'linear'] as const;
+export type RolloutStrategy = (typeof STRATEGIES)[number];
+
+/** Challenger percentages of a linear rollout: +increment each step, the last capped at 100. */
+export function linearSteps(increment: number): number[] {
+  const steps: number[] = [];
+  for (let percent = increment; percent < 100; percent += increment) steps.push(percent);
+  steps.push(100);
+  return steps;
+}
+
 const rolloutSchema = z
   .strictObject({
     instanceType: nonEmpty,
@@ -340,8 +366,25 @@ const rolloutSchema = z
     codeConfiguration: z.strictObject({ codeId: nonEmpty, scoringScript: nonEmpty }).optional(),
     environment: nonEmpty.optional(),
     requestSettings: requestSettingsSchema.prefault({}),
+    /**
+     * How traffic moves: `all-at-once` (one step to 100 %), `canary` (the percentages in `steps`), `linear`
+     * (+`increment` % a step). Absent: the percentages in `steps` (default [100]), as before strategies existed.
+     */
+    strategy: z.enum(STRATEGIES).optional(),
     /** Challenger traffic percentages, strictly increasing, ending at 100. */
-    steps: z.array(percentStep).min(1, 'must have at least one step').default([100]),
+    steps: z.array(percentStep).min(1, 'must have at least one step').optional(),
+    /** Percent added at each step of a linear rollout. */
+    increment: z
+      .number()
+      .int('must be a whole percentage')
+      .min(1, 'must be between 1 and 99')
+      .max(99, 'must be between 1 and 99')
+      .optional(),
+    /** How long each step below 100 % serves before the next one (absent: the next step follows at once). */
+    bake: durationSchema.optional(),
+    mirror: mirrorSchema.optional(),
+    /** The longest a rollout may take from its first traffic change, pauses included; past it, it is aborted. */
+    maxDuration: durationSchema.optional(),
     provisioningDeadline: durationSchema.default('PT1H'),
     testSpec: testSpecSchema,
     analysis: analysisSchema.prefault({}),
@@ -361,28 +404,101 @@ const rolloutSchema = z
         message: 'is required with environment: a custom model is deployed with its scoring script',
       });
     }
-    rollout.steps.forEach((step, index) => {
-      const previous = rollout.steps[index - 1];
-      if (previous !== undefined && step <= previous) {
+    const { strategy, steps, increment } = rollout;
+    if (increment !== undefined && strategy !== 'linear')
+      context.addIssue({ code: 'custom', path: ['increment'], message: 'is only for strategy "linear"' });
+    if (strategy === 'linear') {
+      if (increment === undefined)
+        context.addIssue({ code: 'custom', path: ['increment'], message: 'is required with strategy "linear"' });
+      if (steps !== undefined)
         context.addIssue({
           code: 'custom',
-          path: ['steps', index],
-          message: `must be greater than the previous step (${previous})`,
+          path: ['steps'],
+          message: 'is not for strategy "linear" (its steps follow from increment)',
         });
-      }
-    });
-    if (rollout.steps[rollout.steps.length - 1] !== 100) {
+    }
+    if (strategy === 'all-at-once' && steps !== undefined && !(steps.length === 1 && steps[0] === 100))
       context.addIssue({
         code: 'custom',
-        path: ['steps', rollout.steps.length - 1],
-        message: 'the last step must be 100',
+        path: ['steps'],
+        message: 'must be absent or [100] with strategy "all-at-once"',
       });
+    if (strategy === 'canary' && (steps === undefined || steps.length < 2))
+      context.addIssue({
+        code: 'custom',
+        path: ['steps'],
+        message: 'needs at least two steps with strategy "canary" (e.g. [10, 100])',
+      });
+    if (steps) {
+      steps.forEach((step, index) => {
+        const previous = steps[index - 1];
+        if (previous !== undefined && step <= previous) {
+          context.addIssue({
+            code: 'custom',
+            path: ['steps', index],
+            message: `must be greater than the previous step (${previous})`,
+          });
+        }
+      });
+      if (steps[steps.length - 1] !== 100) {
+        context.addIssue({ code: 'custom', path: ['steps', steps.length - 1], message: 'the last step must be 100' });
+      }
+    }
+    if (rollout.maxDuration !== undefined) {
+      const planned = plannedDurationMs(rollout);
+      if (planned !== undefined && planned > safeMs(rollout.maxDuration))
+        context.addIssue({
+          code: 'custom',
+          path: ['maxDuration'],
+          message: `is shorter than the mirror phase and bakes it allows for (${planned / 1000} s)`,
+        });
     }
   })
-  .transform((rollout) => ({
-    ...rollout,
-    provisioningDeadlineMs: durationToMilliseconds(rollout.provisioningDeadline),
-  }));
+  .transform(({ steps, increment, bake, mirror, maxDuration, ...rollout }) => {
+    const strategy: RolloutStrategy =
+      rollout.strategy ?? (steps !== undefined && steps.length > 1 ? 'canary' : 'all-at-once');
+    return {
+      ...rollout,
+      strategy,
+      steps: strategy === 'linear' ? linearSteps(increment ?? 100) : (steps ?? [100]),
+      ...(increment === undefined ? {} : { increment }),
+      bakeMs: bake === undefined ? 0 : durationToMilliseconds(bake),
+      ...(mirror === undefined
+        ? {}
+        : {
+            mirror: {
+              percent: mirror.percent,
+              duration: mirror.duration,
+              durationMs: durationToMilliseconds(mirror.duration),
+            },
+          }),
+      ...(maxDuration === undefined ? {} : { maxDurationMs: durationToMilliseconds(maxDuration) }),
+      provisioningDeadlineMs: durationToMilliseconds(rollout.provisioningDeadline),
+    };
+  });
+
+/** A duration already checked by its own schema may still be invalid when the object is refined: 0 then. */
+function safeMs(duration: string | number | undefined): number {
+  if (duration === undefined) return 0;
+  try {
+    return durationToMilliseconds(duration);
+  } catch {
+    return 0;
+  }
+}
+
+/** The bakes and mirror phase a rollout's steps take at least (undefined when its steps are invalid). */
+function plannedDurationMs(rollout: {
+  strategy?: RolloutStrategy;
+  steps?: number[];
+  increment?: number;
+  bake?: string | number;
+  mirror?: { duration: string | number };
+}): number | undefined {
+  const steps = rollout.strategy === 'linear' ? linearSteps(rollout.increment ?? 100) : (rollout.steps ?? [100]);
+  const below100 = steps.filter((step) => step < 100).length;
+  return safeMs(rollout.bake) * below100 + safeMs(rollout.mirror?.duration);
+}
 
 const retrainingSchema = z
   .strictObject({

@@ -128,6 +128,50 @@ export function idleSlotAction(
   return { waitForDelete, deploy: !holdsIt };
 }
 
+/**
+ * One phase of a progressive rollout: a traffic update, then a bake (a durable timer) before the next phase. A mirror
+ * phase keeps all live traffic on the champion and copies `mirrorPercent` % of it to the challenger.
+ */
+export interface RolloutPhase {
+  kind: 'mirror' | 'live';
+  /** 1-based position among the phases, and how many there are. */
+  index: number;
+  of: number;
+  /** The challenger's share of live traffic in this phase. */
+  percent: number;
+  traffic: TrafficMap;
+  /** Mirror traffic of this phase (the challenger's copy); `{}` clears any mirror. */
+  mirror: TrafficMap;
+  /** How long the phase serves before the next one; 0: the next follows once the update is done. */
+  bakeMs: number;
+}
+
+/**
+ * The phases of a progressive rollout on a blue/green plan: an optional mirror phase, then one live phase per traffic
+ * step, each step below 100 % baking for `bakeMs`. Without a champion there is nothing to mirror or share with: one
+ * phase, the challenger at 100 %.
+ */
+export function planRolloutPhases(
+  plan: RolloutPlan,
+  settings: { bakeMs: number; mirror?: { percent: number; durationMs: number } },
+): RolloutPhase[] {
+  const phases: Omit<RolloutPhase, 'index' | 'of'>[] = [];
+  if (settings.mirror && plan.champion !== null) {
+    phases.push({
+      kind: 'mirror',
+      percent: 0,
+      traffic: plan.rollback,
+      mirror: { [plan.challenger]: settings.mirror.percent },
+      bakeMs: settings.mirror.durationMs,
+    });
+  }
+  for (const traffic of plan.steps) {
+    const percent = traffic[plan.challenger] ?? 0;
+    phases.push({ kind: 'live', percent, traffic, mirror: {}, bakeMs: percent < 100 ? settings.bakeMs : 0 });
+  }
+  return phases.map((phase, i) => ({ ...phase, index: i + 1, of: phases.length }));
+}
+
 /** Whether two splits route the same: a deployment at 0 % and one the map leaves out are alike. */
 export function sameTraffic(a: Readonly<TrafficMap>, b: Readonly<TrafficMap>): boolean {
   const names = new Set([...Object.keys(a), ...Object.keys(b)]);

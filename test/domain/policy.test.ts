@@ -99,7 +99,9 @@ describe('parsePolicies', () => {
         instanceCount: 1,
         // Azure's default: one request per instance at a time.
         requestSettings: { maxConcurrentRequestsPerInstance: 1 },
+        strategy: 'all-at-once',
         steps: [100],
+        bakeMs: 0,
         provisioningDeadline: 'PT1H',
         provisioningDeadlineMs: 3_600_000,
         testSpec: { sampleRows: [{ rooms: 3 }], latencyBudgetMs: 1000 },
@@ -495,5 +497,104 @@ describe('ncrontabError', () => {
     { expression: '0 x * * * *', error: /minute field 'x' is invalid/ },
   ])('rejects "$expression"', ({ expression, error }) => {
     expect(ncrontabError(expression)).toMatch(error);
+  });
+});
+
+describe('rollout strategies', () => {
+  const rollout = (over: Record<string, unknown>) => {
+    const policy = minimalPolicy();
+    policy.rollout = { ...policy.rollout, ...over } as PolicyInput['rollout'];
+    return parsePolicies({ policies: [policy] })['house-prices']!.rollout;
+  };
+
+  it('keeps what steps meant before strategies: the percentages given, no bake, no mirror', () => {
+    expect(rollout({ steps: [10, 50, 100] })).toMatchObject({ strategy: 'canary', steps: [10, 50, 100], bakeMs: 0 });
+    expect(rollout({})).toMatchObject({ strategy: 'all-at-once', steps: [100], bakeMs: 0 });
+    expect(rollout({}).mirror).toBeUndefined();
+  });
+
+  it('turns each strategy into its steps, with a bake, mirror phase and maximum duration', () => {
+    expect(rollout({ strategy: 'all-at-once' }).steps).toEqual([100]);
+    expect(rollout({ strategy: 'canary', steps: [10, 100], bake: 'PT1H' })).toMatchObject({
+      steps: [10, 100],
+      bakeMs: 3_600_000,
+    });
+    expect(rollout({ strategy: 'linear', increment: 20 }).steps).toEqual([20, 40, 60, 80, 100]);
+    expect(rollout({ strategy: 'linear', increment: 30 }).steps).toEqual([30, 60, 90, 100]);
+    expect(
+      rollout({
+        strategy: 'canary',
+        steps: [10, 100],
+        bake: 600,
+        mirror: { percent: 20, duration: 'PT5M' },
+        maxDuration: 'PT1H',
+      }),
+    ).toMatchObject({
+      bakeMs: 600_000,
+      mirror: { percent: 20, durationMs: 300_000 },
+      maxDurationMs: 3_600_000,
+    });
+  });
+
+  it.each<{ name: string; over: Record<string, unknown>; message: string }>([
+    {
+      name: 'unknown strategy',
+      over: { strategy: 'blue-green' },
+      message: 'policies[0].rollout.strategy: must be one of "all-at-once", "canary", "linear"',
+    },
+    {
+      name: 'linear without increment',
+      over: { strategy: 'linear' },
+      message: 'policies[0].rollout.increment: is required with strategy "linear"',
+    },
+    {
+      name: 'linear with steps',
+      over: { strategy: 'linear', increment: 10, steps: [10, 100] },
+      message: 'policies[0].rollout.steps: is not for strategy "linear" (its steps follow from increment)',
+    },
+    {
+      name: 'increment without linear',
+      over: { increment: 10 },
+      message: 'policies[0].rollout.increment: is only for strategy "linear"',
+    },
+    {
+      name: 'increment of 100',
+      over: { strategy: 'linear', increment: 100 },
+      message: 'policies[0].rollout.increment: must be between 1 and 99',
+    },
+    {
+      name: 'canary of one step',
+      over: { strategy: 'canary', steps: [100] },
+      message: 'policies[0].rollout.steps: needs at least two steps with strategy "canary" (e.g. [10, 100])',
+    },
+    {
+      name: 'all at once in steps',
+      over: { strategy: 'all-at-once', steps: [50, 100] },
+      message: 'policies[0].rollout.steps: must be absent or [100] with strategy "all-at-once"',
+    },
+    {
+      name: 'canary not ending at 100',
+      over: { strategy: 'canary', steps: [10, 50] },
+      message: 'policies[0].rollout.steps[1]: the last step must be 100',
+    },
+    { name: 'zero bake', over: { bake: 'PT0S' }, message: 'policies[0].rollout.bake: must be longer than 0' },
+    {
+      name: 'mirror over 50 %',
+      over: { mirror: { percent: 60, duration: 'PT1M' } },
+      message: 'policies[0].rollout.mirror.percent: must be between 1 and 50 (Azure ML mirrors at most 50 %)',
+    },
+    {
+      name: 'mirror without duration',
+      over: { mirror: { percent: 10 } },
+      message: 'policies[0].rollout.mirror.duration: must be an ISO-8601 duration (e.g. PT24H) or a number of seconds',
+    },
+    {
+      name: 'maximum shorter than its bakes',
+      over: { steps: [10, 50, 100], bake: 'PT1H', maxDuration: 'PT90M' },
+      message: 'policies[0].rollout.maxDuration: is shorter than the mirror phase and bakes it allows for (7200 s)',
+    },
+  ])('refuses $name, naming the path', ({ over, message }) => {
+    expect(() => rollout(over)).toThrow(PolicyError);
+    expect(() => rollout(over)).toThrow(message);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   planManualRollback,
+  planRolloutPhases,
   CAPACITY_RETRY_SECONDS,
   PROVISIONING_DEADLINE_EXCEEDED,
   RolloutPlanError,
@@ -276,5 +277,34 @@ describe('planManualRollback', () => {
     const planned = planManualRollback('demand', endpoint);
     expect(planned.ok).toBe(false);
     expect(!planned.ok && planned.problem).toMatch(problem);
+  });
+});
+
+describe('planRolloutPhases', () => {
+  const plan = planBlueGreenRollout({ traffic: { blue: 100 }, deployments: ['blue'], steps: [10, 50, 100] });
+
+  it('bakes every live step below 100 %, and mirrors before any live traffic', () => {
+    const phases = planRolloutPhases(plan, { bakeMs: 60_000, mirror: { percent: 20, durationMs: 30_000 } });
+    expect(phases).toEqual([
+      {
+        kind: 'mirror',
+        index: 1,
+        of: 4,
+        percent: 0,
+        traffic: { blue: 100, green: 0 },
+        mirror: { green: 20 },
+        bakeMs: 30_000,
+      },
+      { kind: 'live', index: 2, of: 4, percent: 10, traffic: { blue: 90, green: 10 }, mirror: {}, bakeMs: 60_000 },
+      { kind: 'live', index: 3, of: 4, percent: 50, traffic: { blue: 50, green: 50 }, mirror: {}, bakeMs: 60_000 },
+      { kind: 'live', index: 4, of: 4, percent: 100, traffic: { blue: 0, green: 100 }, mirror: {}, bakeMs: 0 },
+    ]);
+  });
+
+  it('has nothing to mirror or share without a champion: one phase at 100 %', () => {
+    const first = planBlueGreenRollout({ traffic: {}, deployments: [], steps: [10, 50, 100] });
+    expect(planRolloutPhases(first, { bakeMs: 60_000, mirror: { percent: 20, durationMs: 30_000 } })).toEqual([
+      { kind: 'live', index: 1, of: 1, percent: 100, traffic: { blue: 100 }, mirror: {}, bakeMs: 0 },
+    ]);
   });
 });

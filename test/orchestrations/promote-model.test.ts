@@ -7,12 +7,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parsePolicies, type Policy } from '../../lib/domain/policy';
+import { parsePolicies, type Policy, type PolicyInput } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
 import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
 import { sameTraffic } from '../../lib/domain/rollout-plan';
 import { newerWinner } from '../../lib/domain/stages';
-import { isSealed, sealDecision } from '../../lib/approval';
+import { isControlSealed, isSealed, sealControl, sealDecision } from '../../lib/approval';
 import {
   ENDPOINT_CHANGED,
   type Activities,
@@ -21,24 +21,22 @@ import {
   type PromotionInput,
   type PromotionResult,
   type PromotionStatus,
+  type RolloutControl,
 } from '../../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
 import { FLOW_VERSION } from '../../orchestrations/durable';
 import { versioningFromHostJson } from '../../local/runtime/durable/versioning';
 import { Registry, startEngine, tempDir, type TestEngine } from '../durable/helpers';
 
-const policy: Policy = parsePolicies({
-  policies: [
-    {
-      modelName: 'demand',
-      endpointName: 'demand-ep',
-      task: 'regression',
-      evaluation: { mode: 'paired', dataAsset: { name: 'eval', version: '1' }, labelColumn: 'y' },
-      approval: { required: true, timeout: 'PT1H' },
-      rollout: { instanceType: 'Standard_DS3_v2', provisioningDeadline: 'PT10M', testSpec: { sampleRows: [[0, 0]] } },
-    },
-  ],
-}).demand!;
+const policyInput = {
+  modelName: 'demand',
+  endpointName: 'demand-ep',
+  task: 'regression',
+  evaluation: { mode: 'paired', dataAsset: { name: 'eval', version: '1' }, labelColumn: 'y' },
+  approval: { required: true, timeout: 'PT1H' },
+  rollout: { instanceType: 'Standard_DS3_v2', provisioningDeadline: 'PT10M', testSpec: { sampleRows: [[0, 0]] } },
+} satisfies PolicyInput;
+const policy: Policy = parsePolicies({ policies: [policyInput] }).demand!;
 
 /** The activities promoteModel calls. */
 type PromotionActivity = Extract<
@@ -54,6 +52,7 @@ type PromotionActivity = Extract<
   | 'requestApproval'
   | 'findNewerWinner'
   | 'verifyDecision'
+  | 'verifyControl'
   | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
@@ -88,6 +87,8 @@ class World {
   /** Polls of a delete answered InProgress before it finishes. */
   deletePolls = 0;
   calls: string[] = [];
+  /** Every traffic change asked for, in order. */
+  trafficChanges: Activities['setTraffic']['input'][] = [];
 
   versionTags() {
     return Object.entries(this.stages).map(([version, stage]) => ({ version, tags: { stage } }));
@@ -175,12 +176,14 @@ class World {
         return { expiresAt: i.expiresAt };
       },
       verifyDecision: (i) => ({ sealed: isSealed(SECRET, i.promotionId, i.decision, i.seal) }),
+      verifyControl: (i) => ({ sealed: isControlSealed(SECRET, i.promotionId, i.control, i.seal) }),
       findNewerWinner: (i) => {
         const newer = newerWinner(this.versionTags(), i.modelVersion);
         return newer ? { newer } : {};
       },
       readStage: (i) => ({ stage: this.stages[i.modelVersion] ?? null }),
       setTraffic: (i) => {
+        this.trafficChanges.push(i);
         if (
           this.trafficFails > 0 &&
           i.traffic[Object.keys(i.traffic).find((k) => this.deployments[k]?.endsWith(':2')) ?? ''] === 100
@@ -684,6 +687,168 @@ describe('promoteModel', () => {
   });
 });
 
+describe('promoteModel progressive rollout (flow version 6)', () => {
+  /** Version 1 serves from blue; version 2 is promoted with the given rollout settings. */
+  async function rollout(world: World, over: Partial<PolicyInput['rollout']>) {
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    const promotion = input('2');
+    promotion.policy = parsePolicies({
+      policies: [{ ...policyInput, rollout: { ...policyInput.rollout, ...over } }],
+    }).demand!;
+    const { t, id } = await start(world, '2', promotion);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    return { t, id };
+  }
+  const control = (id: string, action: RolloutControl['action'], over: Partial<RolloutControl> = {}) => {
+    const c: RolloutControl = {
+      action,
+      by: 'oncall',
+      authenticated: false,
+      identity: 'request',
+      reason: `${action} please`,
+      via: 'api',
+      at: '2026-01-01T00:00:00Z',
+      ...over,
+    };
+    return { ...c, seal: sealControl(SECRET, id, c) };
+  };
+  async function until(t: TestEngine, id: string, ok: (s: PromotionStatus) => boolean): Promise<PromotionStatus> {
+    for (let i = 0; i < 400; i++) {
+      const s = (await t.engine.getStatus(id))?.customStatus as PromotionStatus | undefined;
+      if (s && ok(s)) return s;
+      await sleep(25);
+    }
+    throw new Error(`status never matched: ${JSON.stringify((await t.engine.getStatus(id))?.customStatus)}`);
+  }
+  const baking = (step: number) => (s: PromotionStatus) => s.rollout?.state === 'baking' && s.rollout.step === step;
+
+  it('walks a canary step by step, one checked update each, baking on a durable timer after each step below 100 %', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { strategy: 'canary', steps: [10, 50, 100], bake: 1 });
+    const first = await until(t, id, baking(1));
+    expect(first.rollout).toMatchObject({ step: 1, of: 3, percent: 10, champion: 'blue', challenger: 'green' });
+    expect(Date.parse(first.rollout!.bakeEndsAt!)).toBeGreaterThan(Date.parse(first.rollout!.startedAt));
+    const done = await t.engine.waitForCompletion(id);
+    const result = done.output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    expect(world.trafficChanges.map((c) => c.traffic)).toEqual([
+      { blue: 90, green: 10 },
+      { blue: 50, green: 50 },
+      { blue: 0, green: 100 },
+    ]);
+    // Each update is checked against what the step before left.
+    expect(world.trafficChanges.map((c) => c.expect?.traffic)).toEqual([
+      { blue: 100, green: 0 },
+      { blue: 90, green: 10 },
+      { blue: 50, green: 50 },
+    ]);
+    const notes = result.timeline!.map((e) => e.note);
+    expect(notes.filter((n) => /^step \d\/3: baking until /.test(n))).toHaveLength(2);
+    expect(notes).toContain('step 1/3: 10 % of live traffic to green; traffic → {"blue":90,"green":10}');
+    expect(result.rollout).toMatchObject({ state: 'completed', step: 3, percent: 100 });
+    expect(result.rollout!.verdicts.map((v) => v.verdict)).toEqual(['Pass', 'Pass']);
+    // The bakes were timers, recorded in the history.
+    const history = (await t.engine.exportHistory(id))!.history;
+    expect(history.filter((e) => e.EventType === H.TimerFired).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('pauses and resumes the bake for what was left, then promotes now, each recorded with who and why', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { strategy: 'linear', increment: 25, bake: 'PT1H' });
+    await until(t, id, baking(1));
+    await t.engine.raiseEvent(id, 'rollout-control', control(id, 'pause', { by: 'ana', reason: 'looking at p99' }));
+    const paused = await until(t, id, (s) => s.rollout?.state === 'paused');
+    expect(paused.rollout!.remainingBakeMs).toBeGreaterThan(3_500_000);
+    expect(paused.rollout!.bakeEndsAt).toBeUndefined();
+    await t.engine.raiseEvent(id, 'rollout-control', control(id, 'resume', { by: 'ana', reason: 'p99 is fine' }));
+    const resumed = await until(t, id, (s) => s.rollout?.state === 'baking' && s.rollout.controls.length === 2);
+    expect(Date.parse(resumed.rollout!.bakeEndsAt!)).toBeGreaterThan(Date.now() + 3_500_000);
+    await t.engine.raiseEvent(id, 'rollout-control', control(id, 'promote-now', { by: 'bo', reason: 'release day' }));
+    const done = await t.engine.waitForCompletion(id);
+    const result = done.output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    // 25 %, then straight to 100 %: the steps at 50 and 75 % were skipped.
+    expect(world.trafficChanges.map((c) => c.traffic.green)).toEqual([25, 100]);
+    expect(result.rollout!.controls.map((c) => [c.action, c.by, c.reason, c.step])).toEqual([
+      ['pause', 'ana', 'looking at p99', 1],
+      ['resume', 'ana', 'p99 is fine', 1],
+      ['promote-now', 'bo', 'release day', 1],
+    ]);
+    const notes = result.timeline!.map((e) => e.note);
+    expect(notes).toContain('step 1/4: promote-now by bo (unauthenticated) via api: release day');
+    expect(result.rollout!.verdicts).toEqual([]);
+  });
+
+  it('aborts back to the champion in one update, unstages the challenger, and says who and why', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { steps: [10, 100], bake: 'PT1H' });
+    await until(t, id, baking(1));
+    await t.engine.raiseEvent(
+      id,
+      'rollout-control',
+      control(id, 'abort', { by: 'pager', via: 'alert', reason: 'error rate alert' }),
+    );
+    const done = await t.engine.waitForCompletion(id);
+    const result = done.output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'RolloutAborted' } });
+    expect(result.reason).toBe(
+      "aborted at step 1 by an alert from pager: error rate alert; the champion's traffic is restored",
+    );
+    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+    expect(world.trafficChanges.map((c) => c.traffic)).toEqual([
+      { blue: 90, green: 10 },
+      { blue: 100, green: 0 },
+    ]);
+    expect(world.stages).toMatchObject({ '1': 'production', '2': 'unstaged' });
+    expect(result.rollout).toMatchObject({ state: 'aborted' });
+  });
+
+  it('ignores a raw control event without the seal of the control routes, and one that is malformed', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { steps: [10, 100], bake: 2 });
+    await until(t, id, baking(1));
+    const forged = { ...control(id, 'abort'), seal: sealControl(SECRET, 'promote:demand:9', control(id, 'abort')) };
+    await t.engine.raiseEvent(id, 'rollout-control', forged);
+    await t.engine.raiseEvent(id, 'rollout-control', { action: 'abort', by: 'x' });
+    const done = await t.engine.waitForCompletion(id);
+    const result = done.output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    const notes = result.timeline!.map((e) => e.note);
+    expect(notes).toContain("ignored a rollout control: seal: not sent through Champion's control routes");
+    expect(notes).toContain('ignored a rollout control: authenticated: must be true or false');
+    expect(result.rollout!.controls).toEqual([]);
+  });
+
+  it('aborts when a pause outlasts the maximum duration', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { steps: [10, 100], bake: 1, maxDuration: 2 });
+    await until(t, id, baking(1));
+    await t.engine.raiseEvent(id, 'rollout-control', control(id, 'pause'));
+    const done = await t.engine.waitForCompletion(id);
+    const result = done.output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'RolloutMaxDurationExceeded' } });
+    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+  });
+
+  it('mirrors to the challenger before any live traffic, then clears the mirror with the first live step', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { steps: [50, 100], bake: 1, mirror: { percent: 20, duration: 1 } });
+    const mirroring = await until(t, id, baking(1));
+    expect(mirroring.rollout).toMatchObject({ kind: 'mirror', percent: 0, mirrorPercent: 20 });
+    const done = await t.engine.waitForCompletion(id);
+    expect((done.output as PromotionResult).outcome).toBe('promoted');
+    expect(world.trafficChanges.map((c) => [c.traffic, c.mirror])).toEqual([
+      [{ blue: 100, green: 0 }, { green: 20 }],
+      [{ blue: 50, green: 50 }, {}],
+      [{ blue: 0, green: 100 }, {}],
+    ]);
+  });
+});
+
 describe('promoteModel custom status', () => {
   it("stays under Durable's 16 KB custom status limit through a 100-step rollout, the result keeping every entry", async () => {
     const world = new World();
@@ -702,7 +867,7 @@ describe('promoteModel custom status', () => {
     expect(done.runtimeStatus).toBe('Completed');
     const result = done.output as PromotionResult;
     expect(result.outcome).toBe('promoted');
-    const traffic = result.timeline!.filter((e) => e.note.startsWith('traffic →'));
+    const traffic = result.timeline!.filter((e) => e.note.includes('traffic →'));
     expect(traffic).toHaveLength(100);
     const status = done.customStatus as PromotionStatus;
     expect(JSON.stringify(status).length * 2).toBeLessThanOrEqual(16 * 1024);
@@ -780,6 +945,7 @@ describe('promoteModel golden history', () => {
   it.each([
     ['3', 'approval asked after the lock, no look for a newer winner'],
     ['4', 'decision events taken without a seal'],
+    ['5', 'all traffic steps at once, no bake, no controls'],
   ])('replays a flow version %s history (%s) unchanged', async (version) => {
     const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;
