@@ -5,11 +5,13 @@
 import { STAGE_TAG } from '../domain/stages';
 import type { ModelHistory, ProductionInterval } from '../domain/history';
 import { modelRef } from '../activities';
-import { enc, html, type SafeHtml } from '../web/html';
+import { html, type SafeHtml } from '../web/html';
 import type { PageOptions } from '../web/layout';
 import type { ActivityView, DashboardData, ModelPanel } from './data';
 import { isRunning, RECENT_DAYS } from './data';
 import { trafficChart, trafficPoints } from './traffic';
+
+const enc = encodeURIComponent;
 
 /** How often the page asks for itself again while something runs. */
 export const REFRESH_SECONDS = 3;

@@ -3,8 +3,6 @@
  * (text and attribute values alike), so a hostile model name, approver or note is shown, never run. Fragments built
  * with `html` nest without being escaped twice; anything else is text.
  */
-import { createHash } from 'node:crypto';
-
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
@@ -39,10 +37,3 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtm
  * Never for anything read from a request, the registry or a record.
  */
 export const raw = (markup: string): SafeHtml => new SafeHtml(markup);
-
-/** A path segment or query value in a link. */
-export const enc = encodeURIComponent;
-
-/** `sha256-…` of an inline script or style, for a Content-Security-Policy that allows exactly it. */
-export const cspHash = (source: string): string =>
-  `'sha256-${createHash('sha256').update(source, 'utf8').digest('base64')}'`;

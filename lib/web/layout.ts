@@ -4,7 +4,12 @@
  * page names by their hash (no other script, no framing, forms only to the app).
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { cspHash, html, raw, type SafeHtml } from './html';
+import { createHash } from 'node:crypto';
+import { html, raw, type SafeHtml } from './html';
+
+/** `sha256-…` of an inline script or style, for a Content-Security-Policy that allows exactly it. */
+export const cspHash = (source: string): string =>
+  `'sha256-${createHash('sha256').update(source, 'utf8').digest('base64')}'`;
 
 export const STYLE = `
 :root { color-scheme: light; --ink: #111827; --muted: #4b5563; --line: #d1d5db; --accent: #1d4ed8; --bad: #b91c1c; --good: #15803d; }
