@@ -1,6 +1,6 @@
 /**
- * Traffic over time for one rollout, from its timeline: each `traffic → {"blue":90,"green":10}` (or `rolling back
- * to {…}`) entry is a split the rollout asked the endpoint for at that moment. Drawn as an inline SVG step chart
+ * Traffic over time for one rollout, from its timeline: each entry saying `traffic → {"blue":90,"green":10}` (or
+ * `rolling back to {…}`) is a split the rollout asked the endpoint for at that moment. Drawn as an inline SVG step chart
  * (one line per deployment), with a table of the same points for readers who do not see the chart.
  */
 import type { TimelineEntry } from '../../orchestrations/contract';
@@ -11,7 +11,8 @@ export interface TrafficPoint {
   traffic: Record<string, number>;
 }
 
-const SPLIT = /^(?:traffic → |rolling back to )(\{[^{}]*\})/;
+/** Anywhere in a note: a progressive rollout says `step 2/3: canary; traffic → {…}`. */
+const SPLIT = /(?:traffic → |rolling back to )(\{[^{}]*\})/;
 
 /** The splits a timeline asked for, in order; entries that are not a traffic change are skipped. */
 export function trafficPoints(timeline: readonly TimelineEntry[]): TrafficPoint[] {

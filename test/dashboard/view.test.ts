@@ -162,6 +162,12 @@ describe('trafficPoints', () => {
         { at: '2026-01-01T10:00:00Z', phase: 'rolling-out', note: 'traffic → {"blue":50,"green":50}' },
         { at: '2026-01-01T10:01:00Z', phase: 'rolling-back', note: 'rolling back to {"blue":100,"green":0}' },
         { at: '2026-01-01T10:02:00Z', phase: 'rolling-back', note: 'traffic → {"blue":100}: demand:1 from blue' },
+        {
+          at: '2026-01-01T10:02:30Z',
+          phase: 'rolling-out',
+          note: 'step 1/2: canary; traffic → {"blue":90,"green":10}',
+        },
+        { at: '2026-01-01T10:02:40Z', phase: 'rolling-out', note: 'step 1/2: baking until 2026-01-01T10:03:00Z' },
         { at: '2026-01-01T10:03:00Z', phase: 'rolling-out', note: 'traffic → {not json}' },
         { at: 'later', phase: 'rolling-out', note: 'traffic → {"blue":1}' },
         { at: '2026-01-01T10:04:00Z', phase: 'done', note: 'promoted' },
@@ -170,6 +176,7 @@ describe('trafficPoints', () => {
       { at: '2026-01-01T10:00:00Z', traffic: { blue: 50, green: 50 } },
       { at: '2026-01-01T10:01:00Z', traffic: { blue: 100, green: 0 } },
       { at: '2026-01-01T10:02:00Z', traffic: { blue: 100 } },
+      { at: '2026-01-01T10:02:30Z', traffic: { blue: 90, green: 10 } },
     ]);
   });
 
