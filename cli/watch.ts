@@ -39,6 +39,8 @@ export const RETRAINING_EXIT_CODES: Record<RetrainingOutcome, number> = {
   'job-failed': 3,
   'timed-out': 3,
   'data-check-failed': 4,
+  rejected: 5,
+  'approval-timed-out': 6,
 };
 
 /** Ctrl-C stopped the watch (128 + SIGINT, as shells report it). */
@@ -114,6 +116,8 @@ export function retrainingWaitingFor(run: RetrainingRunView): string | undefined
       return 'the checks of the training data';
     case 'training':
       return `the training job${status.jobName ? ` ${status.jobName}` : ''} to finish`;
+    case 'awaiting-approval':
+      return `a person's approval before registering${status.approval ? ` (until ${status.approval.expiresAt})` : ''}`;
     case 'registering':
       return 'the trained model to be registered';
     case 'done':

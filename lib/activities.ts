@@ -523,7 +523,9 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
 
     async requestApproval(input) {
       // Approvers see who registered the version, as the registry recorded it.
-      const { registrant } = registrantOf(await workspace.getModelVersion(input.modelName, input.modelVersion));
+      const { registrant } = input.beforeRegistration
+        ? {}
+        : registrantOf(await workspace.getModelVersion(input.modelName, input.modelVersion));
       const claims = {
         promotionId: input.promotionId,
         modelName: input.modelName,

@@ -297,6 +297,8 @@ export interface RetrainingPlan {
   code?: { name: string; version: string; files: number; exists: boolean; uploadFolder: string };
   /** The job as it would be sent: its name takes a guid the run draws, shown as `xxxxxxxx`. */
   job?: { name: string; body: Record<string, unknown> };
+  /** The gate before registration (retraining.approval): who would be asked once the model is trained. */
+  approval?: { approvers: string[] | null; timeout: string | number; onTimeout: 'approve' | 'reject' };
   /** Uploads to the default datastore (blob storage, not ARM) before the job is submitted. */
   uploads: string[];
   armWrites: ArmWrite[];
@@ -338,6 +340,15 @@ export async function dryRunRetraining(
     verdict: 'would-train',
     summary: '',
     jobSpec: { path: retraining.jobSpec },
+    ...(retraining.approval?.required
+      ? {
+          approval: {
+            approvers: retraining.approval.approvers ? [...retraining.approval.approvers] : null,
+            timeout: retraining.approval.timeout,
+            onTimeout: retraining.approval.onTimeout,
+          },
+        }
+      : {}),
     uploads,
     armWrites,
   };
@@ -461,7 +472,7 @@ export async function dryRunRetraining(
     method: 'PUT',
     path: `${deps.workspacePath}/models/${modelName}/versions/{next}`,
     body: "an mlflow_model from the job's model output, with the metrics its run logged and its lineage (which starts a promotion)",
-    when: 'when the job completes with its model output',
+    when: `when the job completes with its model output${plan.approval ? ', once a person approves it (retraining.approval)' : ''}`,
   });
   if (decision.action === 'skip') {
     return stop(

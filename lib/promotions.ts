@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
-import type { ApprovalDecision, PromotionInput, PromotionResult, PromotionStatus } from '../orchestrations/contract';
+import type {
+  ApprovalDecision,
+  PromotionInput,
+  PromotionResult,
+  PromotionStatus,
+  RetrainingInput,
+} from '../orchestrations/contract';
+import { RETRAIN_MODEL_ORCHESTRATION } from '../orchestrations/retrain-model';
 import { EVENTS } from '../orchestrations/contract';
 import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, sealDecision, verifyApprovalToken } from './approval';
 import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type AttemptState } from './domain/attempts';
@@ -238,20 +245,20 @@ export async function submitDecision(
   if (!identified.ok) return { ok: false, status: identified.status, message: identified.message };
   const { caller } = identified;
   const status = await instanceStatus(client, request.promotionId);
-  if (!status) return { ok: false, status: 404, message: `No promotion "${request.promotionId}".` };
-  const input = status.input as PromotionInput;
+  const rules = status && decisionRules(status);
+  if (!rules) return { ok: false, status: 404, message: `No promotion "${request.promotionId}".` };
   const refused = refusal(request.promotionId, status);
   if (refused) return { ok: false, status: 409, message: refused };
   const who = checkApprover({
     approver: caller.name,
-    registeredBy: input.registeredBy,
-    allowedApprovers: decision === 'approve' ? input.policy.approval.approvers : undefined,
+    registeredBy: rules.registeredBy,
+    allowedApprovers: decision === 'approve' ? rules.approvers : undefined,
   });
   if (!who.ok) {
     const messages = {
       anonymous: 'approver: who decides must be named.',
       'self-approval': 'approver: the person who registered the model cannot approve it.',
-      'not-an-approver': `approver: "${caller.name}" is not an approver for ${input.modelName}.`,
+      'not-an-approver': `approver: "${caller.name}" is not an approver for ${rules.modelName}.`,
     } as const;
     return { ok: false, status: who.reason === 'anonymous' ? 400 : 403, message: messages[who.reason] };
   }
@@ -270,6 +277,24 @@ export async function submitDecision(
   return decisionTaken(client, payload, request.promotionId, wait);
 }
 
+/**
+ * Who may decide on an instance that takes decisions: a promotion (its policy's approvers; never its registrant), or
+ * a retraining run waiting to register its model (the retraining policy's approvers; Champion registers it, so there
+ * is no registrant). Undefined for anything else.
+ */
+function decisionRules(
+  status: df.DurableOrchestrationStatus,
+): { modelName: string; approvers?: readonly string[]; registeredBy?: string } | undefined {
+  if (status.name === RETRAIN_MODEL_ORCHESTRATION) {
+    const input = status.input as RetrainingInput;
+    if (!input.retraining.approval) return undefined;
+    return { modelName: input.modelName, approvers: input.retraining.approval.approvers };
+  }
+  const input = status.input as PromotionInput | undefined;
+  if (!input?.policy?.approval) return undefined;
+  return { modelName: input.modelName, approvers: input.policy.approval.approvers, registeredBy: input.registeredBy };
+}
+
 /** Why the promotion takes no decision now (it took one already, or no longer waits); undefined if it would. */
 function refusal(promotionId: string, status: df.DurableOrchestrationStatus | undefined): string | undefined {
   const custom = status?.customStatus as PromotionStatus | undefined;
@@ -277,7 +302,8 @@ function refusal(promotionId: string, status: df.DurableOrchestrationStatus | un
   if (waiting) return custom?.decision ? alreadyDecided(custom.decision) : undefined;
   const earlier = custom?.decision ? ` ${alreadyDecided(custom.decision)}` : '';
   const phase = custom?.phase ?? status?.runtimeStatus ?? 'gone';
-  return `Promotion "${promotionId}" is not waiting for a decision (phase: ${phase}).${earlier}`;
+  const what = status?.name === RETRAIN_MODEL_ORCHESTRATION ? 'Retraining' : 'Promotion';
+  return `${what} "${promotionId}" is not waiting for a decision (phase: ${phase}).${earlier}`;
 }
 
 /**

@@ -77,7 +77,11 @@ export function triggerInput(policy: RetrainingPolicy, trigger: RetrainingTrigge
     modelName: policy.modelName,
     trigger,
     guard: { cooldownMs: retraining.cooldownMs, ...(retraining.kOfN && { kOfN: retraining.kOfN }) },
-    retraining: { jobSpec: retraining.jobSpec, trainingDataAsset: retraining.trainingDataAsset },
+    retraining: {
+      jobSpec: retraining.jobSpec,
+      trainingDataAsset: retraining.trainingDataAsset,
+      ...(retraining.approval ? { approval: retraining.approval } : {}),
+    },
     note,
   };
 }

@@ -148,6 +148,11 @@ export interface Activities {
       nonce: string;
       /** The policy's approvers: each gets links only they can use. Absent: one pair for anyone allowed. */
       approvers?: string[];
+      /**
+       * Set when the approval is for registering a retraining's model (`promotionId` is then the run's id and
+       * `modelVersion` describes the job output): there is no registered version whose registrant to look up.
+       */
+      beforeRegistration?: true;
     };
     output: ApprovalRequested;
   };
@@ -437,11 +442,25 @@ export interface RegisterTrainedModelInput {
 /** What retrainModel is started with; the trigger resolves the policy, so the flow never reads settings. */
 export interface RetrainingInput {
   modelName: string;
-  retraining: { jobSpec: string; trainingDataAsset: { name: string; version?: string } };
+  retraining: {
+    jobSpec: string;
+    trainingDataAsset: { name: string; version?: string };
+    /** A person approves the trained model before it is registered (absent: registered at once). */
+    approval?: Policy['approval'];
+  };
   trigger: RetrainingTriggerInfo;
 }
 
-export type RetrainingOutcome = 'registered' | 'data-check-failed' | 'job-failed' | 'timed-out' | 'failed';
+export type RetrainingOutcome =
+  | 'registered'
+  | 'data-check-failed'
+  | 'job-failed'
+  | 'timed-out'
+  | 'failed'
+  /** A person rejected the trained model before registration: the job's output stays unregistered. */
+  | 'rejected'
+  /** Nobody decided in time and the policy rejects on timeout: unregistered too. */
+  | 'approval-timed-out';
 
 export interface RetrainingResult {
   outcome: RetrainingOutcome;
@@ -455,12 +474,21 @@ export interface RetrainingResult {
   modelVersion?: string;
   /** The promotion the registration starts (through its ModelRegistered event). */
   promotionId?: string;
+  /** The decision taken before registration, when the policy asks for one. */
+  decision?: ApprovalDecision;
+  /** The trained model left unregistered (rejected or timed out): the job output it is in. */
+  unregisteredModelUri?: string;
 }
 
 export interface RetrainingStatus {
-  phase: 'environment' | 'data-checks' | 'training' | 'registering' | 'done';
+  phase: 'environment' | 'data-checks' | 'training' | 'awaiting-approval' | 'registering' | 'done';
   modelName: string;
   jobName?: string;
+  /** While it waits for a person before registering: until when (the links go only to the approvers). */
+  approval?: { expiresAt: string };
+  /** The decision taken, published as soon as it is (its sender looks for it, as for a promotion). */
+  decision?: ApprovalDecision;
+  ignoredEvents?: number;
   timeline: { at: string; phase: string; note: string }[];
 }
 

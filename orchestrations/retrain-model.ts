@@ -23,7 +23,10 @@ import {
   type RetrainingTrigger,
   type SignalEntry,
 } from '../lib/domain/retraining-guard';
+import { checkDecisionEvent } from '../lib/domain/decisions';
+import { EVENTS } from './contract';
 import type {
+  ApprovalDecision,
   RetrainingInput,
   RetrainingResult,
   RetrainingStatus,
@@ -245,6 +248,78 @@ export function trainingJobTags(
   return { 'champion.model': modelName, 'champion.retraining': runId, 'champion.trigger': source };
 }
 
+/** Decision events a run notes before only counting them, so its status stays small. */
+const MAX_IGNORED_NOTES = 5;
+
+/**
+ * The gate before registration: approval links go to the policy's approvers (bound to each, as a promotion's), and
+ * the run takes the first decision that is well formed, admitted by the policy and sealed by the app's decision
+ * routes (`POST /api/promotions/{runId}/decision(s)`); others are noted and ignored. The policy decides at expiry.
+ */
+function* approveRegistration(
+  ctx: Context,
+  input: RetrainingInput,
+  jobName: string,
+  metrics: Record<string, string>,
+  status: RetrainingStatus,
+  mark: (phase: RetrainingStatus['phase'], note: string) => void,
+): Step<{ decision: ApprovalDecision; timedOut: boolean; expiresAt: string }> {
+  const approval = input.retraining.approval!;
+  const runId = ctx.df.instanceId;
+  const expiresAt = new Date(now(ctx).getTime() + approval.timeoutMs).toISOString();
+  const shown = Object.entries(metrics)
+    .filter(([key]) => key.startsWith('metrics.'))
+    .map(([key, value]) => `${key.slice('metrics.'.length)}=${value}`)
+    .join(', ');
+  yield* activity(ctx, 'requestApproval', {
+    promotionId: runId,
+    modelName: input.modelName,
+    modelVersion: `(not registered: the output of ${jobName})`,
+    evidenceSummary: `trained by ${jobName}${shown ? `: ${shown}` : ''}; approve to register it (which starts its promotion)`,
+    expiresAt,
+    nonce: ctx.df.newGuid(`${runId}:approval`),
+    ...(approval.approvers ? { approvers: [...approval.approvers] } : {}),
+    beforeRegistration: true,
+  });
+  status.approval = { expiresAt };
+  mark('awaiting-approval', `waiting until ${expiresAt} for a person to approve registering ${jobName}'s model`);
+
+  const timeout = ctx.df.createTimer(new Date(expiresAt));
+  let taken: ApprovalDecision | undefined;
+  for (;;) {
+    const event = ctx.df.waitForExternalEvent(EVENTS.decision);
+    const winner = yield ctx.df.Task.any([event, timeout]);
+    if (winner !== event) break;
+    const check = checkDecisionEvent(event.result, { approvers: approval.approvers });
+    const sealed =
+      check.ok &&
+      (yield* activity(ctx, 'verifyDecision', {
+        promotionId: runId,
+        decision: check.decision,
+        ...(check.seal !== undefined ? { seal: check.seal } : {}),
+      })).sealed;
+    if (check.ok && sealed) {
+      taken = check.decision;
+      timeout.cancel();
+      break;
+    }
+    status.ignoredEvents = (status.ignoredEvents ?? 0) + 1;
+    const problem = check.ok ? "seal: not sent through Champion's decision routes" : check.problem;
+    if (status.ignoredEvents <= MAX_IGNORED_NOTES) mark('awaiting-approval', `ignored a decision event: ${problem}`);
+    else ctx.df.setCustomStatus(status);
+  }
+  const decision: ApprovalDecision = taken ?? {
+    decision: approval.onTimeout === 'approve' ? 'approve' : 'reject',
+    approver: 'policy:onTimeout',
+    identity: 'policy',
+    via: 'api',
+    at: now(ctx).toISOString(),
+  };
+  status.decision = decision;
+  ctx.df.setCustomStatus(status);
+  return { decision, timedOut: taken === undefined, expiresAt };
+}
+
 /** A retraining notes a handful of steps: each within this many characters keeps its status well under 16 KB. */
 const STATUS_NOTE_LIMIT = 500;
 
@@ -328,7 +403,27 @@ export function* retrainModel(ctx: Context): Step<RetrainingResult> {
   if (job.state === 'Failed') return done('job-failed', `${jobName} ended ${job.status}: ${job.code}: ${job.message}`);
   result.job.metrics = job.metrics;
 
-  // 4. Register the trained version; its ModelRegistered event starts the promotion.
+  // 4. When the policy asks, a person approves the trained model before it is registered: rejected or timed out,
+  // the job's output stays unregistered (and recorded here). Runs started without this in their input yield
+  // exactly what they did before, so their histories replay unchanged.
+  if (retraining.approval?.required) {
+    const gate = yield* approveRegistration(ctx, input, jobName, job.metrics, status, mark);
+    result.decision = gate.decision;
+    if (gate.decision.decision === 'reject') {
+      result.unregisteredModelUri = job.modelUri;
+      return gate.timedOut
+        ? done(
+            'approval-timed-out',
+            `no decision by ${gate.expiresAt}; the policy rejects on timeout: ${jobName}'s model was not registered`,
+          )
+        : done(
+            'rejected',
+            `rejected by ${gate.decision.approver}${gate.decision.comment ? `: ${gate.decision.comment}` : ''}; ${jobName}'s model was not registered`,
+          );
+    }
+  }
+
+  // 5. Register the trained version; its ModelRegistered event starts the promotion.
   mark('registering', `registering ${jobName}'s model as a new version of ${modelName}`);
   const registered = yield* activity(ctx, 'registerTrainedModel', {
     modelName,

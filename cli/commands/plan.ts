@@ -94,6 +94,10 @@ export function retrainingPlanLines(plan: RetrainingPlan): string[] {
       `Code: ${plan.code.name}:${plan.code.version} (${plan.code.files} file(s); ${plan.code.exists ? 'registered already' : `would be uploaded to ${plan.code.uploadFolder} and registered`})`,
     );
   if (plan.job) lines.push(`Job ${plan.job.name}, as it would be sent:`, JSON.stringify(plan.job.body, null, 2));
+  if (plan.approval)
+    lines.push(
+      `Approval before registration: asked of ${plan.approval.approvers ? plan.approval.approvers.join(', ') : 'anyone holding a link'}; expires after ${plan.approval.timeout}, then ${plan.approval.onTimeout}`,
+    );
   if (plan.uploads.length > 0) lines.push(`Uploads (${plan.uploads.length}): ${plan.uploads.join(', ')}`);
   lines.push('', ...armWrites(plan.armWrites));
   return lines;

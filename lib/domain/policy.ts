@@ -523,6 +523,11 @@ const retrainingSchema = z
     trainingDataAsset: z.strictObject({ name: armName('asset'), version: assetVersion.optional() }),
     /** Reference to the training job specification (e.g. a job YAML path or a registered component). */
     jobSpec: nonEmpty,
+    /**
+     * A person's approval between "trained, metrics known" and "registered", through the same links and decision
+     * routes as a promotion's; rejected or timed out (onTimeout "reject"), the job's output stays unregistered.
+     */
+    approval: approvalSchema.optional(),
   })
   .transform((retraining) => ({ ...retraining, cooldownMs: durationToMilliseconds(retraining.cooldown) }));
 

@@ -261,6 +261,25 @@ describe('parsePolicies', () => {
       message: 'policies[0].retraining.kOfN.k: must be ≤ n (3)',
     },
     {
+      name: 'empty approvers of the gate before registration',
+      json: withField(['retraining'], {
+        trainingDataAsset: { name: 't' },
+        jobSpec: 'job.yml',
+        approval: { approvers: [] },
+      }),
+      message: 'policies[0].retraining.approval.approvers: must list at least one approver when given',
+    },
+    {
+      name: 'bad timeout of the gate before registration',
+      json: withField(['retraining'], {
+        trainingDataAsset: { name: 't' },
+        jobSpec: 'job.yml',
+        approval: { timeout: 'soon' },
+      }),
+      message:
+        "policies[0].retraining.approval.timeout: 'soon' is not an ISO-8601 duration (expected e.g. PT24H, P1D, PT30M or PT90S)",
+    },
+    {
       name: 'five-field cron',
       json: withField(['retraining'], { schedule: '0 2 * * *', trainingDataAsset: { name: 't' }, jobSpec: 'job.yml' }),
       message: 'policies[0].retraining.schedule: must have 6 fields (second minute hour day month day-of-week), got 5',

@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { isSealed } from '../../lib/approval';
 import { decisionCaller, type IdentityMode } from '../../lib/identity';
 import { submitDecision } from '../../lib/promotions';
-import type { ApprovalDecision, PromotionInput, PromotionStatus } from '../../orchestrations/contract';
+import type {
+  ApprovalDecision,
+  PromotionInput,
+  PromotionStatus,
+  RetrainingInput,
+  RetrainingStatus,
+} from '../../orchestrations/contract';
 
 const ID = 'promote:demand:3';
 
@@ -96,5 +102,53 @@ describe('submitDecision', () => {
   it('says pending when the promotion has not handled it by the deadline', async () => {
     const { client } = fakeClient(() => undefined);
     expect(await submit(client)).toEqual({ ok: true, approver: 'ana', pending: true });
+  });
+});
+
+describe('submitDecision on a retraining waiting to register its model', () => {
+  const RUN = 'retrain:demand:4';
+  const retraining = (raised: ApprovalDecision[]) =>
+    ({
+      getStatus: async () => ({
+        name: 'retrainModel',
+        runtimeStatus: 'Running',
+        input: {
+          modelName: 'demand',
+          retraining: { approval: { required: true, approvers: ['ana'] } },
+        } as unknown as RetrainingInput,
+        customStatus: {
+          phase: 'awaiting-approval',
+          modelName: 'demand',
+          timeline: [],
+          ...(raised[0] ? { decision: raised[0] } : {}),
+        } satisfies RetrainingStatus,
+      }),
+      raiseEvent: async (_id: string, _name: string, data: ApprovalDecision) => void raised.push(data),
+    }) as unknown as df.DurableClient;
+  const decide = (client: df.DurableClient, approver: string, decision: 'approve' | 'reject' = 'approve') =>
+    submitDecision(
+      client,
+      SECRET,
+      {
+        promotionId: RUN,
+        decision,
+        via: 'api',
+        identify: (issuedTo) => decisionCaller(LOCAL, () => null, approver, issuedTo),
+      },
+      new Date('2030-01-01T00:00:00Z'),
+      { timeoutMs: 50, pollMs: 1 },
+    );
+
+  it("takes a listed approver's decision, sealed for the run, and refuses an approval from anyone else", async () => {
+    const raised: ApprovalDecision[] = [];
+    expect(await decide(retraining(raised), 'mallory', 'approve')).toEqual({
+      ok: false,
+      status: 403,
+      message: 'approver: "mallory" is not an approver for demand.',
+    });
+    expect(raised).toEqual([]);
+    expect(await decide(retraining(raised), 'ana', 'reject')).toEqual({ ok: true, approver: 'ana' });
+    const { seal, ...decision } = raised[0] as ApprovalDecision & { seal: string };
+    expect(isSealed(SECRET, RUN, decision, seal)).toBe(true);
   });
 });

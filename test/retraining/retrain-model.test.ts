@@ -48,6 +48,7 @@ class World {
   versions: { version: string; job: string; tags: Record<string, string> }[] = [];
   tagWrites = 0;
   calls: { name: string; input: unknown }[] = [];
+  approvalRequests: Activities['requestApproval']['input'][] = [];
 
   register(registry: Registry): Registry {
     let checkIndex = 0;
@@ -102,7 +103,15 @@ class World {
         return { version, created: true };
       },
     };
-    for (const [name, fn] of Object.entries(handlers)) {
+    const gate = {
+      requestApproval: (i: Activities['requestApproval']['input']) => {
+        this.approvalRequests.push(i);
+        return { expiresAt: i.expiresAt };
+      },
+      // The app's decision routes seal what they send (lib/approval.ts); here a seal is whatever the test says.
+      verifyDecision: (i: Activities['verifyDecision']['input']) => ({ sealed: i.seal === 'sealed' }),
+    };
+    for (const [name, fn] of Object.entries({ ...handlers, ...gate })) {
       registry.activity(name, (input) => {
         this.calls.push({ name, input });
         return (fn as (i: unknown) => unknown)(input);
@@ -111,7 +120,7 @@ class World {
     return registry.orchestration(RETRAIN_MODEL_ORCHESTRATION, retrainModel);
   }
 
-  called(name: TrainingActivity): { name: string; input: unknown }[] {
+  called(name: TrainingActivity | 'requestApproval' | 'verifyDecision'): { name: string; input: unknown }[] {
     return this.calls.filter((c) => c.name === name);
   }
 }
@@ -128,11 +137,104 @@ afterEach(async () => {
   current = undefined;
 });
 
-async function run(world: World, id = 'retrain:demand:1'): Promise<RetrainingResult> {
+async function run(world: World, id = 'retrain:demand:1', given: RetrainingInput = input): Promise<RetrainingResult> {
   current ??= startEngine(world.register(new Registry()));
-  await current.engine.startNew(RETRAIN_MODEL_ORCHESTRATION, { instanceId: id, input });
+  await current.engine.startNew(RETRAIN_MODEL_ORCHESTRATION, { instanceId: id, input: given });
   return (await current.engine.waitForCompletion(id)).output as RetrainingResult;
 }
+
+describe('retrainModel with a gate before registration', () => {
+  const gated = (approval: Partial<NonNullable<RetrainingInput['retraining']['approval']>> = {}): RetrainingInput => ({
+    ...input,
+    retraining: {
+      ...input.retraining,
+      approval: { required: true, timeout: 'PT1H', timeoutMs: 3_600_000, onTimeout: 'reject', ...approval },
+    },
+  });
+  const decision = (d: 'approve' | 'reject', approver: string, seal = 'sealed') => ({
+    id: `${d}-${approver}`,
+    decision: d,
+    approver,
+    via: 'api',
+    at: '2026-01-01T00:00:00Z',
+    comment: d === 'reject' ? 'metrics look off' : undefined,
+    seal,
+  });
+  /** Starts a gated run and waits until it asks for approval. */
+  async function awaitingApproval(world: World, given: RetrainingInput, id = 'retrain:demand:1'): Promise<string> {
+    current ??= startEngine(world.register(new Registry()));
+    await current.engine.startNew(RETRAIN_MODEL_ORCHESTRATION, { instanceId: id, input: given });
+    for (let i = 0; i < 500; i++) {
+      const status = (await current.engine.getStatus(id))?.customStatus as RetrainingStatus | undefined;
+      if (status?.phase === 'awaiting-approval') return id;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`${id} never asked for approval`);
+  }
+  const finish = async (id: string) => (await current!.engine.waitForCompletion(id)).output as RetrainingResult;
+
+  it('a rejected pre-registration approval registers nothing and records the job output and the decision', async () => {
+    const world = new World();
+    const id = await awaitingApproval(world, gated({ approvers: ['ana@contoso.com'] }));
+    expect(world.approvalRequests).toEqual([
+      expect.objectContaining({
+        promotionId: id,
+        modelName: 'demand',
+        approvers: ['ana@contoso.com'],
+        beforeRegistration: true,
+        evidenceSummary: expect.stringContaining('rmse=0.5'),
+      }),
+    ]);
+    await current!.engine.raiseEvent(id, 'decision', decision('reject', 'ana@contoso.com'));
+    const result = await finish(id);
+    expect(result).toMatchObject({
+      outcome: 'rejected',
+      decision: { decision: 'reject', approver: 'ana@contoso.com', comment: 'metrics look off' },
+      unregisteredModelUri: 'azureml://jobs/j/outputs/model',
+      job: { status: 'Completed', metrics: { 'metrics.rmse': '0.5' } },
+    });
+    expect(result.reason).toMatch(
+      /^rejected by ana@contoso.com: metrics look off; retrain-demand-1-\w+'s model was not registered$/,
+    );
+    expect(result.modelVersion).toBeUndefined();
+    expect(world.called('registerTrainedModel')).toEqual([]);
+    expect(world.versions).toEqual([]);
+  });
+
+  it('ignores decisions that are unsealed or from someone the policy does not list, then registers once approved', async () => {
+    const world = new World();
+    const id = await awaitingApproval(world, gated({ approvers: ['ana@contoso.com'] }));
+    await current!.engine.raiseEvent(id, 'decision', decision('approve', 'ana@contoso.com', 'forged'));
+    await current!.engine.raiseEvent(id, 'decision', decision('approve', 'mallory@contoso.com'));
+    await current!.engine.raiseEvent(id, 'decision', decision('approve', 'ana@contoso.com'));
+    const result = await finish(id);
+    expect(result).toMatchObject({
+      outcome: 'registered',
+      modelVersion: '1',
+      decision: { approver: 'ana@contoso.com' },
+    });
+    expect(world.called('registerTrainedModel')).toHaveLength(1);
+    const notes = ((await current!.engine.getStatus(id))?.customStatus as RetrainingStatus).timeline.map((e) => e.note);
+    expect(notes).toContainEqual(
+      expect.stringContaining("ignored a decision event: seal: not sent through Champion's"),
+    );
+    expect(notes).toContainEqual('ignored a decision event: approver: not an approver for this model');
+  });
+
+  it('timed out, the policy rejects and nothing is registered', async () => {
+    const world = new World();
+    const result = await run(world, 'retrain:demand:1', gated({ timeoutMs: 50 }));
+    expect(result.outcome).toBe('approval-timed-out');
+    expect(result.decision).toMatchObject({ decision: 'reject', approver: 'policy:onTimeout' });
+    expect(world.called('registerTrainedModel')).toEqual([]);
+  });
+
+  it('without a gate in its input a run asks nobody (as runs started before the gate existed)', async () => {
+    const world = new World();
+    expect((await run(world)).outcome).toBe('registered');
+    expect(world.called('requestApproval')).toEqual([]);
+  });
+});
 
 describe('retrainModel', () => {
   it('trains, registers the version with its lineage and links the promotion it starts', async () => {
