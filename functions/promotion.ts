@@ -68,6 +68,7 @@ const registered: Record<ActivityName, true> = {
   recordRelease: true,
   signalInstance: true,
   judgeRolloutStep: true,
+  publishLifecycle: true,
   readTrainingSpec: true,
   ensureEnvironment: true,
   checkTrainingData: true,

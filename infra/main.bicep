@@ -145,6 +145,17 @@ module messaging 'modules/messaging.bicep' = {
     tags: allTags
     namespaceName: 'sb-champion-${resourceToken}'
     topicName: 'approvals'
+    lifecycleTopicName: 'lifecycle'
+    principalId: identity.properties.principalId
+  }
+}
+
+module lifecycleEvents 'modules/lifecycle-events.bicep' = {
+  name: 'champion-lifecycle-events'
+  params: {
+    location: location
+    tags: allTags
+    topicName: 'egt-champion-${resourceToken}'
     principalId: identity.properties.principalId
   }
 }
@@ -172,6 +183,9 @@ var appSettings = {
   CHAMPION_PUBLIC_URL: 'https://${appName}.azurewebsites.net'
   SERVICEBUS_NAMESPACE: messaging.outputs.fullyQualifiedNamespace
   SERVICEBUS_TOPIC: messaging.outputs.topicName
+  SERVICEBUS_LIFECYCLE_TOPIC: messaging.outputs.lifecycleTopicName
+  // Lifecycle events as CloudEvents, published with the app's identity (the topic takes no key).
+  CHAMPION_EVENTGRID_ENDPOINT: lifecycleEvents.outputs.endpoint
   // The host buffers a request body up to this size before the app sees it (default 100 MB: "App settings reference
   // for Azure Functions"). The app's routes take 64 KB; Event Grid events are at most 1 MB, so deliveries still fit.
   FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '1048576'
@@ -241,6 +255,7 @@ output AZURE_PRINCIPAL_ID string = identity.properties.principalId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_DEPLOYMENT_CONTAINER string = deploymentContainerName
 output AZURE_EVENTGRID_SYSTEM_TOPIC string = events.outputs.systemTopicName
+output AZURE_EVENTGRID_LIFECYCLE_TOPIC string = lifecycleEvents.outputs.name
 output AZURE_EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
 output AZURE_EVENTGRID_SYSTEM_TOPIC_CREATED bool = events.outputs.createdHere
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

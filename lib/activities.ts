@@ -34,6 +34,7 @@ import {
   EVALUATION_DATA_VERSION_PROPERTY,
   type Label,
 } from './domain/evaluation';
+import { isLifecycleEvent, type LifecycleEvent } from './domain/lifecycle';
 import { registrantOf } from './domain/people';
 import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
@@ -53,6 +54,7 @@ import type {
   Deployment,
   EndpointMetrics,
   Job,
+  LifecyclePublisher,
   MlWorkspace,
   ModelVersion,
   Notifier,
@@ -80,6 +82,8 @@ export interface ActivityDeps {
   signal(instanceId: string, eventName: string, data: unknown): Promise<boolean>;
   /** Shared across invocations by the composition root, so a promotion lists keys once. */
   keys?: EndpointKeyCache;
+  /** Where the lifecycle steps a flow announces are published (none: they are dropped). */
+  lifecycle?: LifecyclePublisher;
 }
 
 export type ActivityHandlers = { [K in ActivityName]: (input: ActivityInput<K>) => Promise<ActivityOutput<K>> };
@@ -241,7 +245,38 @@ export class EndpointKeyCache {
   }
 }
 
+/**
+ * Every activity takes the lifecycle steps its flow announced since the previous activity (`lifecycle` in its input,
+ * orchestrations/durable.ts) and publishes them once its own work is done, so a step is published by an activity the
+ * flow runs anyway. A failed activity publishes nothing: its retry, or the next activity, does. Publishing never fails
+ * the activity (LifecyclePublisher never throws).
+ */
 export function createActivities(deps: ActivityDeps): ActivityHandlers {
+  const handlers = createActivityHandlers(deps);
+  const publisher = deps.lifecycle;
+  if (!publisher) return handlers;
+  const carrying = {} as Record<ActivityName, (input: unknown) => Promise<unknown>>;
+  for (const name of Object.keys(handlers) as ActivityName[]) {
+    const handler = handlers[name] as (input: unknown) => Promise<unknown>;
+    carrying[name] = async (input) => {
+      const { events, rest } = carriedLifecycle(input);
+      const output = await handler(rest);
+      await publisher.publish(events);
+      return output;
+    };
+  }
+  return carrying as ActivityHandlers;
+}
+
+/** Splits an activity's input into the lifecycle events it carries (well-formed ones only) and its own input. */
+export function carriedLifecycle(input: unknown): { events: LifecycleEvent[]; rest: unknown } {
+  if (typeof input !== 'object' || input === null || !('lifecycle' in input)) return { events: [], rest: input };
+  const { lifecycle, ...rest } = input as { lifecycle?: unknown };
+  const events = Array.isArray(lifecycle) ? lifecycle.filter(isLifecycleEvent) : [];
+  return { events, rest };
+}
+
+function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
   const { workspace } = deps;
   const keys = deps.keys ?? new EndpointKeyCache(workspace);
 
@@ -630,6 +665,11 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
 
     async signalInstance({ instanceId, eventName, data }) {
       return { delivered: await deps.signal(instanceId, eventName, data) };
+    },
+
+    // Its work is publishing what it carries, done by the wrapper above (createActivities).
+    async publishLifecycle() {
+      return {};
     },
 
     ...createTrainingActivities(deps),

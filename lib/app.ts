@@ -3,7 +3,18 @@
  * starts (functions/startup.ts), so a bad setting stops it with the setting's name instead of failing invocations.
  */
 import { readFileSync } from 'node:fs';
+import type { TokenCredential } from '@azure/core-auth';
+import { AzureKeyCredential } from '@azure/eventgrid';
 import { EndpointKeyCache, type ActivityDeps } from './activities';
+import {
+  createCloudEventSender,
+  createTopicSender,
+  EventGridSink,
+  FanOutPublisher,
+  MemoryTopic,
+  ServiceBusSink,
+  type LifecycleSink,
+} from './adapters/lifecycle';
 import { MemoryNotifier, OutboxNotifier, ServiceBusNotifier } from './adapters/notifier';
 import { createTelemetry } from './adapters/telemetry';
 import { createCredential } from './azure/credential';
@@ -15,10 +26,12 @@ import { EndpointScoring } from './azure/scoring';
 import { readSettings, type Settings } from './config';
 import { parsePolicies, type PolicySet } from './domain/policy';
 import { identityMode, type IdentityMode } from './identity';
-import type { Notifier } from './ports';
+import type { LifecyclePublisher, Notifier } from './ports';
 
 export interface App {
   settings: Settings;
+  /** The in-memory Service Bus topic lifecycle messages go to when no namespace is set (off Azure). */
+  lifecycleTopic?: MemoryTopic;
   policies: PolicySet;
   /** Where approvers' identities come from. */
   identity: IdentityMode;
@@ -74,8 +87,13 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
       : settings.CHAMPION_OUTBOX_DIR
         ? new OutboxNotifier(settings.CHAMPION_OUTBOX_DIR, log)
         : new MemoryNotifier({ log });
+  const publicUrl =
+    settings.CHAMPION_PUBLIC_URL ??
+    (settings.WEBSITE_HOSTNAME ? `https://${settings.WEBSITE_HOSTNAME}` : 'http://127.0.0.1:7071');
+  const lifecycleTopic = settings.SERVICEBUS_LIFECYCLE_TOPIC ? undefined : new MemoryTopic();
   app = {
     settings,
+    ...(lifecycleTopic ? { lifecycleTopic } : {}),
     policies,
     identity: identityMode(settings),
     deps: {
@@ -103,12 +121,41 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
       telemetry: createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log }),
       keys: new EndpointKeyCache(workspace),
       approvalSecret: settings.CHAMPION_APPROVAL_SECRET,
-      publicUrl:
-        settings.CHAMPION_PUBLIC_URL ??
-        (settings.WEBSITE_HOSTNAME ? `https://${settings.WEBSITE_HOSTNAME}` : 'http://127.0.0.1:7071'),
+      publicUrl,
+      lifecycle: lifecyclePublisher(settings, credential, publicUrl, lifecycleTopic, log),
       gitSha: settings.CHAMPION_GIT_SHA,
       gitRepository: settings.CHAMPION_GIT_REPOSITORY,
     },
   };
   return app;
+}
+
+/**
+ * Lifecycle events go to the Event Grid topic when one is set (with the app's identity; a key only for the local
+ * topic) and to the Service Bus lifecycle topic, or its in-memory stand-in off Azure.
+ */
+function lifecyclePublisher(
+  settings: Settings,
+  credential: TokenCredential,
+  source: string,
+  memoryTopic: MemoryTopic | undefined,
+  log: (line: string) => void,
+): LifecyclePublisher {
+  const sinks: LifecycleSink[] = [];
+  const endpoint = settings.CHAMPION_EVENTGRID_ENDPOINT;
+  if (endpoint) {
+    const key = settings.CHAMPION_EVENTGRID_KEY;
+    const sender = createCloudEventSender({
+      endpoint,
+      credential: key ? new AzureKeyCredential(key) : credential,
+      allowInsecureConnection: endpoint.startsWith('http:'),
+    });
+    sinks.push(new EventGridSink(sender, source));
+  }
+  const topic =
+    settings.SERVICEBUS_NAMESPACE && settings.SERVICEBUS_LIFECYCLE_TOPIC
+      ? createTopicSender(settings.SERVICEBUS_NAMESPACE, settings.SERVICEBUS_LIFECYCLE_TOPIC, credential)
+      : memoryTopic;
+  if (topic) sinks.push(new ServiceBusSink(topic, source));
+  return new FanOutPublisher(sinks, { log });
 }

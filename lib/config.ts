@@ -44,6 +44,12 @@ const settingsSchema = z.object({
   /** Service Bus namespace (fully qualified) and topic for approval notifications; unset = log only. */
   SERVICEBUS_NAMESPACE: z.string().optional(),
   SERVICEBUS_TOPIC: z.string().optional(),
+  /** Service Bus topic for lifecycle events (with SERVICEBUS_NAMESPACE); unset: kept in memory. */
+  SERVICEBUS_LIFECYCLE_TOPIC: z.string().optional(),
+  /** Event Grid custom topic (CloudEvents schema) lifecycle events are published to; unset: none. */
+  CHAMPION_EVENTGRID_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** The topic's access key: only for the local host's topic (on Azure the topic takes the app's identity alone). */
+  CHAMPION_EVENTGRID_KEY: z.string().optional(),
   WEBSITE_HOSTNAME: z.string().optional(),
   /** Set to `True` by App Service when its authentication is on: only then are the principal headers trusted. */
   WEBSITE_AUTH_ENABLED: z.string().optional(),
@@ -68,6 +74,15 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
   const settings = parsed.data;
   if (settings.SERVICEBUS_NAMESPACE && !settings.SERVICEBUS_TOPIC) {
     throw new ConfigError('Invalid app settings: SERVICEBUS_TOPIC: must be set with SERVICEBUS_NAMESPACE');
+  }
+  if (settings.SERVICEBUS_LIFECYCLE_TOPIC && !settings.SERVICEBUS_NAMESPACE) {
+    throw new ConfigError('Invalid app settings: SERVICEBUS_NAMESPACE: must be set with SERVICEBUS_LIFECYCLE_TOPIC');
+  }
+  // A bearer token never goes over plain http (the SDK refuses it): only the local topic, with its key, is http.
+  if (settings.CHAMPION_EVENTGRID_ENDPOINT?.startsWith('http:') && !settings.CHAMPION_EVENTGRID_KEY) {
+    throw new ConfigError(
+      'Invalid app settings: CHAMPION_EVENTGRID_ENDPOINT: must be https (http only for a local topic, with CHAMPION_EVENTGRID_KEY)',
+    );
   }
   return settings;
 }

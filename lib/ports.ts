@@ -3,6 +3,7 @@
  * `createActivities(deps)`. Azure adapters implement them with the official SDKs; unit tests hand in fakes.
  */
 import type { CodeFile } from './domain/code-snapshot';
+import type { LifecycleEvent } from './domain/lifecycle';
 import type { Registrant } from './domain/people';
 
 export interface ModelVersion {
@@ -320,4 +321,10 @@ export interface EndpointMetrics {
    * requests is absent). Azure Monitor keeps these per minute, so the window is widened to whole minutes.
    */
   requestCounts(endpointName: string, from: Date, to: Date): Promise<Record<string, DeploymentRequestCounts>>;
+}
+
+/** Where lifecycle events go (an Event Grid topic, a Service Bus topic, Application Insights). */
+export interface LifecyclePublisher {
+  /** Publishes the events in order. Never throws: a delivery failure is retried a bounded number of times, then logged. */
+  publish(events: readonly LifecycleEvent[]): Promise<void>;
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadPolicies } from '../lib/app';
 import { replaySchema } from './runtime/durable/replay';
+import { EVENT_GRID_TOPIC_PATH } from './runtime/event-grid-topic';
 import { LocalFunctionsHost } from './runtime/host';
 import { whenPortInUse } from './runtime/port-in-use';
 import { startWorkspace, type LocalWorkspace } from './workspace/index';
@@ -59,6 +60,13 @@ export function demoPolicy() {
       jobSpec: 'jobs/train-demand.json',
     },
   };
+}
+
+/** The local topic's access key, as Event Grid shows a topic's keys (base64 of 32 random bytes), kept across starts. */
+function topicKeyIn(dataDir: string): string {
+  const file = path.join(dataDir, 'eventgrid-topic-key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
 }
 
 function secretIn(dataDir: string): string {
@@ -182,6 +190,7 @@ export async function startEmbedded(options: {
   }
 
   const sha = gitCommit(options.appDir);
+  const topicKey = topicKeyIn(options.dataDir);
   Object.assign(process.env, {
     AZURE_SUBSCRIPTION_ID: workspace.subscriptionId,
     AZURE_RESOURCE_GROUP: workspace.resourceGroup,
@@ -198,6 +207,9 @@ export async function startEmbedded(options: {
     CHAMPION_OUTBOX_DIR: path.join(options.dataDir, 'outbox'),
     ...(sha ? { CHAMPION_GIT_SHA: sha } : {}),
     CHAMPION_GIT_REPOSITORY: process.env.CHAMPION_GIT_REPOSITORY ?? 'local',
+    // Lifecycle events go to the host's own Event Grid topic, as they go to the custom topic on Azure.
+    CHAMPION_EVENTGRID_ENDPOINT: `${hostUrl}${EVENT_GRID_TOPIC_PATH}`,
+    CHAMPION_EVENTGRID_KEY: topicKey,
   });
 
   let host: LocalFunctionsHost;
@@ -207,6 +219,7 @@ export async function startEmbedded(options: {
       dataDir: path.join(options.dataDir, 'runtime'),
       port: options.port,
       durableSchema: options.durableSchema,
+      eventGridTopicKey: topicKey,
       log,
     }).catch(whenPortInUse(options.port, '--port'));
   } catch (err) {

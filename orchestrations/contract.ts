@@ -188,6 +188,11 @@ export interface Activities {
     input: { endpointName: string; slot: Slot; promotionId: string; modelName: string; modelVersion: string };
     output: ReleaseRecord;
   };
+  /**
+   * Publishes the lifecycle steps it carries, and does nothing else: only for a flow that ends with steps no other
+   * activity carried (every activity publishes what it carries: orchestrations/durable.ts announce).
+   */
+  publishLifecycle: { input: Record<string, never>; output: Record<string, never> };
   /** Raises an event on another orchestration instance (e.g. tells a waiting promotion it was superseded). */
   signalInstance: { input: { instanceId: string; eventName: string; data: unknown }; output: { delivered: boolean } };
   /**

@@ -4,6 +4,13 @@
  * activity fails to compile.
  */
 import * as df from 'durable-functions';
+import {
+  lifecycleEvent,
+  type LifecycleEvent,
+  type LifecycleStep,
+  type LifecycleSubject,
+  type LifecycleValue,
+} from '../lib/domain/lifecycle';
 import type { ActivityInput, ActivityName, ActivityOutput } from './contract';
 
 export type Context = df.OrchestrationContext;
@@ -20,7 +27,7 @@ export function* activity<K extends ActivityName>(
   name: K,
   input: ActivityInput<K>,
 ): Step<ActivityOutput<K>> {
-  return (yield ctx.df.callActivityWithRetry(name, TRANSIENT_FAULTS, input)) as ActivityOutput<K>;
+  return yield* activityWithRetry(ctx, TRANSIENT_FAULTS, name, input);
 }
 
 /** Retries transient faults (throttling, timeouts) with backoff; result unions carry the expected failures. */
@@ -30,7 +37,76 @@ export function* activityWithRetry<K extends ActivityName>(
   name: K,
   input: ActivityInput<K>,
 ): Step<ActivityOutput<K>> {
-  return (yield ctx.df.callActivityWithRetry(name, retry, input)) as ActivityOutput<K>;
+  const lifecycle = takeAnnounced(ctx);
+  const carried = lifecycle.length > 0 ? { ...input, lifecycle } : input;
+  try {
+    return (yield ctx.df.callActivityWithRetry(name, retry, carried)) as ActivityOutput<K>;
+  } catch (err) {
+    // Not published: the next activity carries them.
+    announced(ctx).queue.unshift(...lifecycle);
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lifecycle events (lib/domain/lifecycle.ts). A flow announces each step as it happens; the next activity it calls
+// carries the pending announcements in its input (`lifecycle`) and publishes them once it has done its own work.
+// Publishing thus adds no durable action: no activity, no timer, no transaction on the flow's path. The state is
+// rebuilt identically on every replay (the flow's own code fills it), so ids and times are deterministic.
+
+interface Announced {
+  subject?: LifecycleSubject;
+  queue: LifecycleEvent[];
+  occurrences: Map<LifecycleStep, number>;
+}
+
+const announcements = new WeakMap<object, Announced>();
+
+function announced(ctx: Context): Announced {
+  // Keyed by the orchestration's `df` object: one per execution of the flow, shared by its sub-steps.
+  let state = announcements.get(ctx.df);
+  if (!state) {
+    state = { queue: [], occurrences: new Map() };
+    announcements.set(ctx.df, state);
+  }
+  return state;
+}
+
+/** Names what the flow's announcements are about (its instance, model and version). */
+export function lifecycleSubject(ctx: Context, subject: Omit<LifecycleSubject, 'instanceId'>): void {
+  announced(ctx).subject = { instanceId: ctx.df.instanceId, ...subject };
+}
+
+/** Announces a step, published by the next activity the flow calls. Without a subject, announces nothing. */
+export function announce(
+  ctx: Context,
+  step: LifecycleStep,
+  details: Record<string, LifecycleValue | undefined> = {},
+): void {
+  const state = announced(ctx);
+  if (!state.subject) return;
+  const occurrence = (state.occurrences.get(step) ?? 0) + 1;
+  state.occurrences.set(step, occurrence);
+  state.queue.push(lifecycleEvent(state.subject, step, occurrence, now(ctx), details));
+}
+
+/** Whether announcements wait for an activity to carry them (a flow that ends publishes them with `publishPending`). */
+export function hasAnnounced(ctx: Context): boolean {
+  return announced(ctx).queue.length > 0;
+}
+
+/**
+ * Publishes what the flow announced and no activity carried yet, with an activity of its own (flow version
+ * LIFECYCLE_FLUSH on): for a flow that ends right after a step, such as a retraining that failed or a skipped signal.
+ */
+export function* publishPending(ctx: Context): Step<void> {
+  if (!hasAnnounced(ctx) || !isAtLeast(ctx, LIFECYCLE_FLUSH)) return;
+  yield* activity(ctx, 'publishLifecycle', {});
+}
+
+function takeAnnounced(ctx: Context): LifecycleEvent[] {
+  const state = announced(ctx);
+  return state.queue.splice(0, state.queue.length);
 }
 
 /**
@@ -78,8 +154,13 @@ export function now(ctx: Context): Date {
  *   5: promoteModel takes a decision event only with the seal of the app's decision routes (verifyDecision).
  *   6: promoteModel releases progressively: a checked update per step, mirror phase, bakes on durable timers, the
  *      judgement hook, sealed controls (pause, resume, promote now, abort) during a bake.
+ *   7: a flow that ends with lifecycle steps no activity carried publishes them (publishLifecycle); promoteModel
+ *      reminds approvers before the approval expires when the policy says when (approval.remindBefore).
  */
-export const FLOW_VERSION = 6;
+export const FLOW_VERSION = 7;
+
+/** Flow version from which a flow's last announced steps are published by an activity of their own. */
+export const LIFECYCLE_FLUSH = 7;
 
 export function flowVersion(ctx: Context): number {
   const version = ctx.df.version;

@@ -25,7 +25,17 @@ import type {
   TimelineEntry,
 } from './contract';
 import { EVENTS } from './contract';
-import { activity, isAtLeast, lock, now, type Context, type Step } from './durable';
+import {
+  activity,
+  announce,
+  isAtLeast,
+  lifecycleSubject,
+  lock,
+  now,
+  publishPending,
+  type Context,
+  type Step,
+} from './durable';
 import { deployToSlot, progressiveRollout, removeSlot, ROLLBACK_FAILED, shiftTraffic } from './rollout';
 
 export const MODEL_LOCK_ENTITY = 'modelLock';
@@ -129,10 +139,24 @@ class Timeline {
 }
 
 export function* promoteModel(ctx: Context): Step<PromotionResult> {
+  const result = yield* promote(ctx);
+  // Steps announced last (none today: every step is followed by an activity) are published before it ends.
+  yield* publishPending(ctx);
+  return result;
+}
+
+function* promote(ctx: Context): Step<PromotionResult> {
   const input = ctx.df.getInput() as PromotionInput;
   const { policy, modelName, modelVersion } = input;
   const promotionId = ctx.df.instanceId;
   const timeline = new Timeline(ctx, input);
+  lifecycleSubject(ctx, { modelName, modelVersion });
+  announce(ctx, 'promotion-started', {
+    endpointName: policy.endpointName,
+    source: input.source,
+    attempt: input.attempt,
+    retryOf: input.retryOf,
+  });
   const result = (outcome: PromotionResult['outcome'], reason: string, extra: Partial<PromotionResult> = {}) => {
     timeline.mark('done', `${outcome}: ${reason}`);
     const rollout = timeline.status.rollout ? { rollout: timeline.status.rollout } : {};
@@ -151,6 +175,12 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
   /** The links go to the approvers through the notifier, never into the status; a decision may come until expiry. */
   function* askForApproval(evidence: Evidence): Step<AskedApproval> {
     const expiresAt = new Date(now(ctx).getTime() + policy.approval.timeoutMs);
+    // Published by requestApproval itself, once the approvers have been sent their links.
+    announce(ctx, 'approval-requested', {
+      expiresAt: expiresAt.toISOString(),
+      approvers: policy.approval.approvers?.length ?? 0,
+      evidence: evidence.decision,
+    });
     const requested = yield* activity(ctx, 'requestApproval', {
       promotionId,
       modelName,
@@ -218,6 +248,12 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       n: evidence.kind === 'paired' ? evidence.n : undefined,
     };
     timeline.mark('evaluated', `${evidence.decision}: ${evidence.reason}`);
+    announce(ctx, 'evaluated', {
+      decision: evidence.decision,
+      reason: evidence.reason,
+      n: evidence.kind === 'paired' ? evidence.n : undefined,
+      champion,
+    });
     if (evidence.decision !== 'win' && evidence.decision !== 'inconclusive') {
       yield* removeSlot(ctx, policy, slot);
       return { ok: true, staged: false, evidence };
@@ -298,6 +334,14 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       at: now(ctx).toISOString(),
     };
     timeline.decided(decision);
+    if (winner === timeout) announce(ctx, 'approval-expired', { expiresAt: requested.expiresAt });
+    announce(ctx, 'approval-decided', {
+      decision: decision.decision,
+      approver: decision.approver,
+      via: decision.via,
+      authenticated: decision.authenticated,
+      timedOut: winner === timeout,
+    });
     if (decision.decision === 'reject') {
       yield* withModelLock(ctx, modelName, () => rejectAndClean(ctx, input, slot, promotionId));
       return winner === timeout
@@ -365,6 +409,8 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
     }
     if (!shifted.ok) return shifted;
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
+    // Traffic and tags say so now; published by recordRelease.
+    announce(ctx, 'production-changed', { endpointName: policy.endpointName, slot: plan.challenger });
     const record = yield* activity(ctx, 'recordRelease', {
       endpointName: policy.endpointName,
       slot: plan.challenger,
@@ -385,6 +431,7 @@ export function* promoteModel(ctx: Context): Step<PromotionResult> {
       );
       if (view.provisioningState === 'Succeeded' && serving && isSlot(serving)) {
         yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'promote', promotionId });
+        announce(ctx, 'production-changed', { endpointName: policy.endpointName, slot: serving });
         yield* activity(ctx, 'recordRelease', {
           endpointName: policy.endpointName,
           slot: serving,

@@ -33,7 +33,17 @@ import type {
   RetrainingTriggerInfo,
   TrainingJobCheck,
 } from './contract';
-import { activity, activityWithRetry, now, sleep, type Context, type Step } from './durable';
+import {
+  activity,
+  activityWithRetry,
+  announce,
+  lifecycleSubject,
+  now,
+  publishPending,
+  sleep,
+  type Context,
+  type Step,
+} from './durable';
 
 export const RETRAIN_GUARD_ENTITY = 'retrainGuard';
 export const RETRAIN_TRIGGER_ORCHESTRATION = 'retrainTrigger';
@@ -196,7 +206,17 @@ export function* retrainTrigger(ctx: Context): Step<RetrainTriggerResult> {
     ...(answer.runId !== undefined && { runId: answer.runId }),
   };
   ctx.df.setCustomStatus(status);
-  if (answer.decision.action !== 'start' || answer.runId === undefined) return status;
+  if (answer.decision.action !== 'start' || answer.runId === undefined) {
+    lifecycleSubject(ctx, { modelName: input.modelName });
+    announce(ctx, 'retraining-skipped', {
+      source: status.source,
+      reason: answer.decision.reason,
+      detail: answer.decision.detail,
+      runId: answer.runId,
+    });
+    yield* publishPending(ctx);
+    return status;
+  }
 
   const runId = answer.runId;
   const runInput: RetrainingInput = {
@@ -324,6 +344,20 @@ function* approveRegistration(
 const STATUS_NOTE_LIMIT = 500;
 
 export function* retrainModel(ctx: Context): Step<RetrainingResult> {
+  const result = yield* retrain(ctx);
+  const details = {
+    outcome: result.outcome,
+    reason: result.reason,
+    job: result.job?.name,
+    registeredVersion: result.modelVersion,
+    promotionId: result.promotionId,
+  };
+  announce(ctx, result.outcome === 'registered' ? 'retraining-finished' : 'retraining-failed', details);
+  yield* publishPending(ctx);
+  return result;
+}
+
+function* retrain(ctx: Context): Step<RetrainingResult> {
   const input = ctx.df.getInput() as RetrainingInput;
   const { modelName, retraining, trigger } = input;
   const runId = ctx.df.instanceId;
@@ -341,6 +375,8 @@ export function* retrainModel(ctx: Context): Step<RetrainingResult> {
     return { outcome, reason, ...result };
   };
   const { jobSpec } = retraining;
+  lifecycleSubject(ctx, { modelName });
+  announce(ctx, 'retraining-started', { source: trigger.source, reason: trigger.reason, triggerId: trigger.triggerId });
 
   // 1. The job spec and its environment, at a version that is the hash of the definition in the repo.
   mark('environment', `${trigger.source}: ${trigger.reason}`);

@@ -8,7 +8,7 @@
 import { compareVersions } from '../lib/domain/versions';
 import { planManualRollback } from '../lib/domain/rollout-plan';
 import type { RollbackInput, RollbackResult, RollbackStatus } from './contract';
-import { activity, now, type Context, type Step } from './durable';
+import { activity, announce, lifecycleSubject, now, publishPending, type Context, type Step } from './durable';
 import { withModelLock } from './promote-model';
 import { shiftTraffic } from './rollout';
 
@@ -17,6 +17,12 @@ export const ROLLBACK_MODEL_ORCHESTRATION = 'rollbackModel';
 const versionOf = (model: string) => model.slice(model.indexOf(':') + 1);
 
 export function* rollbackModel(ctx: Context): Step<RollbackResult> {
+  const result = yield* rollBack(ctx);
+  yield* publishPending(ctx);
+  return result;
+}
+
+function* rollBack(ctx: Context): Step<RollbackResult> {
   const input = ctx.df.getInput() as RollbackInput;
   const { modelName, policy, requestedBy } = input;
   const status: RollbackStatus = { phase: 'waiting-for-lock', modelName, timeline: [] };
@@ -31,6 +37,7 @@ export function* rollbackModel(ctx: Context): Step<RollbackResult> {
     return { outcome, modelName, reason, ...record, ...extra } satisfies RollbackResult;
   };
 
+  lifecycleSubject(ctx, { modelName });
   mark('waiting-for-lock', `asked by ${requestedBy.name}: ${input.reason}`);
   return yield* withModelLock(ctx, modelName, function* () {
     const endpoint = yield* activity(ctx, 'readEndpoint', { endpointName: policy.endpointName });
@@ -63,6 +70,10 @@ export function* rollbackModel(ctx: Context): Step<RollbackResult> {
       (note) => mark('rolling-back', note),
     );
     if (!shifted.ok) return done(shifted.stale ? 'refused' : 'failed', shifted.failure.message);
+    // A person's rollback: published by the tag change below, as the production version changes with it.
+    const change = { endpointName: policy.endpointName, from: serving.model, to: warm.model, slot: warm.slot };
+    announce(ctx, 'rolled-back', { ...change, requestedBy: requestedBy.name, reason: input.reason });
+    announce(ctx, 'production-changed', { ...change, rollback: true });
     // Tags follow traffic: only now is the restored version production again.
     yield* activity(ctx, 'changeStage', {
       modelName,

@@ -28,7 +28,7 @@ import {
   type StepVerdict,
   type TrafficExpectation,
 } from './contract';
-import { activity, isAtLeast, now, sleep, type Context, type Step } from './durable';
+import { activity, announce, isAtLeast, now, sleep, type Context, type Step } from './durable';
 
 type Failure = { code: string; message: string };
 
@@ -244,6 +244,13 @@ export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: 
       } else {
         const done = yield* waitForUpdate(ctx, started, shift);
         if (done.state === 'Failed') failure = done;
+        else
+          announce(ctx, 'rollout-step', {
+            endpointName,
+            step: index + 1,
+            steps: plan.steps.length,
+            traffic: JSON.stringify(traffic),
+          });
       }
     } catch (err) {
       failure = { code: 'TrafficShiftFailed', message: (err as Error).message };
@@ -252,6 +259,8 @@ export function* shiftTraffic(ctx: Context, shift: TrafficShift, report: (note: 
       report(`rolling back to ${JSON.stringify(plan.rollback)}`);
       const restored = yield* restoreTraffic(ctx, shift);
       const message = `moving traffic to ${plan.challenger} failed: ${failure.message}`;
+      if (restored.ok)
+        announce(ctx, 'rolled-back', { endpointName, traffic: JSON.stringify(plan.rollback), reason: failure.message });
       return {
         ok: false,
         stale: false,
@@ -436,6 +445,7 @@ export function* progressiveRollout(ctx: Context, r: ProgressiveRollout, hooks: 
     hooks.report(`rolling back to ${JSON.stringify(plan.rollback)}: ${why}`);
     show();
     const restored = yield* restoreTraffic(ctx, shift, usesMirror ? {} : undefined);
+    if (restored.ok) announce(ctx, 'rolled-back', { endpointName: shift.endpointName, reason: why });
     return {
       ok: false,
       stale: false,
@@ -547,6 +557,12 @@ export function* progressiveRollout(ctx: Context, r: ProgressiveRollout, hooks: 
       );
     }
     expected = phase.traffic;
+    announce(ctx, 'rollout-step', {
+      endpointName: shift.endpointName,
+      step: phase.index,
+      steps: phases.length,
+      traffic: JSON.stringify(phase.traffic),
+    });
     if (i === phases.length - 1 || phase.bakeMs <= 0) continue;
 
     const from = now(ctx);
@@ -567,6 +583,7 @@ export function* progressiveRollout(ctx: Context, r: ProgressiveRollout, hooks: 
         phase,
       });
       state.verdicts.push({ step: phase.index, verdict: judgement.verdict, reason: judgement.reason });
+      announce(ctx, 'verdict', { step: phase.index, verdict: judgement.verdict, reason: judgement.reason });
       hooks.report(`step ${phase.index}/${phases.length}: ${judgement.verdict}: ${judgement.reason}`);
       if (judgement.verdict === 'Fail')
         return yield* back(ROLLOUT_ROLLED_BACK, `step ${phase.index} failed its judgement: ${judgement.reason}`);

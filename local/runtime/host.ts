@@ -13,6 +13,7 @@ import { clientBindingData, handleDurableHttp } from './durable/http-api';
 import { DurableStore } from './durable/store';
 import { versioningFromHostJson, type VersioningOptions } from './durable/versioning';
 import { handleEventGridWebhook } from './event-grid';
+import { EVENT_GRID_TOPIC_PATH, EVENT_STREAM_PATH, LocalEventGridTopic } from './event-grid-topic';
 import { installFunctionsCore, type FunctionRegistry, type RegisteredFunction } from './functions-core';
 import { fromTypedData, invokeFunction, jsonData, type InputBinding } from './invoke';
 import { decodePathSegments, RouteTable } from './routes';
@@ -27,6 +28,11 @@ export interface HostOptions {
   /** OOProc replay schema advertised to the SDK (REPLAY_SCHEMAS); default V4. Older ones show what an older
    * Durable extension does with the app. */
   durableSchema?: number;
+  /**
+   * With a key, the host also serves a local Event Grid custom topic (CloudEvents) at /_local/eventgrid/api/events,
+   * taking that access key, and the stream it received at GET /_local/events?after=N.
+   */
+  eventGridTopicKey?: string;
   /** Largest accepted request body; the host's FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default 100 MiB). */
   maxRequestBodySize?: number;
   log?: (line: string) => void;
@@ -88,6 +94,7 @@ export class LocalFunctionsHost {
   #timers: TimerScheduler | undefined;
   #statusStore: ScheduleStatusStore | undefined;
   #store: DurableStore | undefined;
+  #topic: LocalEventGridTopic | undefined;
   #origin = '';
   #log: (line: string) => void;
   #bodyLimit: number;
@@ -132,6 +139,12 @@ export class LocalFunctionsHost {
 
   async #start(): Promise<void> {
     mkdirSync(this.options.dataDir, { recursive: true });
+    if (this.options.eventGridTopicKey) {
+      this.#topic = new LocalEventGridTopic(
+        path.join(this.options.dataDir, 'events.db'),
+        this.options.eventGridTopicKey,
+      );
+    }
     this.#loadApp();
     for (const hook of this.registry.hooksFor('appStart')) await hook({ hookData: {}, hostVersion: '4.0.0-local' });
 
@@ -269,6 +282,15 @@ export class LocalFunctionsHost {
         return send(res, reply.status, reply.body, reply.headers);
       }
       if (pathname.startsWith('/admin/')) return await this.#handleAdmin(method, pathname, body, res);
+      if (this.#topic && pathname === EVENT_GRID_TOPIC_PATH) {
+        const reply = this.#topic.publish({ method, query: url.searchParams, headers: req.headers, body });
+        return send(res, reply.status, reply.body);
+      }
+      if (this.#topic && pathname === EVENT_STREAM_PATH) {
+        if (method !== 'GET') return send(res, 405, { error: `${method} is not allowed here.` });
+        const reply = this.#topic.serve(url.searchParams);
+        return send(res, reply.status, reply.body);
+      }
 
       const prefix = this.routePrefix ? `/${this.routePrefix}` : '';
       if (prefix && !(pathname === prefix || pathname.startsWith(prefix + '/'))) {
@@ -381,6 +403,7 @@ export class LocalFunctionsHost {
     await this.engine?.stop();
     this.#store?.close();
     this.#statusStore?.close();
+    this.#topic?.close();
     for (const hook of this.registry.hooksFor('appTerminate')) await hook({ hookData: {} });
   }
 }

@@ -352,7 +352,9 @@ const ROLE_JUSTIFICATIONS: Record<string, string> = {
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher: telemetry with Entra ID',
   'ba92f5b4-2d11-453d-a403-e96b0029c9fe':
     'Storage Blob Data Contributor: lib/azure/data-reader.ts reads data assets, lib/azure/blob-datastore.ts uploads training code',
-  '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39': 'Azure Service Bus Data Sender: lib/adapters/notifier.ts sends approvals',
+  '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39':
+    'Azure Service Bus Data Sender: lib/adapters/notifier.ts sends approvals, lib/adapters/lifecycle.ts lifecycle events',
+  'd5a91429-5739-47e2-a06b-3470a27159e7': 'EventGrid Data Sender: lib/adapters/lifecycle.ts publishes lifecycle events',
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User: the CHAMPION_APPROVAL_SECRET Key Vault reference',
   '0ad04412-c4d5-4796-b79c-f76d14c8d402': 'Durable Task Data Contributor: the Durable Task Scheduler backend',
   'f6c7c914-8db3-469d-8ca1-694a8f32e121': 'AzureML Data Scientist: the broader alternative to the custom role',
@@ -436,6 +438,7 @@ const NOT_SET_ON_AZURE: Record<string, string> = {
   AZUREML_STORAGE_ACCESS_TOKEN: 'local workspace only',
   CHAMPION_LOCAL_USER: 'off Azure only',
   CHAMPION_OUTBOX_DIR: 'off Azure only',
+  CHAMPION_EVENTGRID_KEY: "the local host's topic only; the custom topic takes the app's identity (local auth off)",
   WEBSITE_HOSTNAME: 'set by the platform',
   WEBSITE_AUTH_ENABLED: 'set by the platform when App Service authentication is on',
 };
@@ -746,6 +749,30 @@ describe('infra templates (parsed)', () => {
     // No @secure parameter flows into an app setting directly.
     const secure = params(main).filter((p) => p.decorators.some((x) => x.name === 'secure'));
     for (const [k, v] of settings) for (const p of secure) expect(identifiersIn(v).has(p.name), k).toBe(false);
+  });
+
+  it('lifecycle events: a CloudEvents custom topic without keys and a deduplicating Service Bus topic, the app sending to both', () => {
+    const topic = all(files).find(({ d }) => d.target === 'Microsoft.EventGrid/topics')?.d;
+    expect(stringValue(prop(topic?.body, 'properties', 'inputSchema'))).toBe('CloudEventSchemaV1_0');
+    expect(prop(topic?.body, 'properties', 'disableLocalAuth')?.text).toBe('true');
+    const topics = all(files).filter(({ d }) => d.target === 'Microsoft.ServiceBus/namespaces/topics' && !d.existing);
+    expect(topics.length).toBe(2);
+    for (const { d } of topics) {
+      expect(prop(d.body, 'properties', 'requiresDuplicateDetection')?.text).toBe('true');
+    }
+    // Each sender role is assigned on its topic, to the app's identity.
+    const assignments = all(files).filter(({ d }) => d.target === 'Microsoft.Authorization/roleAssignments');
+    const assignedOn = (role: string) =>
+      assignments
+        .filter(({ d }) => d.body?.text.includes(role))
+        .map(({ d }) => prop(d.body, 'scope')?.text)
+        .sort();
+    expect(assignedOn('eventGridDataSender')).toEqual(['topic']);
+    expect(assignedOn('serviceBusDataSender')).toEqual(['lifecycleTopic', 'topic']);
+    const settings = properties(appSettingsNode(main));
+    expect(settings.get('CHAMPION_EVENTGRID_ENDPOINT')?.text).toBe('lifecycleEvents.outputs.endpoint');
+    expect(settings.get('SERVICEBUS_LIFECYCLE_TOPIC')?.text).toBe('messaging.outputs.lifecycleTopicName');
+    expect(settings.has('CHAMPION_EVENTGRID_KEY')).toBe(false);
   });
 
   it('App Service authentication signs approvers in with Entra ID and lets function keys and Event Grid through', () => {

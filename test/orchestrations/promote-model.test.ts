@@ -946,6 +946,7 @@ describe('promoteModel golden history', () => {
     ['3', 'approval asked after the lock, no look for a newer winner'],
     ['4', 'decision events taken without a seal'],
     ['5', 'all traffic steps at once, no bake, no controls'],
+    ['6', 'no reminder, no publishLifecycle at the end'],
   ])('replays a flow version %s history (%s) unchanged', async (version) => {
     const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;

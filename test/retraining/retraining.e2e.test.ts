@@ -105,6 +105,25 @@ describe('retraining on the embedded default', { timeout: 180_000 }, () => {
       return res.status === 200 ? ((await res.json()) as { status?: { phase: string } }) : undefined;
     }, 'the promotion of the retrained version');
     expect(promotion.status?.phase).toBeDefined();
+
+    // Every step reached the local Event Grid topic once: the run's start and end, and each skipped signal.
+    type Stored = { event: { id: string; type: string; data: { instanceId: string; step: string; details: object } } };
+    const events = await app.until(async () => {
+      const read = (await (await fetch(`${app.url}/_local/events`)).json()) as { events: Stored[] };
+      const list = read.events.map((e) => e.event).filter((e) => e.data.step.startsWith('retraining-'));
+      return list.some((e) => e.data.step === 'retraining-finished') ? list : undefined;
+    }, 'the retraining steps on the topic');
+    const run1 = events.filter((e) => e.data.instanceId === 'retrain:demand:1');
+    expect(run1.map((e) => e.id)).toEqual([
+      'retrain:demand:1:retraining-started',
+      'retrain:demand:1:retraining-finished',
+    ]);
+    expect(run1[1]!.data.details).toMatchObject({ outcome: 'registered', registeredVersion: '1' });
+    const skips = events.filter((e) => e.data.step === 'retraining-skipped');
+    // 19 of the storm, and the recovery signal.
+    expect(skips.length).toBe(20);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    expect(skips.every((e) => e.id === `${e.data.instanceId}:retraining-skipped`)).toBe(true);
   });
 
   it('holds the cooldown after the run, reuses the environment for a manual run, and rejects bad requests', async () => {
