@@ -60,6 +60,7 @@ const registered: Record<ActivityName, true> = {
   evaluateChallenger: true,
   changeStage: true,
   requestApproval: true,
+  remindApprovers: true,
   findNewerWinner: true,
   verifyDecision: true,
   verifyControl: true,

@@ -325,6 +325,43 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
     return { features: { columns, rows }, labels };
   }
 
+  async function sendApproval(
+    input: ActivityInput<'requestApproval'>,
+    reminder: boolean,
+  ): Promise<ActivityOutput<'requestApproval'>> {
+    // Approvers see who registered the version, as the registry recorded it.
+    const { registrant } = input.beforeRegistration
+      ? {}
+      : registrantOf(await workspace.getModelVersion(input.modelName, input.modelVersion));
+    const claims = {
+      promotionId: input.promotionId,
+      modelName: input.modelName,
+      modelVersion: input.modelVersion,
+      expiresAt: new Date(input.expiresAt),
+      nonce: input.nonce,
+    };
+    // With a list of approvers, each gets links bound to them: a forwarded link is refused to anyone else.
+    const approvers: (string | undefined)[] = input.approvers ?? [undefined];
+    const links = approvers.map((approver) => {
+      const tokens = createApprovalTokens(deps.approvalSecret, { ...claims, approver });
+      return {
+        ...(approver !== undefined ? { approver } : {}),
+        ...approvalUrls(deps.publicUrl, input.promotionId, tokens),
+      };
+    });
+    await deps.notifier.approvalRequested({
+      promotionId: input.promotionId,
+      modelName: input.modelName,
+      modelVersion: input.modelVersion,
+      ...(registrant ? { registrant } : {}),
+      evidenceSummary: input.evidenceSummary,
+      links,
+      expiresAt: input.expiresAt,
+      ...(reminder ? { reminder: true } : {}),
+    });
+    return { expiresAt: input.expiresAt };
+  }
+
   async function applyWrites(modelName: string, writes: TagWrite[]): Promise<string[]> {
     for (const write of writes) {
       await workspace.updateModelTags(modelName, write.version, write.set ?? {}, write.remove ?? []);
@@ -556,38 +593,10 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
       return { written, displaced };
     },
 
-    async requestApproval(input) {
-      // Approvers see who registered the version, as the registry recorded it.
-      const { registrant } = input.beforeRegistration
-        ? {}
-        : registrantOf(await workspace.getModelVersion(input.modelName, input.modelVersion));
-      const claims = {
-        promotionId: input.promotionId,
-        modelName: input.modelName,
-        modelVersion: input.modelVersion,
-        expiresAt: new Date(input.expiresAt),
-        nonce: input.nonce,
-      };
-      // With a list of approvers, each gets links bound to them: a forwarded link is refused to anyone else.
-      const approvers: (string | undefined)[] = input.approvers ?? [undefined];
-      const links = approvers.map((approver) => {
-        const tokens = createApprovalTokens(deps.approvalSecret, { ...claims, approver });
-        return {
-          ...(approver !== undefined ? { approver } : {}),
-          ...approvalUrls(deps.publicUrl, input.promotionId, tokens),
-        };
-      });
-      await deps.notifier.approvalRequested({
-        promotionId: input.promotionId,
-        modelName: input.modelName,
-        modelVersion: input.modelVersion,
-        ...(registrant ? { registrant } : {}),
-        evidenceSummary: input.evidenceSummary,
-        links,
-        expiresAt: input.expiresAt,
-      });
-      return { expiresAt: input.expiresAt };
-    },
+    requestApproval: (input) => sendApproval(input, false),
+
+    // The same links again (same claims and nonce: the same tokens), marked as a reminder.
+    remindApprovers: (input) => sendApproval(input, true),
 
     async verifyControl({ promotionId, control, seal }) {
       return { sealed: isControlSealed(deps.approvalSecret, promotionId, control, seal) };

@@ -294,6 +294,8 @@ export interface ApprovalRequest {
   evidenceSummary: string;
   links: ApproverLinks[];
   expiresAt: string;
+  /** A reminder of a request already sent (the same links), shortly before it expires. */
+  reminder?: boolean;
 }
 
 export interface Notifier {

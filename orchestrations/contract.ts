@@ -161,6 +161,8 @@ export interface Activities {
     input: { promotionId: string; control: RolloutControl; seal?: string };
     output: { sealed: boolean };
   };
+  /** Sends the approvers their links again, as a reminder before the request expires (same input as the request). */
+  remindApprovers: { input: Activities['requestApproval']['input']; output: ApprovalRequested };
   /** Whether a decision event carries the seal of the app's decision routes (lib/approval.ts sealDecision). */
   verifyDecision: {
     input: { promotionId: string; decision: ApprovalDecision; seal?: string };

@@ -24,7 +24,7 @@ import type {
   RolloutState,
   TimelineEntry,
 } from './contract';
-import { EVENTS } from './contract';
+import { EVENTS, type ActivityInput } from './contract';
 import {
   activity,
   announce,
@@ -58,6 +58,8 @@ type Prepared =
 interface AskedApproval {
   requested: ApprovalRequested;
   expiresAt: Date;
+  /** What it was sent with: a reminder sends the same. */
+  request?: ActivityInput<'requestApproval'>;
 }
 const SUPERSEDED = 'Superseded';
 /** Flow version from which a newer winner is looked for before deploying, and approval asked under the lock. */
@@ -68,6 +70,8 @@ const CHECKED_DECISIONS = 3;
 const SEALED_DECISIONS = 5;
 /** Flow version from which traffic moves progressively: mirror, steps with bakes, judgement and controls. */
 const PROGRESSIVE_ROLLOUT = 6;
+/** Flow version from which approvers are reminded before the request expires (policy `approval.remindBefore`). */
+const APPROVAL_REMINDERS = 7;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
@@ -181,7 +185,7 @@ function* promote(ctx: Context): Step<PromotionResult> {
       approvers: policy.approval.approvers?.length ?? 0,
       evidence: evidence.decision,
     });
-    const requested = yield* activity(ctx, 'requestApproval', {
+    const request: ActivityInput<'requestApproval'> = {
       promotionId,
       modelName,
       modelVersion,
@@ -189,11 +193,12 @@ function* promote(ctx: Context): Step<PromotionResult> {
       expiresAt: expiresAt.toISOString(),
       nonce: ctx.df.newGuid(`${promotionId}:approval`),
       ...(policy.approval.approvers ? { approvers: [...policy.approval.approvers] } : {}),
-    });
+    };
+    const requested = yield* activity(ctx, 'requestApproval', request);
     // Only the expiry: a history recorded before the links left the status may still hold them in this output.
     timeline.status.approval = { expiresAt: requested.expiresAt };
     timeline.mark('awaiting-approval', `waiting for a decision until ${requested.expiresAt}`);
-    return { requested, expiresAt };
+    return { requested, expiresAt, request };
   }
 
   /** Whether the promotion takes a decision event: well formed, admitted by the policy, and sent by the app. */
@@ -294,12 +299,36 @@ function* promote(ctx: Context): Step<PromotionResult> {
   // 2. Approval: a person decides (an inconclusive result always asks one), a newer winner, or the timeout.
   let decision: ApprovalDecision | undefined;
   if (asksPerson(evidence.decision)) {
-    const { requested, expiresAt } = prepared.approval ?? (yield* askForApproval(evidence));
+    const { requested, expiresAt, request } = prepared.approval ?? (yield* askForApproval(evidence));
 
     const decided = ctx.df.waitForExternalEvent(EVENTS.decision);
     const superseded = ctx.df.waitForExternalEvent(EVENTS.superseded);
     const timeout = ctx.df.createTimer(expiresAt);
-    let winner = yield ctx.df.Task.any([decided, superseded, timeout]);
+    // One reminder, raced with the decision like the expiry, when the policy asks for it and there is time left.
+    const remindBeforeMs = policy.approval.remindBeforeMs;
+    const remindAt =
+      isAtLeast(ctx, APPROVAL_REMINDERS) && request && remindBeforeMs !== undefined
+        ? new Date(expiresAt.getTime() - remindBeforeMs)
+        : undefined;
+    let reminder = remindAt && remindAt.getTime() > now(ctx).getTime() ? ctx.df.createTimer(remindAt) : undefined;
+    /** The first of a decision event, a newer winner and the expiry; a reminder on the way is sent and waited past. */
+    function* race(event: df.Task): Step<unknown> {
+      for (;;) {
+        const first: unknown = yield ctx.df.Task.any(
+          reminder ? [event, superseded, timeout, reminder] : [event, superseded, timeout],
+        );
+        if (!reminder || first !== reminder) return first;
+        reminder = undefined;
+        // Published by remindApprovers itself, once the approvers have been sent their links again.
+        announce(ctx, 'approval-reminded', { expiresAt: requested.expiresAt });
+        yield* activity(ctx, 'remindApprovers', request!);
+        timeline.mark(
+          'awaiting-approval',
+          `reminded the approvers; waiting for a decision until ${requested.expiresAt}`,
+        );
+      }
+    }
+    let winner = yield* race(decided);
     let taken: ApprovalDecision | undefined;
     if (winner === decided && !isAtLeast(ctx, CHECKED_DECISIONS)) taken = decided.result as ApprovalDecision;
     else if (winner === decided) {
@@ -315,11 +344,12 @@ function* promote(ctx: Context): Step<PromotionResult> {
         }
         timeline.ignored(`ignored a decision event: ${check.problem}`);
         event = ctx.df.waitForExternalEvent(EVENTS.decision);
-        winner = yield ctx.df.Task.any([event, superseded, timeout]);
+        winner = yield* race(event);
         if (winner !== event) break;
       }
     }
     if (winner !== timeout) timeout.cancel();
+    reminder?.cancel();
 
     if (winner === superseded) {
       const by = (superseded.result as { by?: string } | undefined)?.by ?? 'a newer promotion';

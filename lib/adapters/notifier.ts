@@ -27,6 +27,8 @@ export interface ServiceBusNotifierOptions extends ServiceBusTarget {
 }
 
 export const APPROVAL_REQUESTED_SUBJECT = 'approval-requested';
+/** A reminder of the same request, before it expires (policy `approval.remindBefore`). */
+export const APPROVAL_REMINDER_SUBJECT = 'approval-reminder';
 
 /** The real sender: neither the client nor the sender connects until the first send. */
 export function createServiceBusSender(target: ServiceBusTarget): ApprovalMessageSender {
@@ -58,9 +60,10 @@ export function approvalMessages(request: ApprovalRequest): ServiceBusMessage[] 
   return approverMessages(request).map((message) => ({
     body: message,
     contentType: 'application/json',
-    subject: APPROVAL_REQUESTED_SUBJECT,
-    // Stable per promotion and approver: with duplicate detection on the topic, a retried activity's resend is dropped.
-    messageId: `${request.promotionId}:approval${message.approver !== undefined ? `:${message.approver}` : ''}`,
+    subject: request.reminder ? APPROVAL_REMINDER_SUBJECT : APPROVAL_REQUESTED_SUBJECT,
+    // Stable per promotion, approver and kind: with duplicate detection on the topic, a retried activity's resend is
+    // dropped, and a reminder is not mistaken for the request's resend.
+    messageId: `${request.promotionId}:approval${request.reminder ? '-reminder' : ''}${message.approver !== undefined ? `:${message.approver}` : ''}`,
     applicationProperties: {
       modelName: request.modelName,
       modelVersion: request.modelVersion,
@@ -104,7 +107,7 @@ export const DEFAULT_MEMORY_NOTIFIER_CAPACITY = 1000;
 export function approvalSummary(request: ApprovalRequest, where = 'sent'): string {
   const approvers = request.links.map((link) => link.approver ?? 'any approver');
   return (
-    `Approval requested for ${request.modelName} version ${request.modelVersion} ` +
+    `Approval ${request.reminder ? 'reminder' : 'requested'} for ${request.modelName} version ${request.modelVersion} ` +
     `(promotion ${request.promotionId}, expires ${request.expiresAt}): links ${where} to ` +
     `${approvers.length > 0 ? approvers.join(', ') : 'nobody (the policy lists no approver)'}`
   );
@@ -124,7 +127,9 @@ export class MemoryNotifier implements Notifier {
 
   async approvalRequested(request: ApprovalRequest): Promise<void> {
     // Like Service Bus duplicate detection: a retried activity does not notify twice for the same promotion.
-    if (this.kept.some((kept) => kept.promotionId === request.promotionId)) return;
+    const reminder = request.reminder === true;
+    if (this.kept.some((kept) => kept.promotionId === request.promotionId && (kept.reminder === true) === reminder))
+      return;
     this.kept.push(structuredClone(request));
     if (this.kept.length > this.capacity) this.kept.splice(0, this.kept.length - this.capacity);
     this.log?.(approvalSummary(request, 'kept in memory'));
@@ -137,8 +142,9 @@ export class MemoryNotifier implements Notifier {
 }
 
 /** The file an approver's message for a promotion is written to in an outbox folder. */
-export function outboxFile(dir: string, promotionId: string, approver: string | undefined): string {
-  return path.join(dir, encodeURIComponent(approver ?? 'any-approver'), `${encodeURIComponent(promotionId)}.json`);
+export function outboxFile(dir: string, promotionId: string, approver: string | undefined, reminder = false): string {
+  const name = `${encodeURIComponent(promotionId)}${reminder ? '.reminder' : ''}.json`;
+  return path.join(dir, encodeURIComponent(approver ?? 'any-approver'), name);
 }
 
 /**
@@ -153,7 +159,7 @@ export class OutboxNotifier implements Notifier {
 
   async approvalRequested(request: ApprovalRequest): Promise<void> {
     for (const message of approverMessages(request)) {
-      const file = outboxFile(this.dir, request.promotionId, message.approver);
+      const file = outboxFile(this.dir, request.promotionId, message.approver, request.reminder === true);
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       writeFileSync(file, JSON.stringify(message, null, 2) + '\n', { mode: 0o600 });
     }

@@ -203,8 +203,30 @@ const approvalSchema = z
       )
       .min(1, 'must list at least one approver when given')
       .optional(),
+    /** How long before the request expires the approvers are reminded (once); absent: no reminder. */
+    remindBefore: durationSchema.optional(),
   })
-  .transform((approval) => ({ ...approval, timeoutMs: durationToMilliseconds(approval.timeout) }));
+  .superRefine((approval, context) => {
+    if (approval.remindBefore === undefined) return;
+    let fits: boolean;
+    try {
+      fits = durationToMilliseconds(approval.remindBefore) < durationToMilliseconds(approval.timeout);
+    } catch {
+      return; // the bad duration is reported on its own field
+    }
+    if (!fits) {
+      context.addIssue({
+        code: 'custom',
+        path: ['remindBefore'],
+        message: `must be shorter than approval.timeout (${approval.timeout}): the reminder comes before the request expires`,
+      });
+    }
+  })
+  .transform(({ remindBefore, ...approval }) => ({
+    ...approval,
+    timeoutMs: durationToMilliseconds(approval.timeout),
+    ...(remindBefore !== undefined ? { remindBefore, remindBeforeMs: durationToMilliseconds(remindBefore) } : {}),
+  }));
 
 const goldenCaseSchema = z
   .strictObject({

@@ -251,6 +251,18 @@ describe('parsePolicies', () => {
       message: 'policies[0].approval.timeout: must be an ISO-8601 duration (e.g. PT24H) or a number of seconds',
     },
     {
+      name: 'reminder not before the expiry',
+      json: withField(['approval'], { timeout: 'PT1H', remindBefore: 'PT1H' }),
+      message:
+        'policies[0].approval.remindBefore: must be shorter than approval.timeout (PT1H): the reminder comes before the request expires',
+    },
+    {
+      name: 'reminder of the wrong type',
+      json: withField(['approval'], { remindBefore: 'soon' }),
+      message:
+        "policies[0].approval.remindBefore: 'soon' is not an ISO-8601 duration (expected e.g. PT24H, P1D, PT30M or PT90S)",
+    },
+    {
       name: 'wrong onTimeout',
       json: withField(['approval'], { onTimeout: 'ignore' }),
       message: 'policies[0].approval.onTimeout: must be one of "reject", "approve"',

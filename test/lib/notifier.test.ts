@@ -103,6 +103,23 @@ describe('ServiceBusNotifier', () => {
     expect(JSON.stringify(sent[0]?.body)).not.toContain('e.f');
   });
 
+  it('sends a reminder as its own message per approver (its own subject and id), with the same links', async () => {
+    const { credential } = fakeCredential();
+    const { sender, sent } = fakeSender();
+    const notifier = new ServiceBusNotifier({ ...target(credential), createSender: () => sender });
+    await notifier.approvalRequested(request('churn-7-1'));
+    await notifier.approvalRequested(request('churn-7-1', { reminder: true }));
+    expect(sent.map((m) => [m.subject, m.messageId])).toEqual([
+      ['approval-requested', 'churn-7-1:approval:ana@contoso.com'],
+      ['approval-requested', 'churn-7-1:approval:bo@contoso.com'],
+      ['approval-reminder', 'churn-7-1:approval-reminder:ana@contoso.com'],
+      ['approval-reminder', 'churn-7-1:approval-reminder:bo@contoso.com'],
+    ]);
+    expect((sent[2]?.body as { approveUrl: string }).approveUrl).toBe(
+      (sent[0]?.body as { approveUrl: string }).approveUrl,
+    );
+  });
+
   it('sends links for any approver without an approver property', async () => {
     const { credential } = fakeCredential();
     const { sender, sent } = fakeSender();

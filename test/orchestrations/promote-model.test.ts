@@ -13,6 +13,8 @@ import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/d
 import { sameTraffic } from '../../lib/domain/rollout-plan';
 import { newerWinner } from '../../lib/domain/stages';
 import { isControlSealed, isSealed, sealControl, sealDecision } from '../../lib/approval';
+import { carriedLifecycle } from '../../lib/activities';
+import type { LifecycleEvent } from '../../lib/domain/lifecycle';
 import {
   ENDPOINT_CHANGED,
   type Activities,
@@ -50,6 +52,8 @@ type PromotionActivity = Extract<
   | 'evaluateChallenger'
   | 'changeStage'
   | 'requestApproval'
+  | 'remindApprovers'
+  | 'publishLifecycle'
   | 'findNewerWinner'
   | 'verifyDecision'
   | 'verifyControl'
@@ -62,6 +66,9 @@ type PromotionActivity = Extract<
 /** An in-memory endpoint and model registry behind the activity contract. */
 class World {
   approvalRequests: Activities['requestApproval']['input'][] = [];
+  reminders: Activities['remindApprovers']['input'][] = [];
+  /** Lifecycle events the activities carried, in the order they ran (a retried activity's twice). */
+  published: LifecycleEvent[] = [];
   traffic: Record<string, number> = {};
   deployments: Record<string, string> = {};
   stages: Record<string, string> = {};
@@ -175,6 +182,11 @@ class World {
         this.approvalRequests.push(i);
         return { expiresAt: i.expiresAt };
       },
+      remindApprovers: (i) => {
+        this.reminders.push(i);
+        return { expiresAt: i.expiresAt };
+      },
+      publishLifecycle: () => ({}),
       verifyDecision: (i) => ({ sealed: isSealed(SECRET, i.promotionId, i.decision, i.seal) }),
       verifyControl: (i) => ({ sealed: isControlSealed(SECRET, i.promotionId, i.control, i.seal) }),
       findNewerWinner: (i) => {
@@ -221,7 +233,10 @@ class World {
     for (const [name, fn] of Object.entries(handlers)) {
       registry.activity(name, (input) => {
         this.calls.push(name);
-        return (fn as (i: unknown) => unknown)(input);
+        const output = (fn as (i: unknown) => unknown)(input);
+        // Published once the activity's work is done, as lib/activities.ts does.
+        this.published.push(...carriedLifecycle(input).events);
+        return output;
       });
     }
     registry.entity(MODEL_LOCK_ENTITY, (context) => context.df.return(undefined));
@@ -901,6 +916,126 @@ describe('promoteModel with a 10-day approval timeout', () => {
     const replay = await replayHistory(new World().register(new Registry()).handler('promoteModel'), recorded);
     expect((replay.output as PromotionResult).outcome).toBe('approval-timed-out');
     expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+});
+
+describe('promoteModel lifecycle events', () => {
+  it('carries each step once, in order, with the activities it runs anyway (no activity of its own)', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    const calls = world.calls.length;
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    await t.engine.waitForCompletion(id);
+    const steps = [
+      'promotion-started',
+      'evaluated',
+      'approval-requested',
+      'approval-decided',
+      'rollout-step',
+      'production-changed',
+    ];
+    expect(world.published.map((e) => e.id)).toEqual(steps.map((step) => `${id}:${step}`));
+    expect(world.calls).not.toContain('publishLifecycle');
+    // Each rode on an activity the promotion runs anyway: the approval request on requestApproval itself.
+    expect(world.calls.slice(calls)).toEqual([
+      'verifyDecision',
+      'setTraffic',
+      'checkProvisioning',
+      'changeStage',
+      'recordRelease',
+    ]);
+  });
+
+  it("announces the expiry and the policy's decision, carried by the reject", async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    let clock = t0;
+    const world = new World();
+    current = startEngine(world.register(new Registry()), { now: () => new Date(clock), versioning: hostVersioning });
+    const id = await current.engine.startNew('promoteModel', { instanceId: 'promote:demand:1', input: input('1') });
+    expect(await phase(current, id)).toBe('awaiting-approval');
+    clock = t0 + policy.approval.timeoutMs;
+    current.engine.checkTimers();
+    expect(((await current.engine.waitForCompletion(id)).output as PromotionResult).outcome).toBe('approval-timed-out');
+    const tail = world.published.slice(-2);
+    expect(tail.map((e) => e.step)).toEqual(['approval-expired', 'approval-decided']);
+    expect(tail[1]!.data.details).toMatchObject({ decision: 'reject', approver: 'policy:onTimeout', timedOut: true });
+  });
+});
+
+describe('promoteModel approval reminders (approval.remindBefore)', () => {
+  const minute = 60_000;
+  const t0 = Date.parse('2030-01-01T00:00:00Z');
+  let clock = t0;
+  const reminding = (): PromotionInput => {
+    const promotion = input('1');
+    promotion.policy = {
+      ...policy,
+      approval: {
+        ...policy.approval,
+        timeout: 'PT1H',
+        timeoutMs: 60 * minute,
+        remindBefore: 'PT15M',
+        remindBeforeMs: 15 * minute,
+      },
+    };
+    return promotion;
+  };
+  async function startReminding(world: World, versioning = hostVersioning) {
+    clock = t0;
+    current = startEngine(world.register(new Registry()), { now: () => new Date(clock), versioning });
+    const id = await current.engine.startNew('promoteModel', { instanceId: 'promote:demand:1', input: reminding() });
+    expect(await phase(current, id)).toBe('awaiting-approval');
+    return { t: current, id };
+  }
+  async function at(t: TestEngine, minutes: number) {
+    clock = t0 + minutes * minute;
+    t.engine.checkTimers();
+    await t.engine.whenIdle();
+  }
+
+  it('reminds the approvers once, 15 minutes before expiry, with the same request, and still takes a decision', async () => {
+    const world = new World();
+    const { t, id } = await startReminding(world);
+    await at(t, 44);
+    expect(world.reminders).toEqual([]);
+    await at(t, 45);
+    const own = (inputs: object[]) => inputs.map((i) => carriedLifecycle(i).rest);
+    expect(own(world.reminders)).toEqual(own(world.approvalRequests));
+    expect(world.published.at(-1)).toMatchObject({ id: `${id}:approval-reminded` });
+    await at(t, 50);
+    expect(world.reminders).toHaveLength(1);
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    expect(((await t.engine.waitForCompletion(id)).output as PromotionResult).outcome).toBe('promoted');
+    expect(world.reminders).toHaveLength(1);
+    const recorded = (await t.engine.exportHistory(id))!;
+    const replay = await replayHistory(new World().register(new Registry()).handler('promoteModel'), recorded);
+    expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('sends no reminder when the decision comes first, and times out after one when none comes', async () => {
+    const early = new World();
+    const first = await startReminding(early);
+    await first.t.engine.raiseEvent(first.id, 'decision', decision('approve', {}, first.id));
+    expect(((await first.t.engine.waitForCompletion(first.id)).output as PromotionResult).outcome).toBe('promoted');
+    await at(first.t, 50);
+    expect(early.reminders).toEqual([]);
+    await current!.close();
+
+    const silent = new World();
+    const second = await startReminding(silent);
+    await at(second.t, 45);
+    await at(second.t, 60);
+    const done = await second.t.engine.waitForCompletion(second.id);
+    expect((done.output as PromotionResult).outcome).toBe('approval-timed-out');
+    expect(silent.reminders).toHaveLength(1);
+  });
+
+  it('an instance of flow version 6 is not reminded (its history has no reminder timer)', async () => {
+    const world = new World();
+    const { t } = await startReminding(world, { ...hostVersioning, defaultVersion: '6' });
+    await at(t, 45);
+    expect(world.reminders).toEqual([]);
   });
 });
 
