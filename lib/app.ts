@@ -16,7 +16,7 @@ import {
   type LifecycleSink,
 } from './adapters/lifecycle';
 import { MemoryNotifier, OutboxNotifier, ServiceBusNotifier } from './adapters/notifier';
-import { createTelemetry } from './adapters/telemetry';
+import { AppInsightsTelemetry, createTelemetry, TelemetrySink } from './adapters/telemetry';
 import { createCredential } from './azure/credential';
 import { BlobCodeStore, DatastoreContainers } from './azure/blob-datastore';
 import { BlobDataReader } from './azure/data-reader';
@@ -26,7 +26,7 @@ import { EndpointScoring } from './azure/scoring';
 import { readSettings, type Settings } from './config';
 import { parsePolicies, type PolicySet } from './domain/policy';
 import { identityMode, type IdentityMode } from './identity';
-import type { LifecyclePublisher, Notifier } from './ports';
+import type { LifecyclePublisher, Notifier, Telemetry } from './ports';
 
 export interface App {
   settings: Settings;
@@ -91,6 +91,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     settings.CHAMPION_PUBLIC_URL ??
     (settings.WEBSITE_HOSTNAME ? `https://${settings.WEBSITE_HOSTNAME}` : 'http://127.0.0.1:7071');
   const lifecycleTopic = settings.SERVICEBUS_LIFECYCLE_TOPIC ? undefined : new MemoryTopic();
+  const telemetry = createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log });
   app = {
     settings,
     ...(lifecycleTopic ? { lifecycleTopic } : {}),
@@ -118,11 +119,11 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
       notifier,
       // Azure Monitor is reached at the ARM endpoint: management.azure.com on Azure, the local workspace here.
       metrics: new AzureMonitorMetrics(credential, address),
-      telemetry: createTelemetry({ connectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING, log }),
+      telemetry,
       keys: new EndpointKeyCache(workspace),
       approvalSecret: settings.CHAMPION_APPROVAL_SECRET,
       publicUrl,
-      lifecycle: lifecyclePublisher(settings, credential, publicUrl, lifecycleTopic, log),
+      lifecycle: lifecyclePublisher(settings, credential, publicUrl, lifecycleTopic, telemetry, log),
       gitSha: settings.CHAMPION_GIT_SHA,
       gitRepository: settings.CHAMPION_GIT_REPOSITORY,
     },
@@ -139,9 +140,12 @@ function lifecyclePublisher(
   credential: TokenCredential,
   source: string,
   memoryTopic: MemoryTopic | undefined,
+  telemetry: Telemetry,
   log: (line: string) => void,
 ): LifecyclePublisher {
   const sinks: LifecycleSink[] = [];
+  // Application Insights only when a connection string set it up: otherwise no sink, nothing sent, nothing waited for.
+  if (telemetry instanceof AppInsightsTelemetry) sinks.push(new TelemetrySink(telemetry));
   const endpoint = settings.CHAMPION_EVENTGRID_ENDPOINT;
   if (endpoint) {
     const key = settings.CHAMPION_EVENTGRID_KEY;

@@ -4,6 +4,9 @@
  * costs about 5 s at flush.
  */
 import type * as AppInsights from 'applicationinsights';
+import { createHash } from 'node:crypto';
+import type { LifecycleEvent } from '../domain/lifecycle';
+import type { LifecycleSink } from './lifecycle';
 import type { Telemetry } from '../ports';
 
 type Properties = Record<string, string | number | boolean>;
@@ -12,7 +15,10 @@ type Log = (line: string) => void;
 /** The parts of the applicationinsights module used here. */
 export interface AppInsightsModule {
   setup(connectionString: string): { start(): unknown };
-  readonly defaultClient: Pick<AppInsights.TelemetryClient, 'trackEvent' | 'trackException' | 'flush'>;
+  readonly defaultClient: Pick<AppInsights.TelemetryClient, 'trackEvent' | 'trackException' | 'trackMetric' | 'flush'>;
+  /** A correlation context for an operation id (an OpenTelemetry trace id); optional in fakes. */
+  startOperation?: typeof AppInsights.startOperation;
+  wrapWithCorrelationContext?: typeof AppInsights.wrapWithCorrelationContext;
 }
 
 export type AppInsightsClient = AppInsightsModule['defaultClient'];
@@ -42,11 +48,62 @@ export class ConsoleTelemetry implements Telemetry {
   }
 }
 
+/**
+ * The operation id of a flow's telemetry: Application Insights takes it from the OpenTelemetry trace id (32 hex
+ * digits), so an instance id maps to one by hash; each event also names its instance in `instanceId`.
+ */
+export function operationIdOf(instanceId: string): string {
+  return createHash('sha256').update(instanceId).digest('hex').slice(0, 32);
+}
+
 export class AppInsightsTelemetry implements Telemetry {
   constructor(
     private readonly client: AppInsightsClient,
     private readonly log: Log,
+    private readonly correlation: Pick<AppInsightsModule, 'startOperation' | 'wrapWithCorrelationContext'> = {},
   ) {}
+
+  /**
+   * One lifecycle step: a custom event named by its type and a metric `Champion.LifecycleStep` (1, by step and
+   * model), both in the operation of the step's instance. Flushed at once (not awaited): steps are few, and an
+   * instance that stops right after its last step would otherwise leave it in the buffer.
+   */
+  lifecycle(event: LifecycleEvent): void {
+    const { data } = event;
+    const dimensions: Record<string, string> = {
+      eventId: event.id,
+      instanceId: data.instanceId,
+      modelName: data.modelName,
+      step: data.step,
+      ...(data.modelVersion !== undefined ? { modelVersion: data.modelVersion } : {}),
+    };
+    const measurements: Record<string, number> = {};
+    for (const [key, value] of Object.entries(data.details)) {
+      if (key in dimensions || value === null) continue;
+      dimensions[key] = String(value);
+      if (typeof value === 'number' && Number.isFinite(value)) measurements[key] = value;
+    }
+    const track = () => {
+      this.client.trackEvent({ name: event.type, time: new Date(event.time), properties: dimensions, measurements });
+      this.client.trackMetric({
+        name: 'Champion.LifecycleStep',
+        value: 1,
+        properties: { step: data.step, modelName: data.modelName },
+      });
+    };
+    this.guard(() => {
+      const { startOperation, wrapWithCorrelationContext } = this.correlation;
+      const operation = startOperation?.(
+        { traceId: operationIdOf(data.instanceId), spanId: operationIdOf(event.id).slice(0, 16), traceFlags: 1 },
+        event.type,
+      );
+      if (operation && wrapWithCorrelationContext) wrapWithCorrelationContext(track, operation)();
+      else track();
+    });
+    this.client.flush().catch((error: unknown) => {
+      this.log(`telemetry: could not flush to Application Insights: ${(error as Error).message}`);
+    });
+  }
 
   event(name: string, properties: Properties): void {
     // Custom dimensions are strings; numbers also go to measurements so they can be charted.
@@ -86,7 +143,14 @@ export interface TelemetryOptions {
 }
 
 // applicationinsights is process-global (OpenTelemetry providers), so it is set up once per loader, i.e. per process.
-const started = new WeakMap<() => AppInsightsModule, { connectionString: string; client: AppInsightsClient }>();
+const started = new WeakMap<
+  () => AppInsightsModule,
+  {
+    connectionString: string;
+    client: AppInsightsClient;
+    correlation: Pick<AppInsightsModule, 'startOperation' | 'wrapWithCorrelationContext'>;
+  }
+>();
 
 function requireAppInsights(): AppInsightsModule {
   // Required lazily on purpose: importing it at the top would load OpenTelemetry even when it is not configured.
@@ -103,10 +167,27 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   if (!instance) {
     const appInsights = load();
     appInsights.setup(connectionString).start();
-    instance = { connectionString, client: appInsights.defaultClient };
+    instance = {
+      connectionString,
+      client: appInsights.defaultClient,
+      correlation: {
+        startOperation: appInsights.startOperation,
+        wrapWithCorrelationContext: appInsights.wrapWithCorrelationContext,
+      },
+    };
     started.set(load, instance);
   } else if (instance.connectionString !== connectionString) {
     options.log('telemetry: Application Insights is already set up with another connection string; reusing it');
   }
-  return new AppInsightsTelemetry(instance.client, options.log);
+  return new AppInsightsTelemetry(instance.client, options.log, instance.correlation);
+}
+
+/** Lifecycle steps to Application Insights: only when it is configured (else no sink at all). */
+export class TelemetrySink implements LifecycleSink {
+  readonly name = 'Application Insights';
+  constructor(private readonly telemetry: AppInsightsTelemetry) {}
+
+  async send(events: readonly LifecycleEvent[]): Promise<void> {
+    for (const event of events) this.telemetry.lifecycle(event);
+  }
 }
