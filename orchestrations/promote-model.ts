@@ -143,7 +143,14 @@ class Timeline {
 }
 
 export function* promoteModel(ctx: Context): Step<PromotionResult> {
-  const result = yield* promote(ctx);
+  let result: PromotionResult;
+  try {
+    result = yield* promote(ctx);
+  } catch (err) {
+    // An activity that kept failing ends the promotion: the steps it would have carried are published first.
+    yield* publishPending(ctx);
+    throw err;
+  }
   // Steps announced last (none today: every step is followed by an activity) are published before it ends.
   yield* publishPending(ctx);
   return result;

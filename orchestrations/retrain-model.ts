@@ -344,7 +344,15 @@ function* approveRegistration(
 const STATUS_NOTE_LIMIT = 500;
 
 export function* retrainModel(ctx: Context): Step<RetrainingResult> {
-  const result = yield* retrain(ctx);
+  let result: RetrainingResult;
+  try {
+    result = yield* retrain(ctx);
+  } catch (err) {
+    // An activity that kept failing: the run fails (its trigger records it), and says so first.
+    announce(ctx, 'retraining-failed', { outcome: 'failed', reason: (err as Error).message });
+    yield* publishPending(ctx);
+    throw err;
+  }
   const details = {
     outcome: result.outcome,
     reason: result.reason,

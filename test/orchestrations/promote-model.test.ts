@@ -96,6 +96,8 @@ class World {
   calls: string[] = [];
   /** Every traffic change asked for, in order. */
   trafficChanges: Activities['setTraffic']['input'][] = [];
+  /** Staging throws on every try. */
+  stagingBroken = false;
 
   versionTags() {
     return Object.entries(this.stages).map(([version, stage]) => ({ version, tags: { stage } }));
@@ -159,6 +161,7 @@ class World {
       evaluateChallenger: () =>
         ({ kind: 'paired', decision: this.evaluation, reason: `scripted ${this.evaluation}`, n: 400 }) as never,
       changeStage: (i) => {
+        if (this.stagingBroken && i.transition === 'stage') throw new Error('ARM keeps answering 500');
         const previous = Object.entries(this.stages).find(([v, s]) => s === 'staged' && v !== i.modelVersion)?.[0];
         if (i.transition === 'stage') {
           const superseded = newerWinner(this.versionTags(), i.modelVersion);
@@ -945,6 +948,15 @@ describe('promoteModel lifecycle events', () => {
       'changeStage',
       'recordRelease',
     ]);
+  });
+
+  it('publishes what a failing activity carried before the promotion fails', async () => {
+    const world = new World();
+    world.stagingBroken = true;
+    const { t, id } = await start(world);
+    await expect(t.engine.waitForCompletion(id)).resolves.toMatchObject({ runtimeStatus: 'Failed' });
+    expect(world.calls.at(-1)).toBe('publishLifecycle');
+    expect(world.published.map((e) => e.step)).toEqual(['promotion-started', 'evaluated']);
   });
 
   it("announces the expiry and the policy's decision, carried by the reject", async () => {
