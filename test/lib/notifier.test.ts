@@ -1,6 +1,6 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { ServiceBusMessage } from '@azure/service-bus';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -216,6 +216,23 @@ describe('OutboxNotifier', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(log).toHaveBeenCalledTimes(1);
       expect(JSON.stringify(log.mock.calls)).not.toMatch(/token|a\.b/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes a reminder beside the request, leaving the request as it was', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outbox-'));
+    try {
+      const notifier = new OutboxNotifier(dir);
+      await notifier.approvalRequested(request('promote:churn:7'));
+      await notifier.approvalRequested(request('promote:churn:7', { reminder: true }));
+      const inbox = new Inbox(dir);
+      expect(inbox.message('promote:churn:7', 'ana@contoso.com')?.reminder).toBeUndefined();
+      const reminder = JSON.parse(
+        readFileSync(outboxFile(dir, 'promote:churn:7', 'ana@contoso.com', true), 'utf8'),
+      ) as { reminder?: boolean; approveUrl: string };
+      expect(reminder).toMatchObject({ reminder: true, approveUrl: request('promote:churn:7').links[0]!.approveUrl });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
