@@ -500,7 +500,11 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
       const plainScriptMs: number[] = [];
       if (results.length === 0) {
         log(`promotion: the same path as a plain script, ${challengers} times`);
-        const activities = createActivities({ ...getApp().deps, signal: () => Promise.resolve(false) });
+        const activities = createActivities({
+          ...getApp().deps,
+          signal: () => Promise.resolve(false),
+          start: () => Promise.resolve(false),
+        });
         const policy = policyFor(getApp().policies, MODEL)!;
         const good = trained.reduce((best, t) => (t.quality > best.quality ? t : best));
         for (let i = 1; i <= challengers + warmup; i++) {

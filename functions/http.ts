@@ -20,7 +20,7 @@ import {
   startPromotion,
   submitDecision,
 } from '../lib/promotions';
-import type { PromotionInput } from '../orchestrations/contract';
+import type { PromotionInput, PromotionResult } from '../orchestrations/contract';
 import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
 import { historyExport, historyQuery, noModel, readModelHistory } from '../lib/history';
@@ -153,8 +153,20 @@ df.app.client.http('getPromotion', {
     // Every attempt of the same version, so a reader sees the history of each.
     const { modelName, modelVersion } = status.input as PromotionInput;
     const attempts = await attemptsOf(client, modelName, modelVersion);
+    // The removal of the warm slot its release left, once the rollback window ends.
+    const window = (status.output as PromotionResult | null | undefined)?.rollbackWindow;
+    const retiring = window ? await instanceStatus(client, window.retirementId) : undefined;
     return json(200, {
       ...summary(status),
+      ...(retiring
+        ? {
+            retirement: {
+              runtimeStatus: retiring.runtimeStatus,
+              status: retiring.customStatus,
+              result: retiring.output,
+            },
+          }
+        : {}),
       attempts: attempts.map(({ attempt, status: s }) => {
         const state = attemptState(s);
         return { id: state.id, attempt, runtimeStatus: state.runtimeStatus, outcome: state.outcome ?? null };

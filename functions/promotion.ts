@@ -8,6 +8,7 @@ import { getApp } from '../lib/app';
 import type { ActivityName } from '../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../orchestrations/promote-model';
 import { ROLLBACK_MODEL_ORCHESTRATION, rollbackModel } from '../orchestrations/rollback-model';
+import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../orchestrations/retire-slot';
 import {
   RETRAIN_GUARD_ENTITY,
   RETRAIN_MODEL_ORCHESTRATION,
@@ -20,6 +21,8 @@ import {
 df.app.orchestration('promoteModel', promoteModel);
 // A person's rollback to the previous production version, under the same lock as promotions.
 df.app.orchestration(ROLLBACK_MODEL_ORCHESTRATION, rollbackModel);
+// The previous champion's warm slot, removed when the policy's rollback window ends.
+df.app.orchestration(RETIRE_SLOT_ORCHESTRATION, retireSlot);
 
 // Continuous training: the per-trigger guard hop, the run, and the per-model guard entity.
 df.app.orchestration(RETRAIN_TRIGGER_ORCHESTRATION, retrainTrigger);
@@ -46,6 +49,12 @@ function activities(context: Parameters<typeof df.getClient>[0]): ActivityHandle
         return false;
       }
     },
+    start: async (orchestration, instanceId, input) => {
+      // A re-run of the activity (after a crash) finds the instance it started.
+      if (await client.getStatus(instanceId).catch(() => undefined)) return false;
+      await client.startNew(orchestration, { instanceId, input });
+      return true;
+    },
   });
 }
 
@@ -64,6 +73,7 @@ const registered: Record<ActivityName, true> = {
   findNewerWinner: true,
   verifyDecision: true,
   verifyControl: true,
+  startSlotRetirement: true,
   readStage: true,
   setTraffic: true,
   recordRelease: true,

@@ -3,6 +3,7 @@
  * fakes and the app hands in the Azure adapters. Expected failures (a quota error, a failed smoke test) come back
  * as values; thrown errors are for the unexpected and are retried by the flow.
  */
+import { RETIRE_SLOT_ORCHESTRATION } from '../orchestrations/retire-slot';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -80,6 +81,8 @@ export interface ActivityDeps {
   gitRepository?: string;
   /** Raises an event on another orchestration instance. */
   signal(instanceId: string, eventName: string, data: unknown): Promise<boolean>;
+  /** Starts an orchestration instance; false when one with that id already runs or ran. */
+  start(orchestration: string, instanceId: string, input: unknown): Promise<boolean>;
   /** Shared across invocations by the composition root, so a promotion lists keys once. */
   keys?: EndpointKeyCache;
   /** Where the lifecycle steps a flow announces are published (none: they are dropped). */
@@ -670,6 +673,10 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
         verdict: judgement.verdict,
       });
       return judgement;
+    },
+
+    async startSlotRetirement({ instanceId, retirement }) {
+      return { started: await deps.start(RETIRE_SLOT_ORCHESTRATION, instanceId, retirement) };
     },
 
     async signalInstance({ instanceId, eventName, data }) {

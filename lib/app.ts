@@ -35,7 +35,7 @@ export interface App {
   policies: PolicySet;
   /** Where approvers' identities come from. */
   identity: IdentityMode;
-  deps: Omit<ActivityDeps, 'signal'>;
+  deps: Omit<ActivityDeps, 'signal' | 'start'>;
 }
 
 let app: App | undefined;

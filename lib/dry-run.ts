@@ -111,6 +111,7 @@ function readingDeps(deps: DryRunDeps): ActivityDeps & { repoDir?: string } {
     approvalSecret: '',
     publicUrl: '',
     signal: () => Promise.reject(new DryRunWriteRefused('to signal a promotion')),
+    start: () => Promise.reject(new DryRunWriteRefused('to start an orchestration')),
     ...(deps.keys ? { keys: deps.keys } : {}),
     ...(deps.gitSha ? { gitSha: deps.gitSha } : {}),
     ...(deps.gitRepository ? { gitRepository: deps.gitRepository } : {}),
@@ -121,7 +122,7 @@ function readingDeps(deps: DryRunDeps): ActivityDeps & { repoDir?: string } {
 /** The dry runs' dependencies in the running app: its adapters, read through the write-refusing port. */
 export function appDryRunDeps(app: {
   settings: Parameters<typeof workspaceArmPath>[0];
-  deps: Omit<ActivityDeps, 'signal'>;
+  deps: Omit<ActivityDeps, 'signal' | 'start'>;
 }): DryRunDeps {
   const { workspace, scoring, data, keys, gitSha, gitRepository } = app.deps;
   return {

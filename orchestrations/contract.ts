@@ -195,6 +195,8 @@ export interface Activities {
    * activity carried (every activity publishes what it carries: orchestrations/durable.ts announce).
    */
   publishLifecycle: { input: Record<string, never>; output: Record<string, never> };
+  /** Starts the orchestration that removes a release's warm slot when its rollback window ends (idempotent). */
+  startSlotRetirement: { input: { instanceId: string; retirement: RetirementInput }; output: { started: boolean } };
   /** Raises an event on another orchestration instance (e.g. tells a waiting promotion it was superseded). */
   signalInstance: { input: { instanceId: string; eventName: string; data: unknown }; output: { delivered: boolean } };
   /**
@@ -281,6 +283,8 @@ export interface PromotionResult {
   decision?: ApprovalDecision;
   release?: ReleaseRecord & { endpointName: string; slot: string };
   failure?: { code: string; message: string };
+  /** The previous champion's slot kept warm after the release, until when, and what removes it (flow version 8 on). */
+  rollbackWindow?: { slot: Slot; until: string; retirementId: string };
   /** How the progressive rollout ended: its steps, verdicts and the latest controls taken (flow version 6 on). */
   rollout?: RolloutState;
   /**
@@ -497,6 +501,31 @@ export interface RetrainingStatus {
   decision?: ApprovalDecision;
   ignoredEvents?: number;
   timeline: { at: string; phase: string; note: string }[];
+}
+
+/** The previous champion's slot, kept warm for a rollback until `until`, then removed (orchestrations/retire-slot.ts). */
+export interface RetirementInput {
+  modelName: string;
+  policy: Policy;
+  slot: Slot;
+  /** The promotion whose release left the slot warm. */
+  promotionId: string;
+  until: string;
+}
+
+/** One retirement per released version: a repeated start finds it. */
+export function retirementId(modelName: string, modelVersion: string): string {
+  return `retire:${modelName}:${modelVersion}`;
+}
+
+export interface RetirementResult {
+  outcome: 'removed' | 'kept' | 'gone';
+  modelName: string;
+  slot: Slot;
+  /** What the slot held when the window opened ("name:version"). */
+  held?: string;
+  reason: string;
+  timeline: TimelineEntry[];
 }
 
 /** A person asked to put the previous production version back (orchestrations/rollback-model.ts). */

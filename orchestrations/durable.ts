@@ -156,8 +156,9 @@ export function now(ctx: Context): Date {
  *      judgement hook, sealed controls (pause, resume, promote now, abort) during a bake.
  *   7: a flow that ends with lifecycle steps no activity carried publishes them (publishLifecycle); promoteModel
  *      reminds approvers before the approval expires when the policy says when (approval.remindBefore).
+ *   8: promoteModel starts the removal of the previous champion's slot when the policy has a rollback window.
  */
-export const FLOW_VERSION = 7;
+export const FLOW_VERSION = 8;
 
 /** Flow version from which a flow's last announced steps are published by an activity of their own. */
 export const LIFECYCLE_FLUSH = 7;

@@ -24,7 +24,7 @@ import type {
   RolloutState,
   TimelineEntry,
 } from './contract';
-import { EVENTS, type ActivityInput } from './contract';
+import { EVENTS, retirementId, type ActivityInput } from './contract';
 import {
   activity,
   announce,
@@ -72,6 +72,8 @@ const SEALED_DECISIONS = 5;
 const PROGRESSIVE_ROLLOUT = 6;
 /** Flow version from which approvers are reminded before the request expires (policy `approval.remindBefore`). */
 const APPROVAL_REMINDERS = 7;
+/** Flow version from which the previous champion's slot is removed when the policy's rollback window ends. */
+const ROLLBACK_WINDOW = 8;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
@@ -455,7 +457,7 @@ function* promote(ctx: Context): Step<PromotionResult> {
       modelName,
       modelVersion,
     });
-    return { ok: true as const, release: record, slot: plan.challenger };
+    return { ok: true as const, release: record, slot: plan.challenger, previous: plan.champion };
   };
   const released = yield* withModelLock(ctx, modelName, function* () {
     const outcome = yield* release();
@@ -488,6 +490,23 @@ function* promote(ctx: Context): Step<PromotionResult> {
       return result('superseded', released.failure.message, { evidence, decision });
     return result('failed', released.failure.message, { evidence, decision, failure: released.failure });
   }
+  // 4. The rollback window: the previous champion stays warm at 0 % (a rollback is one update), then is removed.
+  let rollbackWindow: PromotionResult['rollbackWindow'];
+  const windowMs = policy.rollout.rollbackWindowMs;
+  const previous = released.previous;
+  if (isAtLeast(ctx, ROLLBACK_WINDOW) && windowMs !== undefined && previous && isSlot(previous)) {
+    const until = new Date(now(ctx).getTime() + windowMs).toISOString();
+    const id = retirementId(modelName, modelVersion);
+    yield* activity(ctx, 'startSlotRetirement', {
+      instanceId: id,
+      retirement: { modelName, policy, slot: previous, promotionId, until },
+    });
+    rollbackWindow = { slot: previous, until, retirementId: id };
+    timeline.mark(
+      'rolling-out',
+      `rollback window: ${previous} stays warm at 0 % until ${until}, then is removed (${id})`,
+    );
+  }
   return result(
     'promoted',
     `${modelName}:${modelVersion} serves 100 % of ${policy.endpointName} from ${released.slot}`,
@@ -495,6 +514,7 @@ function* promote(ctx: Context): Step<PromotionResult> {
       evidence,
       decision,
       release: { ...released.release, endpointName: policy.endpointName, slot: released.slot },
+      ...(rollbackWindow ? { rollbackWindow } : {}),
     },
   );
 }

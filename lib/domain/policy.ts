@@ -407,6 +407,11 @@ const rolloutSchema = z
     mirror: mirrorSchema.optional(),
     /** The longest a rollout may take from its first traffic change, pauses included; past it, it is aborted. */
     maxDuration: durationSchema.optional(),
+    /**
+     * How long the previous champion stays deployed (warm, at 0 %) after a release, so a rollback is one traffic
+     * update; then it is removed. Absent: it stays until the next challenger replaces it.
+     */
+    rollbackWindow: durationSchema.optional(),
     provisioningDeadline: durationSchema.default('PT1H'),
     testSpec: testSpecSchema,
     analysis: analysisSchema.prefault({}),
@@ -476,7 +481,7 @@ const rolloutSchema = z
         });
     }
   })
-  .transform(({ steps, increment, bake, mirror, maxDuration, ...rollout }) => {
+  .transform(({ steps, increment, bake, mirror, maxDuration, rollbackWindow, ...rollout }) => {
     const strategy: RolloutStrategy =
       rollout.strategy ?? (steps !== undefined && steps.length > 1 ? 'canary' : 'all-at-once');
     return {
@@ -495,6 +500,7 @@ const rolloutSchema = z
             },
           }),
       ...(maxDuration === undefined ? {} : { maxDurationMs: durationToMilliseconds(maxDuration) }),
+      ...(rollbackWindow === undefined ? {} : { rollbackWindowMs: durationToMilliseconds(rollbackWindow) }),
       provisioningDeadlineMs: durationToMilliseconds(rollout.provisioningDeadline),
     };
   });

@@ -393,7 +393,7 @@ export function planManualRollback(
   if (!warm?.model)
     return {
       ok: false,
-      problem: `${plan.challenger} is not deployed: no earlier version is kept warm to roll back to`,
+      problem: `${plan.challenger} is not deployed: no earlier version is kept warm to roll back to (a release keeps the previous one only for the policy's rollback window)`,
     };
   if (!warm.model.startsWith(`${modelName}:`))
     return { ok: false, problem: `${plan.challenger} holds ${warm.model}, not a version of ${modelName}` };

@@ -544,7 +544,7 @@ describe('rollout strategies', () => {
     expect(rollout({}).mirror).toBeUndefined();
   });
 
-  it('turns each strategy into its steps, with a bake, mirror phase and maximum duration', () => {
+  it('turns each strategy into its steps, with a bake, mirror phase, maximum duration and rollback window', () => {
     expect(rollout({ strategy: 'all-at-once' }).steps).toEqual([100]);
     expect(rollout({ strategy: 'canary', steps: [10, 100], bake: 'PT1H' })).toMatchObject({
       steps: [10, 100],
@@ -559,11 +559,13 @@ describe('rollout strategies', () => {
         bake: 600,
         mirror: { percent: 20, duration: 'PT5M' },
         maxDuration: 'PT1H',
+        rollbackWindow: 'P1D',
       }),
     ).toMatchObject({
       bakeMs: 600_000,
       mirror: { percent: 20, durationMs: 300_000 },
       maxDurationMs: 3_600_000,
+      rollbackWindowMs: 86_400_000,
     });
   });
 

@@ -20,6 +20,7 @@ interface Promotion {
 }
 
 const BAKE_SECONDS = 20;
+const MIRROR_SECONDS = 8;
 
 describe('a progressive rollout on the local workspace', { timeout: 300_000 }, () => {
   let app: EmbeddedApp;
@@ -69,7 +70,13 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
     const dir = tempDir('progressive');
     const file = path.join(dir, 'policies.json');
     const policy = demoPolicy();
-    policy.rollout = { ...policy.rollout, strategy: 'canary', steps: [25, 100], bake: `PT${BAKE_SECONDS}S` } as never;
+    policy.rollout = {
+      ...policy.rollout,
+      strategy: 'canary',
+      steps: [25, 100],
+      bake: `PT${BAKE_SECONDS}S`,
+      mirror: { percent: 50, duration: `PT${MIRROR_SECONDS}S` },
+    } as never;
     writeFileSync(file, JSON.stringify({ policies: [policy] }));
     app = await EmbeddedApp.start({ provisioningMs: 50, args: ['--policies', file] });
     const first = await register('1', 1);
@@ -80,9 +87,28 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
 
   it('walks a healthy canary to 100 %, and a kill -9 mid-bake continues from its step with the bake that was left', async () => {
     const id = await register('2', 2);
-    const bakingAt25 = await until(id, baking(1), 'the canary to bake at 25 %');
+    const mirroring = await until(id, baking(1), 'the mirror phase');
+    expect(mirroring.status!.rollout).toMatchObject({ kind: 'mirror', step: 1, of: 3, percent: 0, mirrorPercent: 50 });
+    const mirrored = mirroring.status!.rollout!;
+    // Clients get only the champion's answers; the challenger gets copies, whose answers are dropped.
+    await app.lab.admin('POST', 'scoring/stats/reset', { endpoint: 'demand-ep' });
+    const whileMirroring = await sample(20);
+    expect(whileMirroring).toEqual({ [mirrored.champion!]: 20 });
+    // Every other request is copied (50 %); a copy is counted once the challenger has answered it.
+    const stats = await eventually(async () => {
+      const read = (await app.lab.admin(
+        'GET',
+        `scoring/stats?endpoint=demand-ep&deployment=${mirrored.challenger}`,
+      )) as { value: { requests: number; mirroredRequests: number }[] };
+      return (read.value[0]?.mirroredRequests ?? 0) >= 9 ? read.value[0] : undefined;
+    }, 'the mirrored copies');
+    expect(stats.requests).toBe(0);
+    expect(stats.mirroredRequests).toBeLessThanOrEqual(10);
+    expect((await endpoint()).traffic).toEqual({ [mirrored.champion!]: 100, [mirrored.challenger]: 0 });
+
+    const bakingAt25 = await until(id, baking(2), 'the canary to bake at 25 %');
     const rollout = bakingAt25.status!.rollout!;
-    expect(rollout).toMatchObject({ strategy: 'canary', step: 1, of: 2, percent: 25 });
+    expect(rollout).toMatchObject({ strategy: 'canary', step: 2, of: 3, percent: 25, kind: 'live' });
     const { champion, challenger, bakeEndsAt } = rollout;
     // The plan says the champion answers 75 % of live requests at this step: sampled, never less.
     const before = await sample(40);
@@ -101,11 +127,15 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
     const done = await until(id, finished, 'the canary to finish');
     expect(done.result?.outcome, done.result?.reason).toBe('promoted');
     const entries = done.result!.timeline!;
-    const bakes = entries.filter((e) => e.note.startsWith('step 1/2: baking until '));
-    expect(bakes.map((e) => e.note)).toEqual([`step 1/2: baking until ${bakeEndsAt}`]);
-    const lastStep = entries.find((e) => e.note.startsWith('step 2/2: 100 % of live traffic'))!;
+    const bakes = entries.filter((e) => e.note.startsWith('step 2/3: baking until '));
+    expect(bakes.map((e) => e.note)).toEqual([`step 2/3: baking until ${bakeEndsAt}`]);
+    const lastStep = entries.find((e) => e.note.startsWith('step 3/3: 100 % of live traffic'))!;
     expect(Date.parse(lastStep.at)).toBeGreaterThanOrEqual(Date.parse(bakeEndsAt!));
-    expect(done.result!.rollout).toMatchObject({ state: 'completed', step: 2, percent: 100 });
+    expect(done.result!.rollout).toMatchObject({ state: 'completed', step: 3, percent: 100 });
+    expect(done.result!.rollout!.verdicts.map((v) => [v.step, v.verdict])).toEqual([
+      [1, 'Pass'],
+      [2, 'Pass'],
+    ]);
     expect((await endpoint()).traffic).toEqual({ [challenger]: 100, [champion!]: 0 });
     expect(Object.keys(await sample(10))).toEqual([challenger]);
     expect(await app.lab.modelStages('demand')).toMatchObject({ '1': 'surpassed', '2': 'production' });
@@ -113,7 +143,7 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
 
   it('pauses and resumes (CLI and HTTP), then an alert aborts back to the champion; who and why recorded', async () => {
     const id = await register('3', 3);
-    const bakingAt25 = await until(id, baking(1), 'the canary to bake at 25 %');
+    const bakingAt25 = await until(id, baking(2), 'the canary to bake at 25 %');
     const { champion, challenger } = bakingAt25.status!.rollout!;
 
     const paused = await runCli(app.url, 'pause', id, '--as', 'oncall@contoso.com', '--reason', 'checking p99');
@@ -141,7 +171,7 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
       outcome: 'failed',
       failure: { code: 'RolloutAborted' },
       reason:
-        "aborted at step 1 by an alert from error-rate-rule: HTTP 5xx over 2 % for 5 minutes; the champion's traffic is restored",
+        "aborted at step 2 by an alert from error-rate-rule: HTTP 5xx over 2 % for 5 minutes; the champion's traffic is restored",
     });
     expect(done.result!.rollout!.controls.map((c) => [c.action, c.by, c.via, c.reason])).toEqual([
       ['pause', 'oncall@contoso.com', 'cli', 'checking p99'],
@@ -158,9 +188,9 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
     expect(late.err + late.out).toContain('has no rollout in progress');
   });
 
-  it('promotes now from the CLI, skipping the remaining steps and the bake', async () => {
+  it('promotes now from the CLI during the mirror phase, skipping the remaining steps and bakes', async () => {
     const id = await register('4', 4);
-    await until(id, baking(1), 'the canary to bake at 25 %');
+    await until(id, baking(1), 'the mirror phase');
     const res = await runCli(app.url, 'promote-now', id, '--as', 'lead@contoso.com', '--reason', 'release window');
     expect(res.code, res.err).toBe(0);
     const done = await until(id, finished, 'the promotion to finish');
@@ -168,9 +198,11 @@ describe('a progressive rollout on the local workspace', { timeout: 300_000 }, (
     const promotedNow = done.result!.rollout!.controls.at(-1)!;
     expect(promotedNow).toMatchObject({ action: 'promote-now', by: 'lead@contoso.com', reason: 'release window' });
     // Promoted well before its bake would have ended, and no step was judged.
-    const bakeEnd = done.result!.timeline!.find((e) => e.note.startsWith('step 1/2: baking until '))!;
-    const last = done.result!.timeline!.find((e) => e.note.startsWith('step 2/2: 100 %'))!;
-    expect(Date.parse(last.at)).toBeLessThan(Date.parse(bakeEnd.note.replace('step 1/2: baking until ', '')));
+    const bakeEnd = done.result!.timeline!.find((e) => e.note.startsWith('step 1/3: baking until '))!;
+    const last = done.result!.timeline!.find((e) => e.note.startsWith('step 3/3: 100 %'))!;
+    expect(Date.parse(last.at)).toBeLessThan(Date.parse(bakeEnd.note.replace('step 1/3: baking until ', '')));
+    // Skipped: the live step at 25 %.
+    expect(done.result!.timeline!.some((e) => e.note.startsWith('step 2/3'))).toBe(false);
     expect(done.result!.rollout!.verdicts).toEqual([]);
   });
 

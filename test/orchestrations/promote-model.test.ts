@@ -23,10 +23,12 @@ import {
   type PromotionInput,
   type PromotionResult,
   type PromotionStatus,
+  type RetirementResult,
   type RolloutControl,
 } from '../../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
 import { FLOW_VERSION } from '../../orchestrations/durable';
+import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../../orchestrations/retire-slot';
 import { versioningFromHostJson } from '../../local/runtime/durable/versioning';
 import { Registry, startEngine, tempDir, type TestEngine } from '../durable/helpers';
 
@@ -57,6 +59,7 @@ type PromotionActivity = Extract<
   | 'findNewerWinner'
   | 'verifyDecision'
   | 'verifyControl'
+  | 'startSlotRetirement'
   | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
@@ -94,6 +97,8 @@ class World {
   /** Polls of a delete answered InProgress before it finishes. */
   deletePolls = 0;
   calls: string[] = [];
+  /** Retirements of a warm slot the promotion asked for. */
+  retirements: Activities['startSlotRetirement']['input'][] = [];
   /** Every traffic change asked for, in order. */
   trafficChanges: Activities['setTraffic']['input'][] = [];
   /** Staging throws on every try. */
@@ -192,6 +197,10 @@ class World {
       publishLifecycle: () => ({}),
       verifyDecision: (i) => ({ sealed: isSealed(SECRET, i.promotionId, i.decision, i.seal) }),
       verifyControl: (i) => ({ sealed: isControlSealed(SECRET, i.promotionId, i.control, i.seal) }),
+      startSlotRetirement: (i) => {
+        this.retirements.push(i);
+        return { started: true };
+      },
       findNewerWinner: (i) => {
         const newer = newerWinner(this.versionTags(), i.modelVersion);
         return newer ? { newer } : {};
@@ -243,6 +252,7 @@ class World {
       });
     }
     registry.entity(MODEL_LOCK_ENTITY, (context) => context.df.return(undefined));
+    registry.orchestration(RETIRE_SLOT_ORCHESTRATION, retireSlot);
     return registry.orchestration('promoteModel', promoteModel);
   }
 }
@@ -867,6 +877,83 @@ describe('promoteModel progressive rollout (flow version 6)', () => {
   });
 });
 
+describe('promoteModel rollback window (flow version 8)', () => {
+  async function released(world: World, window: string | number) {
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    const promotion = input('2');
+    promotion.policy = parsePolicies({
+      policies: [{ ...policyInput, rollout: { ...policyInput.rollout, rollbackWindow: window } }],
+    }).demand!;
+    const { t, id } = await start(world, '2', promotion);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    return { t, result: (await t.engine.waitForCompletion(id)).output as PromotionResult };
+  }
+
+  it('keeps the previous champion warm for the window, says until when, then removes its slot', async () => {
+    const world = new World();
+    const { t, result } = await released(world, 1);
+    expect(result.outcome).toBe('promoted');
+    expect(result.rollbackWindow).toEqual({ slot: 'blue', until: expect.any(String), retirementId: 'retire:demand:2' });
+    expect(result.timeline!.map((e) => e.note)).toContain(
+      `rollback window: blue stays warm at 0 % until ${result.rollbackWindow!.until}, then is removed (retire:demand:2)`,
+    );
+    expect(world.retirements).toEqual([
+      {
+        instanceId: 'retire:demand:2',
+        retirement: expect.objectContaining({
+          slot: 'blue',
+          promotionId: 'promote:demand:2',
+          until: result.rollbackWindow!.until,
+        }),
+      },
+    ]);
+    // Still warm when the promotion ends: a rollback now is one traffic update.
+    expect(world.deployments.blue).toBe('demand:1');
+    await t.engine.startNew(RETIRE_SLOT_ORCHESTRATION, {
+      instanceId: 'retire:demand:2',
+      input: world.retirements[0]!.retirement,
+    });
+    const retired = (await t.engine.waitForCompletion('retire:demand:2')).output as RetirementResult;
+    expect(retired).toMatchObject({ outcome: 'removed', slot: 'blue', held: 'demand:1' });
+    expect(world.deployments).toEqual({ green: 'demand:2' });
+  });
+
+  it('keeps the slot when it serves again at the end of the window (rolled back meanwhile)', async () => {
+    const world = new World();
+    const { t } = await released(world, 1);
+    await t.engine.startNew(RETIRE_SLOT_ORCHESTRATION, {
+      instanceId: 'retire:demand:2',
+      input: world.retirements[0]!.retirement,
+    });
+    world.traffic = { blue: 100, green: 0 };
+    const retired = (await t.engine.waitForCompletion('retire:demand:2')).output as RetirementResult;
+    expect(retired).toMatchObject({
+      outcome: 'kept',
+      reason: 'blue (demand:1) serves 100 % again (rolled back): kept',
+    });
+    expect(world.deployments.blue).toBe('demand:1');
+  });
+
+  it('starts no retirement without a window in the policy', async () => {
+    const world = new World();
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    const { t, id } = await start(world, '2');
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    expect(result.rollbackWindow).toBeUndefined();
+    expect(world.retirements).toEqual([]);
+  });
+});
+
 describe('promoteModel custom status', () => {
   it("stays under Durable's 16 KB custom status limit through a 100-step rollout, the result keeping every entry", async () => {
     const world = new World();
@@ -1094,6 +1181,7 @@ describe('promoteModel golden history', () => {
     ['4', 'decision events taken without a seal'],
     ['5', 'all traffic steps at once, no bake, no controls'],
     ['6', 'no reminder, no publishLifecycle at the end'],
+    ['7', 'no rollback window'],
   ])('replays a flow version %s history (%s) unchanged', async (version) => {
     const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;

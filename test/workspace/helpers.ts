@@ -63,6 +63,7 @@ export function workspaceActivities(workspace: AzureMlWorkspace, extra: Partial<
     approvalSecret: 'test-secret',
     publicUrl: 'http://127.0.0.1:7071',
     signal: async () => true,
+    start: async () => true,
     ...extra,
   } as ActivityDeps);
 }
