@@ -20,7 +20,7 @@ import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type Att
 import type { CallerResult } from './identity';
 import { registrantOf } from './domain/people';
 import { policyFor, type PolicySet } from './domain/policy';
-import type { MlWorkspace, ModelVersion } from './ports';
+import type { MlWorkspace } from './ports';
 
 export type StartOutcome =
   | { kind: 'started'; id: string; attempt: number }
@@ -95,12 +95,12 @@ export async function startPromotion(
   const { registeredAt, ...start } = request;
   const policy = policyFor(policies, start.modelName);
   if (!policy) return { kind: 'not-found', message: `No promotion policy covers model "${start.modelName}".` };
-  let version: ModelVersion | undefined;
-  if (start.source === 'manual') {
-    version = await registry.getModelVersion(start.modelName, start.modelVersion);
-    if (!version) return unregistered(start.modelName, start.modelVersion);
-  }
-  const attempts = await attemptsOf(client, start.modelName, start.modelVersion);
+  // Two independent reads, at once: they are the start's whole latency before the instance exists.
+  const [version, attempts] = await Promise.all([
+    registry.getModelVersion(start.modelName, start.modelVersion),
+    attemptsOf(client, start.modelName, start.modelVersion),
+  ]);
+  if (!version && start.source === 'manual') return unregistered(start.modelName, start.modelVersion);
   const latest = attempts.at(-1);
   if (latest) {
     const state = attemptState(latest.status);
@@ -108,7 +108,6 @@ export async function startPromotion(
     if (!again) return exists(state);
   }
   const attempt = (latest?.attempt ?? 0) + 1;
-  version ??= await registry.getModelVersion(start.modelName, start.modelVersion);
   return startAttempt(client, {
     ...start,
     ...registrantOf(version),
