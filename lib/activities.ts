@@ -250,9 +250,10 @@ export class EndpointKeyCache {
 
 /**
  * Every activity takes the lifecycle steps its flow announced since the previous activity (`lifecycle` in its input,
- * orchestrations/durable.ts) and publishes them once its own work is done, so a step is published by an activity the
- * flow runs anyway. A failed activity publishes nothing: its retry, or the next activity, does. Publishing never fails
- * the activity (LifecyclePublisher never throws).
+ * orchestrations/durable.ts) and publishes them while it does its own work, so a step is published by an activity the
+ * flow runs anyway, at no cost to the flow's path. A failed activity's retry carries the same steps, which the publisher
+ * does not send again (it remembers the ids its sinks took). Publishing never fails the activity (LifecyclePublisher
+ * never throws).
  */
 export function createActivities(deps: ActivityDeps): ActivityHandlers {
   const handlers = createActivityHandlers(deps);
@@ -263,8 +264,8 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     const handler = handlers[name] as (input: unknown) => Promise<unknown>;
     carrying[name] = async (input) => {
       const { events, rest } = carriedLifecycle(input);
-      const output = await handler(rest);
-      await publisher.publish(events);
+      // The steps already happened: sent while the activity works, they add no wait to the flow's path.
+      const [output] = await Promise.all([handler(rest), publisher.publish(events)]);
       return output;
     };
   }

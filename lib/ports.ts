@@ -327,6 +327,9 @@ export interface EndpointMetrics {
 
 /** Where lifecycle events go (an Event Grid topic, a Service Bus topic, Application Insights). */
 export interface LifecyclePublisher {
-  /** Publishes the events in order. Never throws: a delivery failure is retried a bounded number of times, then logged. */
+  /**
+   * Publishes the events in order, each once (an event already taken is not sent again). Never throws: a delivery
+   * failure is retried a bounded number of times, then logged.
+   */
   publish(events: readonly LifecycleEvent[]): Promise<void>;
 }

@@ -185,7 +185,13 @@ export interface PublisherOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** How many delivered event ids each sink remembers, so a retried activity does not publish its steps twice. */
+const REMEMBERED_IDS = 4096;
+
 export class FanOutPublisher implements LifecyclePublisher {
+  /** Per sink, the ids it has taken (oldest first), bounded. */
+  private readonly delivered = new Map<LifecycleSink, Set<string>>();
+
   constructor(
     private readonly sinks: readonly LifecycleSink[],
     private readonly options: PublisherOptions,
@@ -196,13 +202,22 @@ export class FanOutPublisher implements LifecyclePublisher {
     await Promise.all(this.sinks.map((sink) => this.deliver(sink, events)));
   }
 
-  private async deliver(sink: LifecycleSink, events: readonly LifecycleEvent[]): Promise<void> {
+  private async deliver(sink: LifecycleSink, all: readonly LifecycleEvent[]): Promise<void> {
+    const taken = this.delivered.get(sink) ?? new Set<string>();
+    this.delivered.set(sink, taken);
+    const events = all.filter((e) => !taken.has(e.id));
+    if (events.length === 0) return;
     const attempts = Math.max(1, this.options.attempts ?? 3);
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     let pause = this.options.backoffMs ?? 200;
     for (let attempt = 1; ; attempt++) {
       try {
         await sink.send(events);
+        for (const e of events) taken.add(e.id);
+        for (const id of taken) {
+          if (taken.size <= REMEMBERED_IDS) break;
+          taken.delete(id);
+        }
         return;
       } catch (err) {
         if (attempt >= attempts) {

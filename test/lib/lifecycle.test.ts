@@ -2,7 +2,7 @@
  * Lifecycle publishing: the Service Bus message shape (ServiceBusMessage fields a subscription filters on and the
  * topic deduplicates by), the in-memory topic's duplicate detection, the Event Grid sink through the real
  * EventGridPublisherClient against the local topic (key and SAS token), bounded retries that never fail the caller,
- * and activities publishing what they carry only once their work is done.
+ * and activities publishing what they carry while they work, each event once.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -16,7 +16,7 @@ import {
   generateSharedAccessSignature,
 } from '@azure/eventgrid';
 import type { ServiceBusMessage } from '@azure/service-bus';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { carriedLifecycle, createActivities, type ActivityDeps } from '../../lib/activities';
 import {
   createCloudEventSender,
@@ -234,6 +234,24 @@ describe('FanOutPublisher', () => {
     expect(lines).toEqual([expect.stringContaining(`did not take ${decided().id} after 3 tries: 503 #3`)]);
   });
 
+  it('sends each event once: a retried activity carrying the same steps sends only what was not taken', async () => {
+    const sink = failing(0);
+    const publisher = new FanOutPublisher([sink.sink], { log: () => {} });
+    const later = { ...decided(), id: `${decided().id}:later` };
+    await publisher.publish([decided()]);
+    await publisher.publish([decided(), later]);
+    await publisher.publish([decided(), later]);
+    expect(sink.calls).toEqual([[decided()], [later]]);
+  });
+
+  it('sends again what a sink did not take after its tries', async () => {
+    const down = failing(3);
+    const publisher = new FanOutPublisher([down.sink], { log: () => {}, attempts: 3, sleep: async () => {} });
+    await publisher.publish([decided()]);
+    await publisher.publish([decided()]);
+    expect(down.calls).toEqual([[decided()], [decided()], [decided()], [decided()]]);
+  });
+
   it('sends nothing for no events', async () => {
     const sink = failing(0);
     await new FanOutPublisher([sink.sink], { log: () => {} }).publish([]);
@@ -242,14 +260,9 @@ describe('FanOutPublisher', () => {
 });
 
 describe('activities publish the steps they carry', () => {
-  function activities(published: LifecycleEvent[][], fail = false) {
+  function activities(published: LifecycleEvent[][], listModelVersions: (name: string) => Promise<unknown[]>) {
     return createActivities({
-      workspace: {
-        listModelVersions: async () => {
-          if (fail) throw new Error('ARM 500');
-          return [];
-        },
-      },
+      workspace: { listModelVersions },
       telemetry: { event: () => {}, exception: () => {} },
       approvalSecret: 'x'.repeat(32),
       publicUrl: SOURCE,
@@ -258,24 +271,47 @@ describe('activities publish the steps they carry', () => {
     } as unknown as ActivityDeps);
   }
 
-  it('after the work, stripped from the input the activity sees; the same input publishes the same ids again', async () => {
+  it('while the work runs, stripped from the input the activity sees', async () => {
     const published: LifecycleEvent[][] = [];
+    const asked: string[] = [];
+    // The work ends only once the steps are out: were they published after it, this would time out.
+    const listModelVersions = async (name: string) => {
+      asked.push(name);
+      await vi.waitFor(() => expect(published).toHaveLength(1), { timeout: 2_000 });
+      return [];
+    };
     const input = { modelName: 'demand', modelVersion: '3', lifecycle: [decided()] };
-    await activities(published).findNewerWinner(input);
-    await activities(published).findNewerWinner(input);
-    expect(published).toEqual([[decided()], [decided()]]);
+    await expect(activities(published, listModelVersions).findNewerWinner(input)).resolves.toEqual({});
+    expect(published).toEqual([[decided()]]);
+    expect(asked).toEqual(['demand']);
   });
 
-  it('nothing when the work fails (its retry publishes), and nothing malformed', async () => {
-    const published: LifecycleEvent[][] = [];
-    await expect(
-      activities(published, true).findNewerWinner({
-        modelName: 'demand',
-        modelVersion: '3',
-        lifecycle: [decided()],
-      } as never),
-    ).rejects.toThrow('ARM 500');
-    expect(published).toEqual([]);
+  it('also when the work fails, and its retry sends nothing twice through the fan-out', async () => {
+    const sent: LifecycleEvent[][] = [];
+    const publisher = new FanOutPublisher([{ name: 'topic', send: async (e) => void sent.push([...e]) }], {
+      log: () => {},
+    });
+    let calls = 0;
+    const handlers = createActivities({
+      workspace: {
+        listModelVersions: async () => {
+          if (++calls === 1) throw new Error('ARM 500');
+          return [];
+        },
+      },
+      telemetry: { event: () => {}, exception: () => {} },
+      approvalSecret: 'x'.repeat(32),
+      publicUrl: SOURCE,
+      signal: async () => true,
+      lifecycle: publisher,
+    } as unknown as ActivityDeps);
+    const input = { modelName: 'demand', modelVersion: '3', lifecycle: [decided()] };
+    await expect(handlers.findNewerWinner(input)).rejects.toThrow('ARM 500');
+    await expect(handlers.findNewerWinner(input)).resolves.toEqual({});
+    expect(sent).toEqual([[decided()]]);
+  });
+
+  it('nothing malformed', () => {
     expect(carriedLifecycle({ a: 1, lifecycle: [decided(), { id: 'x', step: 'nope' }] })).toEqual({
       events: [decided()],
       rest: { a: 1 },
