@@ -37,6 +37,7 @@ import {
 } from './domain/evaluation';
 import { isLifecycleEvent, type LifecycleEvent } from './domain/lifecycle';
 import { registrantOf } from './domain/people';
+import { workspaceIdProblem } from './domain/workspace-id';
 import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
 import {
@@ -57,6 +58,7 @@ import type {
   Job,
   LifecyclePublisher,
   MlWorkspace,
+  ModelFiles,
   ModelVersion,
   Notifier,
   Scoring,
@@ -87,7 +89,17 @@ export interface ActivityDeps {
   keys?: EndpointKeyCache;
   /** Where the lifecycle steps a flow announces are published (none: they are dropped). */
   lifecycle?: LifecyclePublisher;
+  /** The model files of this workspace's datastores (copying a model to another environment's workspace). */
+  modelFiles?: ModelFiles;
+  /**
+   * The same ports for another workspace, by its ARM id (a policy environment's): an activity whose input names a
+   * `workspace` runs against it. Absent: only the app's own workspace is reachable.
+   */
+  forWorkspace?: (workspaceId: string) => WorkspaceDeps;
 }
+
+/** What differs from one workspace to the next. */
+export type WorkspaceDeps = Pick<ActivityDeps, 'workspace' | 'data' | 'code' | 'metrics' | 'keys' | 'modelFiles'>;
 
 export type ActivityHandlers = { [K in ActivityName]: (input: ActivityInput<K>) => Promise<ActivityOutput<K>> };
 
@@ -256,20 +268,53 @@ export class EndpointKeyCache {
  * never throws).
  */
 export function createActivities(deps: ActivityDeps): ActivityHandlers {
-  const handlers = createActivityHandlers(deps);
+  const own = createActivityHandlers(deps);
+  const elsewhere = new Map<string, ActivityHandlers>();
+  /** The handlers of the workspace an input names (an environment's), or the app's own. */
+  const handlersFor = (workspace: string | undefined): ActivityHandlers => {
+    if (workspace === undefined) return own;
+    const key = workspace.toLowerCase();
+    let handlers = elsewhere.get(key);
+    if (!handlers) {
+      if (!deps.forWorkspace)
+        throw new Error(`workspace: ${workspace} cannot be reached: this app serves one workspace.`);
+      handlers = createActivityHandlers({
+        ...deps,
+        keys: undefined,
+        modelFiles: undefined,
+        ...deps.forWorkspace(workspace),
+      });
+      elsewhere.set(key, handlers);
+    }
+    return handlers;
+  };
   const publisher = deps.lifecycle;
-  if (!publisher) return handlers;
   const carrying = {} as Record<ActivityName, (input: unknown) => Promise<unknown>>;
-  for (const name of Object.keys(handlers) as ActivityName[]) {
-    const handler = handlers[name] as (input: unknown) => Promise<unknown>;
+  for (const name of Object.keys(own) as ActivityName[]) {
     carrying[name] = async (input) => {
       const { events, rest } = carriedLifecycle(input);
+      const { workspace, own: ownInput } = addressedWorkspace(rest);
+      const handler = handlersFor(workspace)[name] as (input: unknown) => Promise<unknown>;
       // The steps already happened: sent while the activity works, they add no wait to the flow's path.
-      const [output] = await Promise.all([handler(rest), publisher.publish(events)]);
+      const [output] = await Promise.all([handler(ownInput), publisher?.publish(events)]);
       return output;
     };
   }
   return carrying as ActivityHandlers;
+}
+
+/**
+ * Splits the workspace an activity's input addresses (`workspace`, an ARM id: orchestrations/durable.ts adds it for a
+ * flow started for an environment) from the rest. `copyModelVersion` takes it as its own field (its target).
+ */
+export function addressedWorkspace(input: unknown): { workspace?: string; own: unknown } {
+  if (typeof input !== 'object' || input === null || !('workspace' in input)) return { own: input };
+  const { workspace } = input as { workspace?: unknown };
+  if (workspace === undefined) return { own: input };
+  if (typeof workspace !== 'string') throw new Error('workspace: must be a workspace ARM id');
+  const problem = workspaceIdProblem(workspace);
+  if (problem) throw new Error(`workspace: ${problem}`);
+  return { workspace, own: input };
 }
 
 /** Splits an activity's input into the lifecycle events it carries (well-formed ones only) and its own input. */

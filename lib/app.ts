@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { TokenCredential } from '@azure/core-auth';
 import { AzureKeyCredential } from '@azure/eventgrid';
-import { EndpointKeyCache, type ActivityDeps } from './activities';
+import { EndpointKeyCache, type ActivityDeps, type WorkspaceDeps } from './activities';
 import {
   createCloudEventSender,
   createTopicSender,
@@ -18,7 +18,7 @@ import {
 import { MemoryNotifier, OutboxNotifier, ServiceBusNotifier } from './adapters/notifier';
 import { AppInsightsTelemetry, createTelemetry, TelemetrySink } from './adapters/telemetry';
 import { createCredential } from './azure/credential';
-import { BlobCodeStore, DatastoreContainers } from './azure/blob-datastore';
+import { BlobCodeStore, BlobModelFiles, DatastoreContainers } from './azure/blob-datastore';
 import { BlobDataReader } from './azure/data-reader';
 import { AzureMlWorkspace } from './azure/ml-workspace';
 import { AzureMonitorMetrics } from './azure/metrics';
@@ -26,6 +26,7 @@ import { EndpointScoring } from './azure/scoring';
 import { readSettings, type Settings } from './config';
 import { parsePolicies, type PolicySet } from './domain/policy';
 import { identityMode, type IdentityMode } from './identity';
+import { parseWorkspaceId, sameWorkspace, workspaceId } from './domain/workspace-id';
 import type { LifecyclePublisher, Notifier, Telemetry } from './ports';
 
 export interface App {
@@ -74,8 +75,35 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     armEndpoint: settings.AZUREML_ARM_ENDPOINT,
     caCert,
   };
-  const workspace = new AzureMlWorkspace(credential, address);
   const storage = { blobServiceUrl: settings.AZUREML_BLOB_SERVICE_URL, caCert };
+  /** The ports of one workspace: the app's own, or an environment's (same identity, ARM endpoint and storage rules). */
+  const workspacePorts = (at: typeof address): WorkspaceDeps & { workspace: AzureMlWorkspace } => {
+    const workspace = new AzureMlWorkspace(credential, at);
+    const containers = () =>
+      new DatastoreContainers(workspace.client, credential, at.resourceGroup, at.workspaceName, storage);
+    return {
+      workspace,
+      data: new BlobDataReader(workspace.client, credential, at.resourceGroup, at.workspaceName, storage),
+      code: new BlobCodeStore(containers()),
+      modelFiles: new BlobModelFiles(containers()),
+      // Azure Monitor is reached at the ARM endpoint: management.azure.com on Azure, the local workspace here.
+      metrics: new AzureMonitorMetrics(credential, at),
+      keys: new EndpointKeyCache(workspace),
+    };
+  };
+  const own = workspacePorts(address);
+  const environments = new Map<string, WorkspaceDeps>();
+  const forWorkspace = (id: string): WorkspaceDeps => {
+    const ref = parseWorkspaceId(id);
+    const key = id.toLowerCase();
+    if (sameWorkspace(id, workspaceId(address))) return own;
+    let ports = environments.get(key);
+    if (!ports) {
+      ports = workspacePorts({ ...address, ...ref });
+      environments.set(key, ports);
+    }
+    return ports;
+  };
   const log = (line: string) => console.log(line);
   const notifier: Notifier =
     settings.SERVICEBUS_NAMESPACE && settings.SERVICEBUS_TOPIC
@@ -98,29 +126,11 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     policies,
     identity: identityMode(settings),
     deps: {
-      workspace,
+      ...own,
       scoring: new EndpointScoring({ caCert }),
-      data: new BlobDataReader(
-        workspace.client,
-        credential,
-        settings.AZURE_RESOURCE_GROUP,
-        settings.AZUREML_WORKSPACE_NAME,
-        storage,
-      ),
-      code: new BlobCodeStore(
-        new DatastoreContainers(
-          workspace.client,
-          credential,
-          settings.AZURE_RESOURCE_GROUP,
-          settings.AZUREML_WORKSPACE_NAME,
-          storage,
-        ),
-      ),
       notifier,
-      // Azure Monitor is reached at the ARM endpoint: management.azure.com on Azure, the local workspace here.
-      metrics: new AzureMonitorMetrics(credential, address),
       telemetry,
-      keys: new EndpointKeyCache(workspace),
+      forWorkspace,
       approvalSecret: settings.CHAMPION_APPROVAL_SECRET,
       publicUrl,
       lifecycle: lifecyclePublisher(settings, credential, publicUrl, lifecycleTopic, telemetry, log),

@@ -197,6 +197,18 @@ export interface NewCodeVersion {
 
 export type { CodeFile } from './domain/code-snapshot';
 
+/**
+ * A model's files in a workspace's datastores, for registering the same model in another workspace: read where the
+ * source's version keeps them, written to the target's default datastore, as a model is registered from files
+ * (the Azure ML CLI uploads a local model folder to the default datastore, then registers the datastore path).
+ */
+export interface ModelFiles {
+  /** The files below a datastore URI (`azureml://datastores/{ds}/paths/{p}`, short or long form), paths relative to it. */
+  read(datastoreUri: string): Promise<CodeFile[]>;
+  /** Writes the files below `folder` of the default datastore; returns the folder's datastore URI (short form). */
+  write(folder: string, files: readonly CodeFile[]): Promise<string>;
+}
+
 /** Where code snapshots are uploaded: the workspace's default datastore. */
 export interface CodeStore {
   /** Uploads the files below `folder` of the default datastore; returns the folder's blob URL (a codeUri). */

@@ -253,6 +253,13 @@ export interface PromotionInput {
   attempt?: number;
   /** The attempt this one tries again. */
   retryOf?: string;
+  /**
+   * The workspace (ARM id) of the environment this promotion runs in, when a policy's environments started it: every
+   * activity it calls addresses that workspace (orchestrations/durable.ts). Absent: the app's own workspace.
+   */
+  workspace?: string;
+  /** The environment's name, when a policy's environments started it. */
+  environment?: string;
 }
 
 export type PromotionOutcome =

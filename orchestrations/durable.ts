@@ -38,7 +38,8 @@ export function* activityWithRetry<K extends ActivityName>(
   input: ActivityInput<K>,
 ): Step<ActivityOutput<K>> {
   const lifecycle = takeAnnounced(ctx);
-  const carried = lifecycle.length > 0 ? { ...input, lifecycle } : input;
+  const addressed = addressedInput(ctx, input);
+  const carried = lifecycle.length > 0 ? { ...addressed, lifecycle } : addressed;
   try {
     return (yield ctx.df.callActivityWithRetry(name, retry, carried)) as ActivityOutput<K>;
   } catch (err) {
@@ -46,6 +47,19 @@ export function* activityWithRetry<K extends ActivityName>(
     announced(ctx).queue.unshift(...lifecycle);
     throw err;
   }
+}
+
+/**
+ * A flow started for an environment has its workspace's ARM id in its input (`workspace`, set by the environments
+ * flow): every activity it calls addresses that workspace, so the promotion's own code stays the same for every
+ * environment. Flows started without one (every single-environment promotion) call activities exactly as before.
+ * An input that names its own `workspace` keeps it.
+ */
+function addressedInput<T>(ctx: Context, input: T): T {
+  const workspace = (ctx.df.getInput() as { workspace?: unknown } | undefined)?.workspace;
+  if (typeof workspace !== 'string' || typeof input !== 'object' || input === null || 'workspace' in input)
+    return input;
+  return { ...input, workspace };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning'
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelineOptions } from '@azure/core-rest-pipeline';
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import type { CodeFile, CodeStore } from '../ports';
+import type { CodeFile, CodeStore, ModelFiles } from '../ports';
+import { parseDatastoreUri } from './data-reader';
 
 /** The default blob datastore Azure ML creates with every workspace (azure-ai-ml `WORKSPACE_BLOB_STORE`). */
 export const DEFAULT_DATASTORE = 'workspaceblobstore';
@@ -75,5 +76,39 @@ export class BlobCodeStore implements CodeStore {
       await container.getBlockBlobClient(`${folder}/${file.path}`).uploadData(file.content);
     }
     return `${container.url}/${folder.split('/').map(encodeURIComponent).join('/')}`;
+  }
+}
+
+/** A model's files in the workspace's datastores (ModelFiles), read and written with the storage SDK. */
+export class BlobModelFiles implements ModelFiles {
+  constructor(private readonly containers: DatastoreContainers) {}
+
+  async read(datastoreUri: string): Promise<CodeFile[]> {
+    const location = parseDatastoreUri(datastoreUri);
+    if (!location)
+      throw new Error(`"${datastoreUri}" is not a datastore URI (azureml://datastores/{datastore}/paths/{path}).`);
+    const container = await this.containers.container(location.datastore);
+    const single = container.getBlobClient(location.path);
+    if (location.path !== '' && !location.path.endsWith('/') && (await single.exists())) {
+      return [{ path: location.path.split('/').at(-1)!, content: await single.downloadToBuffer() }];
+    }
+    const prefix = location.path === '' || location.path.endsWith('/') ? location.path : `${location.path}/`;
+    const files: CodeFile[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      files.push({
+        path: blob.name.slice(prefix.length),
+        content: await container.getBlobClient(blob.name).downloadToBuffer(),
+      });
+    }
+    return files;
+  }
+
+  async write(folder: string, files: readonly CodeFile[]): Promise<string> {
+    const container = await this.containers.container(DEFAULT_DATASTORE);
+    for (const file of files) {
+      // Same folder, same bytes: a retried copy rewrites identical blobs.
+      await container.getBlockBlobClient(`${folder}/${file.path}`).uploadData(file.content);
+    }
+    return `azureml://datastores/${DEFAULT_DATASTORE}/paths/${folder}`;
   }
 }

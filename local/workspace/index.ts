@@ -76,6 +76,28 @@ export interface WorkspaceOptions {
   /** Faults active from the start (also settable through the admin surface). */
   faults?: FaultSpec[];
   log?: (line: string) => void;
+  /**
+   * More workspaces served by the same host beside this one, each under its own ARM id (same subscription, tenant,
+   * region and storage account; its own state, datastore container, endpoints and events), as a QA and a production
+   * workspace are on Azure. ARM paths go to the workspace they name, operation polls to the workspace that started
+   * the operation, scoring to the workspace that has the endpoint (endpoint names are unique per region). The admin
+   * surface (`/_local`) is this workspace's.
+   */
+  workspaces?: { workspaceName: string; resourceGroup?: string; eventSubscribers?: Subscriber[] }[];
+}
+
+/** Another workspace served by the same host (WorkspaceOptions.workspaces). */
+export interface ServedWorkspace {
+  workspaceName: string;
+  resourceGroup: string;
+  /** `/subscriptions/…/workspaces/{name}`: what a policy's environment names. */
+  workspaceId: string;
+  datastoreContainer: string;
+  /** ARM calls it received (as LocalWorkspace.requestLog). */
+  requestLog(filter?: { method?: string; path?: string | RegExp; writesOnly?: boolean }): ArmRequestRow[];
+  events(filter?: { type?: string }): EventGridEvent[];
+  addEventSubscriber(s: Subscriber): void;
+  readonly workspace: Workspace;
 }
 
 export interface LocalWorkspace {
@@ -165,6 +187,8 @@ export interface LocalWorkspace {
   deliveries(filter?: { status?: 'pending' | 'delivered' | 'dead' }): DeliveryRow[];
   /** The engine behind the server, for tests that need to reach further. */
   readonly workspace: Workspace;
+  /** The other workspaces this host serves (WorkspaceOptions.workspaces), by name. */
+  readonly workspaces: Record<string, ServedWorkspace>;
 }
 
 export interface DataVersionBody {
@@ -185,6 +209,8 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
   const store = new Store(join(dataDir, 'workspace.db'));
   let storage: LocalStorage | undefined;
   let workspace: Workspace | undefined;
+  const others: Workspace[] = [];
+  const stores: Store[] = [];
   let server: Server | undefined;
   let plainServer: HttpServer | undefined;
   try {
@@ -232,21 +258,63 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
     await storage.container(ws.datastoreContainer).createIfNotExists();
     for (const s of opts.eventSubscribers ?? []) ws.events.addSubscriber(s);
     for (const f of opts.faults ?? []) ws.faults.add(f);
+    for (const more of opts.workspaces ?? []) {
+      const name = more.workspaceName;
+      const resourceGroup = more.resourceGroup ?? ws.opts.resourceGroup;
+      if ([ws, ...others].some((w) => same(w.opts.workspaceName, name) && same(w.opts.resourceGroup, resourceGroup))) {
+        throw new Error(`workspaces: '${resourceGroup}/${name}' is served twice.`);
+      }
+      const dir = join(dataDir, 'workspaces', resourceGroup, name);
+      mkdirSync(dir, { recursive: true });
+      const otherStore = new Store(join(dir, 'workspace.db'));
+      stores.push(otherStore);
+      const other = new Workspace(
+        { ...ws.opts, dataDir: dir, workspaceName: name, resourceGroup },
+        token,
+        otherStore,
+        storage,
+        principals,
+        user,
+      );
+      others.push(other);
+      await storage.container(other.datastoreContainer).createIfNotExists();
+      for (const s of more.eventSubscribers ?? []) other.events.addSubscriber(s);
+    }
+    const all = [ws, ...others];
+    for (const w of all) w.siblings = () => all.filter((x) => x !== w);
+    /** The workspace an ARM path names, or that started the operation it polls; else this one (which answers 404). */
+    const armTarget = (u: string): Workspace => {
+      const seg = u.split('?')[0]!.split('/').filter(Boolean).map(safeDecode);
+      if (same(seg[2], 'resourceGroups') && same(seg[6], 'workspaces') && seg[7]) {
+        return all.find((w) => same(seg[7], w.opts.workspaceName) && same(seg[3], w.opts.resourceGroup)) ?? ws;
+      }
+      if (same(seg[2], 'providers') && same(seg[4], 'locations') && seg[7]) {
+        return all.find((w) => w.hasOperation(seg[7]!)) ?? ws;
+      }
+      return ws;
+    };
+    /** Scoring goes to the workspace that has the endpoint: its name is unique in the region. */
+    const scoringTarget = (u: string): Workspace => {
+      const name = safeDecode(u.slice(SCORING_PREFIX.length).split(/[/?]/)[0] ?? '');
+      return all.find((w) => w.hasEndpoint(name)) ?? ws;
+    };
+    /** MLflow URLs carry the workspace's ARM id after the prefix. */
+    const mlflowTarget = (u: string): Workspace => armTarget(u.slice(MLFLOW_PREFIX.length));
 
     let info: Record<string, unknown> = {};
     const srv = createServer({ key: tls.key, cert: tls.cert, keepAlive: true }, (req, res) => {
       const u = req.url ?? '/';
-      if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
+      if (u.startsWith(SCORING_PREFIX)) return scoringTarget(u).scoring.handle(req, res, u);
       if (u.startsWith(ADMIN_PREFIX) || u === '/_local') return void handleAdmin(ws, () => info, req, res);
-      if (/^\/subscriptions\//i.test(u)) return void ws.handleArm(req, res);
+      if (/^\/subscriptions\//i.test(u)) return void armTarget(u).handleArm(req, res);
       // @azure/monitor-query puts the resource id, with its own leading '/', after a '/' of the path template
       // (`/{resourceUri}/providers/Microsoft.Insights/metrics`); ARM answers such calls (the SDK's samples pass ids
       // so), so the doubled slash is read as one.
       if (/^\/\/+subscriptions\//i.test(u)) {
         req.url = u.replace(/^\/+/, '/');
-        return void ws.handleArm(req, res);
+        return void armTarget(req.url).handleArm(req, res);
       }
-      if (u.toLowerCase().startsWith(`${MLFLOW_PREFIX}/`)) return ws.handleMlflow(req, res);
+      if (u.toLowerCase().startsWith(`${MLFLOW_PREFIX}/`)) return mlflowTarget(u).handleMlflow(req, res);
       req.resume();
       sendJson(res, 404, { error: { code: 'NotFound', message: `Nothing is served at '${u}'.` } });
     });
@@ -266,7 +334,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
     if (opts.scoringHttpPort !== undefined) {
       const plain = createHttpServer({ keepAlive: true }, (req, res) => {
         const u = req.url ?? '/';
-        if (u.startsWith(SCORING_PREFIX)) return ws.scoring.handle(req, res, u);
+        if (u.startsWith(SCORING_PREFIX)) return scoringTarget(u).scoring.handle(req, res, u);
         req.resume();
         sendJson(res, 404, {
           error: { code: 'NotFound', message: `Only scoring is served over http; ARM is at ${armEndpoint}.` },
@@ -283,7 +351,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       });
       scoringHttpEndpoint = `http://${urlHost}:${(plain.address() as AddressInfo).port}`;
     }
-    ws.start(armEndpoint);
+    for (const w of all) w.start(armEndpoint);
 
     const workspaceJsonPath = join(dataDir, 'workspace.json');
     info = {
@@ -305,6 +373,16 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       scoringBaseUri: `${armEndpoint}${SCORING_PREFIX}`,
       ...(scoringHttpEndpoint ? { scoringHttpBaseUri: `${scoringHttpEndpoint}${SCORING_PREFIX}` } : {}),
       adminEndpoint: `${armEndpoint}/_local`,
+      ...(others.length > 0
+        ? {
+            workspaces: others.map((w) => ({
+              workspaceName: w.opts.workspaceName,
+              resourceGroup: w.opts.resourceGroup,
+              workspaceId: w.workspaceId,
+              datastoreContainer: w.datastoreContainer,
+            })),
+          }
+        : {}),
       pid: process.pid,
     };
     writeFileSync(workspaceJsonPath, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
@@ -324,8 +402,10 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
           ),
         );
         await ws.close();
+        for (const w of others) await w.close();
         await storage?.close();
         store.close();
+        for (const s of stores) s.close();
       })());
 
     return {
@@ -366,14 +446,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
         return row.internal.keys;
       },
       adminUrl: (path = '') => `${armEndpoint}/_local/${path.replace(/^\/+/, '')}`,
-      requestLog: (filter = {}) => {
-        const method = filter.method?.toUpperCase();
-        let rows = store.requests({ since: filter.since, method: method && method !== 'WRITE' ? method : undefined });
-        if (filter.writesOnly || method === 'WRITE') rows = rows.filter((r) => r.method !== 'GET');
-        const p = filter.path;
-        if (p !== undefined) rows = rows.filter((r) => (typeof p === 'string' ? r.path.includes(p) : p.test(r.path)));
-        return rows;
-      },
+      requestLog: (filter = {}) => requestRows(store, filter),
       clearRequestLog: () => store.clearRequests(),
       scoringStats: (filter) => ws.scoring.stats(filter),
       resetScoringStats: (endpoint) => ws.scoring.resetStats(endpoint),
@@ -398,13 +471,56 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
           .events({ type: filter.type ? normalizeEventType(filter.type) : undefined })
           .map((e) => e.event as unknown as EventGridEvent),
       deliveries: (filter) => store.deliveries(filter),
+      workspaces: Object.fromEntries(others.map((w) => [w.opts.workspaceName, served(w)])),
     };
   } catch (err) {
     server?.close();
     plainServer?.close();
     await workspace?.close().catch(() => undefined);
+    for (const w of others) await w.close().catch(() => undefined);
     await storage?.close().catch(() => undefined);
     store.close();
+    for (const s of stores) s.close();
     throw err;
   }
+}
+
+function same(a: string | undefined, b: string): boolean {
+  return a?.toLowerCase() === b.toLowerCase();
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function requestRows(
+  store: Store,
+  filter: { method?: string; path?: string | RegExp; since?: number; writesOnly?: boolean },
+): ArmRequestRow[] {
+  const method = filter.method?.toUpperCase();
+  let rows = store.requests({ since: filter.since, method: method && method !== 'WRITE' ? method : undefined });
+  if (filter.writesOnly || method === 'WRITE') rows = rows.filter((r) => r.method !== 'GET');
+  const p = filter.path;
+  if (p !== undefined) rows = rows.filter((r) => (typeof p === 'string' ? r.path.includes(p) : p.test(r.path)));
+  return rows;
+}
+
+function served(w: Workspace): ServedWorkspace {
+  return {
+    workspaceName: w.opts.workspaceName,
+    resourceGroup: w.opts.resourceGroup,
+    workspaceId: w.workspaceId,
+    datastoreContainer: w.datastoreContainer,
+    requestLog: (filter = {}) => requestRows(w.store, filter),
+    events: (filter = {}) =>
+      w.store
+        .events({ type: filter.type ? normalizeEventType(filter.type) : undefined })
+        .map((e) => e.event as unknown as EventGridEvent),
+    addEventSubscriber: (s) => w.events.addSubscriber(s),
+    workspace: w,
+  };
 }

@@ -13,6 +13,7 @@ Options:
   --subscription ID       subscription id (default 00000000-0000-0000-0000-000000000000)
   --resource-group NAME   resource group (default champion-local)
   --workspace NAME        workspace name (default champion-ws)
+  --also-serve NAME       serve another workspace of that name from the same host (its own ARM id); repeatable
   --location REGION       region in resource bodies (default westeurope)
   --provisioning-ms N     how long endpoints/deployments stay Creating (default 1000)
   --delete-ms N           how long endpoints/deployments stay Deleting (default half the provisioning time)
@@ -74,6 +75,14 @@ export function parseArgs(argv: string[]): WorkspaceOptions & { help?: boolean; 
       case '--workspace':
         out.workspaceName = value();
         break;
+      case '--also-serve': {
+        const name = value();
+        if (!/^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$/.test(name)) {
+          throw new Error(`--also-serve needs a workspace name (3-33 letters, digits, "-" or "_"), got '${name}'`);
+        }
+        out.workspaces = [...(out.workspaces ?? []), { workspaceName: name }];
+        break;
+      }
       case '--location':
         out.location = value();
         break;

@@ -156,6 +156,12 @@ export class Workspace {
   /** The principal of the ARM request being served (its bearer token's), for the writes it makes. */
   private readonly requestCaller = new AsyncLocalStorage<Principal>();
   private closed = false;
+  /**
+   * The other workspaces the same host serves in this region: an online endpoint's name is unique in its Azure region
+   * ("Deploy and score a machine learning model by using an online endpoint": "the endpoint name must be unique in
+   * the Azure region"), so one taken by a sibling is refused.
+   */
+  siblings: () => readonly Workspace[] = () => [];
 
   /**
    * `token` is the app's (the ARM token `credential()` gives); `principals` says who each accepted token stands for;
@@ -173,6 +179,16 @@ export class Workspace {
     this.store = store;
     this.events = new EventBus(store, this.workspaceId, opts.eventRetry, opts.log);
     this.scoring = new ScoringPlane(store, this.faults, () => this.token, opts.statsFlushMs);
+  }
+
+  /** Whether this workspace has an online endpoint of that name (names are case-insensitive). */
+  hasEndpoint(name: string): boolean {
+    return this.store.get(`onlineEndpoints/${name}`) !== undefined;
+  }
+
+  /** Whether an ARM operation of this workspace has that id (operation URLs do not name their workspace). */
+  hasOperation(id: string): boolean {
+    return this.store.getOperation(id) !== undefined;
   }
 
   get workspaceId(): string {
@@ -798,6 +814,22 @@ export class Workspace {
     }
   }
 
+  /**
+   * A job output whose `uri` is a path of the default datastore is written there, as Azure's job writes an output to
+   * the location its uri names ("Access data in a job": outputs, `path`); the files stay readable with the storage
+   * SDK after the job. Outputs without such a uri stay where the local workspace keeps them.
+   */
+  private async writeOutputToDatastore(uri: unknown, dir: string): Promise<void> {
+    const parsed = typeof uri === 'string' ? parseUri(uri) : undefined;
+    if (parsed?.kind !== 'datastore' || parsed.datastore.toLowerCase() !== DEFAULT_DATASTORE) return;
+    const container = this.storage.container(this.datastoreContainer);
+    const prefix = parsed.path.replace(/\/+$/, '');
+    for (const file of readdirSync(dir)) {
+      await container.getBlockBlobClient(`${prefix}/${file}`).uploadFile(join(dir, file));
+    }
+    await this.storage.flush();
+  }
+
   /** Copies a datastore blob, or the blobs under a folder path, into `dir`; the local path, or undefined if none. */
   private async downloadFromDatastore(datastore: string, path: string, dir: string): Promise<string | undefined> {
     if (datastore.toLowerCase() !== DEFAULT_DATASTORE) return undefined;
@@ -1043,6 +1075,16 @@ export class Workspace {
     const parsed = validate(S.onlineEndpointBody, body) as Json;
     const key = `onlineEndpoints/${name}`;
     const existing = this.store.get(key);
+    const holder = existing ? undefined : this.siblings().find((w) => w.hasEndpoint(name));
+    if (holder) {
+      // Status as for any name already taken; the service's exact wording is not published, this one is local.
+      throw new ArmError(
+        409,
+        'Conflict',
+        `An online endpoint named '${name}' already exists in region '${this.opts.location}' (workspace '${holder.opts.workspaceName}'): endpoint names are unique per region.`,
+        'name',
+      );
+    }
     this.assertNoOpenOperation(key, `online endpoint '${name}'`);
     if (existing?.body.properties.provisioningState === 'Deleting') {
       throw new ArmError(409, 'Conflict', `Online endpoint '${name}' is being deleted.`);
@@ -1932,6 +1974,7 @@ export class Workspace {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, ARTIFACT_FILE), JSON.stringify(artifact));
       writeFileSync(join(dir, MLMODEL_FILE), formatMlmodel(mlmodelFor(artifact, ARTIFACT_FILE, row.name)));
+      await this.writeOutputToDatastore(p.outputs?.model?.uri, dir);
       const props: Record<string, string> = {
         'training.task': artifact.task,
         'training.algorithm': artifact.algorithm,

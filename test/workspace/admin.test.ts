@@ -147,5 +147,13 @@ describe('CLI arguments', () => {
     expect(() => parseArgs(['--fault', '{"kind":"arm"}'])).toThrow(/--fault: path/);
     expect(() => parseArgs(['--frobnicate'])).toThrow(/--frobnicate/);
     expect(() => parseArgs(['--data-dir'])).toThrow(/--data-dir needs a value/);
+    expect(() => parseArgs(['--also-serve', 'x/y'])).toThrow(/--also-serve needs a workspace name/);
+  });
+
+  it('serves more workspaces with --also-serve', () => {
+    expect(parseArgs(['--also-serve', 'champion-prod', '--also-serve', 'champion-dev']).workspaces).toEqual([
+      { workspaceName: 'champion-prod' },
+      { workspaceName: 'champion-dev' },
+    ]);
   });
 });
