@@ -12,6 +12,14 @@
  *   retried activity replays the same rows.
  * A replayed request that fails is left out of the samples (the error rate is judged on the live counts); answers
  * are paired only on rows both slots answered.
+ *
+ * A mirror phase is judged on the replay alone. The challenger takes no live traffic then, by design (Azure ML mirrors
+ * only to a deployment without live traffic, and drops its answers), and whether Azure Monitor counts mirrored copies
+ * is not documented: live counts would say "no requests reached the challenger" and never let the phase pass. So the
+ * error rate compares the 5xx answers of the two slots to the same replayed rows, held to `minSamples` as the other
+ * replayed metrics are: it fails the phase when the challenger fails beyond the allowance, but a hundred replayed rows
+ * cannot show a 2 % allowance kept, so short of that it is left to the live steps; latency and agreement decide, as
+ * in a live step. The reason says so.
  */
 import type { JudgeRolloutStepInput, JudgeRolloutStepOutput } from '../orchestrations/contract';
 import type { StepObservations } from './domain/judge';
@@ -63,8 +71,9 @@ export async function judgeRolloutStep(
   input: JudgeRolloutStepInput,
 ): Promise<JudgeRolloutStepOutput> {
   const { analysis } = input;
+  const mirror = input.phase === 'mirror';
   const window = parseWindow(input.from, input.to);
-  const counts = await deps.metrics.requestCounts(input.endpointName, window.from, window.to);
+  const counts = mirror ? {} : await deps.metrics.requestCounts(input.endpointName, window.from, window.to);
   const champion = countsOf(counts, input.championDeployment);
   const challenger = countsOf(counts, input.challengerDeployment);
   const observations: StepObservations = {
@@ -73,6 +82,14 @@ export async function judgeRolloutStep(
   };
 
   const replay = analysis.replay;
+  if (mirror && !(replay && analysis.replaySampleSize > 0)) {
+    // The policy refuses a judged mirror phase without replayed rows; a policy from before that rule lands here.
+    return {
+      verdict: 'Inconclusive',
+      reason: 'mirror phase: nothing to judge it by without replayed rows (the challenger answers no live traffic)',
+      metrics: [],
+    };
+  }
   if (replay && analysis.replaySampleSize > 0) {
     const [table, access] = await Promise.all([
       deps.data.readDataAsset(replay.dataAsset.name, replay.dataAsset.version),
@@ -85,12 +102,22 @@ export async function judgeRolloutStep(
     const challengerLatencies: number[] = [];
     const championAnswers: (number | string)[] = [];
     const challengerAnswers: (number | string)[] = [];
+    const asked = (deployment: string) =>
+      deployment === input.championDeployment ? observations.champion : observations.challenger;
     const ask = async (deployment: string, row: Cell[], latencies: number[]) => {
       try {
         const result = await deps.scoring.score({ ...access, columns, rows: [row], deployment });
         latencies.push(result.latencyMs);
+        if (mirror) asked(deployment).requests++;
         return result.predictions[0];
-      } catch {
+      } catch (err) {
+        // In a mirror phase the replay is the error rate's evidence: a 5xx (or no answer) is the deployment's
+        // failure, a 4xx the request's, left out as Azure Monitor's 5xx count leaves it out.
+        const status = (err as { status?: unknown }).status;
+        if (mirror && !(typeof status === 'number' && status < 500)) {
+          asked(deployment).requests++;
+          asked(deployment).serverErrors++;
+        }
         return undefined;
       }
     };
@@ -119,14 +146,21 @@ export async function judgeRolloutStep(
         : { task: 'classification', champion: championAnswers, challenger: challengerAnswers };
   }
 
-  const judgement = judgeStep(observations, {
+  const judged = judgeStep(observations, {
     confidence: analysis.confidence,
-    minRequests: analysis.minRequests,
+    minRequests: mirror ? analysis.minSamples : analysis.minRequests,
+    errorRateFailsOnly: mirror,
     minSamples: analysis.minSamples,
     metrics: analysis.metrics,
     bootstrapSamples: analysis.bootstrapSamples,
     seed: analysis.seed,
   });
+  const judgement = mirror
+    ? {
+        ...judged,
+        reason: `mirror phase, judged on replayed requests (no live traffic reaches the challenger): ${judged.reason}`,
+      }
+    : judged;
   const reason =
     judgement.reason.length > MAX_REASON ? `${judgement.reason.slice(0, MAX_REASON - 1)}…` : judgement.reason;
   return { ...judgement, reason };

@@ -88,6 +88,11 @@ export interface JudgeRolloutStepInput {
   from: string;
   to: string;
   analysis: RolloutAnalysis;
+  /**
+   * A mirror phase: the challenger answers no live request (its copies' answers are dropped), so the step is judged
+   * on replayed requests alone — their 5xx, latencies and answers. Absent: a live step.
+   */
+  phase?: 'mirror' | 'live';
 }
 
 /** Verdict, a one-line reason and each metric's numbers (lib/domain/judge.ts). */

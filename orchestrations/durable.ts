@@ -171,8 +171,9 @@ export function now(ctx: Context): Date {
  *   7: a flow that ends with lifecycle steps no activity carried publishes them (publishLifecycle); promoteModel
  *      reminds approvers before the approval expires when the policy says when (approval.remindBefore).
  *   8: promoteModel starts the removal of the previous champion's slot when the policy has a rollback window.
+ *   9: a baked step is judged by the judgeRolloutStep activity when the policy has rollout.analysis.
  */
-export const FLOW_VERSION = 8;
+export const FLOW_VERSION = 9;
 
 /** Flow version from which a flow's last announced steps are published by an activity of their own. */
 export const LIFECYCLE_FLUSH = 7;

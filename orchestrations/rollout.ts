@@ -355,14 +355,44 @@ export interface StepJudgement {
   onInconclusive?: 'pause' | 'abort';
 }
 
+/** Flow version 9: a baked step is judged by the `judgeRolloutStep` activity when the policy has `rollout.analysis`. */
+export const JUDGED_STEPS = 9;
+
 /**
  * The judgement of a step once its bake is over: the one place the analysis plugs in (Pass goes on, Fail rolls back
- * automatically, Inconclusive pauses or aborts as the judgement says). Without analysis in the policy every step that
- * baked passes, and nothing is scheduled.
+ * automatically, Inconclusive pauses or aborts as the policy says). Without analysis in the policy, or with no
+ * champion to compare with, every step that baked passes and nothing is scheduled; instances started before flow
+ * version 9 keep that behaviour.
  */
-// eslint-disable-next-line require-yield
-export function* judgeStep(_ctx: Context, request: JudgeRequest): Step<StepJudgement> {
-  return { verdict: 'Pass', reason: `no analysis in the policy: step ${request.phase.index} baked` };
+export function* judgeStep(ctx: Context, request: JudgeRequest): Step<StepJudgement> {
+  const analysis = request.policy.rollout.analysis;
+  if (!analysis || !isAtLeast(ctx, JUDGED_STEPS)) {
+    return { verdict: 'Pass', reason: `no analysis in the policy: step ${request.phase.index} baked` };
+  }
+  if (request.championDeployment === request.challengerDeployment) {
+    return { verdict: 'Pass', reason: `no champion to compare with: step ${request.phase.index} baked` };
+  }
+  try {
+    const judgement = yield* activity(ctx, 'judgeRolloutStep', {
+      modelName: request.modelName,
+      endpointName: request.endpointName,
+      championDeployment: request.championDeployment,
+      challengerDeployment: request.challengerDeployment,
+      from: request.from,
+      to: request.to,
+      analysis,
+      phase: request.phase.kind,
+    });
+    return { ...judgement, onInconclusive: analysis.onInconclusive };
+  } catch (err) {
+    // The signals could not be read (after the activity's retries): nothing is known, so nothing passes.
+    const message = (err as Error).message.slice(0, 300);
+    return {
+      verdict: 'Inconclusive',
+      reason: `the judgement could not be made: ${message}`,
+      onInconclusive: analysis.onInconclusive,
+    };
+  }
 }
 
 export interface ProgressiveRollout {

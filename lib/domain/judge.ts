@@ -91,6 +91,12 @@ export interface JudgeSettings {
   };
   bootstrapSamples: number;
   seed: number;
+  /**
+   * The error rate may fail the step but not hold it open: a mirror phase, whose error rate comes from a few replayed
+   * requests (too few to show non-inferiority at a small allowance) while the live steps that follow judge it on live
+   * traffic. The step still needs another metric that passes.
+   */
+  errorRateFailsOnly?: boolean;
 }
 
 export class JudgeInputError extends Error {}
@@ -500,9 +506,19 @@ export function judgeStep(observations: StepObservations, settings: JudgeSetting
     return { verdict: 'Inconclusive', reason: 'no metric to judge this step by', metrics: [] };
   }
   const failed = results.filter((r) => r.metric.verdict === 'Fail');
-  const open = results.filter((r) => r.metric.verdict === 'Inconclusive');
+  const deferred = (r: Judged) =>
+    settings.errorRateFailsOnly === true && r.metric.name === 'errorRate' && r.metric.verdict === 'Inconclusive';
+  const open = results.filter((r) => r.metric.verdict === 'Inconclusive' && !deferred(r));
   const metrics = results.map((r) => r.metric);
   if (failed.length > 0) return { verdict: 'Fail', reason: failed.map((r) => r.because).join('; '), metrics };
   if (open.length > 0) return { verdict: 'Inconclusive', reason: open.map((r) => r.because).join('; '), metrics };
-  return { verdict: 'Pass', reason: results.map((r) => r.because).join('; '), metrics };
+  if (!results.some((r) => r.metric.verdict === 'Pass')) {
+    return {
+      verdict: 'Inconclusive',
+      reason: `${results.map((r) => r.because).join('; ')}; nothing else to judge this step by`,
+      metrics,
+    };
+  }
+  const reasons = results.map((r) => (deferred(r) ? `${r.because} (left to the live steps)` : r.because));
+  return { verdict: 'Pass', reason: reasons.join('; '), metrics };
 }

@@ -414,7 +414,8 @@ const rolloutSchema = z
     rollbackWindow: durationSchema.optional(),
     provisioningDeadline: durationSchema.default('PT1H'),
     testSpec: testSpecSchema,
-    analysis: analysisSchema.prefault({}),
+    /** Absent: the steps of a progressive rollout pass once baked, unjudged. `{}` judges them with the defaults. */
+    analysis: analysisSchema.optional(),
   })
   .superRefine((rollout, context) => {
     if (rollout.codeConfiguration && rollout.environment === undefined) {
@@ -559,6 +560,29 @@ const retrainingSchema = z
   })
   .transform((retraining) => ({ ...retraining, cooldownMs: durationToMilliseconds(retraining.cooldown) }));
 
+function resolveAnalysis(
+  given: z.output<typeof analysisSchema>,
+  policy: { task: Task; evaluation: { dataAsset?: { name: string; version: string }; labelColumn: string } },
+) {
+  const { metrics, ...analysis } = given;
+  // Without replayed rows only the error rate can be judged: the defaults then judge it alone.
+  const canReplay = policy.evaluation.dataAsset !== undefined && analysis.replaySampleSize > 0;
+  const defaults = canReplay
+    ? {
+        ...DEFAULT_ANALYSIS.metrics,
+        ...(policy.task === 'classification' ? DEFAULT_ANALYSIS.classificationMetrics : {}),
+      }
+    : { errorRate: DEFAULT_ANALYSIS.metrics.errorRate };
+  return {
+    ...analysis,
+    metrics: metrics ?? defaults,
+    task: policy.task,
+    replay: policy.evaluation.dataAsset
+      ? { dataAsset: policy.evaluation.dataAsset, labelColumn: policy.evaluation.labelColumn }
+      : null,
+  };
+}
+
 export const policySchema = z
   .strictObject({
     modelName: armName('asset'),
@@ -603,6 +627,7 @@ export const policySchema = z
   })
   .superRefine((policy, context) => {
     const analysis = policy.rollout.analysis;
+    if (!analysis) return;
     const path = (...rest: (string | number)[]) => ['rollout', 'analysis', ...rest];
     if (policy.task === 'regression' && analysis.metrics?.disagreement) {
       context.addIssue({
@@ -638,26 +663,20 @@ export const policySchema = z
         message: 'needs evaluation.dataAsset: its rows are what is replayed (or set replaySampleSize to 0)',
       });
     }
+    // A mirror phase is judged on replayed requests alone: the challenger answers no live request then.
+    if (policy.rollout.mirror) {
+      const problem = !policy.evaluation.dataAsset
+        ? 'needs evaluation.dataAsset when rollout.analysis judges the steps: a mirror phase is judged on replayed rows (the challenger answers no live traffic)'
+        : analysis.replaySampleSize < analysis.minSamples
+          ? `needs rollout.analysis.replaySampleSize of at least minSamples (${analysis.minSamples}): a mirror phase is judged on replayed rows (the challenger answers no live traffic)`
+          : undefined;
+      if (problem) context.addIssue({ code: 'custom', path: ['rollout', 'mirror'], message: problem });
+    }
   })
   .transform((policy) => {
     const primaryMetric: MetricName = policy.primaryMetric ?? (policy.task === 'regression' ? 'mse' : 'accuracy');
-    const { metrics, ...analysis } = policy.rollout.analysis;
-    // Without replayed rows only the error rate can be judged: the defaults then judge it alone.
-    const canReplay = policy.evaluation.dataAsset !== undefined && analysis.replaySampleSize > 0;
-    const defaults = canReplay
-      ? {
-          ...DEFAULT_ANALYSIS.metrics,
-          ...(policy.task === 'classification' ? DEFAULT_ANALYSIS.classificationMetrics : {}),
-        }
-      : { errorRate: DEFAULT_ANALYSIS.metrics.errorRate };
-    const resolved = {
-      ...analysis,
-      metrics: metrics ?? defaults,
-      task: policy.task,
-      replay: policy.evaluation.dataAsset
-        ? { dataAsset: policy.evaluation.dataAsset, labelColumn: policy.evaluation.labelColumn }
-        : null,
-    };
+    const given = policy.rollout.analysis;
+    const resolved = given ? resolveAnalysis(given, policy) : undefined;
     return {
       ...policy,
       rollout: { ...policy.rollout, analysis: resolved },
@@ -674,7 +693,7 @@ export type RolloutSettings = Policy['rollout'];
 export type TestSpec = RolloutSettings['testSpec'];
 export type CodeConfiguration = NonNullable<RolloutSettings['codeConfiguration']>;
 /** How each rollout step is judged: the policy's `rollout.analysis`, defaults applied. */
-export type RolloutAnalysis = RolloutSettings['analysis'];
+export type RolloutAnalysis = ReturnType<typeof resolveAnalysis>;
 export type RetrainingSettings = NonNullable<Policy['retraining']>;
 export type { MetricName, Task };
 

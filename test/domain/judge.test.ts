@@ -132,6 +132,36 @@ describe('judgeStep', () => {
     expect(judgement.reason).toMatch(/^error rate 10% vs 0.25% \(40\/400 vs 1\/400\).*beyond the allowed 2%$/);
   });
 
+  it('a mirror phase: the error rate of a few replayed requests can fail the step but does not hold it open', () => {
+    const replayed = healthy(60);
+    replayed.champion = slot(60, 0, replayed.champion.latenciesMs as number[]);
+    replayed.challenger = slot(60, 0, replayed.challenger.latenciesMs as number[]);
+    // 0/60 against 0/60 cannot show a 2 % allowance kept: a live step stays Inconclusive ...
+    expect(
+      judgeStep(replayed, { ...SETTINGS, metrics: { ...SETTINGS.metrics, disagreement: { max: 0.1 } } }).verdict,
+    ).toBe('Inconclusive');
+    // ... a mirror phase passes on latency and agreement, and says the error rate is left to the live steps.
+    const wider = { ...SETTINGS.metrics, disagreement: { max: 0.1 } };
+    const mirror = judgeStep(replayed, { ...SETTINGS, metrics: wider, minRequests: 50, errorRateFailsOnly: true });
+    expect(mirror.verdict).toBe('Pass');
+    expect(metric(mirror, 'errorRate')!.verdict).toBe('Inconclusive');
+    expect(mirror.reason).toMatch(
+      /^error rate 0% vs 0% \(0\/60 vs 0\/60\).* straddles the allowed 2% \(left to the live steps\); latency/,
+    );
+    // Half of them failing is beyond any noise: Fail.
+    replayed.challenger = slot(60, 30, replayed.challenger.latenciesMs as number[]);
+    expect(judgeStep(replayed, { ...SETTINGS, errorRateFailsOnly: true }).verdict).toBe('Fail');
+    // With nothing but the error rate to go by, nothing passes.
+    const alone = judgeStep(healthy(60), {
+      ...SETTINGS,
+      metrics: { errorRate: { maxIncrease: 0.02 } },
+      minRequests: 1000,
+      errorRateFailsOnly: true,
+    });
+    expect(alone.verdict).toBe('Inconclusive');
+    expect(alone.reason).toContain('nothing else to judge this step by');
+  });
+
   it('an error rate within the noise of the allowance is Inconclusive, not Pass', () => {
     const observations = healthy();
     observations.champion = slot(400, 2, observations.champion.latenciesMs as number[]);

@@ -105,22 +105,6 @@ describe('parsePolicies', () => {
         provisioningDeadline: 'PT1H',
         provisioningDeadlineMs: 3_600_000,
         testSpec: { sampleRows: [{ rooms: 3 }], latencyBudgetMs: 1000 },
-        analysis: {
-          metrics: {
-            errorRate: { maxIncrease: 0.02 },
-            latency: { maxIncreaseMs: 100 },
-            latencyP95: { maxIncreaseMs: 250 },
-          },
-          minRequests: 100,
-          minSamples: 50,
-          confidence: 0.95,
-          replaySampleSize: 100,
-          bootstrapSamples: 2000,
-          seed: 20240917,
-          onInconclusive: 'pause',
-          task: 'regression',
-          replay: { dataAsset: { name: 'houses-eval', version: '4' }, labelColumn: 'label' },
-        },
       },
     });
   });
@@ -417,16 +401,49 @@ describe('parsePolicies', () => {
     });
   });
 
+  it('judges rollout steps only with rollout.analysis; {} takes the defaults', () => {
+    expect(parsePolicies({ policies: [minimalPolicy()] })['house-prices']!.rollout.analysis).toBeUndefined();
+    expect(parsePolicies(withField(['rollout', 'analysis'], {}))['house-prices']!.rollout.analysis).toEqual({
+      metrics: {
+        errorRate: { maxIncrease: 0.02 },
+        latency: { maxIncreaseMs: 100 },
+        latencyP95: { maxIncreaseMs: 250 },
+      },
+      minRequests: 100,
+      minSamples: 50,
+      confidence: 0.95,
+      replaySampleSize: 100,
+      bootstrapSamples: 2000,
+      seed: 20240917,
+      onInconclusive: 'pause',
+      task: 'regression',
+      replay: { dataAsset: { name: 'houses-eval', version: '4' }, labelColumn: 'label' },
+    });
+  });
+
   it('judges a classification rollout on disagreement too, and judges only the error rate without replayed rows', () => {
-    const churn = parsePolicies({ policies: [fullPolicy()] }).churn!;
-    expect(Object.keys(churn.rollout.analysis.metrics)).toEqual(['errorRate', 'latency', 'latencyP95', 'disagreement']);
+    const churn = parsePolicies({
+      policies: [{ ...fullPolicy(), rollout: { ...fullPolicy().rollout, analysis: {} } }],
+    }).churn!;
+    expect(Object.keys(churn.rollout.analysis!.metrics)).toEqual([
+      'errorRate',
+      'latency',
+      'latencyP95',
+      'disagreement',
+    ]);
     expect(churn.rollout.analysis).toMatchObject({
       task: 'classification',
       replay: { dataAsset: { name: 'churn-eval', version: '7' }, labelColumn: 'churned' },
     });
-    const recorded = parsePolicies(withField(['evaluation'], { mode: 'recorded' }))['house-prices']!;
+    const recorded = parsePolicies(
+      withField(
+        ['evaluation'],
+        { mode: 'recorded' },
+        { ...minimalPolicy(), rollout: { ...minimalPolicy().rollout, analysis: {} } },
+      ),
+    )['house-prices']!;
     expect(recorded.rollout.analysis).toMatchObject({ metrics: { errorRate: { maxIncrease: 0.02 } }, replay: null });
-    expect(Object.keys(recorded.rollout.analysis.metrics)).toEqual(['errorRate']);
+    expect(Object.keys(recorded.rollout.analysis!.metrics)).toEqual(['errorRate']);
     const noReplay = parsePolicies(
       withField(['rollout', 'analysis'], { replaySampleSize: 0, onInconclusive: 'abort' }),
     );
@@ -626,8 +643,30 @@ describe('rollout strategies', () => {
       over: { steps: [10, 50, 100], bake: 'PT1H', maxDuration: 'PT90M' },
       message: 'policies[0].rollout.maxDuration: is shorter than the mirror phase and bakes it allows for (7200 s)',
     },
+    {
+      name: 'a judged mirror phase with fewer replayed rows than minSamples',
+      over: { mirror: { percent: 10, duration: 'PT1M' }, analysis: { replaySampleSize: 0 } },
+      message:
+        'policies[0].rollout.mirror: needs rollout.analysis.replaySampleSize of at least minSamples (50): a mirror phase is judged on replayed rows (the challenger answers no live traffic)',
+    },
   ])('refuses $name, naming the path', ({ over, message }) => {
     expect(() => rollout(over)).toThrow(PolicyError);
     expect(() => rollout(over)).toThrow(message);
+  });
+
+  it('judges a mirror phase only on replayed rows: refused without evaluation data, taken with it or unjudged', () => {
+    const mirrored = { ...minimalPolicy().rollout, mirror: { percent: 20, duration: 'PT5M' } };
+    const judged = { ...mirrored, analysis: {} };
+    expect(() =>
+      parsePolicies(withField(['evaluation'], { mode: 'recorded' }, { ...minimalPolicy(), rollout: judged })),
+    ).toThrow(
+      'policies[0].rollout.mirror: needs evaluation.dataAsset when rollout.analysis judges the steps: a mirror phase is judged on replayed rows (the challenger answers no live traffic)',
+    );
+    expect(rollout(judged).mirror).toMatchObject({ percent: 20, durationMs: 300_000 });
+    expect(
+      parsePolicies(withField(['evaluation'], { mode: 'recorded' }, { ...minimalPolicy(), rollout: mirrored }))[
+        'house-prices'
+      ]!.rollout.mirror,
+    ).toMatchObject({ percent: 20, durationMs: 300_000 });
   });
 });

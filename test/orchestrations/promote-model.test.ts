@@ -60,6 +60,7 @@ type PromotionActivity = Extract<
   | 'verifyDecision'
   | 'verifyControl'
   | 'startSlotRetirement'
+  | 'judgeRolloutStep'
   | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
@@ -103,6 +104,9 @@ class World {
   trafficChanges: Activities['setTraffic']['input'][] = [];
   /** Staging throws on every try. */
   stagingBroken = false;
+  /** Verdicts the judge gives, step by step (Pass once they run out); the steps it was asked to judge. */
+  verdicts: Activities['judgeRolloutStep']['output'][] = [];
+  judged: Activities['judgeRolloutStep']['input'][] = [];
 
   versionTags() {
     return Object.entries(this.stages).map(([version, stage]) => ({ version, tags: { stage } }));
@@ -200,6 +204,10 @@ class World {
       startSlotRetirement: (i) => {
         this.retirements.push(i);
         return { started: true };
+      },
+      judgeRolloutStep: (i) => {
+        this.judged.push(i);
+        return this.verdicts.shift() ?? { verdict: 'Pass', reason: 'healthy', metrics: [] };
       },
       findNewerWinner: (i) => {
         const newer = newerWinner(this.versionTags(), i.modelVersion);
@@ -811,6 +819,82 @@ describe('promoteModel progressive rollout (flow version 6)', () => {
     expect(result.rollout!.verdicts).toEqual([]);
   });
 
+  const errorRateFail = {
+    verdict: 'Fail' as const,
+    reason: 'error rate 10% vs 0% (20/200 vs 0/200), increase [0.06, 0.15] beyond the allowed 2%',
+    metrics: [
+      {
+        name: 'errorRate' as const,
+        champion: 0,
+        challenger: 0.1,
+        difference: 0.1,
+        interval: [0.06, 0.15] as [number, number],
+        allowed: 0.02,
+        verdict: 'Fail' as const,
+      },
+    ],
+  };
+
+  it('judges each baked step over its window (flow version 9) and rolls a failing one back in one update', async () => {
+    const world = new World();
+    world.verdicts = [errorRateFail];
+    const { t, id } = await rollout(world, { steps: [10, 50, 100], bake: 1, analysis: { onInconclusive: 'pause' } });
+    const done = await t.engine.waitForCompletion(id);
+    const result = done.output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'RolloutRolledBack' } });
+    expect(result.reason).toBe(
+      `step 1 failed its judgement: ${errorRateFail.reason}; the champion's traffic is restored`,
+    );
+    // Rolled back before 50 %: the champion's slot takes everything again in one update.
+    expect(world.trafficChanges.map((c) => c.traffic)).toEqual([
+      { blue: 90, green: 10 },
+      { blue: 100, green: 0 },
+    ]);
+    expect(world.traffic).toEqual({ blue: 100, green: 0 });
+    expect(world.stages).toMatchObject({ '1': 'production', '2': 'unstaged' });
+    expect(world.judged).toHaveLength(1);
+    const judged = world.judged[0]!;
+    expect(judged).toMatchObject({ modelName: 'demand', championDeployment: 'blue', challengerDeployment: 'green' });
+    expect(Date.parse(judged.to) - Date.parse(judged.from)).toBeGreaterThanOrEqual(1000);
+    expect(judged.analysis).toMatchObject({ onInconclusive: 'pause', minRequests: 100, task: 'regression' });
+    expect(result.rollout).toMatchObject({ state: 'rolled-back' });
+    expect(result.rollout!.verdicts).toEqual([{ step: 1, verdict: 'Fail', reason: errorRateFail.reason }]);
+    expect(result.timeline!.map((e) => e.note)).toContain(`step 1/3: Fail: ${errorRateFail.reason}`);
+  });
+
+  it('an Inconclusive step aborts back to the champion when the policy says abort, and pauses when it says pause', async () => {
+    const quiet = { verdict: 'Inconclusive' as const, reason: 'too few requests for the error rate', metrics: [] };
+    const aborting = new World();
+    aborting.verdicts = [quiet];
+    const a = await rollout(aborting, { steps: [10, 100], bake: 1, analysis: { onInconclusive: 'abort' } });
+    const aborted = (await a.t.engine.waitForCompletion(a.id)).output as PromotionResult;
+    expect(aborted).toMatchObject({ outcome: 'failed', failure: { code: 'RolloutRolledBack' } });
+    expect(aborted.reason).toContain('step 1 was inconclusive: too few requests for the error rate');
+    expect(aborting.traffic).toEqual({ blue: 100, green: 0 });
+
+    const pausing = new World();
+    pausing.verdicts = [quiet];
+    const p = await rollout(pausing, { steps: [10, 100], bake: 1, analysis: {} });
+    const paused = await until(p.t, p.id, (s) => s.rollout?.state === 'paused');
+    expect(paused.rollout).toMatchObject({ step: 1, percent: 10 });
+    expect(paused.rollout!.verdicts).toEqual([{ step: 1, verdict: 'Inconclusive', reason: quiet.reason }]);
+    expect(pausing.traffic).toEqual({ blue: 90, green: 10 });
+    await p.t.engine.raiseEvent(p.id, 'rollout-control', control(p.id, 'promote-now'));
+    const promoted = (await p.t.engine.waitForCompletion(p.id)).output as PromotionResult;
+    expect(promoted.outcome).toBe('promoted');
+  });
+
+  it('judges nothing without rollout.analysis: each baked step passes', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, { steps: [10, 100], bake: 1 });
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    expect(world.judged).toEqual([]);
+    expect(result.rollout!.verdicts).toEqual([
+      { step: 1, verdict: 'Pass', reason: 'no analysis in the policy: step 1 baked' },
+    ]);
+  });
+
   it('aborts back to the champion in one update, unstages the challenger, and says who and why', async () => {
     const world = new World();
     const { t, id } = await rollout(world, { steps: [10, 100], bake: 'PT1H' });
@@ -874,6 +958,19 @@ describe('promoteModel progressive rollout (flow version 6)', () => {
       [{ blue: 50, green: 50 }, {}],
       [{ blue: 0, green: 100 }, {}],
     ]);
+  });
+
+  it('judges the mirror phase as a mirror phase (on replayed requests), the live steps as live ones', async () => {
+    const world = new World();
+    const { t, id } = await rollout(world, {
+      steps: [50, 100],
+      bake: 1,
+      mirror: { percent: 20, duration: 1 },
+      analysis: {},
+    });
+    const done = await t.engine.waitForCompletion(id);
+    expect((done.output as PromotionResult).outcome).toBe('promoted');
+    expect(world.judged.map((j) => j.phase)).toEqual(['mirror', 'live']);
   });
 });
 
@@ -1182,6 +1279,7 @@ describe('promoteModel golden history', () => {
     ['5', 'all traffic steps at once, no bake, no controls'],
     ['6', 'no reminder, no publishLifecycle at the end'],
     ['7', 'no rollback window'],
+    ['8', 'a baked step passes unjudged'],
   ])('replays a flow version %s history (%s) unchanged', async (version) => {
     const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;

@@ -26,11 +26,16 @@ function regressionAnalysis(overrides: Record<string, unknown>): RolloutAnalysis
       },
     ],
   });
-  return policies['fixture-model']!.rollout.analysis;
+  return policies['fixture-model']!.rollout.analysis!;
 }
 
-/** A fresh endpoint serving the fixture's two models, blue (champion) and green (challenger), at 50/50. */
-async function endpoint(name: string): Promise<{ scoringUri: string; key: string }> {
+/** A fresh endpoint serving the fixture's two models, blue (champion) and green (challenger), at 50/50 by default. */
+async function endpoint(
+  name: string,
+  split: { traffic: Record<string, number>; mirrorTraffic?: Record<string, number> } = {
+    traffic: { blue: 50, green: 50 },
+  },
+): Promise<{ scoringUri: string; key: string }> {
   const location = fx.ws.location;
   await fx.client.putAndWait(`/onlineEndpoints/${name}`, {
     location,
@@ -47,7 +52,7 @@ async function endpoint(name: string): Promise<{ scoringUri: string; key: string
   await fx.client.putAndWait(`/onlineEndpoints/${name}`, {
     location,
     identity: { type: 'SystemAssigned' },
-    properties: { authMode: 'Key', traffic: { blue: 50, green: 50 } },
+    properties: { authMode: 'Key', ...split },
   });
   const keys = await fx.client.arm('POST', `/onlineEndpoints/${name}/listKeys`);
   return { scoringUri: fx.ws.scoringUri(name), key: keys.body.primaryKey };
@@ -184,6 +189,52 @@ describe('judgeRolloutStep against the local workspace', () => {
         }),
       });
       expect(strict.verdict).toBe('Fail');
+    },
+  );
+
+  it(
+    'a mirror phase is judged on replayed requests: the challenger answers no live traffic, and that is no reason to stop',
+    { timeout: 60_000 },
+    async () => {
+      const target = await endpoint('judge-mirror', {
+        traffic: { blue: 100, green: 0 },
+        mirrorTraffic: { green: 50 },
+      });
+      const window = await liveTraffic(target, 20);
+      // Judged as a live step, the challenger's missing live requests leave the error rate open for ever.
+      const asLive = await activities.judgeRolloutStep(input('judge-mirror', window));
+      expect(asLive.reason).toContain('no requests reached the challenger in the window');
+      const mirrored = await activities.judgeRolloutStep({ ...input('judge-mirror', window), phase: 'mirror' });
+      expect(mirrored.verdict).toBe('Pass');
+      // Forty replayed rows cannot show a 2 % allowance kept: the error rate is left to the live steps.
+      expect(mirrored.metrics.map((m) => [m.name, m.verdict])).toEqual([
+        ['errorRate', 'Inconclusive'],
+        ['latency', 'Pass'],
+        ['latencyP95', 'Pass'],
+      ]);
+      expect(mirrored.reason).toContain('straddles the allowed 2% (left to the live steps); latency shift');
+      expect(mirrored.reason).toMatch(
+        /^mirror phase, judged on replayed requests \(no live traffic reaches the challenger\): error rate 0% vs 0% \(0\/40 vs 0\/40\)/,
+      );
+
+      // A challenger that fails half its requests fails the mirror phase on the replayed rows' 5xx answers.
+      const fault = fx.ws.faults.add({
+        kind: 'scoring',
+        endpoint: 'judge-mirror',
+        deployment: 'green',
+        errorRate: 0.5,
+      });
+      try {
+        const failing = await activities.judgeRolloutStep({ ...input('judge-mirror', window), phase: 'mirror' });
+        expect(failing.verdict).toBe('Fail');
+        expect(failing.metrics.find((m) => m.name === 'errorRate')).toMatchObject({
+          verdict: 'Fail',
+          champion: 0,
+          challenger: 0.5,
+        });
+      } finally {
+        fx.ws.faults.remove(fault.id);
+      }
     },
   );
 
