@@ -36,6 +36,7 @@ import {
   type Label,
 } from './domain/evaluation';
 import { isLifecycleEvent, type LifecycleEvent } from './domain/lifecycle';
+import { pairedDifferences } from './domain/evidence-record';
 import { registrantOf } from './domain/people';
 import { workspaceIdProblem } from './domain/workspace-id';
 import { durationToMilliseconds } from './domain/policy';
@@ -620,7 +621,8 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
         decision: evidence.decision,
         n: evidence.n,
       });
-      return evidence;
+      const differences = pairedDifferences(policy.task, labels, challenger, champion);
+      return differences ? { ...evidence, differences } : evidence;
     },
 
     async changeStage({ modelName, modelVersion, transition, promotionId }) {

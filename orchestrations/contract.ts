@@ -5,6 +5,7 @@
  */
 import type { StageTransition } from '../lib/domain/stages';
 import type { Evidence } from '../lib/domain/evaluation';
+import type { EvidenceRecord } from '../lib/domain/evidence-record';
 import type { CodeConfiguration, EvaluationSettings, Policy, RolloutAnalysis, TestSpec } from '../lib/domain/policy';
 import type { Registrant } from '../lib/domain/people';
 import type { Slot } from '../lib/domain/rollout-plan';
@@ -330,7 +331,8 @@ export interface PromotionStatus {
   timeline: TimelineEntry[];
   /** How many earlier entries `timeline` leaves out. */
   earlierEntries?: number;
-  evidence?: { decision: string; reason: string; n?: number };
+  /** Both models' values and the rest an approver sees (older promotions: decision, reason and n only). */
+  evidence?: EvidenceRecord;
   /** When the approval request expires; its links went to the approvers only. */
   approval?: ApprovalRequested;
   /** The decision the promotion took (the first to arrive); later ones are refused. */

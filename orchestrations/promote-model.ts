@@ -13,6 +13,7 @@
 import * as df from 'durable-functions';
 import { asksPerson as policyAsksPerson, checkDecisionEvent, type DecisionCheck } from '../lib/domain/decisions';
 import type { Evidence } from '../lib/domain/evaluation';
+import { evidenceRecord } from '../lib/domain/evidence-record';
 import { isSlot, type RolloutPlan, type Slot } from '../lib/domain/rollout-plan';
 import type {
   ApprovalDecision,
@@ -256,11 +257,8 @@ function* promote(ctx: Context): Step<PromotionResult> {
       championSlot: champion,
       challengerSlot: slot,
     });
-    timeline.status.evidence = {
-      decision: evidence.decision,
-      reason: evidence.reason,
-      n: evidence.kind === 'paired' ? evidence.n : undefined,
-    };
+    // Both models' values, the interval, guardrails, smoke test and the chart's differences, within a bounded size.
+    timeline.status.evidence = evidenceRecord(evidence, test);
     timeline.mark('evaluated', `${evidence.decision}: ${evidence.reason}`);
     announce(ctx, 'evaluated', {
       decision: evidence.decision,

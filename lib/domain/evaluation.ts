@@ -22,6 +22,8 @@
  */
 import { createRandom } from './random';
 
+import type { PairedDifferences } from './evidence-record';
+
 export type Task = 'regression' | 'classification';
 
 export const REGRESSION_METRICS = ['mse', 'mae', 'rmse'] as const;
@@ -164,6 +166,8 @@ export interface PairedEvidence {
   decision: Decision;
   rule: PairedDecisionRule;
   reason: string;
+  /** Per-row differences binned for a chart (added by the evaluation activity; absent in older histories). */
+  differences?: PairedDifferences;
 }
 
 /** Thrown for inputs that cannot be compared at all (mismatched lengths, non-numeric targets, bad settings). */
