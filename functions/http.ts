@@ -7,7 +7,6 @@ import { modelRef, STAGE_TAG } from '../lib/activities';
 import { getApp } from '../lib/app';
 import { armNameProblem } from '../lib/domain/names';
 import { json, problem, readJsonObject, text } from '../lib/http';
-import { APPROVAL_LINK_PAGE } from '../lib/approval-page';
 import { decisionCaller } from '../lib/identity';
 import { promotionInstanceIdPrefix } from '../lib/domain/events';
 import { parseModelVersion } from '../lib/domain/versions';
@@ -197,19 +196,22 @@ df.app.client.http('decidePromotion', {
   },
 });
 
-/** The page an approval link opens: it reads the token from the fragment and POSTs it to the route above. */
-df.app.client.http('approvalLinkPage', {
+/**
+ * Approval links sent before they opened the promotion's page pointed here: sent on to the page (`/promotions/{id}`).
+ * A browser keeps the fragment, and with it the token, across a redirect whose Location has none (Fetch, "HTTP-
+ * redirect fetch"), so such a link still opens the page with its token, which never reaches the server.
+ */
+df.app.client.http('approvalLinkRedirect', {
   authLevel: 'anonymous',
   route: 'api/promotions/{id}/decision',
   methods: ['GET'],
-  handler: async () => ({
-    status: 200,
+  handler: async (request) => ({
+    status: 302,
     headers: {
-      'content-type': 'text/html; charset=utf-8',
+      location: `/promotions/${encodeURIComponent(request.params.id ?? '')}`,
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
     },
-    body: APPROVAL_LINK_PAGE,
   }),
 });
 

@@ -159,6 +159,8 @@ export function sealDecision(secret: string | Buffer, promotionId: string, decis
     decision.comment ?? null,
     decision.via,
     decision.at,
+    // Appended only when present, so decisions sealed before it existed keep their seal.
+    ...(decision.evidenceDigest !== undefined ? [decision.evidenceDigest] : []),
   ];
   return createHmac('sha256', secretBytes(secret)).update(JSON.stringify(fields), 'utf8').digest('base64url');
 }
@@ -253,15 +255,16 @@ export function alreadyDecided(previous: RecordedDecision): string {
 }
 
 /**
- * The links sent to an approver. The token rides in the fragment, which browsers never send and proxies and
- * access logs never see; whoever opens the link POSTs it in the body to the same URL.
+ * The links sent to an approver: the promotion's page (`/promotions/{id}`, a retraining run's approval too). The
+ * token rides in the fragment, which browsers never send and proxies and access logs never see; the page's script
+ * moves it into the body of the page's form.
  */
 export function approvalUrls(
   baseUrl: string,
   promotionId: string,
   tokens: { approve: string; reject: string },
 ): { approveUrl: string; rejectUrl: string } {
-  const base = `${baseUrl.replace(/\/+$/, '')}/api/promotions/${encodeURIComponent(promotionId)}/decision#token=`;
+  const base = `${baseUrl.replace(/\/+$/, '')}/promotions/${encodeURIComponent(promotionId)}#token=`;
   return {
     approveUrl: base + encodeURIComponent(tokens.approve),
     rejectUrl: base + encodeURIComponent(tokens.reject),

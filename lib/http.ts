@@ -67,7 +67,7 @@ export async function readJsonObject(request: HttpRequest, limit: number = MAX_B
 }
 
 /** The body as text, or undefined once it passes `limit` bytes (the rest is never read). */
-async function readText(request: HttpRequest, limit: number): Promise<string | undefined> {
+export async function readText(request: HttpRequest, limit: number): Promise<string | undefined> {
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -216,6 +216,8 @@ export async function submitDecision(
     comment?: string;
     token?: string;
     via: ApprovalDecision['via'];
+    /** Digest of the evidence the page showed, recorded with the decision (checked against the evidence by the caller). */
+    evidenceDigest?: string;
     /** Who decides, given the approver a link was issued to (if any). */
     identify: (issuedTo: string | undefined) => CallerResult;
   },
@@ -270,6 +272,7 @@ export async function submitDecision(
     comment: request.comment?.trim().slice(0, MAX_COMMENT_LENGTH),
     via: request.via,
     at: now.toISOString(),
+    ...(request.evidenceDigest !== undefined ? { evidenceDigest: request.evidenceDigest } : {}),
   };
   const sealed = { ...payload, seal: sealDecision(secret, request.promotionId, payload) };
   await client.raiseEvent(request.promotionId, EVENTS.decision, sealed);

@@ -1,6 +1,6 @@
 /**
  * The approver's side of the local outbox (see OutboxNotifier): read the message a promotion sent to an approver,
- * and use one of its links as the approval page does — the token from the fragment, POSTed in the body.
+ * and use one of its links — the token from the fragment, POSTed in the body of a decision.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,11 +21,17 @@ export class Inbox {
   }
 }
 
-/** Opens an approval link the way its page does: POSTs the fragment's token, with `body`, to the link's address. */
+/**
+ * Uses an approval link as a script would: POSTs the fragment's token, with `body`, as JSON to the decision route of
+ * the promotion the link opens (`/promotions/{id}` → `/api/promotions/{id}/decision`; the page's form posts the same
+ * token to the page itself).
+ */
 export function decideByLink(link: string, body: Record<string, unknown> = {}): Promise<Response> {
   const url = new URL(link);
   const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? undefined;
   url.hash = '';
+  const page = /^\/promotions\/([^/]+)$/.exec(url.pathname);
+  if (page) url.pathname = `/api/promotions/${page[1]}/decision`;
   return fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -285,6 +285,8 @@ export interface ApprovalDecision {
   comment?: string;
   via: 'link' | 'api' | 'cli';
   at: string;
+  /** Digest of the evidence the approver was shown (the promotion's page); absent for API and CLI decisions. */
+  evidenceDigest?: string;
 }
 
 export interface PromotionResult {

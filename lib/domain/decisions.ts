@@ -56,6 +56,11 @@ export function checkDecisionEvent(
     return { ok: false, problem: 'authenticated: must be true or false' };
   if (d.identity !== undefined && (typeof d.identity !== 'string' || !SOURCES.includes(d.identity)))
     return { ok: false, problem: 'identity: unknown' };
+  if (
+    d.evidenceDigest !== undefined &&
+    (typeof d.evidenceDigest !== 'string' || d.evidenceDigest.length > MAX_ID_LENGTH)
+  )
+    return { ok: false, problem: 'evidenceDigest: must be a short string' };
   if (d.seal !== undefined && (typeof d.seal !== 'string' || d.seal.length > MAX_ID_LENGTH))
     return { ok: false, problem: 'seal: must be a short string' };
   if (d.decision === 'approve') {
@@ -73,6 +78,7 @@ export function checkDecisionEvent(
     ...(d.comment !== undefined ? { comment: d.comment as string } : {}),
     via: d.via as ApprovalDecision['via'],
     at: d.at,
+    ...(d.evidenceDigest !== undefined ? { evidenceDigest: d.evidenceDigest as string } : {}),
   };
   return { ok: true, decision, ...(d.seal !== undefined ? { seal: d.seal as string } : {}) };
 }

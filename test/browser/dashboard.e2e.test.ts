@@ -125,6 +125,29 @@ describe('the dashboard and the production history in a browser', { timeout: 300
     await screenshot(page, 'dashboard-after-swap');
   });
 
+  it('opens a promotion from its link on the dashboard: its page with both models’ metrics, the chart and the traffic', async () => {
+    const page = await open('/');
+    await page
+      .locator(`a[href="/promotions/${encodeURIComponent(id('2'))}"]`)
+      .first()
+      .click();
+    await page.waitForURL((url) => url.pathname === `/promotions/${encodeURIComponent(id('2'))}`);
+    expect(await page.title()).toBe('demand 2 · Champion');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Promotion of demand version 2');
+    expect(await page.locator('#outcome').textContent()).toContain('Promoted');
+    const primary = page.locator('#metrics tbody tr').first();
+    expect(await primary.locator('[data-model=champion]').textContent()).toMatch(/^\d/);
+    expect(await primary.locator('[data-model=challenger]').textContent()).toMatch(/^\d/);
+    expect(await page.locator('#differences-chart rect').count()).toBeGreaterThan(0);
+    expect(await page.locator('#decision-taken').textContent()).toContain('Approved by ana');
+    const serving = page.locator('#traffic tbody tr', { hasText: 'demand:2' });
+    expect(await serving.locator('td.num').textContent()).toBe('100 %');
+    // Back to the dashboard through the site's navigation.
+    await page.getByRole('navigation').getByRole('link', { name: 'Dashboard' }).click();
+    await page.waitForURL((url) => url.pathname === '/');
+    await showsNoToken(page);
+  });
+
   it('is read with the keyboard: a skip link first, then every link and control in order', async () => {
     const page = await open('/');
     await page.keyboard.press('Tab');

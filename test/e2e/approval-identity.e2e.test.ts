@@ -164,10 +164,16 @@ describe('approvers are who they say they are; tokens never leak', { timeout: 12
     });
     expect(inQuery.status).toBe(400);
     expect(((await inQuery.json()) as { error: string }).error).toMatch(/^token: /);
+    // The link opens the promotion's page, whose script reads the token from the fragment.
+    expect(new URL(ana.approveUrl).pathname).toBe(`/promotions/${encodeURIComponent(ID)}`);
     const page = await fetch(ana.approveUrl);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(await page.text()).toContain('location.hash');
+    // Nor does the page take one in its query string.
+    const pageWithQuery = await fetch(`${api}/promotions/${encodeURIComponent(ID)}?token=${token}`);
+    expect(pageWithQuery.status).toBe(400);
+    expect(await pageWithQuery.text()).toContain('never in the query string');
   });
 
   it('ignores raw decision events sent through the Durable HTTP API, noting them, and keeps waiting', async () => {

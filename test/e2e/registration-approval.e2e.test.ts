@@ -6,7 +6,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decideByLink } from '../../local/inbox';
 import { demoPolicy } from '../../local/start';
 import type { RetrainingResult, RetrainingStatus } from '../../orchestrations/contract';
 import { runCli } from '../support/cli';
@@ -62,8 +61,30 @@ describe('approval before registration', { timeout: 240_000 }, () => {
     const refused = await runCli(app.url, 'approve', runId, '--as', 'mallory');
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('not an approver for demand');
-    const rejected = await decideByLink(message!.rejectUrl, { comment: 'rmse regressed' });
-    expect(rejected.status, await rejected.clone().text()).toBe(202);
+    // The link opens the run's page at the promotions' address; its form decides, bound to the run's job.
+    const link = new URL(message!.rejectUrl);
+    expect(link.pathname).toBe(`/promotions/${encodeURIComponent(runId)}`);
+    const page = await (await fetch(link)).text();
+    expect(page).toContain('Retraining of demand: register its model?');
+    expect(page).toContain(waiting.status!.jobName!);
+    const digest = /name="evidenceDigest" value="([^"]+)"/.exec(page)![1]!;
+    const form = (evidenceDigest: string) =>
+      fetch(link.href.split('#')[0]!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          token: new URLSearchParams(link.hash.slice(1)).get('token')!,
+          comment: 'rmse regressed',
+          evidenceDigest,
+        }).toString(),
+      });
+    const stale = await form('another');
+    expect(stale.status).toBe(409);
+    expect(await stale.text()).toContain('The evidence changed');
+    expect((await read()).status?.decision).toBeUndefined();
+    const rejected = await form(digest);
+    expect(rejected.status, await rejected.clone().text()).toBe(200);
+    expect(await rejected.text()).toContain('Decision taken');
 
     const done = await eventually(
       async () => {

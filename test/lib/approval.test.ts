@@ -7,6 +7,8 @@ import {
   createApprovalToken,
   createApprovalTokens,
   decideOnce,
+  isSealed,
+  sealDecision,
   verifyApprovalToken,
 } from '../../lib/approval';
 import type { ApprovalDecision } from '../../orchestrations/contract';
@@ -238,6 +240,30 @@ describe('decideOnce', () => {
   });
 });
 
+describe('the seal of a decision made on a page', () => {
+  const decision: ApprovalDecision = {
+    id: 'd1',
+    decision: 'approve',
+    approver: 'ana',
+    via: 'link',
+    at: '2030-01-01T00:00:00.000Z',
+  };
+
+  it('covers the digest of the evidence shown: another digest, or none, breaks it', () => {
+    const onPage = { ...decision, evidenceDigest: 'digest-of-what-was-shown' };
+    const seal = sealDecision(SECRET, 'p1', onPage);
+    expect(isSealed(SECRET, 'p1', onPage, seal)).toBe(true);
+    expect(isSealed(SECRET, 'p1', { ...onPage, evidenceDigest: 'another' }, seal)).toBe(false);
+    expect(isSealed(SECRET, 'p1', decision, seal)).toBe(false);
+  });
+
+  it('keeps the seal of a decision without a digest as it was (API and CLI decisions, recorded histories)', () => {
+    const fields = ['decision-seal-v1', 'p1', 'd1', 'approve', 'ana', null, null, null, 'link', decision.at];
+    const before = createHmac('sha256', Buffer.from(SECRET, 'utf8')).update(JSON.stringify(fields)).digest('base64url');
+    expect(sealDecision(SECRET, 'p1', decision)).toBe(before);
+  });
+});
+
 describe('approvalUrls', () => {
   const tokens = createApprovalTokens(SECRET, {
     promotionId: 'churn 7/a',
@@ -247,18 +273,18 @@ describe('approvalUrls', () => {
     nonce: 'n1',
   });
 
-  it('points both links at the decision route with the token in the fragment, never in the query', () => {
+  it("points both links at the promotion's page with the token in the fragment, never in the query", () => {
     const urls = approvalUrls('https://champion.example.net', 'churn 7/a', tokens);
     expect(urls).toEqual({
-      approveUrl: `https://champion.example.net/api/promotions/churn%207%2Fa/decision#token=${tokens.approve}`,
-      rejectUrl: `https://champion.example.net/api/promotions/churn%207%2Fa/decision#token=${tokens.reject}`,
+      approveUrl: `https://champion.example.net/promotions/churn%207%2Fa#token=${tokens.approve}`,
+      rejectUrl: `https://champion.example.net/promotions/churn%207%2Fa#token=${tokens.reject}`,
     });
   });
 
   it('drops trailing slashes of the base URL and round-trips the token through URL parsing', () => {
     const { approveUrl } = approvalUrls('http://localhost:7071//', 'p1', tokens);
     const url = new URL(approveUrl);
-    expect(url.pathname).toBe('/api/promotions/p1/decision');
+    expect(url.pathname).toBe('/promotions/p1');
     expect(url.search).toBe('');
     expect(new URLSearchParams(url.hash.slice(1)).get('token')).toBe(tokens.approve);
   });
