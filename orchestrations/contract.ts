@@ -513,6 +513,8 @@ export interface RetrainingStatus {
   jobName?: string;
   /** While it waits for a person before registering: until when (the links go only to the approvers). */
   approval?: { expiresAt: string };
+  /** The trained model's metrics that person decides on (bounded; the run's page shows them). */
+  metrics?: Record<string, string>;
   /** The decision taken, published as soon as it is (its sender looks for it, as for a promotion). */
   decision?: ApprovalDecision;
   ignoredEvents?: number;

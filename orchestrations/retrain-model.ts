@@ -24,6 +24,7 @@ import {
   type SignalEntry,
 } from '../lib/domain/retraining-guard';
 import { checkDecisionEvent } from '../lib/domain/decisions';
+import { runMetricsRecord } from '../lib/domain/evidence-record';
 import { EVENTS } from './contract';
 import type {
   ApprovalDecision,
@@ -302,6 +303,7 @@ function* approveRegistration(
     beforeRegistration: true,
   });
   status.approval = { expiresAt };
+  status.metrics = runMetricsRecord(metrics);
   mark('awaiting-approval', `waiting until ${expiresAt} for a person to approve registering ${jobName}'s model`);
 
   const timeout = ctx.df.createTimer(new Date(expiresAt));

@@ -146,6 +146,23 @@ export function evidenceRecord(evidence: Evidence, smokeTest?: TestReport): Evid
   return record;
 }
 
+const MAX_RUN_METRICS = 20;
+const RUN_METRIC_TEXT = 64;
+
+/**
+ * A trained model's metrics as its retraining run's status keeps them while a person decides whether to register it
+ * (the run's page shows them): the `metrics.*` values the job logged, at most 20, names and values cut, so the status
+ * stays far from Durable's 16 KB.
+ */
+export function runMetricsRecord(metrics: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(metrics)
+      .filter(([key]) => key.startsWith('metrics.'))
+      .slice(0, MAX_RUN_METRICS)
+      .map(([key, value]) => [cut(key.slice('metrics.'.length), RUN_METRIC_TEXT), cut(String(value), RUN_METRIC_TEXT)]),
+  );
+}
+
 /** Per-row loss the chart compares: absolute error (regression) or being wrong (classification). */
 function rowScores(task: Task, labels: readonly Label[], predictions: readonly Label[]): number[] {
   if (task === 'regression') return labels.map((label, i) => -Math.abs(Number(predictions[i]) - Number(label)));

@@ -1,11 +1,12 @@
 /**
  * A retraining run that waits for a person before registering its model (retraining.approval) is decided through
  * the same links and the same form as a promotion, so its approval link opens `/promotions/{runId}` too: this is
- * that page, smaller than a promotion's (no evaluation yet: the model is not registered), with the run's job, its
- * timeline and the decision.
+ * that page, smaller than a promotion's (no evaluation yet: the model is not registered), with the run's job and the
+ * metrics it logged, its timeline and the decision.
  */
 import { createHash } from 'node:crypto';
 import type { RetrainingInput, RetrainingResult, RetrainingStatus } from '../../orchestrations/contract';
+import { runMetricsRecord } from '../domain/evidence-record';
 import { html } from './html';
 import type { PageOptions } from './layout';
 import {
@@ -26,9 +27,15 @@ export interface RunPageData {
   result?: RetrainingResult;
 }
 
-/** The digest a run's decision is bound to: the run, the model and the job whose output would be registered. */
+/** The digest a run's decision is bound to: the run, the model, the job whose output would be registered, its metrics. */
 export function runEvidenceDigest(data: RunPageData): string {
-  const shown = ['run-v1', data.id, data.input.modelName, data.status?.jobName ?? data.result?.job?.name ?? null];
+  const shown = [
+    'run-v1',
+    data.id,
+    data.input.modelName,
+    data.status?.jobName ?? data.result?.job?.name ?? null,
+    data.status?.metrics ?? null,
+  ];
   return createHash('sha256').update(JSON.stringify(shown), 'utf8').digest('base64url');
 }
 
@@ -49,7 +56,7 @@ export function runPage(
   options: { notice?: Notice; closed?: Notice } = {},
 ): PageOptions {
   const job = data.status?.jobName ?? data.result?.job?.name;
-  const metrics = Object.entries(data.result?.job?.metrics ?? {});
+  const metrics = Object.entries(data.status?.metrics ?? runMetricsRecord(data.result?.job?.metrics ?? {}));
   const timeline = data.status?.timeline ?? [];
   const main = html`${options.notice ? noticeBlock(options.notice) : ''} ${linkClosedBlock(options.closed)}
     <h1>Retraining of ${data.input.modelName}: register its model?</h1>
@@ -64,7 +71,7 @@ export function runPage(
       ${
         metrics.length
           ? html`<dt>Metrics</dt>
-              <dd>${metrics.map(([k, v]) => html`<code>${k}</code>=${v} `)}</dd>`
+              <dd id="run-metrics">${metrics.map(([k, v]) => html`<code>${k}</code>=${v} `)}</dd>`
           : ''
       }
     </dl>

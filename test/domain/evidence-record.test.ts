@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { comparePairedPredictions, compareRecordedMetrics } from '../../lib/domain/evaluation';
-import { EVIDENCE_RECORD_BUDGET, evidenceRecord, pairedDifferences, rounded } from '../../lib/domain/evidence-record';
+import {
+  EVIDENCE_RECORD_BUDGET,
+  evidenceRecord,
+  pairedDifferences,
+  rounded,
+  runMetricsRecord,
+} from '../../lib/domain/evidence-record';
 import type { TestReport } from '../../orchestrations/contract';
 
 const smoke: TestReport = { ok: true, requests: 3, failures: [], p50LatencyMs: 12.3456789, maxLatencyMs: 40 };
@@ -102,5 +108,23 @@ describe('evidence record of a partial or older evaluation output', () => {
   it('keeps what is there and never throws, so a replayed history still runs', () => {
     const partial = { kind: 'paired', decision: 'win', reason: 'scripted', n: 400 } as never;
     expect(evidenceRecord(partial)).toEqual({ decision: 'win', reason: 'scripted', n: 400, kind: 'paired' });
+  });
+});
+
+describe("a trained model's metrics kept while a person decides", () => {
+  it('keeps the logged metrics.* values without their prefix, at most 20, names and values cut', () => {
+    expect(runMetricsRecord({ 'metrics.rmse': '0.5', 'tags.x': 'y', 'metrics.mae': '0.4' })).toEqual({
+      rmse: '0.5',
+      mae: '0.4',
+    });
+    const many = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [`metrics.m${i}${'x'.repeat(100)}`, '9'.repeat(100)]),
+    );
+    const kept = runMetricsRecord(many);
+    expect(Object.keys(kept)).toHaveLength(20);
+    for (const [key, value] of Object.entries(kept)) {
+      expect(key.length).toBeLessThanOrEqual(64);
+      expect(value.length).toBeLessThanOrEqual(64);
+    }
   });
 });

@@ -67,6 +67,8 @@ describe('approval before registration', { timeout: 240_000 }, () => {
     const page = await (await fetch(link)).text();
     expect(page).toContain('Retraining of demand: register its model?');
     expect(page).toContain(waiting.status!.jobName!);
+    expect(waiting.status?.metrics?.rmse).toMatch(/^\d/);
+    expect(page).toContain(`<code>rmse</code>=${waiting.status!.metrics!.rmse}`);
     const digest = /name="evidenceDigest" value="([^"]+)"/.exec(page)![1]!;
     const form = (evidenceDigest: string) =>
       fetch(link.href.split('#')[0]!, {

@@ -172,6 +172,7 @@ describe('pages', () => {
         modelName: 'demand',
         jobName: HOSTILE,
         approval: { expiresAt: '2026-01-02T00:00:00.000Z' },
+        metrics: { rmse: '0.5' },
         timeline: [{ at: '2026-01-01T00:00:00.000Z', phase: 'awaiting-approval', note: HOSTILE }],
       },
     };
@@ -179,8 +180,11 @@ describe('pages', () => {
     expect(page).toContain('action="/promotions/retrain%3Ademand%3A1"');
     expect(page).toContain(`name="evidenceDigest" value="${runEvidenceDigest(run)}"`);
     expect(page).not.toContain('<script>alert');
+    expect(page).toMatch(/id="run-metrics"><code>rmse<\/code>=0.5/);
     const otherJob = { ...run, status: { ...run.status!, jobName: 'another-job' } };
     expect(runEvidenceDigest(otherJob)).not.toBe(runEvidenceDigest(run));
+    const otherMetrics = { ...run, status: { ...run.status!, metrics: { rmse: '0.9' } } };
+    expect(runEvidenceDigest(otherMetrics)).not.toBe(runEvidenceDigest(run));
   });
 
   it('makes only http(s) outbox links clickable, and escapes the message', () => {

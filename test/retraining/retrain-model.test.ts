@@ -185,6 +185,11 @@ describe('retrainModel with a gate before registration', () => {
         evidenceSummary: expect.stringContaining('rmse=0.5'),
       }),
     ]);
+    // What the approver decides on is in the run's status, for its page.
+    expect(((await current!.engine.getStatus(id))?.customStatus as RetrainingStatus).metrics).toEqual({
+      rmse: '0.5',
+      mae: '0.4',
+    });
     await current!.engine.raiseEvent(id, 'decision', decision('reject', 'ana@contoso.com'));
     const result = await finish(id);
     expect(result).toMatchObject({
