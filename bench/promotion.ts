@@ -472,6 +472,7 @@ async function measurePasses(passes: PassOptions[]): Promise<PassResult[]> {
                 ...getApp().deps,
                 signal: () => Promise.resolve(false),
                 start: () => Promise.resolve(false),
+                readFreeze: () => Promise.resolve(undefined),
               }),
               policy: policyFor(getApp().policies, MODEL)!,
               good: trained.reduce((best, t) => (t.quality > best.quality ? t : best)),

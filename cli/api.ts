@@ -17,6 +17,7 @@ import type {
 } from '../orchestrations/contract';
 import type { Registrant } from '../lib/domain/people';
 import type { ModelHistory, ProductionInterval } from '../lib/domain/history';
+import type { FreezeView } from '../lib/freezes';
 import type { CliIo } from './io';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7071';
@@ -211,6 +212,10 @@ export interface ChampionApi {
   /** Asks for the previous production version back (`by`: off Azure, who asks). */
   rollback(model: string, request: { reason: string; by?: string }): Promise<{ id: string; statusUrl: string }>;
   getRollback(id: string): Promise<RollbackView>;
+  /** Freezes a model's releases (`until`: ISO 8601 with a zone; absent: until lifted), or lifts that freeze. */
+  freeze(model: string, request: { reason: string; until?: string; by?: string }): Promise<FreezeView>;
+  unfreeze(model: string, request: { reason: string; by?: string }): Promise<FreezeView & { woke: string[] }>;
+  getFreeze(model: string): Promise<FreezeView>;
   /** Pause, resume, promote-now or abort a promotion's rollout; `taken` once the rollout recorded it. */
   controlRollout(
     id: string,
@@ -347,6 +352,9 @@ export function api(
         : request('POST', `/api/promotions/${enc(id)}/decisions`, { ...decision, via: 'cli' }),
     rollback: (model, req) => request('POST', `/api/models/${enc(model)}/rollback`, req),
     getRollback: (id) => request('GET', `/api/rollbacks/${enc(id)}`),
+    freeze: (model, req) => request('POST', `/api/models/${enc(model)}/freeze`, req),
+    unfreeze: (model, req) => request('POST', `/api/models/${enc(model)}/unfreeze`, req),
+    getFreeze: (model) => request('GET', `/api/models/${enc(model)}/freeze`),
     controlRollout: (id, action, req) =>
       request('POST', `/api/promotions/${enc(id)}/rollout/${enc(action)}`, { ...req, via: 'cli' }),
     getModel: (name) => request('GET', `/api/models/${enc(name)}`),

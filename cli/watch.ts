@@ -95,6 +95,14 @@ export function promotionWaitingFor(p: PromotionSummary): string | undefined {
       const until = status.approval ? ` until ${formatTime(status.approval.expiresAt)}` : '';
       return `approval${until} (champion approve ${p.id}, or champion reject ${p.id})`;
     }
+    case 'frozen': {
+      const freeze = status.freeze;
+      if (!freeze) return 'the release freeze to end';
+      const end = freeze.until
+        ? `until ${formatTime(freeze.until)}`
+        : `until lifted (champion unfreeze ${status.modelName})`;
+      return `the release freeze to end, ${end}: ${freeze.reason}`;
+    }
     case 'rolling-out':
       return 'the traffic update to roll out';
     case 'rolling-back':

@@ -22,6 +22,7 @@ import {
 import type { PromotionInput, PromotionResult } from '../orchestrations/contract';
 import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
+import { freezeReleases, liftFreeze, readFreezes } from '../lib/freezes';
 import { historyExport, historyQuery, noModel, readModelHistory } from '../lib/history';
 import { appDryRunDeps, dryRunPromotion } from '../lib/dry-run';
 import { submitControl } from '../lib/rollout-controls';
@@ -324,6 +325,55 @@ df.app.client.http('rolloutAlert', {
     return json(202, { accepted: true, taken: outcome.taken, action: 'abort', source, reason: outcome.control.reason });
   },
 });
+
+/**
+ * Release freezes (lib/freezes.ts): GET shows the policy's windows and a person's freeze; POST freezes (reason, until
+ * optional) or lifts one (reason), recorded with who and why. A promotion reaching its release meanwhile waits.
+ */
+df.app.client.http('readFreezeHttp', {
+  authLevel: 'function',
+  route: 'api/models/{name}/freeze',
+  methods: ['GET'],
+  handler: async (request, client) => {
+    const modelName = request.params.name ?? '';
+    const invalid = armNameProblem('asset', modelName);
+    if (invalid) return problem(400, `name: ${invalid}.`);
+    const read = await readFreezes(client, getApp().policies, modelName, new Date());
+    return read.ok ? json(200, read.value) : problem(read.status, read.message);
+  },
+});
+/** Freezing and lifting share their checks: a model named as Azure ML names it, a JSON body, who asks. */
+function freezeRoute(name: string, action: 'freeze' | 'unfreeze') {
+  df.app.client.http(name, {
+    authLevel: 'function',
+    route: `api/models/{name}/${action}`,
+    methods: ['POST'],
+    handler: async (request, client, context) => {
+      const modelName = request.params.name ?? '';
+      const invalid = armNameProblem('asset', modelName);
+      if (invalid) return problem(400, `name: ${invalid}.`);
+      const read = await readJsonObject(request);
+      if (!read.ok) return read.response;
+      const { body } = read;
+      if (body.by !== undefined && typeof body.by !== 'string') return problem(400, 'by: must be a string.');
+      const claimed = body.by;
+      const { policies, identity } = getApp();
+      const identify = () => decisionCaller(identity, (header) => request.headers.get(header), claimed);
+      const answer =
+        action === 'unfreeze'
+          ? await liftFreeze(context, client, policies, { modelName, reason: body.reason, identify }, new Date())
+          : await freezeReleases(
+              client,
+              policies,
+              { modelName, reason: body.reason, until: body.until, identify },
+              new Date(),
+            );
+      return answer.ok ? json(200, answer.value) : problem(answer.status, answer.message);
+    },
+  });
+}
+freezeRoute('freezeReleasesHttp', 'freeze');
+freezeRoute('liftFreezeHttp', 'unfreeze');
 
 /** A person puts the previous production version back (see orchestrations/rollback-model.ts); who and why recorded. */
 df.app.client.http('rollbackModelHttp', {

@@ -9,6 +9,8 @@ import type { ActivityName } from '../orchestrations/contract';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../orchestrations/promote-model';
 import { ROLLBACK_MODEL_ORCHESTRATION, rollbackModel } from '../orchestrations/rollback-model';
 import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../orchestrations/retire-slot';
+import { RELEASE_FREEZE_ENTITY, releaseFreeze } from '../orchestrations/release-freeze';
+import type { FreezeState } from '../lib/domain/freeze';
 import {
   RETRAIN_GUARD_ENTITY,
   RETRAIN_MODEL_ORCHESTRATION,
@@ -29,6 +31,9 @@ df.app.orchestration(RETRAIN_TRIGGER_ORCHESTRATION, retrainTrigger);
 df.app.orchestration(RETRAIN_MODEL_ORCHESTRATION, retrainModel);
 df.app.entity(RETRAIN_GUARD_ENTITY, retrainGuard);
 
+// The release freeze a person asked for, per model (lib/domain/freeze.ts).
+df.app.entity(RELEASE_FREEZE_ENTITY, releaseFreeze);
+
 // Only locked, never called: its state is the lock itself, which the Durable runtime keeps.
 df.app.entity(MODEL_LOCK_ENTITY, (context) => {
   context.df.return(undefined);
@@ -48,6 +53,10 @@ function activities(context: Parameters<typeof df.getClient>[0]): ActivityHandle
         // The instance finished or never existed: nothing waits for the signal.
         return false;
       }
+    },
+    readFreeze: async (modelName) => {
+      const read = await client.readEntityState<FreezeState>(new df.EntityId(RELEASE_FREEZE_ENTITY, modelName));
+      return read.entityExists ? read.entityState : undefined;
     },
     start: async (orchestration, instanceId, input) => {
       // A re-run of the activity (after a crash) finds the instance it started.
@@ -74,6 +83,7 @@ const registered: Record<ActivityName, true> = {
   verifyDecision: true,
   verifyControl: true,
   startSlotRetirement: true,
+  checkReleaseFreeze: true,
   readStage: true,
   setTraffic: true,
   recordRelease: true,

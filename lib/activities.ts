@@ -35,6 +35,7 @@ import {
   EVALUATION_DATA_VERSION_PROPERTY,
   type Label,
 } from './domain/evaluation';
+import { freezeInForce, type FreezeState } from './domain/freeze';
 import { isLifecycleEvent, type LifecycleEvent } from './domain/lifecycle';
 import { pairedDifferences } from './domain/evidence-record';
 import { registrantOf } from './domain/people';
@@ -86,6 +87,8 @@ export interface ActivityDeps {
   signal(instanceId: string, eventName: string, data: unknown): Promise<boolean>;
   /** Starts an orchestration instance; false when one with that id already runs or ran. */
   start(orchestration: string, instanceId: string, input: unknown): Promise<boolean>;
+  /** The model's release-freeze entity state (orchestrations/release-freeze.ts); undefined when never signalled. */
+  readFreeze(modelName: string): Promise<FreezeState | undefined>;
   /** Shared across invocations by the composition root, so a promotion lists keys once. */
   keys?: EndpointKeyCache;
   /** Where the lifecycle steps a flow announces are published (none: they are dropped). */
@@ -721,6 +724,11 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
         verdict: judgement.verdict,
       });
       return judgement;
+    },
+
+    async checkReleaseFreeze({ modelName, windows, at }) {
+      const state = await deps.readFreeze(modelName);
+      return freezeInForce(windows, state?.frozen, new Date(at));
     },
 
     async startSlotRetirement({ instanceId, retirement }) {

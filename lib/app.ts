@@ -36,7 +36,7 @@ export interface App {
   policies: PolicySet;
   /** Where approvers' identities come from. */
   identity: IdentityMode;
-  deps: Omit<ActivityDeps, 'signal' | 'start'>;
+  deps: Omit<ActivityDeps, 'signal' | 'start' | 'readFreeze'>;
 }
 
 let app: App | undefined;

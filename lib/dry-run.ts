@@ -112,6 +112,8 @@ function readingDeps(deps: DryRunDeps): ActivityDeps & { repoDir?: string } {
     publicUrl: '',
     signal: () => Promise.reject(new DryRunWriteRefused('to signal a promotion')),
     start: () => Promise.reject(new DryRunWriteRefused('to start an orchestration')),
+    // A preview stops before the release, where a freeze would be looked at.
+    readFreeze: () => Promise.reject(new Error('a dry run does not reach the release')),
     ...(deps.keys ? { keys: deps.keys } : {}),
     ...(deps.gitSha ? { gitSha: deps.gitSha } : {}),
     ...(deps.gitRepository ? { gitRepository: deps.gitRepository } : {}),
@@ -122,7 +124,7 @@ function readingDeps(deps: DryRunDeps): ActivityDeps & { repoDir?: string } {
 /** The dry runs' dependencies in the running app: its adapters, read through the write-refusing port. */
 export function appDryRunDeps(app: {
   settings: Parameters<typeof workspaceArmPath>[0];
-  deps: Omit<ActivityDeps, 'signal' | 'start'>;
+  deps: Omit<ActivityDeps, 'signal' | 'start' | 'readFreeze'>;
 }): DryRunDeps {
   const { workspace, scoring, data, keys, gitSha, gitRepository } = app.deps;
   return {

@@ -10,6 +10,7 @@ import type { CodeConfiguration, EvaluationSettings, Policy, RolloutAnalysis, Te
 import type { Registrant } from '../lib/domain/people';
 import type { Slot } from '../lib/domain/rollout-plan';
 import type { StepJudgement } from '../lib/domain/judge';
+import type { FreezeInForce, FreezeLift, FreezeWindow } from '../lib/domain/freeze';
 
 export interface EndpointView {
   exists: boolean;
@@ -201,6 +202,14 @@ export interface Activities {
    * activity carried (every activity publishes what it carries: orchestrations/durable.ts announce).
    */
   publishLifecycle: { input: Record<string, never>; output: Record<string, never> };
+  /**
+   * The release freeze in force for the model at `at`: the policy's windows, and the freeze a person asked for (the
+   * release-freeze entity's state), with when to look again.
+   */
+  checkReleaseFreeze: {
+    input: { modelName: string; windows: FreezeWindow[]; at: string };
+    output: FreezeInForce;
+  };
   /** Starts the orchestration that removes a release's warm slot when its rollback window ends (idempotent). */
   startSlotRetirement: { input: { instanceId: string; retirement: RetirementInput }; output: { started: boolean } };
   /** Raises an event on another orchestration instance (e.g. tells a waiting promotion it was superseded). */
@@ -324,6 +333,7 @@ export interface PromotionStatus {
     | 'evaluating'
     | 'evaluated'
     | 'awaiting-approval'
+    | 'frozen'
     | 'rolling-out'
     | 'rolling-back'
     | 'done';
@@ -343,6 +353,8 @@ export interface PromotionStatus {
   ignoredEvents?: number;
   /** Where a progressive rollout is (flow version 6 on). */
   rollout?: RolloutState;
+  /** The release freeze the promotion waits out, while it waits (flow version 10 on). */
+  freeze?: Extract<FreezeInForce, { frozen: true }>;
 }
 
 /** A person's (or an outside alert's) say in a running rollout, as the control routes send it. */
@@ -407,7 +419,12 @@ export const EVENTS = {
   superseded: 'superseded',
   /** Pause, resume, promote now, abort (lib/rollout-controls.ts). */
   control: 'rollout-control',
+  /** A person lifted the model's release freeze: a promotion waiting at its release looks again at once. */
+  freezeLifted: 'freeze-lifted',
 } as const;
+
+/** What a promotion is told when a person lifts the freeze it waits out. */
+export type FreezeLifted = Pick<FreezeLift, 'by' | 'reason' | 'at'>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Continuous training

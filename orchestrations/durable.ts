@@ -172,8 +172,10 @@ export function now(ctx: Context): Date {
  *      reminds approvers before the approval expires when the policy says when (approval.remindBefore).
  *   8: promoteModel starts the removal of the previous champion's slot when the policy has a rollback window.
  *   9: a baked step is judged by the judgeRolloutStep activity when the policy has rollout.analysis.
+ *  10: promoteModel looks for a release freeze under the lock before it releases (checkReleaseFreeze), and waits one
+ *      out on a durable timer or a lift.
  */
-export const FLOW_VERSION = 9;
+export const FLOW_VERSION = 10;
 
 /** Flow version from which a flow's last announced steps are published by an activity of their own. */
 export const LIFECYCLE_FLUSH = 7;

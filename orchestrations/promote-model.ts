@@ -25,7 +25,8 @@ import type {
   RolloutState,
   TimelineEntry,
 } from './contract';
-import { EVENTS, retirementId, type ActivityInput } from './contract';
+import { EVENTS, retirementId, type ActivityInput, type FreezeLifted } from './contract';
+import { describeFreeze, type FreezeInForce } from '../lib/domain/freeze';
 import {
   activity,
   announce,
@@ -75,6 +76,8 @@ const PROGRESSIVE_ROLLOUT = 6;
 const APPROVAL_REMINDERS = 7;
 /** Flow version from which the previous champion's slot is removed when the policy's rollback window ends. */
 const ROLLBACK_WINDOW = 8;
+/** Flow version from which a release waits out a freeze (the policy's windows, or a person's freeze). */
+const RELEASE_FREEZES = 10;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
@@ -457,7 +460,53 @@ function* promote(ctx: Context): Step<PromotionResult> {
     });
     return { ok: true as const, release: record, slot: plan.challenger, previous: plan.champion };
   };
-  const released = yield* withModelLock(ctx, modelName, function* () {
+  /** The release freeze in force now, looked at under the lock, right before the release (flow version 10 on). */
+  function* freezeInForce(): Step<(FreezeInForce & { frozen: true }) | undefined> {
+    if (!isAtLeast(ctx, RELEASE_FREEZES)) return undefined;
+    const freeze = yield* activity(ctx, 'checkReleaseFreeze', {
+      modelName,
+      windows: policy.freezes ?? [],
+      at: now(ctx).toISOString(),
+    });
+    return freeze.frozen ? freeze : undefined;
+  }
+  /** The one open wait for a lift: a second wait for the same event name would take the next lift first. */
+  let lifted: df.Task | undefined;
+  /**
+   * Waits out a freeze without the lock (a rollback, which is never frozen, takes it meanwhile): until it would end
+   * by itself, or a person lifts it, then the release looks again.
+   */
+  function* waitOutFreeze(freeze: FreezeInForce & { frozen: true }, told: string | undefined): Step<string> {
+    const why = describeFreeze(freeze);
+    timeline.status.freeze = freeze;
+    if (why !== told) timeline.mark('frozen', `${why}; the release waits`);
+    lifted ??= ctx.df.waitForExternalEvent(EVENTS.freezeLifted);
+    const timer = ctx.df.createTimer(new Date(freeze.recheckAt));
+    const winner: unknown = yield ctx.df.Task.any([lifted, timer]);
+    if (winner === lifted) {
+      timer.cancel();
+      const lift = lifted.result as Partial<FreezeLifted> | undefined;
+      lifted = undefined;
+      const by = typeof lift?.by === 'string' ? lift.by : 'someone';
+      const reason = typeof lift?.reason === 'string' ? `: ${lift.reason}` : '';
+      timeline.mark('frozen', `the freeze was lifted by ${by}${reason}; looking again`);
+    }
+    return why;
+  }
+
+  /** What the timeline last said of a freeze the release waits out. */
+  let told: string | undefined;
+  /** Releases under the lock, unless a freeze holds: then it says which, having changed nothing. */
+  const releaseUnlessFrozen = function* () {
+    const freeze = yield* freezeInForce();
+    if (freeze) return { frozen: freeze } as const;
+    if (told !== undefined) {
+      delete timeline.status.freeze;
+      timeline.mark('rolling-out', 'the release freeze is over: releasing');
+    }
+    return { frozen: undefined, outcome: yield* releaseOrRestore() };
+  };
+  const releaseOrRestore = function* () {
     const outcome = yield* release();
     if (outcome.ok || outcome.failure.code === SUPERSEDED) return outcome;
     if (outcome.failure.code === ROLLBACK_FAILED) {
@@ -482,7 +531,13 @@ function* promote(ctx: Context): Step<PromotionResult> {
     // It will not be deployed: left `staged`, it would look as if it still waited for a review.
     yield* activity(ctx, 'changeStage', { modelName, modelVersion, transition: 'unstage', promotionId });
     return outcome;
-  });
+  };
+  let attempt = yield* withModelLock(ctx, modelName, releaseUnlessFrozen);
+  while (attempt.frozen) {
+    told = yield* waitOutFreeze(attempt.frozen, told);
+    attempt = yield* withModelLock(ctx, modelName, releaseUnlessFrozen);
+  }
+  const released = attempt.outcome;
   if (!released.ok) {
     if (released.failure.code === SUPERSEDED)
       return result('superseded', released.failure.message, { evidence, decision });

@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../args';
 import { approve, reject } from './decide';
 import { endpoint } from './endpoint';
+import { freeze, unfreeze } from './freeze';
 import { health } from './health';
 import { history } from './history';
 import { models } from './models';
@@ -28,6 +29,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   promoteNow,
   abort,
   rollback,
+  freeze,
+  unfreeze,
   history,
   retrainings,
   retrain,

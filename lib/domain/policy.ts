@@ -583,6 +583,26 @@ function resolveAnalysis(
   };
 }
 
+/** A time with its zone (ISO 8601 with Z or ±hh:mm): a freeze means the same instant wherever the app runs. */
+const zonedTime = z
+  .string({ error: 'must be an ISO 8601 time with a zone, e.g. 2026-11-27T00:00:00Z' })
+  .refine((value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(value), {
+    message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-27T00:00:00Z',
+  })
+  .refine((value) => Number.isFinite(Date.parse(value)), { message: 'is not a real time' });
+
+/** A window in which no release of the model starts (lib/domain/freeze.ts): from `from` up to `until`. */
+const freezeWindowSchema = z
+  .strictObject({
+    from: zonedTime,
+    until: zonedTime,
+    reason: nonEmpty.max(200, 'at most 200 characters'),
+  })
+  .superRefine((window, context) => {
+    if (Date.parse(window.until) <= Date.parse(window.from))
+      context.addIssue({ code: 'custom', path: ['until'], message: `must be after from (${window.from})` });
+  });
+
 export const policySchema = z
   .strictObject({
     modelName: armName('asset'),
@@ -597,6 +617,8 @@ export const policySchema = z
     approval: approvalSchema.prefault({}),
     rollout: rolloutSchema,
     retraining: retrainingSchema.optional(),
+    /** Windows in which releases wait (a promotion that reaches its release then waits for the window's end). */
+    freezes: z.array(freezeWindowSchema).max(100, 'at most 100 windows').optional(),
   })
   .superRefine((policy, context) => {
     const allowed = metricsForTask(policy.task).join(', ');

@@ -93,6 +93,24 @@ describe('what a promotion waits for', () => {
     );
   });
 
+  it('names the release freeze a promotion waits out, and how it ends', () => {
+    const frozen = (freeze: object) =>
+      promotionWaitingFor(promotion({ runtimeStatus: 'Running', status: status('frozen', { freeze } as never) }));
+    expect(
+      frozen({ frozen: true, source: 'request', by: 'ana', reason: 'Black Friday', recheckAt: '2025-03-04T11:00:00Z' }),
+    ).toBe('the release freeze to end, until lifted (champion unfreeze demand): Black Friday');
+    expect(
+      frozen({
+        frozen: true,
+        source: 'policy',
+        window: 0,
+        reason: 'quarter close',
+        until: '2025-03-04T10:05:30.000Z',
+        recheckAt: '2025-03-04T10:05:30.000Z',
+      }),
+    ).toBe('the release freeze to end, until 2025-03-04 10:05:30Z: quarter close');
+  });
+
   it('names the training job a retraining run waits for', () => {
     const run: RetrainingRunView = {
       kind: 'run',

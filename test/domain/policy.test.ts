@@ -548,6 +548,43 @@ describe('ncrontabError', () => {
   });
 });
 
+describe('release freeze windows', () => {
+  const freezes = (value: unknown) => parsePolicies(withField(['freezes'], value))['house-prices']!.freezes;
+
+  it('takes windows with zoned times and a reason; none by default', () => {
+    expect(parsePolicies({ policies: [minimalPolicy()] })['house-prices']!.freezes).toBeUndefined();
+    const window = { from: '2026-11-27T00:00:00Z', until: '2026-11-30T06:00:00+01:00', reason: 'Black Friday' };
+    expect(freezes([window])).toEqual([window]);
+  });
+
+  it.each([
+    [
+      [{ from: '2026-11-27', until: '2026-11-30T00:00:00Z', reason: 'r' }],
+      'policies[0].freezes[0].from: must be an ISO 8601 time with a zone',
+    ],
+    [
+      [{ from: '2026-11-27T00:00:00', until: '2026-11-30T00:00:00Z', reason: 'r' }],
+      'policies[0].freezes[0].from: must be an ISO 8601 time with a zone',
+    ],
+    [
+      [{ from: '2026-11-27T00:00:00Z', until: '2026-11-26T00:00:00Z', reason: 'r' }],
+      'policies[0].freezes[0].until: must be after from (2026-11-27T00:00:00Z)',
+    ],
+    [
+      [{ from: '2026-11-27T00:00:00Z', until: '2026-11-28T00:00:00Z', reason: ' ' }],
+      'policies[0].freezes[0].reason: must not be empty',
+    ],
+    [
+      [{ from: '2026-13-27T00:00:00Z', until: '2026-11-28T00:00:00Z', reason: 'r' }],
+      'policies[0].freezes[0].from: is not a real time',
+    ],
+    [[{ from: '2026-11-27T00:00:00Z', until: '2026-11-28T00:00:00Z', reason: 'r', by: 'x' }], 'policies[0].freezes[0]'],
+  ])('refuses a bad window, naming its path (%j)', (value, message) => {
+    expect(() => freezes(value)).toThrow(PolicyError);
+    expect(() => freezes(value)).toThrow(message);
+  });
+});
+
 describe('rollout strategies', () => {
   const rollout = (over: Record<string, unknown>) => {
     const policy = minimalPolicy();

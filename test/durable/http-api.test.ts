@@ -314,8 +314,11 @@ describe('public management API behind createCheckStatusResponse', () => {
 
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/instances/nope`)).status).toBe(404);
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/whatever`)).status).toBe(404);
-    expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/counter/1`, { method: 'POST' })).status).toBe(
+    expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/counter`, { method: 'POST' })).status).toBe(
       501,
+    );
+    expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/counter/1`, { method: 'POST' })).status).toBe(
+      400,
     );
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/instances?runtimeStatus=Bogus`)).status).toBe(400);
   });
@@ -330,6 +333,17 @@ describe('public management API behind createCheckStatusResponse', () => {
       entityState: { count: 3 },
     });
     expect((await fetch(`${origin}/runtime/webhooks/durabletask/entities/tally/other`)).status).toBe(404);
+  });
+
+  it('signals an entity as DurableClient.signalEntity does: accepted at once, run in arrival order', async () => {
+    const c = client();
+    await c.signalEntity(new df.EntityId('Tally', 'signalled'), 'add', 2);
+    await c.signalEntity(new df.EntityId('Tally', 'signalled'), 'add', 5);
+    await t.engine.whenIdle();
+    expect(await c.readEntityState(new df.EntityId('Tally', 'signalled'))).toMatchObject({
+      entityExists: true,
+      entityState: { count: 7 },
+    });
   });
 
   it('binding data has the shape df.getClient accepts', () => {

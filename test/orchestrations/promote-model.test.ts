@@ -15,6 +15,7 @@ import { newerWinner } from '../../lib/domain/stages';
 import { isControlSealed, isSealed, sealControl, sealDecision } from '../../lib/approval';
 import { carriedLifecycle } from '../../lib/activities';
 import type { LifecycleEvent } from '../../lib/domain/lifecycle';
+import { freezeInForce, type RequestedFreeze } from '../../lib/domain/freeze';
 import {
   ENDPOINT_CHANGED,
   type Activities,
@@ -61,6 +62,7 @@ type PromotionActivity = Extract<
   | 'verifyControl'
   | 'startSlotRetirement'
   | 'judgeRolloutStep'
+  | 'checkReleaseFreeze'
   | 'readStage'
   | 'setTraffic'
   | 'recordRelease'
@@ -98,6 +100,9 @@ class World {
   /** Polls of a delete answered InProgress before it finishes. */
   deletePolls = 0;
   calls: string[] = [];
+  /** The freeze a person asked for, as the release-freeze entity would hold it; the looks the promotion took. */
+  requestedFreeze: RequestedFreeze | undefined;
+  freezeChecks: Activities['checkReleaseFreeze']['input'][] = [];
   /** Retirements of a warm slot the promotion asked for. */
   retirements: Activities['startSlotRetirement']['input'][] = [];
   /** Every traffic change asked for, in order. */
@@ -204,6 +209,10 @@ class World {
       startSlotRetirement: (i) => {
         this.retirements.push(i);
         return { started: true };
+      },
+      checkReleaseFreeze: (i) => {
+        this.freezeChecks.push(i);
+        return freezeInForce(i.windows, this.requestedFreeze, new Date(i.at));
       },
       judgeRolloutStep: (i) => {
         this.judged.push(i);
@@ -610,8 +619,9 @@ describe('promoteModel', () => {
     expect(result).toMatchObject({ outcome: 'promoted', release: { slot: 'green' } });
     expect(world.deployments.green).toBe('demand:2');
     expect(world.traffic).toEqual({ blue: 0, green: 100 });
-    expect(world.calls.slice(0, 7)).toEqual([
+    expect(world.calls.slice(0, 8)).toEqual([
       'verifyDecision',
+      'checkReleaseFreeze',
       'setTraffic',
       'readStage',
       'readEndpoint',
@@ -629,7 +639,14 @@ describe('promoteModel', () => {
     world.calls = [];
     await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
     await t.engine.waitForCompletion(id);
-    expect(world.calls).toEqual(['verifyDecision', 'setTraffic', 'checkProvisioning', 'changeStage', 'recordRelease']);
+    expect(world.calls).toEqual([
+      'verifyDecision',
+      'checkReleaseFreeze',
+      'setTraffic',
+      'checkProvisioning',
+      'changeStage',
+      'recordRelease',
+    ]);
   });
 
   it('puts the champion back and never tags production when the endpoint update fails', async () => {
@@ -1127,6 +1144,7 @@ describe('promoteModel lifecycle events', () => {
     // Each rode on an activity the promotion runs anyway: the approval request on requestApproval itself.
     expect(world.calls.slice(calls)).toEqual([
       'verifyDecision',
+      'checkReleaseFreeze',
       'setTraffic',
       'checkProvisioning',
       'changeStage',
@@ -1235,6 +1253,117 @@ describe('promoteModel approval reminders (approval.remindBefore)', () => {
   });
 });
 
+describe('promoteModel release freezes (flow version 10)', () => {
+  const minute = 60_000;
+  const t0 = Date.parse('2030-01-01T00:00:00Z');
+  let clock = t0;
+  async function approved(world: World, promotion: PromotionInput, versioning = hostVersioning) {
+    clock = t0;
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    current = startEngine(world.register(new Registry()), { now: () => new Date(clock), versioning });
+    const id = await current.engine.startNew('promoteModel', { instanceId: 'promote:demand:2', input: promotion });
+    expect(await phase(current, id)).toBe('awaiting-approval');
+    await current.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    await current.engine.whenIdle();
+    return { t: current, id };
+  }
+  async function at(t: TestEngine, minutes: number) {
+    clock = t0 + minutes * minute;
+    t.engine.checkTimers();
+    await t.engine.whenIdle();
+  }
+  const status = async (t: TestEngine, id: string) => (await t.engine.getStatus(id))!.customStatus as PromotionStatus;
+
+  it('waits at the release while a person freezes the model, says why, and releases once it is lifted', async () => {
+    const world = new World();
+    world.requestedFreeze = {
+      by: 'ana',
+      authenticated: false,
+      identity: 'request',
+      reason: 'Black Friday',
+      at: new Date(t0).toISOString(),
+    };
+    const { t, id } = await approved(world, input('2'));
+    const frozen = await status(t, id);
+    expect(frozen.phase).toBe('frozen');
+    expect(frozen.freeze).toMatchObject({ source: 'request', by: 'ana', reason: 'Black Friday' });
+    expect(frozen.timeline.at(-1)!.note).toBe(
+      'releases of this model are frozen by ana until it is lifted: Black Friday; the release waits',
+    );
+    // Nothing moved, and the model's lock is free meanwhile (a rollback could take it).
+    expect(world.trafficChanges).toEqual([]);
+    expect(world.stages['2']).toBe('staged');
+    expect(t.engine.getEntity({ name: MODEL_LOCK_ENTITY.toLowerCase(), key: 'demand' })?.lockedBy).toBeUndefined();
+    // Looked again within the hour: still frozen, told once.
+    await at(t, 60);
+    expect(world.freezeChecks).toHaveLength(2);
+    expect((await status(t, id)).timeline.filter((e) => e.phase === 'frozen')).toHaveLength(1);
+
+    world.requestedFreeze = undefined;
+    await t.engine.raiseEvent(id, 'freeze-lifted', {
+      by: 'bob',
+      reason: 'sale over',
+      at: new Date(clock).toISOString(),
+    });
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    const notes = result.timeline!.map((e) => e.note);
+    expect(notes).toContain('the freeze was lifted by bob: sale over; looking again');
+    expect(notes).toContain('the release freeze is over: releasing');
+    expect(notes.indexOf('the release freeze is over: releasing')).toBeLessThan(
+      notes.findIndex((n) => n.startsWith('traffic →') || n.startsWith('step 1/')),
+    );
+    expect(world.traffic).toEqual({ blue: 0, green: 100 });
+    const recorded = (await t.engine.exportHistory(id))!;
+    const replay = await replayHistory(new World().register(new Registry()).handler('promoteModel'), recorded);
+    expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('waits out a policy window on a durable timer and releases when it ends', async () => {
+    const world = new World();
+    const promotion = input('2');
+    const window = {
+      from: new Date(t0 - minute).toISOString(),
+      until: new Date(t0 + 90 * minute).toISOString(),
+      reason: 'quarter close',
+    };
+    promotion.policy = parsePolicies({ policies: [{ ...policyInput, freezes: [window] }] }).demand!;
+    const { t, id } = await approved(world, promotion);
+    expect((await status(t, id)).timeline.at(-1)!.note).toBe(
+      `releases of this model are frozen by the policy (freezes[0]) until ${window.until}: quarter close; the release waits`,
+    );
+    await at(t, 60);
+    await at(t, 89);
+    expect((await status(t, id)).phase).toBe('frozen');
+    expect(world.trafficChanges).toEqual([]);
+    await at(t, 90);
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    expect(world.freezeChecks.map((c) => c.at)).toEqual([
+      new Date(t0).toISOString(),
+      new Date(t0 + 60 * minute).toISOString(),
+      window.until,
+    ]);
+  });
+
+  it('an instance of flow version 9 releases without looking for a freeze', async () => {
+    const world = new World();
+    world.requestedFreeze = {
+      by: 'ana',
+      authenticated: false,
+      identity: 'request',
+      reason: 'x',
+      at: '2030-01-01T00:00:00Z',
+    };
+    const { t, id } = await approved(world, input('2'), { ...hostVersioning, defaultVersion: '9' });
+    expect(((await t.engine.waitForCompletion(id)).output as PromotionResult).outcome).toBe('promoted');
+    expect(world.freezeChecks).toEqual([]);
+  });
+});
+
 describe('promoteModel golden history', () => {
   const file = join(__dirname, 'golden', 'promote-model.json');
 
@@ -1280,6 +1409,7 @@ describe('promoteModel golden history', () => {
     ['6', 'no reminder, no publishLifecycle at the end'],
     ['7', 'no rollback window'],
     ['8', 'a baked step passes unjudged'],
+    ['9', 'no look for a release freeze'],
   ])('replays a flow version %s history (%s) unchanged', async (version) => {
     const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;

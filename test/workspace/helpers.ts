@@ -64,6 +64,7 @@ export function workspaceActivities(workspace: AzureMlWorkspace, extra: Partial<
     publicUrl: 'http://127.0.0.1:7071',
     signal: async () => true,
     start: async () => true,
+    readFreeze: async () => undefined,
     ...extra,
   } as ActivityDeps);
 }

@@ -716,6 +716,29 @@ export class DurableEngine {
   }
 
   /** An entity's state, lock holder and queued messages; undefined if it has none of them. */
+  /**
+   * A client's signal to an entity (DurableClient.signalEntity; HTTP API reference, "Signal entity"): queued in the
+   * entity's inbox behind what is there, one-way — the caller learns only that it was accepted.
+   */
+  async signalEntity(entity: EntityRef, operationName: string, input: unknown): Promise<void> {
+    this.ensureAccepting();
+    const entityId = schedulerId(entity);
+    // No parent: a client is no orchestration, so no lock it holds lets the signal jump the queue.
+    const msg: RequestMessage = {
+      op: operationName,
+      signal: true,
+      id: randomUUID(),
+      parent: '',
+      ...(input !== undefined ? { input: JSON.stringify(input) } : {}),
+    };
+    await this.op(() =>
+      this.store.commit(() =>
+        this.entities.enqueue({ entityId, kind: 'op', parent: '', payload: JSON.stringify(msg) }),
+      ),
+    );
+    this.wakeEntities([entityId]);
+  }
+
   getEntity(entity: EntityRef | string): EntityStatus | undefined {
     return this.entities.status(typeof entity === 'string' ? entity : schedulerId(entity));
   }

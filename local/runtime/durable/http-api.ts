@@ -222,12 +222,23 @@ async function route(
   }
   if (head === 'entities') {
     // Reading one entity's state, as DurableClient.readEntityState asks for it (docs: "HTTP API reference",
-    // Get entity: 200 with the state as the body, 404 when the entity has none). Listing and signalling are not served.
-    if (method === 'GET' && a !== undefined && b !== undefined && segments.length === 3) {
-      const entity = engine.getEntity({ name: a.toLowerCase(), key: b });
-      return entity?.exists ? json(200, entity.state) : message(404, `No entity '${a}' with key '${b}'.`);
+    // Get entity: 200 with the state as the body, 404 when the entity has none), and signalling one as
+    // DurableClient.signalEntity does (Signal entity: POST with `op` and the JSON input as the body, 202). Listing
+    // entities is not served.
+    if (a !== undefined && b !== undefined && segments.length === 3) {
+      const ref = { name: a.toLowerCase(), key: b };
+      if (method === 'GET') {
+        const entity = engine.getEntity(ref);
+        return entity?.exists ? json(200, entity.state) : message(404, `No entity '${a}' with key '${b}'.`);
+      }
+      if (method === 'POST') {
+        const op = req.query.get('op');
+        if (!op) return message(400, 'An operation name is required: entities/{name}/{key}?op={operation}.');
+        await engine.signalEntity(ref, op, parseBody(req.body));
+        return { status: 202 };
+      }
     }
-    return message(501, 'The local durable engine serves only GET entities/{name}/{key} over HTTP.');
+    return message(501, 'The local durable engine serves only GET and POST entities/{name}/{key} over HTTP.');
   }
   return message(404, `No durable task endpoint at '${req.path}'.`);
 }
