@@ -2,7 +2,7 @@
  * Release freezes and one rollout per endpoint, on the local workspace through the public surface (Event Grid from the
  * workspace, the HTTP API, the CLI): a promotion that reaches its release while a person froze the model waits,
  * saying why, and releases once the freeze is lifted; a second promotion of the same model waits on the model's lock
- * while the first one bakes, and only then deploys.
+ * while the first one bakes, and only then deploys; a manual rollback asked during a rollout waits on the same lock.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -159,5 +159,41 @@ describe('release freezes and one rollout per endpoint', { timeout: 300_000 }, (
     const released = Date.parse(firstDone.result!.timeline!.at(-1)!.at);
     const deployed = secondDone.result!.timeline!.find((e) => e.phase === 'deploying')!;
     expect(Date.parse(deployed.at)).toBeGreaterThanOrEqual(released);
+  });
+
+  it('a manual rollback asked during a rollout waits for it on the lock, then puts the previous version back in one update', async () => {
+    const rolling = await register('5', 5);
+    await approve(rolling);
+    const baking = await until(rolling, (p) => p.status?.rollout?.state === 'baking', 'the rollout to bake');
+    const { champion, challenger } = baking.status!.rollout!;
+    const paused = await runCli(app.url, 'pause', rolling, '--as', 'oncall', '--reason', 'holding the canary');
+    expect(paused.code, paused.err).toBe(0);
+    const asked = await post('/api/models/demand/rollback', { reason: 'p99 doubled', by: 'oncall@contoso.com' });
+    expect(asked.status).toBe(202);
+    const rollback = async () =>
+      (await (await fetch(`${app.url}/api/rollbacks/${encodeURIComponent(String(asked.body.id))}`)).json()) as {
+        runtimeStatus: string;
+        status?: { phase: string };
+        result?: { outcome: string; reason: string; from?: { model: string }; to?: { model: string; slot: string } };
+      };
+    // The rollout holds the model's lock: the rollback waits, and traffic stays as the rollout's step left it.
+    await eventually(
+      async () => ((await rollback()).status?.phase === 'waiting-for-lock' ? true : undefined),
+      'the rollback to wait for the lock',
+    );
+    expect((await endpoint()).traffic).toEqual({ [champion!]: 50, [challenger]: 50 });
+
+    const now = await runCli(app.url, 'promote-now', rolling, '--as', 'lead', '--reason', 'finish it');
+    expect(now.code, now.err).toBe(0);
+    expect((await until(rolling, finished, 'the rollout to finish')).result?.outcome).toBe('promoted');
+    // Once it ends, the rollback takes the lock: the version that served before the rollout serves again.
+    const done = await eventually(async () => (await rollback()).result ?? undefined, 'the rollback to finish', 1200);
+    expect(done).toMatchObject({
+      outcome: 'rolled-back',
+      from: { model: 'demand:5' },
+      to: { model: 'demand:4', slot: champion },
+    });
+    expect((await endpoint()).traffic).toEqual({ [champion!]: 100, [challenger]: 0 });
+    expect(await app.lab.modelStages('demand')).toMatchObject({ '4': 'production', '5': 'surpassed' });
   });
 });
