@@ -546,6 +546,8 @@ export interface RetirementInput {
   /** The promotion whose release left the slot warm. */
   promotionId: string;
   until: string;
+  /** The workspace (ARM id) of the promotion's environment, when it had one: every activity addresses it. */
+  workspace?: string;
 }
 
 /** One retirement per released version: a repeated start finds it. */

@@ -552,7 +552,15 @@ function* promote(ctx: Context): Step<PromotionResult> {
     const id = retirementId(modelName, modelVersion);
     yield* activity(ctx, 'startSlotRetirement', {
       instanceId: id,
-      retirement: { modelName, policy, slot: previous, promotionId, until },
+      // The environment's workspace, when one started this promotion: the retirement's activities address it too.
+      retirement: {
+        modelName,
+        policy,
+        slot: previous,
+        promotionId,
+        until,
+        ...(input.workspace ? { workspace: input.workspace } : {}),
+      },
     });
     rollbackWindow = { slot: previous, until, retirementId: id };
     timeline.mark(

@@ -1052,6 +1052,25 @@ describe('promoteModel rollback window (flow version 8)', () => {
     expect(world.deployments.blue).toBe('demand:1');
   });
 
+  it("carries the environment's workspace to the retirement, whose activities then address it", async () => {
+    const world = new World();
+    world.deployments = { blue: 'demand:1' };
+    world.traffic = { blue: 100 };
+    world.stages = { '1': 'production' };
+    world.endpointExists = true;
+    const workspace =
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/staging';
+    const promotion = { ...input('2'), workspace };
+    promotion.policy = parsePolicies({
+      policies: [{ ...policyInput, rollout: { ...policyInput.rollout, rollbackWindow: 1 } }],
+    }).demand!;
+    const { t, id } = await start(world, '2', promotion);
+    await phase(t, id);
+    await t.engine.raiseEvent(id, 'decision', decision('approve', {}, id));
+    await t.engine.waitForCompletion(id);
+    expect(world.retirements[0]!.retirement).toMatchObject({ slot: 'blue', workspace });
+  });
+
   it('starts no retirement without a window in the policy', async () => {
     const world = new World();
     world.deployments = { blue: 'demand:1' };
