@@ -22,7 +22,9 @@ Tells the story end to end: v1 trained and deployed (no champion) → v2 better,
 surpassed → v3 worse, not staged → v4 staged, then v5 supersedes it → a broken challenger fails its smoke test
 and the champion keeps serving → a storm of 20 drift signals starts exactly one retraining, whose model is
 promoted → a drifted training feed is stopped by the data checks before any job is submitted → every training
-job is checked to have run as Azure ML runs it.
+job is checked to have run as Azure ML runs it → on a second model, released as a judged canary under live
+traffic: a challenger whose errors rise is rolled back before its second step, a healthy one walks its steps to
+100 %, and a person rolls back to the previous version.
 
 Options:
   --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
@@ -35,9 +37,16 @@ interface Promotion {
   runtimeStatus: string;
   status?: {
     phase: string;
+    rollout?: { state?: string };
     timeline: { at: string; phase: string; note: string }[];
   };
-  result?: { outcome: string; reason: string; release?: { slot: string; gitSha?: string } };
+  result?: {
+    outcome: string;
+    reason: string;
+    release?: { slot: string; gitSha?: string };
+    failure?: { code: string };
+    rollout?: { verdicts: { step: number; verdict: string; reason: string }[] };
+  };
 }
 
 class Story {
@@ -97,12 +106,26 @@ class Story {
     return this.lab.modelStages('demand');
   }
 
-  async servingSlot(): Promise<string | undefined> {
-    const res = await fetch(`${this.url}/api/endpoints/demand-ep`);
+  async servingSlot(endpoint = 'demand-ep'): Promise<string | undefined> {
+    const res = await fetch(`${this.url}/api/endpoints/${endpoint}`);
     if (res.status !== 200) return undefined;
     const body = (await res.json()) as { deployments: { name: string; model: string | null; traffic: number }[] };
     const serving = body.deployments.find((d) => d.traffic === 100);
     return serving ? `${serving.name} (${serving.model})` : undefined;
+  }
+
+  /** Polls a promotion like `until`, printing each timeline entry as it appears. */
+  async follow(id: string, done: (p: Promotion) => boolean): Promise<Promotion | undefined> {
+    const printed = new Set<string>();
+    return this.until(id, (p) => {
+      for (const entry of p.status?.timeline ?? []) {
+        const key = `${entry.at} ${entry.phase} ${entry.note}`;
+        if (printed.has(key)) continue;
+        printed.add(key);
+        this.say(`     ${entry.at.slice(11, 19)}  ${entry.phase.padEnd(17)} ${entry.note}`);
+      }
+      return done(p);
+    });
   }
 
   timeline(p: Promotion | undefined): void {
@@ -289,6 +312,108 @@ async function tell(story: Story): Promise<void> {
     jobs.length > 0 && offShape.length === 0,
     `all ${jobs.length} jobs have their code as a code asset, typed data inputs, a compute ARM id and a declared model output` +
       (offShape.length ? ` (not: ${offShape.join(', ')})` : ''),
+  );
+  await progressiveDelivery(story);
+}
+
+/** Chapter 10: a second model released as a judged canary while live clients use its endpoint. */
+async function progressiveDelivery(story: Story): Promise<void> {
+  const model = 'pricing';
+  const endpoint = 'pricing-ep';
+  const train = (version: string, seed: number, quality: number) =>
+    story.lab.trainAndRegister({ name: model, version, seed, quality, as: 'dana' });
+  // A paused rollout waits for a person: the story stops following it there.
+  const settled = (p: Promotion) =>
+    (p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending') || p.status?.rollout?.state === 'paused';
+  const approve = async (version: string): Promise<Promotion | undefined> => {
+    const p = await story.waiting(`promote:${model}:${version}`);
+    story.check(
+      p?.status?.phase === 'awaiting-approval',
+      `${model}:${version} wins its evaluation and waits for approval`,
+    );
+    return p;
+  };
+  const verdicts = (p: Promotion | undefined) =>
+    (p?.result?.rollout?.verdicts ?? []).map((v) => `step ${v.step} ${v.verdict}`).join(', ');
+
+  story.say('10. pricing is released progressively (its policy: canary 20 % → 50 % → 100 %, each step baked 15 s and');
+  story.say("    judged against the champion on the endpoint's request metrics and replayed requests).");
+  await train('1', 31, 0.6);
+  let p = await approve('1');
+  story.check(p !== undefined && (await story.approve(p, 'ana')), 'ana approves pricing:1');
+  p = await story.finished(`promote:${model}:1`);
+  story.check(p?.result?.outcome === 'promoted', `pricing:1 takes 100 % at once (nothing to compare with)`);
+  const champion = await story.servingSlot(endpoint);
+  const clients = await story.lab.clients(endpoint);
+  try {
+    story.say(
+      '    pricing:2 passes its evaluation, then half its answers start failing (a fault injected into its slot):',
+    );
+    await train('2', 32, 1);
+    p = await approve('2');
+    await story.lab.admin('POST', 'faults', { kind: 'scoring', endpoint, model: `${model}:2`, errorRate: 0.5 });
+    story.check(p !== undefined && (await story.approve(p, 'ana')), 'ana approves pricing:2');
+    p = await story.follow(`promote:${model}:2`, settled);
+    story.check(
+      p?.result?.failure?.code === 'RolloutRolledBack' && verdicts(p) === 'step 1 Fail',
+      `pricing:2 rolled back automatically at its first step (${verdicts(p)}): ${p?.result?.reason}`,
+    );
+    story.check((await story.servingSlot(endpoint)) === champion, `the champion serves 100 % again: ${champion}`);
+
+    story.say('    pricing:3 is healthy: it walks its steps to 100 %, each verdict printed as it comes:');
+    const failedAt = Date.now();
+    await train('3', 33, 1);
+    p = await approve('3');
+    // Azure Monitor counts an endpoint's requests per minute and deployment name: in the minute pricing:2 failed in,
+    // green's count still holds its errors, so pricing:3 starts taking traffic in the next one.
+    const nextMinute = Math.ceil((failedAt + 1) / 60_000) * 60_000 - Date.now();
+    if (nextMinute > 0) {
+      story.say(
+        `    (approved in the next minute, ${Math.ceil(nextMinute / 1000)} s from now: green's request counts for this`,
+      );
+      story.say("     minute still hold pricing:2's errors, and Azure Monitor counts per minute)");
+      await new Promise((r) => setTimeout(r, nextMinute + 500));
+    }
+    story.check(p !== undefined && (await story.approve(p, 'ana')), 'ana approves pricing:3');
+    p = await story.follow(`promote:${model}:3`, settled);
+    story.check(
+      p?.result?.outcome === 'promoted' && verdicts(p) === 'step 1 Pass, step 2 Pass',
+      `pricing:3 promoted after its judged steps (${verdicts(p)})`,
+    );
+    story.say(`   serving: ${await story.servingSlot(endpoint)}`);
+  } finally {
+    const answered = await clients.stop();
+    const failed = Object.entries(answered).filter(([, c]) => c.serverErrors > 0);
+    story.say(
+      `   live clients: ${Object.entries(answered)
+        .map(
+          ([d, c]) => `${c.ok + c.serverErrors} answered by ${d}${c.serverErrors ? ` (${c.serverErrors} failed)` : ''}`,
+        )
+        .join(', ')}${failed.length ? '' : ', none failed'}`,
+    );
+  }
+
+  story.say(
+    '    On call, bo rolls pricing back: the previous version is still warm at 0 %, so it is one traffic update.',
+  );
+  const asked = await fetch(`${story.url}/api/models/${model}/rollback`, {
+    method: 'POST',
+    body: JSON.stringify({ reason: 'complaints about quotes since the release', by: 'bo' }),
+  });
+  const { id } = (await asked.json()) as { id?: string };
+  story.check(asked.status === 202 && id !== undefined, `rollback ${id} started by bo`);
+  let rolledBack: { runtimeStatus: string; result?: { outcome: string; reason: string } } | undefined;
+  for (let i = 0; i < 1200 && id; i++) {
+    const res = await fetch(`${story.url}/api/rollbacks/${encodeURIComponent(id)}`);
+    rolledBack = res.status === 200 ? ((await res.json()) as typeof rolledBack) : undefined;
+    if (rolledBack?.result) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  story.check(rolledBack?.result?.outcome === 'rolled-back', `${id}: ${rolledBack?.result?.reason}`);
+  const stages = await story.lab.modelStages(model);
+  story.check(
+    stages['1'] === 'production' && stages['3'] === 'surpassed' && stages['2'] === 'unstaged',
+    `pricing:1 production again, pricing:3 surpassed, pricing:2 unstaged; serving: ${await story.servingSlot(endpoint)}`,
   );
 }
 

@@ -316,4 +316,65 @@ export class Lab {
       req.end(payload);
     });
   }
+
+  /**
+   * Live clients of an endpoint, as production traffic: one request after another (its key, no deployment header)
+   * until stopped, counted by the deployment that answered, server errors apart.
+   */
+  async clients(endpoint: string, options: { pauseMs?: number } = {}): Promise<LiveClients> {
+    const { resourceGroup: rg, workspaceName: ws } = this.info;
+    const [ep, keys] = await Promise.all([
+      this.client.onlineEndpoints.get(rg, ws, endpoint),
+      this.client.onlineEndpoints.listKeys(rg, ws, endpoint),
+    ]);
+    const agent = new https.Agent({ keepAlive: true, ca: this.#ca });
+    const answered: Record<string, { ok: number; serverErrors: number }> = {};
+    const send = (i: number) =>
+      new Promise<void>((resolve) => {
+        const req = https.request(
+          ep.properties.scoringUri!,
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.primaryKey}` },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              const counts = (answered[String(res.headers['azureml-model-deployment'] ?? 'none')] ??= {
+                ok: 0,
+                serverErrors: 0,
+              });
+              if ((res.statusCode ?? 500) >= 500) counts.serverErrors++;
+              else counts.ok++;
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => resolve());
+        req.end(JSON.stringify({ input_data: [[i % 7, 1, 2, 3]] }));
+      });
+    let running = true;
+    const loop = (async () => {
+      for (let i = 0; running; i++) {
+        await send(i);
+        await new Promise((r) => setTimeout(r, options.pauseMs ?? 10));
+      }
+    })();
+    return {
+      answered,
+      async stop() {
+        running = false;
+        await loop;
+        agent.destroy();
+        return answered;
+      },
+    };
+  }
+}
+
+/** Clients started by Lab.clients: what they were answered so far, and how to stop them. */
+export interface LiveClients {
+  readonly answered: Readonly<Record<string, { ok: number; serverErrors: number }>>;
+  stop(): Promise<Record<string, { ok: number; serverErrors: number }>>;
 }

@@ -24,7 +24,8 @@ Options:
   --port N            Functions host port (default: $FUNCTIONS_HTTP_PORT or 7071)
   --workspace-port N  local workspace port (default: $CHAMPION_WORKSPACE_PORT or 7443)
   --data-dir DIR      where all state is kept (default: $CHAMPION_DATA_DIR or .data)
-  --policies FILE     promotion policies (default: a demo policy for the model "demand", written to the data dir)
+  --policies FILE     promotion policies (default: the demo policies for the models "demand" and "pricing" (a
+                      judged canary), written to the data dir)
   --provisioning-ms N how long deployments take to provision in the local workspace (default 1500)
   --durable-schema V  the OOProc replay schema the durable engine advertises (default V4); V3 shows what an
                       extension older than DurableTask 3.13 does with the app
@@ -58,6 +59,41 @@ export function demoPolicy() {
       cooldown: 'PT1H',
       trainingDataAsset: { name: 'demand-train' },
       jobSpec: 'jobs/train-demand.json',
+    },
+  };
+}
+
+export const CANARY_MODEL = 'pricing';
+export const CANARY_ENDPOINT = 'pricing-ep';
+
+/**
+ * A second model, released progressively: a canary of 20 %, then 50 %, then 100 %, each step baked for 15 s and judged
+ * against the champion on the endpoint's own signals; the previous version kept warm for an hour to roll back to.
+ */
+export function canaryPolicy() {
+  const { retraining: _none, ...policy } = demoPolicy();
+  return {
+    ...policy,
+    modelName: CANARY_MODEL,
+    endpointName: CANARY_ENDPOINT,
+    rollout: {
+      ...policy.rollout,
+      strategy: 'canary',
+      steps: [20, 50, 100],
+      bake: 'PT15S',
+      rollbackWindow: 'PT1H',
+      analysis: {
+        // A demo's few hundred requests per step: an error rate's allowance of 5 % is what they can show.
+        metrics: {
+          errorRate: { maxIncrease: 0.05 },
+          latency: { maxIncreaseMs: 100 },
+          latencyP95: { maxIncreaseMs: 250 },
+        },
+        onInconclusive: 'pause',
+        minRequests: 20,
+        minSamples: 20,
+        replaySampleSize: 30,
+      },
     },
   };
 }
@@ -150,7 +186,8 @@ export async function startEmbedded(options: {
   let policiesFile = options.policiesFile;
   if (!policiesFile) {
     policiesFile = path.join(options.dataDir, 'policies.json');
-    if (!existsSync(policiesFile)) writeFileSync(policiesFile, JSON.stringify({ policies: [demoPolicy()] }, null, 2));
+    if (!existsSync(policiesFile))
+      writeFileSync(policiesFile, JSON.stringify({ policies: [demoPolicy(), canaryPolicy()] }, null, 2));
   }
   // A bad policy file stops everything before anything starts, with the path of the bad field.
   loadPolicies(`@${policiesFile}`);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/processes';
 
 describe('champion demo', () => {
-  it('tells the whole promotion story and every step happens as described', { timeout: 240_000 }, async () => {
+  it('tells the whole promotion story and every step happens as described', { timeout: 480_000 }, async () => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'bin/champion.js'), 'demo'], { cwd: repoRoot });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -18,6 +18,9 @@ describe('champion demo', () => {
     expect(out).toMatch(/v1 is staged and waits for a person/);
     expect(out).toMatch(/v4: a newer winner \(promote:demand:5\) replaced this staged version/);
     expect(out).toMatch(/✔ every deployment on demand-ep serves an MLflow model/);
+    expect(out).toMatch(/✔ pricing:2 rolled back automatically at its first step \(step 1 Fail\): .*error rate/);
+    expect(out).toMatch(/✔ pricing:3 promoted after its judged steps \(step 1 Pass, step 2 Pass\)/);
+    expect(out).toMatch(/✔ pricing:1 production again, pricing:3 surpassed/);
     expect(code).toBe(0);
   });
 });

@@ -5,8 +5,7 @@
  * a healthy challenger walks its mirror phase and steps to 100 %, one whose error rate rises at 10 % is rolled back
  * before 50 %, a slower one fails the latency judgement, and one with too little traffic is Inconclusive and pauses.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoPolicy } from '../../local/start';
@@ -58,7 +57,6 @@ type Scenario = keyof typeof SCENARIOS;
 
 describe('judged rollouts with faults injected into the challenger', { timeout: 600_000 }, () => {
   let app: EmbeddedApp;
-  let ca: string;
 
   const promotion = async (id: string): Promise<Promotion | undefined> => {
     const res = await fetch(`${app.url}/api/promotions/${encodeURIComponent(id)}`).catch(() => undefined);
@@ -96,54 +94,6 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     return id;
   };
 
-  /** Live clients of a model's endpoint: requests one after another until stopped, counted by who answered (5xx apart). */
-  async function liveTraffic(model: Scenario) {
-    const { resourceGroup, workspaceName } = app.lab.info;
-    const ep = await app.lab.client.onlineEndpoints.get(resourceGroup, workspaceName, `${model}-ep`);
-    const keys = await app.lab.client.onlineEndpoints.listKeys(resourceGroup, workspaceName, `${model}-ep`);
-    const agent = new https.Agent({ keepAlive: true, ca });
-    const answered: Record<string, { ok: number; serverErrors: number }> = {};
-    let running = true;
-    const send = (i: number) =>
-      new Promise<void>((resolve) => {
-        const req = https.request(
-          ep.properties.scoringUri!,
-          {
-            method: 'POST',
-            agent,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.primaryKey}` },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              const by = String(res.headers['azureml-model-deployment'] ?? 'none');
-              const counts = (answered[by] ??= { ok: 0, serverErrors: 0 });
-              if ((res.statusCode ?? 500) >= 500) counts.serverErrors++;
-              else counts.ok++;
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => resolve());
-        req.end(JSON.stringify({ input_data: [[i % 7, 1, 2, 3]] }));
-      });
-    const loop = (async () => {
-      for (let i = 0; running; i++) {
-        await send(i);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    return {
-      answered,
-      async stop() {
-        running = false;
-        await loop;
-        agent.destroy();
-        return answered;
-      },
-    };
-  }
-
   beforeAll(async () => {
     const dir = tempDir('judged');
     const file = path.join(dir, 'policies.json');
@@ -164,7 +114,6 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     });
     writeFileSync(file, JSON.stringify({ policies }));
     app = await EmbeddedApp.start({ provisioningMs: 50, args: ['--policies', file] });
-    ca = readFileSync(app.lab.info.caCertPath, 'utf8');
     // Each model's first version: nothing to compare with, it takes 100 % at once.
     await Promise.all(
       (Object.keys(SCENARIOS) as Scenario[]).map(async (model) => {
@@ -181,7 +130,7 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     };
 
     const healthy = (async () => {
-      const clients = await liveTraffic('healthy');
+      const clients = await app.lab.clients('healthy-ep');
       const id = await register('healthy', '2', 2);
       const done = expectFinished(await until(id, settled, 'the healthy challenger to finish'));
       const answered = await clients.stop();
@@ -189,7 +138,7 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     })();
 
     const erring = (async () => {
-      const clients = await liveTraffic('erring');
+      const clients = await app.lab.clients('erring-ep');
       // Half the challenger's answers are 5xx once it serves (after its evaluation, which it passed).
       const id = await register('erring', '2', 2, fault('erring', { errorRate: 0.5 }));
       const done = expectFinished(await until(id, settled, 'the erring challenger to finish'));
@@ -198,7 +147,7 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     })();
 
     const slow = (async () => {
-      const clients = await liveTraffic('slow');
+      const clients = await app.lab.clients('slow-ep');
       const id = await register('slow', '2', 2, fault('slow', { latencyMs: 300 }));
       const done = expectFinished(await until(id, settled, 'the slow challenger to finish'));
       await clients.stop();
