@@ -133,7 +133,7 @@ function modelSection(panel: ModelPanel): SafeHtml {
     <p>
       In production:
       <strong data-production="${panel.name}">${production ? `${panel.name}:${production.version}` : 'none'}</strong> ·
-      <a href="/models/${enc(panel.name)}/history">Production history</a>
+      <a href="/models/${enc(panel.name)}/history">Production history of ${panel.name}</a>
     </p>
     ${versions} ${endpoint}
   </section>`;

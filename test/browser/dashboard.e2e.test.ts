@@ -175,7 +175,7 @@ describe('the dashboard and the production history in a browser', { timeout: 300
 
     // From the dashboard's link, then the form, as a person would.
     const page = await open('/');
-    await page.getByRole('link', { name: 'Production history' }).click();
+    await page.getByRole('link', { name: 'Production history of demand' }).click();
     await page.waitForURL(/\/models\/demand\/history$/);
     expect(await page.locator('tbody tr').count()).toBe(2);
     const ask = async (at: string) => {
