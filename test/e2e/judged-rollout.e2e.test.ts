@@ -9,16 +9,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoPolicy } from '../../local/start';
-import type { PromotionResult, PromotionStatus } from '../../orchestrations/contract';
 import { runCli } from '../support/cli';
 import { EmbeddedApp } from '../support/embedded';
-import { eventually, tempDir } from '../support/processes';
-
-interface Promotion {
-  runtimeStatus: string;
-  status?: PromotionStatus;
-  result?: PromotionResult;
-}
+import { tempDir } from '../support/processes';
+import { finished, promotionsOf, type Promotion } from '../support/promotions';
 
 const BAKE_SECONDS = 15;
 const HEALTHY_BAKE_SECONDS = 25;
@@ -58,31 +52,13 @@ type Scenario = keyof typeof SCENARIOS;
 describe('judged rollouts with faults injected into the challenger', { timeout: 600_000 }, () => {
   let app: EmbeddedApp;
 
-  const promotion = async (id: string): Promise<Promotion | undefined> => {
-    const res = await fetch(`${app.url}/api/promotions/${encodeURIComponent(id)}`).catch(() => undefined);
-    return res?.status === 200 ? ((await res.json()) as Promotion) : undefined;
-  };
-  const until = (id: string, ok: (p: Promotion) => boolean, what: string) =>
-    eventually(
-      async () => {
-        const p = await promotion(id);
-        return p && ok(p) ? p : undefined;
-      },
-      what,
-      2400,
-    );
-  const finished = (p: Promotion) => p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending';
+  const { until, endpoint } = promotionsOf(() => app.url, 2400);
   /** Finished, or paused for a person: a rollout expected to finish that pauses fails at once, with its verdicts. */
   const settled = (p: Promotion) => finished(p) || p.status?.rollout?.state === 'paused';
   const expectFinished = (p: Promotion) => {
     expect(finished(p), `paused: ${JSON.stringify(p.status?.rollout?.verdicts)}`).toBe(true);
     return p;
   };
-  const endpoint = async (name: string) =>
-    (await (await fetch(`${app.url}/api/endpoints/${name}-ep`)).json()) as {
-      traffic: Record<string, number>;
-      deployments: { name: string; model: string | null }[];
-    };
   /** Registers a version and waits until it asks for approval; `beforeApproval` runs then (e.g. adds a fault). */
   const register = async (model: Scenario, version: string, seed: number, beforeApproval?: () => Promise<void>) => {
     const id = `promote:${model}:${version}`;
@@ -157,7 +133,7 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     const quiet = (async () => {
       const id = await register('quiet', '2', 2);
       const paused = await until(id, (p) => p.status?.rollout?.state === 'paused', 'the quiet challenger to pause');
-      const traffic = (await endpoint('quiet')).traffic;
+      const traffic = (await endpoint('quiet-ep')).traffic;
       const aborted = await runCli(app.url, 'abort', id, '--as', 'oncall@contoso.com', '--reason', 'no traffic today');
       expect(aborted.code, aborted.err).toBe(0);
       const done = await until(id, finished, 'the quiet challenger to finish');
@@ -178,7 +154,7 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     );
     expect(verdicts[1]!.reason).toMatch(/^error rate 0% vs 0% .* within 30%/);
     const { challenger } = h.done.result!.rollout!;
-    expect((await endpoint('healthy')).traffic[challenger]).toBe(100);
+    expect((await endpoint('healthy-ep')).traffic[challenger]).toBe(100);
     expect(await app.lab.modelStages('healthy')).toMatchObject({ '1': 'surpassed', '2': 'production' });
     // The clients never saw a failure.
     expect(Object.values(h.answered).every((c) => c.serverErrors === 0)).toBe(true);
@@ -189,8 +165,8 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     expect(e.rollout!.verdicts.map((v) => [v.step, v.verdict])).toEqual([[1, 'Fail']]);
     expect(e.reason).toMatch(/^step 1 failed its judgement: error rate \d+(\.\d+)?% vs 0% .* beyond the allowed 2%/);
     expect(e.timeline!.some((entry) => entry.note.startsWith('step 2/3'))).toBe(false);
-    expect(Object.values((await endpoint('erring')).traffic).sort()).toEqual([0, 100]);
-    expect((await endpoint('erring')).traffic[e.rollout!.champion!]).toBe(100);
+    expect(Object.values((await endpoint('erring-ep')).traffic).sort()).toEqual([0, 100]);
+    expect((await endpoint('erring-ep')).traffic[e.rollout!.champion!]).toBe(100);
     expect(await app.lab.modelStages('erring')).toMatchObject({ '1': 'production', '2': 'unstaged' });
 
     // Slower: the latency judgement fails on the replayed requests.
@@ -198,7 +174,7 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     expect(s).toMatchObject({ outcome: 'failed', failure: { code: 'RolloutRolledBack' } });
     expect(s.rollout!.verdicts.map((v) => [v.step, v.verdict])).toEqual([[1, 'Fail']]);
     expect(s.reason).toMatch(/latency shift \d+(\.\d+)? ms .* beyond the allowed 100 ms/);
-    expect((await endpoint('slow')).traffic[s.rollout!.champion!]).toBe(100);
+    expect((await endpoint('slow-ep')).traffic[s.rollout!.champion!]).toBe(100);
 
     // Too little traffic: Inconclusive, paused at 10 % for a person, who aborts.
     const q = await quiet;
@@ -208,6 +184,6 @@ describe('judged rollouts with faults injected into the challenger', { timeout: 
     ]);
     expect(Object.values(q.traffic).sort((a, b) => a - b)).toEqual([10, 90]);
     expect(q.done.result).toMatchObject({ outcome: 'failed', failure: { code: 'RolloutAborted' } });
-    expect((await endpoint('quiet')).traffic[q.done.result!.rollout!.champion!]).toBe(100);
+    expect((await endpoint('quiet-ep')).traffic[q.done.result!.rollout!.champion!]).toBe(100);
   });
 });

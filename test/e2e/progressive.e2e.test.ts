@@ -8,16 +8,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoPolicy } from '../../local/start';
-import type { PromotionResult, PromotionStatus } from '../../orchestrations/contract';
 import { runCli } from '../support/cli';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually, tempDir } from '../support/processes';
-
-interface Promotion {
-  runtimeStatus: string;
-  status?: PromotionStatus;
-  result?: PromotionResult;
-}
+import { finished, promotionsOf, type Promotion } from '../support/promotions';
 
 const BAKE_SECONDS = 20;
 const MIRROR_SECONDS = 8;
@@ -25,27 +19,9 @@ const MIRROR_SECONDS = 8;
 describe('a progressive rollout on the local workspace', { timeout: 300_000 }, () => {
   let app: EmbeddedApp;
 
-  const promotion = async (id: string): Promise<Promotion | undefined> => {
-    const res = await fetch(`${app.url}/api/promotions/${encodeURIComponent(id)}`).catch(() => undefined);
-    return res?.status === 200 ? ((await res.json()) as Promotion) : undefined;
-  };
-  const until = (id: string, ok: (p: Promotion) => boolean, what: string) =>
-    eventually(
-      async () => {
-        const p = await promotion(id);
-        return p && ok(p) ? p : undefined;
-      },
-      what,
-      1200,
-    );
-  const finished = (p: Promotion) => p.runtimeStatus !== 'Running' && p.runtimeStatus !== 'Pending';
+  const { until, endpoint } = promotionsOf(() => app.url);
   const baking = (step: number) => (p: Promotion) =>
     p.status?.rollout?.state === 'baking' && p.status.rollout.step === step;
-  const endpoint = async () =>
-    (await (await fetch(`${app.url}/api/endpoints/demand-ep`)).json()) as {
-      traffic: Record<string, number>;
-      deployments: { name: string; model: string | null }[];
-    };
   /** Registers a version and approves it once it asks. */
   const register = async (version: string, seed: number) => {
     const id = `promote:demand:${version}`;

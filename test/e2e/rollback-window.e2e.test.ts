@@ -7,40 +7,18 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoPolicy } from '../../local/start';
-import type { PromotionResult, PromotionStatus, RetirementResult } from '../../orchestrations/contract';
+import type { RetirementResult } from '../../orchestrations/contract';
 import { runCli } from '../support/cli';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually, tempDir } from '../support/processes';
-
-interface Promotion {
-  runtimeStatus: string;
-  status?: PromotionStatus;
-  result?: PromotionResult;
-}
+import { promotionsOf, type Promotion } from '../support/promotions';
 
 const WINDOW_SECONDS = 10;
 
 describe('the rollback window after a release', { timeout: 300_000 }, () => {
   let app: EmbeddedApp;
 
-  const promotion = async (id: string): Promise<Promotion | undefined> => {
-    const res = await fetch(`${app.url}/api/promotions/${encodeURIComponent(id)}`).catch(() => undefined);
-    return res?.status === 200 ? ((await res.json()) as Promotion) : undefined;
-  };
-  const until = (id: string, ok: (p: Promotion) => boolean, what: string) =>
-    eventually(
-      async () => {
-        const p = await promotion(id);
-        return p && ok(p) ? p : undefined;
-      },
-      what,
-      1200,
-    );
-  const endpoint = async () =>
-    (await (await fetch(`${app.url}/api/endpoints/demand-ep`)).json()) as {
-      traffic: Record<string, number>;
-      deployments: { name: string; model: string | null }[];
-    };
+  const { promotion, until, endpoint } = promotionsOf(() => app.url);
   const promote = async (version: string, seed: number) => {
     const id = `promote:demand:${version}`;
     await app.lab.trainAndRegister({ name: 'demand', version, seed });
