@@ -6,7 +6,8 @@ import * as df from 'durable-functions';
 import { createActivities, type ActivityHandlers } from '../lib/activities';
 import { getApp } from '../lib/app';
 import type { ActivityName } from '../orchestrations/contract';
-import { MODEL_LOCK_ENTITY, promoteModel } from '../orchestrations/promote-model';
+import { MODEL_LOCK_ENTITY } from '../orchestrations/promote-model';
+import { promotion, PROMOTION_ORCHESTRATION } from '../orchestrations/promote-environments';
 import { ROLLBACK_MODEL_ORCHESTRATION, rollbackModel } from '../orchestrations/rollback-model';
 import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../orchestrations/retire-slot';
 import { RELEASE_FREEZE_ENTITY, releaseFreeze } from '../orchestrations/release-freeze';
@@ -20,7 +21,8 @@ import {
   retrainTrigger,
 } from '../orchestrations/retrain-model';
 
-df.app.orchestration('promoteModel', promoteModel);
+// One version's promotion; across the policy's environments when it names some (each one's a sub-orchestration).
+df.app.orchestration(PROMOTION_ORCHESTRATION, promotion);
 // A person's rollback to the previous production version, under the same lock as promotions.
 df.app.orchestration(ROLLBACK_MODEL_ORCHESTRATION, rollbackModel);
 // The previous champion's warm slot, removed when the policy's rollback window ends.
@@ -97,6 +99,8 @@ const registered: Record<ActivityName, true> = {
   checkTrainingJob: true,
   cancelTrainingJob: true,
   registerTrainedModel: true,
+  copyModelVersion: true,
+  checkBake: true,
 };
 
 for (const name of Object.keys(registered) as ActivityName[]) {

@@ -40,6 +40,7 @@ import { isLifecycleEvent, type LifecycleEvent } from './domain/lifecycle';
 import { pairedDifferences } from './domain/evidence-record';
 import { registrantOf } from './domain/people';
 import { workspaceIdProblem } from './domain/workspace-id';
+import { evidenceDigestInput, LINEAGE_TAGS, reusedEvidence } from './domain/environments';
 import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
 import {
@@ -62,6 +63,7 @@ import type {
   MlWorkspace,
   ModelFiles,
   ModelVersion,
+  NewModelVersion,
   Notifier,
   Scoring,
   Table,
@@ -135,6 +137,30 @@ export function scoringConcurrency(
   const perInstance = deployment?.maxConcurrentRequestsPerInstance ?? 1;
   const instances = deployment?.instanceCount ?? 1;
   return Math.max(1, Math.min(SCORING_BATCHES_IN_FLIGHT, perInstance * instances));
+}
+
+/**
+ * Where a registered version's files are, as a datastore URI: its `modelUri` when it is one, or the datastore path of
+ * the job output it was registered from (the job's output `uri`). An output kept by the job only
+ * (`azureml://jobs/{job}/outputs/{name}`) cannot be read with the storage SDK: then say so.
+ */
+export async function modelFilesLocation(
+  workspace: Pick<MlWorkspace, 'getJob'>,
+  model: Pick<ModelVersion, 'name' | 'version' | 'modelUri'>,
+): Promise<{ ok: true; uri: string } | { ok: false; message: string }> {
+  const uri = model.modelUri ?? '';
+  if (/^azureml:\/\/(?:.*\/)?datastores\/[^/]+\/paths\//i.test(uri)) return { ok: true, uri };
+  const output = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)\/?$/i.exec(uri);
+  if (output) {
+    const job = await workspace.getJob(output[1]!);
+    const at = job?.outputs[output[2]!];
+    if (at && /^azureml:\/\/(?:.*\/)?datastores\/[^/]+\/paths\//i.test(at)) return { ok: true, uri: at };
+    return {
+      ok: false,
+      message: `${model.name}:${model.version} was registered from output ${output[2]} of job ${output[1]}, which names no datastore path (${at ?? 'none'}): its files cannot be copied. Give the job's output a datastore uri, or register the model from a datastore path.`,
+    };
+  }
+  return { ok: false, message: `${model.name}:${model.version} has modelUri "${uri}", which is not a datastore path` };
 }
 
 /** "name:version" of the model a deployment serves, from an ARM id or an `azureml:NAME:VERSION` reference. */
@@ -272,7 +298,11 @@ export class EndpointKeyCache {
  * never throws).
  */
 export function createActivities(deps: ActivityDeps): ActivityHandlers {
-  const own = createActivityHandlers(deps);
+  const portsOf = (id: string): WorkspaceDeps => {
+    if (!deps.forWorkspace) throw new Error(`workspace: ${id} cannot be reached: this app serves one workspace.`);
+    return deps.forWorkspace(id);
+  };
+  const own = createActivityHandlers(deps, portsOf);
   const elsewhere = new Map<string, ActivityHandlers>();
   /** The handlers of the workspace an input names (an environment's), or the app's own. */
   const handlersFor = (workspace: string | undefined): ActivityHandlers => {
@@ -282,12 +312,10 @@ export function createActivities(deps: ActivityDeps): ActivityHandlers {
     if (!handlers) {
       if (!deps.forWorkspace)
         throw new Error(`workspace: ${workspace} cannot be reached: this app serves one workspace.`);
-      handlers = createActivityHandlers({
-        ...deps,
-        keys: undefined,
-        modelFiles: undefined,
-        ...deps.forWorkspace(workspace),
-      });
+      handlers = createActivityHandlers(
+        { ...deps, keys: undefined, modelFiles: undefined, ...portsOf(workspace) },
+        portsOf,
+      );
       elsewhere.set(key, handlers);
     }
     return handlers;
@@ -329,7 +357,11 @@ export function carriedLifecycle(input: unknown): { events: LifecycleEvent[]; re
   return { events, rest };
 }
 
-function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
+function createActivityHandlers(
+  deps: ActivityDeps,
+  /** The ports of any workspace by ARM id (the app's own included): where a copy reads from. */
+  portsOf: (workspaceId: string) => WorkspaceDeps,
+): ActivityHandlers {
   const { workspace } = deps;
   const keys = deps.keys ?? new EndpointKeyCache(workspace);
 
@@ -586,6 +618,12 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
     },
 
     async evaluateChallenger({ policy, endpointName, championSlot, challengerSlot }) {
+      // An environment that reuses the previous one's evidence (policy environments[].evaluation.mode "reuse").
+      const reused = reusedEvidence(policy);
+      if (reused) {
+        const reason = `reused from ${reused.environment} (${reused.promotionId}): ${reused.evidence.reason}`;
+        return { ...reused.evidence, reason };
+      }
       if (policy.evaluation.mode === 'recorded') {
         const view = await workspace.listDeployments(endpointName);
         const modelOf = async (slot: string | null) => {
@@ -742,6 +780,92 @@ function createActivityHandlers(deps: ActivityDeps): ActivityHandlers {
     // Its work is publishing what it carries, done by the wrapper above (createActivities).
     async publishLifecycle() {
       return {};
+    },
+
+    async copyModelVersion(input) {
+      const { modelName, modelVersion } = input;
+      const ref = `${modelName}:${modelVersion}`;
+      const lineage: Record<string, string> = {
+        [LINEAGE_TAGS.workspace]: input.fromWorkspace,
+        [LINEAGE_TAGS.version]: ref,
+        [LINEAGE_TAGS.environment]: input.sourceEnvironment,
+        [LINEAGE_TAGS.promotion]: input.sourcePromotionId,
+        ...(input.evidence
+          ? {
+              [LINEAGE_TAGS.evidence]: `sha256:${createHash('sha256').update(evidenceDigestInput(input.evidence)).digest('hex')}`,
+            }
+          : {}),
+      };
+      const existing = await workspace.getModelVersion(modelName, modelVersion);
+      if (existing) {
+        // Copied before from the same source version (this promotion, or an earlier attempt of it): the same model,
+        // kept with the lineage it was copied with. Anything else under that name and version is not ours to replace.
+        const same =
+          existing.tags[LINEAGE_TAGS.workspace]?.toLowerCase() === input.fromWorkspace.toLowerCase() &&
+          existing.tags[LINEAGE_TAGS.version] === ref;
+        const kept = Object.fromEntries(Object.values(LINEAGE_TAGS).map((k) => [k, existing.tags[k] ?? '']));
+        if (same) return { ok: true, created: false, modelUri: existing.modelUri ?? '', tags: kept };
+        return {
+          ok: false,
+          code: 'VersionExists',
+          message: `${ref} already exists in ${input.workspace} and was not copied from ${input.fromWorkspace}: nothing was copied`,
+        };
+      }
+      const source = portsOf(input.fromWorkspace);
+      const original = await source.workspace.getModelVersion(modelName, modelVersion);
+      if (!original) {
+        return { ok: false, code: 'SourceNotFound', message: `${ref} is not in ${input.fromWorkspace}` };
+      }
+      const location = await modelFilesLocation(source.workspace, original);
+      if (!location.ok) return { ok: false, code: 'ModelFilesUnreachable', message: location.message };
+      if (!source.modelFiles || !deps.modelFiles)
+        throw new Error('Model files cannot be reached: no datastore access.');
+      const files = await source.modelFiles.read(location.uri);
+      if (files.length === 0) {
+        return { ok: false, code: 'ModelFilesUnreachable', message: `${ref}: no files at ${location.uri}` };
+      }
+      // Below a folder of its own in the target's default datastore, as the Azure ML CLI uploads a model's files.
+      const folder = `champion/environments/${input.sourceEnvironment}/${modelName}/${modelVersion}`;
+      const modelUri = await deps.modelFiles.write(folder, files);
+      await workspace.registerModelVersion({
+        name: modelName,
+        version: modelVersion,
+        modelUri,
+        modelType: (original.modelType ?? 'custom_model') as NewModelVersion['modelType'],
+        properties: original.properties,
+        tags: lineage,
+        ...(original.description ? { description: original.description } : {}),
+      });
+      deps.telemetry.event('Champion.Environment.Copied', {
+        model: ref,
+        from: input.fromWorkspace,
+        to: input.workspace,
+      });
+      return { ok: true, created: true, modelUri, tags: lineage };
+    },
+
+    async checkBake({ endpointName, model, from, to, maxErrorRate }) {
+      const incidents: string[] = [];
+      const endpoint = await workspace.getEndpoint(endpointName);
+      const deployments = endpoint ? await workspace.listDeployments(endpointName) : [];
+      const serving = deployments.filter(
+        (d) => modelRef(d.modelId) === model && (endpoint?.traffic[d.name] ?? 0) === 100,
+      );
+      if (serving.length === 0) incidents.push(`${model} no longer serves all of ${endpointName}`);
+      const counts = endpoint ? await deps.metrics.requestCounts(endpointName, new Date(from), new Date(to)) : {};
+      let requests = 0;
+      let serverErrors = 0;
+      for (const c of Object.values(counts)) {
+        requests += c.requests;
+        serverErrors += c.serverErrors;
+      }
+      if (requests > 0 && serverErrors / requests > maxErrorRate) {
+        const share = ((100 * serverErrors) / requests).toFixed(1);
+        incidents.push(
+          `${serverErrors} of ${requests} requests answered 5xx (${share} %, above ${100 * maxErrorRate} %)`,
+        );
+      }
+      return { ok: incidents.length === 0, incidents, requests, serverErrors };
     },
 
     ...createTrainingActivities(deps),

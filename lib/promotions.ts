@@ -294,7 +294,10 @@ function decisionRules(
   }
   const input = status.input as PromotionInput | undefined;
   if (!input?.policy?.approval) return undefined;
-  return { modelName: input.modelName, approvers: input.policy.approval.approvers, registeredBy: input.registeredBy };
+  // A promotion across environments waiting at a gate: the gate's approvers decide.
+  const gate = (status.customStatus as PromotionStatus | null | undefined)?.gate;
+  const approvers = gate?.kind === 'approval' ? gate.approvers : input.policy.approval.approvers;
+  return { modelName: input.modelName, approvers, registeredBy: input.registeredBy };
 }
 
 /** Why the promotion takes no decision now (it took one already, or no longer waits); undefined if it would. */

@@ -24,7 +24,14 @@ export const TRAINING_COMPUTE = 'cpu-cluster';
  */
 export async function trainingJobSpec(
   workspace: MlWorkspace,
-  args: { command: string; codeId: string; environmentId: string; data: { name: string; version: string } },
+  args: {
+    command: string;
+    codeId: string;
+    environmentId: string;
+    data: { name: string; version: string };
+    /** Where the job writes its model (a datastore path); default: where the job keeps it. */
+    modelOutputUri?: string;
+  },
 ): Promise<Record<string, unknown>> {
   const data = (await workspace.listDataVersions(args.data.name)).find((v) => v.version === args.data.version);
   if (!data) throw new Error(`Data asset ${args.data.name}:${args.data.version} does not exist.`);
@@ -37,7 +44,13 @@ export async function trainingJobSpec(
     environmentId: args.environmentId,
     computeId: compute.id,
     inputs: { training_data: { jobInputType: data.dataType, uri: data.id, mode: 'ReadOnlyMount' } },
-    outputs: { model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } },
+    outputs: {
+      model: {
+        jobOutputType: 'mlflow_model',
+        mode: 'ReadWriteMount',
+        ...(args.modelOutputUri ? { uri: args.modelOutputUri } : {}),
+      },
+    },
   };
 }
 
@@ -62,6 +75,11 @@ export interface TrainArgs {
   drift?: number;
   rows?: number;
   pollMs?: number;
+  /**
+   * The job writes its model to the default datastore (`azureml/{job}/model/`), where the storage SDK can read it
+   * back, e.g. to copy it to another workspace.
+   */
+  outputToDatastore?: boolean;
 }
 
 /** The parts of a command job's body that say how Azure runs it. */
@@ -132,6 +150,20 @@ export class Lab {
     );
   }
 
+  /** Another workspace the same host serves (e.g. production), through the production adapter, as the local user. */
+  inWorkspace(workspaceName: string): AzureMlWorkspace {
+    return new AzureMlWorkspace(
+      new StaticTokenCredential(this.info.userToken ?? this.info.token, this.info.storageToken),
+      {
+        subscriptionId: this.info.subscriptionId,
+        resourceGroup: this.info.resourceGroup,
+        workspaceName,
+        armEndpoint: this.info.armEndpoint,
+        caCert: this.#ca,
+      },
+    );
+  }
+
   #client(credential: StaticTokenCredential): AzureMachineLearningWorkspaces {
     return new AzureMachineLearningWorkspaces(credential, this.info.subscriptionId, {
       endpoint: this.info.armEndpoint,
@@ -188,6 +220,9 @@ export class Lab {
       codeId: code.id,
       environmentId: 'azureml:champion-train:1',
       data: { name: dataName, version: '1' },
+      ...(args.outputToDatastore
+        ? { modelOutputUri: `azureml://datastores/workspaceblobstore/paths/azureml/${job}/model/` }
+        : {}),
     });
     await this.workspace.submitJob(job, spec);
     let status = 'NotStarted';

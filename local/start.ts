@@ -24,8 +24,8 @@ Options:
   --port N            Functions host port (default: $FUNCTIONS_HTTP_PORT or 7071)
   --workspace-port N  local workspace port (default: $CHAMPION_WORKSPACE_PORT or 7443)
   --data-dir DIR      where all state is kept (default: $CHAMPION_DATA_DIR or .data)
-  --policies FILE     promotion policies (default: the demo policies for the models "demand" and "pricing" (a
-                      judged canary), written to the data dir)
+  --policies FILE     promotion policies (default: the demo policies for the models "demand", "pricing" (a
+                      judged canary) and "forecast" (QA → production), written to the data dir)
   --provisioning-ms N how long deployments take to provision in the local workspace (default 1500)
   --durable-schema V  the OOProc replay schema the durable engine advertises (default V4); V3 shows what an
                       extension older than DurableTask 3.13 does with the app
@@ -95,6 +95,47 @@ export function canaryPolicy() {
         replaySampleSize: 30,
       },
     },
+  };
+}
+
+/** The local workspaces' ARM ids: the first is QA (the app's own), the second production (WorkspaceOptions.workspaces). */
+export const LOCAL_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
+export const LOCAL_RESOURCE_GROUP = 'champion-local';
+export const QA_WORKSPACE = 'champion-ws';
+export const PROD_WORKSPACE = 'champion-prod';
+export const localWorkspaceId = (name: string) =>
+  `/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
+
+export const ENVIRONMENTS_MODEL = 'forecast';
+
+/**
+ * The QA → production demo's policy: `forecast` is promoted in QA (the app's workspace, endpoint forecast-qa, a
+ * person's approval), then a person opens the gate into production, where the same model is registered with its
+ * lineage and released on forecast-prod with QA's evidence reused (no second approval).
+ */
+export function environmentsPolicy() {
+  const base = demoPolicy();
+  return {
+    modelName: ENVIRONMENTS_MODEL,
+    endpointName: 'forecast-qa',
+    task: base.task,
+    primaryMetric: base.primaryMetric,
+    minImprovement: base.minImprovement,
+    guardrails: base.guardrails,
+    evaluation: base.evaluation,
+    approval: base.approval,
+    rollout: base.rollout,
+    environments: [
+      { name: 'qa', workspace: localWorkspaceId(QA_WORKSPACE), endpointName: 'forecast-qa' },
+      {
+        name: 'prod',
+        workspace: localWorkspaceId(PROD_WORKSPACE),
+        endpointName: 'forecast-prod',
+        gate: { approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' } },
+        evaluation: { mode: 'reuse' },
+        approval: { required: false },
+      },
+    ],
   };
 }
 
@@ -186,8 +227,10 @@ export async function startEmbedded(options: {
   let policiesFile = options.policiesFile;
   if (!policiesFile) {
     policiesFile = path.join(options.dataDir, 'policies.json');
-    if (!existsSync(policiesFile))
-      writeFileSync(policiesFile, JSON.stringify({ policies: [demoPolicy(), canaryPolicy()] }, null, 2));
+    if (!existsSync(policiesFile)) {
+      const policies = [demoPolicy(), canaryPolicy(), environmentsPolicy()];
+      writeFileSync(policiesFile, JSON.stringify({ policies }, null, 2));
+    }
   }
   // A bad policy file stops everything before anything starts, with the path of the bad field.
   loadPolicies(`@${policiesFile}`);
@@ -199,6 +242,12 @@ export async function startEmbedded(options: {
     ...(process.env.CHAMPION_LOCAL_USER ? { user: process.env.CHAMPION_LOCAL_USER } : {}),
     provisioningMs: options.provisioningMs ?? 1500,
     deleteMs: options.deleteMs,
+    subscriptionId: LOCAL_SUBSCRIPTION,
+    resourceGroup: LOCAL_RESOURCE_GROUP,
+    workspaceName: QA_WORKSPACE,
+    // Production, beside QA under its own ARM id; the app's Event Grid subscription is QA's, where models are
+    // registered (a version copied into production starts no promotion of its own).
+    workspaces: [{ workspaceName: PROD_WORKSPACE }],
     eventSubscribers: [
       {
         url: `${hostUrl}/runtime/webhooks/eventgrid?functionName=onModelRegistered`,
@@ -217,6 +266,17 @@ export async function startEmbedded(options: {
   }).catch(whenPortInUse(options.workspacePort, '--workspace-port'));
   try {
     await workspace.generateData({
+      ...DEMO_EVAL_DATA,
+      rows: 400,
+      seed: 1000,
+      description: 'Evaluation rows for the demo model',
+    });
+  } catch {
+    // Already there from an earlier start.
+  }
+  try {
+    // Production keeps its own evaluation rows (the same generator and seed), named as QA's.
+    await workspace.workspaces[PROD_WORKSPACE]!.workspace.generateData({
       ...DEMO_EVAL_DATA,
       rows: 400,
       seed: 1000,

@@ -245,6 +245,52 @@ export interface Activities {
   cancelTrainingJob: { input: { jobName: string }; output: { canceled: boolean; status: string } };
   /** Registers the job's model output as the next version (idempotent: one version per job). */
   registerTrainedModel: { input: RegisterTrainedModelInput; output: { version: string; created: boolean } };
+
+  // ---- environments (promoteAcrossEnvironments) ----
+  /**
+   * Registers a version promoted in one environment in the next environment's workspace (`workspace`, the target):
+   * its files copied from the source's datastore to the target's default datastore, then registered under the same
+   * name and version with lineage tags back to the source (lib/domain/environments.ts LINEAGE_TAGS). Idempotent.
+   */
+  copyModelVersion: { input: CopyModelVersionInput; output: CopyModelVersionOutput };
+  /** Whether the version served the previous environment without an incident over the bake (a bake gate). */
+  checkBake: { input: CheckBakeInput; output: CheckBakeOutput };
+}
+
+export interface CopyModelVersionInput {
+  /** The target workspace (ARM id). */
+  workspace: string;
+  /** The source workspace (ARM id). */
+  fromWorkspace: string;
+  modelName: string;
+  modelVersion: string;
+  /** The source environment, and the promotion that released the version there. */
+  sourceEnvironment: string;
+  sourcePromotionId: string;
+  /** The evidence it was promoted on there (its digest is tagged). */
+  evidence?: Evidence;
+}
+
+export type CopyModelVersionOutput =
+  | { ok: true; created: boolean; modelUri: string; tags: Record<string, string> }
+  | { ok: false; code: string; message: string };
+
+export interface CheckBakeInput {
+  /** The previous environment's workspace and endpoint, where the version baked. */
+  workspace: string;
+  endpointName: string;
+  /** "name:version". */
+  model: string;
+  from: string;
+  to: string;
+  maxErrorRate: number;
+}
+
+export interface CheckBakeOutput {
+  ok: boolean;
+  incidents: string[];
+  requests: number;
+  serverErrors: number;
 }
 
 export type ActivityName = keyof Activities;
@@ -316,6 +362,24 @@ export interface PromotionResult {
    * promotions that finished before it was recorded).
    */
   timeline?: TimelineEntry[];
+  /** A promotion across environments: how far it went in each (policy `environments`). */
+  environments?: EnvironmentProgress[];
+}
+
+/** One environment of a promotion across environments. */
+export interface EnvironmentProgress {
+  name: string;
+  workspace: string;
+  endpointName: string;
+  state: 'pending' | 'gate' | 'copying' | 'promoting' | 'promoted' | 'stopped';
+  /** The environment's own promotion (a sub-orchestration, `{parent}@{name}`). */
+  promotionId?: string;
+  outcome?: PromotionOutcome;
+  reason?: string;
+  /** The gate passed (or not) before it: who approved, or the bake's numbers. */
+  gate?: string;
+  /** The lineage tags of the version registered in its workspace (after the first). */
+  lineage?: Record<string, string>;
 }
 
 export interface TimelineEntry {
@@ -355,6 +419,13 @@ export interface PromotionStatus {
   rollout?: RolloutState;
   /** The release freeze the promotion waits out, while it waits (flow version 10 on). */
   freeze?: Extract<FreezeInForce, { frozen: true }>;
+  /** A promotion across environments: each one's progress. */
+  environments?: EnvironmentProgress[];
+  /**
+   * The gate being waited for before an environment: for an approval, who may decide (the decision routes check
+   * them, as they check a promotion's policy approvers).
+   */
+  gate?: { environment: string; kind: 'approval' | 'bake'; until: string; approvers?: string[] };
 }
 
 /** A person's (or an outside alert's) say in a running rollout, as the control routes send it. */

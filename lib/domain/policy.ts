@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { ARM_NAME_RULES, type ArmNameKind } from './names';
 import { nameProblem } from './people';
+import { workspaceIdProblem } from './workspace-id';
 import {
   CLASSIFICATION_METRICS,
   DEFAULT_BOOTSTRAP_SAMPLES,
@@ -602,6 +603,65 @@ const freezeWindowSchema = z
     if (Date.parse(window.until) <= Date.parse(window.from))
       context.addIssue({ code: 'custom', path: ['until'], message: `must be after from (${window.from})` });
   });
+/** How a later environment is entered: a person's approval (as a promotion's), or a bake without incidents. */
+const gateSchema = z
+  .strictObject({
+    approval: approvalSchema.optional(),
+    /** How long the version serves the previous environment without an incident before it moves on. */
+    bake: durationSchema.optional(),
+    /** During the bake, the share of the previous endpoint's requests answered 5xx beyond which it is an incident. */
+    maxErrorRate: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
+  })
+  .superRefine((gate, context) => {
+    if ((gate.approval === undefined) === (gate.bake === undefined)) {
+      context.addIssue({ code: 'custom', message: 'must give exactly one of approval or bake' });
+    }
+    if (gate.maxErrorRate !== undefined && gate.bake === undefined) {
+      context.addIssue({ code: 'custom', path: ['maxErrorRate'], message: 'applies to a bake gate only' });
+    }
+  })
+  .transform((gate) =>
+    gate.approval
+      ? { kind: 'approval' as const, approval: gate.approval }
+      : {
+          kind: 'bake' as const,
+          bake: gate.bake!,
+          bakeMs: durationToMilliseconds(gate.bake!),
+          maxErrorRate: gate.maxErrorRate ?? DEFAULT_BAKE_MAX_ERROR_RATE,
+        },
+  );
+
+/** A bake gate's default: more than 1 % of requests answered 5xx is an incident. */
+export const DEFAULT_BAKE_MAX_ERROR_RATE = 0.01;
+
+const environmentSchema = z.strictObject({
+  /** Names it in ids, timelines and tags: lower-case letters, digits and "-". */
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1–32 lower-case letters, digits or "-", starting with a letter'),
+  /** The workspace's ARM id (the first is normally the app's own, whose ModelRegistered events start promotions). */
+  workspace: z.string().superRefine((id, context) => {
+    const problem = workspaceIdProblem(id);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  }),
+  /** The endpoint it serves on; the first environment's is the policy's endpointName. */
+  endpointName: armName('endpoint').optional(),
+  /** Its own approval before release (default: the policy's). */
+  approval: approvalSchema.optional(),
+  /** Its own rollout (default: the policy's). */
+  rollout: rolloutSchema.optional(),
+  /** `rerun` the evaluation on this environment's data (`dataAsset`, default the policy's), or `reuse` the evidence. */
+  evaluation: z
+    .strictObject({ mode: z.enum(['rerun', 'reuse']).default('rerun'), dataAsset: dataAssetSchema.optional() })
+    .superRefine((evaluation, context) => {
+      if (evaluation.mode === 'reuse' && evaluation.dataAsset) {
+        context.addIssue({ code: 'custom', path: ['dataAsset'], message: 'applies when mode is "rerun"' });
+      }
+    })
+    .prefault({}),
+  /** What must hold before the version enters this environment (every environment but the first). */
+  gate: gateSchema.optional(),
+});
 
 export const policySchema = z
   .strictObject({
@@ -619,6 +679,87 @@ export const policySchema = z
     retraining: retrainingSchema.optional(),
     /** Windows in which releases wait (a promotion that reaches its release then waits for the window's end). */
     freezes: z.array(freezeWindowSchema).max(100, 'at most 100 windows').optional(),
+    /**
+     * QA → production: ordered environments, the first the policy's own (its workspace and endpoint); a version that
+     * is promoted in one passes the next one's gate, is registered in its workspace with lineage, and is promoted there.
+     */
+    environments: z.array(environmentSchema).optional(),
+  })
+  .superRefine((policy, context) => {
+    const environments = policy.environments;
+    if (!environments) return;
+    const at = (index: number, ...rest: (string | number)[]) => ['environments', index, ...rest];
+    if (environments.length < 2) {
+      context.addIssue({
+        code: 'custom',
+        path: ['environments'],
+        message: 'must name at least two environments (the first is where the model is registered)',
+      });
+      return;
+    }
+    const names = new Map<string, number>();
+    const workspaces = new Map<string, number>();
+    environments.forEach((environment, index) => {
+      const sameName = names.get(environment.name);
+      if (sameName !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: at(index, 'name'),
+          message: `'${environment.name}' is also environments[${sameName}].name`,
+        });
+      }
+      names.set(environment.name, index);
+      {
+        const key = environment.workspace.toLowerCase();
+        const sameWorkspace = workspaces.get(key);
+        if (sameWorkspace !== undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: at(index, 'workspace'),
+            message: `is also environments[${sameWorkspace}].workspace: each environment has its own workspace`,
+          });
+        }
+        workspaces.set(key, index);
+      }
+      if (index === 0) {
+        if (environment.gate !== undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: at(0, 'gate'),
+            message: 'the first environment has no gate: a registered version enters it at once',
+          });
+        }
+        if (environment.evaluation.mode === 'reuse') {
+          context.addIssue({
+            code: 'custom',
+            path: at(0, 'evaluation', 'mode'),
+            message: 'the first environment has no evidence before it to reuse: use "rerun"',
+          });
+        }
+        if (environment.endpointName !== undefined && environment.endpointName !== policy.endpointName) {
+          context.addIssue({
+            code: 'custom',
+            path: at(0, 'endpointName'),
+            message: `must be the policy's endpointName '${policy.endpointName}' (or left out)`,
+          });
+        }
+        return;
+      }
+      if (environment.endpointName === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: at(index, 'endpointName'),
+          message: 'is required after the first environment',
+        });
+      }
+      if (environment.gate === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: at(index, 'gate'),
+          message: 'is required after the first environment: {"approval": {...}} or {"bake": "PT24H"}',
+        });
+      }
+    });
   })
   .superRefine((policy, context) => {
     const allowed = metricsForTask(policy.task).join(', ');
@@ -697,15 +838,28 @@ export const policySchema = z
   })
   .transform((policy) => {
     const primaryMetric: MetricName = policy.primaryMetric ?? (policy.task === 'regression' ? 'mse' : 'accuracy');
-    const given = policy.rollout.analysis;
-    const resolved = given ? resolveAnalysis(given, policy) : undefined;
+    const rollout = resolveRollout(policy, policy.rollout);
+    const environments = policy.environments?.map((environment) => ({
+      ...environment,
+      rollout: environment.rollout ? resolveRollout(policy, environment.rollout) : undefined,
+    }));
     return {
       ...policy,
-      rollout: { ...policy.rollout, analysis: resolved },
+      rollout,
+      environments,
       primaryMetric,
       direction: metricDirection(primaryMetric),
     };
   });
+
+/** A rollout with its analysis' defaults applied for the policy's task and evaluation data. */
+function resolveRollout<R extends z.output<typeof rolloutSchema>>(
+  policy: { task: Task; evaluation: z.output<typeof evaluationSchema> },
+  rollout: R,
+) {
+  const given = rollout.analysis;
+  return { ...rollout, analysis: given ? resolveAnalysis(given, policy) : undefined };
+}
 
 export type PolicyInput = z.input<typeof policySchema>;
 export type Policy = z.output<typeof policySchema>;
@@ -717,6 +871,8 @@ export type CodeConfiguration = NonNullable<RolloutSettings['codeConfiguration']
 /** How each rollout step is judged: the policy's `rollout.analysis`, defaults applied. */
 export type RolloutAnalysis = ReturnType<typeof resolveAnalysis>;
 export type RetrainingSettings = NonNullable<Policy['retraining']>;
+export type EnvironmentSettings = NonNullable<Policy['environments']>[number];
+export type GateSettings = NonNullable<EnvironmentSettings['gate']>;
 export type { MetricName, Task };
 
 /** Policies keyed by model name (a plain object, so it survives JSON between activities). */
@@ -807,6 +963,19 @@ export function parsePolicies(json: unknown): PolicySet {
     }
     modelAt.set(policy.modelName, index);
     endpointAt.set(endpoint, index);
+    // An online endpoint's name is unique in its region: an environment's may not be another policy's either.
+    policy.environments?.forEach((environment, at) => {
+      if (at === 0 || !environment.endpointName) return;
+      const name = environment.endpointName.toLowerCase();
+      const taken = endpointAt.get(name);
+      if (taken !== undefined) {
+        throw new PolicyError(
+          `policies[${index}].environments[${at}].endpointName`,
+          `endpoint '${environment.endpointName}' is already used by policies[${taken}]`,
+        );
+      }
+      endpointAt.set(name, index);
+    });
     byModel[policy.modelName] = policy;
   });
   return byModel;

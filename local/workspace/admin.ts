@@ -128,7 +128,11 @@ function route(
       const method_ = q.get('method')?.toUpperCase();
       const pattern = q.get('path');
       const writes = q.get('writes') === 'true';
-      let rows = ws.store.requests({ since, method: method_ && method_ !== 'WRITE' ? method_ : undefined });
+      // Another workspace this host serves, by name: its own log.
+      const named = q.get('workspace');
+      const of = named ? ws.siblings().find((w) => w.opts.workspaceName.toLowerCase() === named.toLowerCase()) : ws;
+      if (!of) throw new ArmError(404, 'NotFound', `No workspace named '${named}' is served here.`, 'workspace');
+      let rows = of.store.requests({ since, method: method_ && method_ !== 'WRITE' ? method_ : undefined });
       if (writes || method_ === 'WRITE') rows = rows.filter((r) => r.method !== 'GET');
       if (pattern) {
         const re = globToRegExp(pattern);
@@ -239,7 +243,7 @@ function intParam(q: URLSearchParams, key: string): number | undefined {
 export const ROUTES = [
   'GET /_local/health',
   'GET /_local/info — endpoint, CA path, subscription, resource group, workspace, token',
-  'GET /_local/requests?method=PUT|WRITE&path=glob&since=seq — ARM request log',
+  'GET /_local/requests?method=PUT|WRITE&path=glob&since=seq&workspace=NAME — ARM request log (of another served workspace with workspace)',
   'DELETE /_local/requests',
   'GET /_local/scoring/stats?endpoint=&deployment=',
   'POST /_local/scoring/stats/reset {endpoint?}',

@@ -130,6 +130,8 @@ export async function trainAndRegister(
     drift?: number;
     quality?: number;
     columns?: string[];
+    /** Where the job writes its model: a datastore path (default: kept by the job). */
+    modelOutputUri?: string;
   },
 ): Promise<{ modelId: string; metrics: Record<string, string> }> {
   const rg = ws.resourceGroup;
@@ -146,6 +148,7 @@ export async function trainAndRegister(
       codeId: await trainingCode(ws),
       environmentId: 'azureml:local-sklearn:1',
       data: { name: `${args.job}-data`, version: String(data.name) },
+      ...(args.modelOutputUri ? { modelOutputUri: args.modelOutputUri } : {}),
     }),
   );
   const job = await waitFor(async () => {
