@@ -9,7 +9,15 @@ import path from 'node:path';
 import { format, parseArgs } from 'node:util';
 import { decideByLink, Inbox } from '../local/inbox';
 import { Lab, runsAsOnAzure } from '../local/lab';
-import { freePort, startEmbedded } from '../local/start';
+import { LINEAGE_TAGS } from '../lib/domain/environments';
+import {
+  ENVIRONMENTS_MODEL,
+  freePort,
+  localWorkspaceId,
+  PROD_WORKSPACE,
+  QA_WORKSPACE,
+  startEmbedded,
+} from '../local/start';
 
 interface Io {
   stdout(text: string): void;
@@ -24,7 +32,9 @@ and the champion keeps serving → a storm of 20 drift signals starts exactly on
 promoted → a drifted training feed is stopped by the data checks before any job is submitted → every training
 job is checked to have run as Azure ML runs it → on a second model, released as a judged canary under live
 traffic: a challenger whose errors rise is rolled back before its second step, a healthy one walks its steps to
-100 %, and a person rolls back to the previous version.
+100 %, and a person rolls back to the previous version → QA → production across two
+workspaces: forecast v1 is promoted in QA, approved at the gate and registered in production with its lineage, then
+released there; v2 is rejected at the gate and production is left as it was.
 
 Options:
   --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
@@ -99,6 +109,13 @@ class Story {
     const link = this.inbox.message(p.id)?.approveUrl;
     if (!link) return false;
     const res = await decideByLink(link, { approver, comment: 'looks good' });
+    return res.status === 202;
+  }
+
+  async reject(p: Promotion, approver: string): Promise<boolean> {
+    const link = this.inbox.message(p.id)?.rejectUrl;
+    if (!link) return false;
+    const res = await decideByLink(link, { approver, comment: 'not in production yet' });
     return res.status === 202;
   }
 
@@ -314,6 +331,7 @@ async function tell(story: Story): Promise<void> {
       (offShape.length ? ` (not: ${offShape.join(', ')})` : ''),
   );
   await progressiveDelivery(story);
+  await qaToProduction(story);
 }
 
 /** Chapter 10: a second model released as a judged canary while live clients use its endpoint. */
@@ -414,6 +432,64 @@ async function progressiveDelivery(story: Story): Promise<void> {
   story.check(
     stages['1'] === 'production' && stages['3'] === 'surpassed' && stages['2'] === 'unstaged',
     `pricing:1 production again, pricing:3 surpassed, pricing:2 unstaged; serving: ${await story.servingSlot(endpoint)}`,
+  );
+}
+
+/** Chapter 11: the `forecast` policy's environments, QA (the app's workspace) then production (a second workspace). */
+async function qaToProduction(story: Story): Promise<void> {
+  story.say('11. QA → production across two workspaces: forecast v1 is promoted in QA, a person opens the gate,');
+  story.say('    and the same model is registered in production with its lineage and released there on QA’s evidence.');
+  const prod = story.lab.inWorkspace(PROD_WORKSPACE);
+  const model = ENVIRONMENTS_MODEL;
+  const train = (version: string, seed: number, quality: number) =>
+    story.lab.trainAndRegister({ name: model, version, seed, quality, as: 'dana', outputToDatastore: true });
+  await train('1', 31, 0.6);
+  let p = await story.waiting(`promote:${model}:1@qa`);
+  story.check(p?.status?.phase === 'awaiting-approval', `promote:${model}:1@qa waits for approval in QA`);
+  story.check(p !== undefined && (await story.approve(p, 'ana')), `ana approves ${model}:1 in QA`);
+  p = await story.waiting(`promote:${model}:1`);
+  const gate = (p?.status as { gate?: { environment: string; kind: string } } | undefined)?.gate;
+  story.check(
+    gate?.environment === 'prod' && gate.kind === 'approval' && (await prod.getModelVersion(model, '1')) === undefined,
+    `${model}:1 serves QA and waits at the production gate; nothing is in production yet`,
+  );
+  story.check(p !== undefined && (await story.approve(p, 'bo')), 'bo opens the gate into production');
+  p = await story.finished(`promote:${model}:1`);
+  story.check(p?.result?.outcome === 'promoted', `promote:${model}:1: ${p?.result?.reason}`);
+  const copy = await prod.getModelVersion(model, '1');
+  const lineage = Object.entries(copy?.tags ?? {}).filter(([k]) => k.startsWith('champion.source.'));
+  story.check(
+    copy?.tags[LINEAGE_TAGS.workspace] === localWorkspaceId(QA_WORKSPACE) &&
+      copy.tags[LINEAGE_TAGS.version] === `${model}:1` &&
+      copy.tags[LINEAGE_TAGS.promotion] === `promote:${model}:1@qa` &&
+      copy.tags[LINEAGE_TAGS.evidence]?.startsWith('sha256:') === true,
+    `the production copy points back to QA: ${lineage.map(([k, v]) => `${k.slice('champion.source.'.length)}=${v.startsWith('sha256:') ? `${v.slice(0, 19)}…` : v}`).join(', ')}`,
+  );
+  const endpoint = await prod.getEndpoint('forecast-prod');
+  const serving = Object.entries(endpoint?.traffic ?? {}).find(([, pct]) => pct === 100)?.[0];
+  const deployment = serving ? await prod.getDeployment('forecast-prod', serving) : undefined;
+  story.check(
+    copy?.tags.stage === 'production' && /\/models\/forecast\/versions\/1$/.test(deployment?.modelId ?? ''),
+    `forecast-prod in ${PROD_WORKSPACE} serves ${model}:1 from ${serving}, tagged production there`,
+  );
+
+  story.say('12. forecast v2 passes QA, but bo rejects it at the gate: production is left as it was.');
+  await train('2', 32, 1);
+  p = await story.waiting(`promote:${model}:2@qa`);
+  story.check(p !== undefined && (await story.approve(p, 'ana')), `ana approves ${model}:2 in QA`);
+  p = await story.waiting(`promote:${model}:2`);
+  story.check(
+    p?.status?.phase === 'awaiting-approval' && (await story.reject(p, 'bo')),
+    'bo rejects it at the production gate',
+  );
+  p = await story.finished(`promote:${model}:2`);
+  story.check(p?.result?.outcome === 'rejected', `promote:${model}:2: ${p?.result?.reason}`);
+  const after = await prod.getEndpoint('forecast-prod');
+  const stillServing = Object.entries(after?.traffic ?? {}).find(([, pct]) => pct === 100)?.[0];
+  const still = stillServing ? await prod.getDeployment('forecast-prod', stillServing) : undefined;
+  story.check(
+    (await prod.getModelVersion(model, '2')) === undefined && /\/versions\/1$/.test(still?.modelId ?? ''),
+    `nothing of ${model}:2 was registered or deployed in production; forecast-prod still serves ${model}:1`,
   );
 }
 

@@ -21,6 +21,13 @@ describe('champion demo', () => {
     expect(out).toMatch(/✔ pricing:2 rolled back automatically at its first step \(step 1 Fail\): .*error rate/);
     expect(out).toMatch(/✔ pricing:3 promoted after its judged steps \(step 1 Pass, step 2 Pass\)/);
     expect(out).toMatch(/✔ pricing:1 production again, pricing:3 surpassed/);
+    // QA → production with two local workspaces: the production copy points back to QA; a rejected gate stops there.
+    expect(out).toMatch(
+      /✔ the production copy points back to QA: workspace=\/subscriptions\/.*\/workspaces\/champion-ws/,
+    );
+    expect(out).toMatch(/✔ forecast-prod in champion-prod serves forecast:1/);
+    expect(out).toMatch(/✔ promote:forecast:2: prod gate rejected by bo/);
+    expect(out).toMatch(/✔ nothing of forecast:2 was registered or deployed in production/);
     expect(code).toBe(0);
   });
 });
