@@ -12,13 +12,15 @@ const MAX_ID_LENGTH = 64;
 
 const DECISIONS: readonly string[] = ['approve', 'reject'] satisfies ApprovalDecision['decision'][];
 const VIAS: readonly string[] = ['link', 'api', 'cli'] satisfies ApprovalDecision['via'][];
-const SOURCES: readonly string[] = [
+/** Where a decision's or a control's identity came from. */
+export const IDENTITY_SOURCES: readonly string[] = [
   'app-service-authentication',
   'approval-link',
   'local-user',
   'request',
 ] satisfies IdentitySource[];
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+/** An ISO 8601 UTC instant, as the app stamps decisions and controls. */
+export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 /**
  * Whether a promotion asks a person before releasing: when its policy requires approval, and always when the
@@ -54,7 +56,7 @@ export function checkDecisionEvent(
     return { ok: false, problem: `comment: must be text of at most ${MAX_COMMENT_LENGTH} characters` };
   if (d.authenticated !== undefined && typeof d.authenticated !== 'boolean')
     return { ok: false, problem: 'authenticated: must be true or false' };
-  if (d.identity !== undefined && (typeof d.identity !== 'string' || !SOURCES.includes(d.identity)))
+  if (d.identity !== undefined && (typeof d.identity !== 'string' || !IDENTITY_SOURCES.includes(d.identity)))
     return { ok: false, problem: 'identity: unknown' };
   if (
     d.evidenceDigest !== undefined &&

@@ -4,6 +4,7 @@
  * the seal through the verifyControl activity) and ignores, noting it, one it cannot take. Pure, so a flow can call it.
  */
 import type { IdentitySource, RolloutControl } from '../../orchestrations/contract';
+import { IDENTITY_SOURCES, ISO_TIME } from './decisions';
 import { nameProblem } from './people';
 
 export const CONTROL_ACTIONS = [
@@ -16,13 +17,6 @@ export const CONTROL_ACTIONS = [
 export const MAX_CONTROL_REASON = 500;
 const MAX_ID_LENGTH = 64;
 const VIAS: readonly string[] = ['api', 'cli', 'alert'] satisfies RolloutControl['via'][];
-const SOURCES: readonly string[] = [
-  'app-service-authentication',
-  'approval-link',
-  'local-user',
-  'request',
-] satisfies IdentitySource[];
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 export type ControlCheck = { ok: true; control: RolloutControl; seal?: string } | { ok: false; problem: string };
 
@@ -36,7 +30,7 @@ export function checkControlEvent(data: unknown): ControlCheck {
   const badName = nameProblem(d.by);
   if (badName) return { ok: false, problem: `by: ${badName}` };
   if (typeof d.authenticated !== 'boolean') return { ok: false, problem: 'authenticated: must be true or false' };
-  if (typeof d.identity !== 'string' || !SOURCES.includes(d.identity))
+  if (typeof d.identity !== 'string' || !IDENTITY_SOURCES.includes(d.identity))
     return { ok: false, problem: 'identity: unknown' };
   if (typeof d.reason !== 'string' || d.reason.trim() === '' || d.reason.length > MAX_CONTROL_REASON)
     return { ok: false, problem: `reason: must be text of 1 to ${MAX_CONTROL_REASON} characters` };

@@ -417,8 +417,16 @@ export const LINK_SCRIPT = `(function () {
   form.hidden = false;
 })();`;
 
-/** The decision part's state for a promotion. */
-export function promotionDecisionState(data: PromotionPageData): DecisionState {
+/** What the decision part reads of anything that waits for a person: a promotion or a retraining run. */
+export interface AwaitingPerson {
+  id: string;
+  runtimeStatus: string;
+  status?: { phase?: string; decision?: ApprovalDecision; approval?: { expiresAt?: string } } | null;
+  result?: { decision?: ApprovalDecision } | null;
+}
+
+/** The decision part's state for a promotion or a retraining run. */
+export function decisionState(data: AwaitingPerson): DecisionState {
   const taken = data.status?.decision ?? data.result?.decision;
   return {
     id: data.id,
@@ -474,7 +482,7 @@ export function promotionPage(
       }
     </dl>
     ${evidenceSection(evidence)} ${smokeSection(evidence)} ${data.result ? '' : planSection(data)}
-    ${decisionSectionFor(promotionDecisionState(data), form, digest)} ${rolloutSection(data)}
+    ${decisionSectionFor(decisionState(data), form, digest)} ${rolloutSection(data)}
     <section aria-labelledby="timeline-h">
       <h2 id="timeline-h">Timeline</h2>
       ${data.status?.earlierEntries && !data.result?.timeline ? html`<p class="muted">${data.status.earlierEntries} earlier entries not shown.</p>` : ''}

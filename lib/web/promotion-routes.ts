@@ -25,16 +25,15 @@ import {
   decisionText,
   evidenceDigest,
   noticePage,
-  promotionDecisionState,
+  decisionState,
   promotionPage,
   signInPage,
   type DecisionForm,
-  type DecisionState,
   type EndpointState,
   type Notice,
   type PromotionPageData,
 } from './promotion-page';
-import { runDecisionState, runEvidenceDigest, runPage, type RunPageData } from './run-page';
+import { runEvidenceDigest, runPage, type RunPageData } from './run-page';
 import { sitePage } from './site';
 
 const headerOf = (request: HttpRequest) => (name: string) => request.headers.get(name);
@@ -100,9 +99,6 @@ async function readEndpoint(name: string): Promise<EndpointState | undefined> {
     })),
   };
 }
-
-const decisionState = (shown: Shown): DecisionState =>
-  shown.kind === 'promotion' ? promotionDecisionState(shown.data) : runDecisionState(shown.data);
 
 const digestOf = (shown: Shown) =>
   shown.kind === 'promotion' ? evidenceDigest(shown.data) : runEvidenceDigest(shown.data);
@@ -194,7 +190,7 @@ export async function showPromotion(request: HttpRequest, client: df.DurableClie
   const id = request.params.id ?? '';
   const shown = await loadShown(client, id);
   if (!shown) return noSuchPromotion(id);
-  const waiting = decisionState(shown).waiting;
+  const waiting = decisionState(shown.data).waiting;
   return sitePage(200, render(shown, callerForm(request, shown), waiting ? {} : { closed: closedNotice(shown) }));
 }
 
@@ -276,7 +272,7 @@ export async function decideFromPage(request: HttpRequest, client: df.DurableCli
 
   const shown = await loadShown(client, id);
   if (!shown) return noSuchPromotion(id);
-  if (!decisionState(shown).waiting) return page(409, shown, closedNotice(shown));
+  if (!decisionState(shown.data).waiting) return page(409, shown, closedNotice(shown));
 
   const digest = digestOf(shown);
   if (fields.evidenceDigest !== digest) {

@@ -12,10 +12,10 @@ import type { PageOptions } from './layout';
 import {
   LINK_SCRIPT,
   decisionSectionFor,
+  decisionState,
   linkClosedBlock,
   noticeBlock,
   type DecisionForm,
-  type DecisionState,
   type Notice,
 } from './promotion-page';
 
@@ -37,17 +37,6 @@ export function runEvidenceDigest(data: RunPageData): string {
     data.status?.metrics ?? null,
   ];
   return createHash('sha256').update(JSON.stringify(shown), 'utf8').digest('base64url');
-}
-
-export function runDecisionState(data: RunPageData): DecisionState {
-  const taken = data.status?.decision ?? data.result?.decision;
-  return {
-    id: data.id,
-    waiting: data.runtimeStatus === 'Running' && data.status?.phase === 'awaiting-approval' && !taken,
-    ...(taken ? { taken } : {}),
-    phase: data.status?.phase ?? data.runtimeStatus,
-    ...(data.status?.approval?.expiresAt ? { expiresAt: data.status.approval.expiresAt } : {}),
-  };
 }
 
 export function runPage(
@@ -79,7 +68,7 @@ export function runPage(
       Approving registers the job's model, which starts its promotion (evaluated against the champion, then asked for
       approval again before it serves). Rejecting leaves it unregistered.
     </p>
-    ${decisionSectionFor(runDecisionState(data), form, runEvidenceDigest(data))}
+    ${decisionSectionFor(decisionState(data), form, runEvidenceDigest(data))}
     <section aria-labelledby="timeline-h">
       <h2 id="timeline-h">Timeline</h2>
       <ol class="timeline" id="timeline">
