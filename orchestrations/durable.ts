@@ -159,7 +159,9 @@ export function now(ctx: Context): Date {
  * Flow versions. Each new instance is stamped with host.json `defaultVersion` and keeps it for life, so in-flight
  * instances replay the code path they started on: a change to what a flow yields goes behind `isAtLeast(ctx, N)`
  * with N the next version, the old path stays as it was, and FLOW_VERSION and host.json `defaultVersion` move to
- * N together (a test checks that they agree). Instances started before versioning carry no version: 0.
+ * N together (a test checks that they agree). Instances started before versioning carry no version: 0. Each flow's
+ * recorded history at the previous version is then frozen and replayed (test/orchestrations/golden): promoteModel's,
+ * and the promotion across environments' with its environments' promotions (promote-environments.json).
  *   1: versioning introduced; every flow yields what version 0 yields.
  *   2: a removed slot's delete is followed until it is done, and a slot still being deleted is waited for, before
  *      the slot is deployed to or the model's lock released (rollout: removeSlot, deployToSlot).

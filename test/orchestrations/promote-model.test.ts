@@ -10,16 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parsePolicies, type Policy, type PolicyInput } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
 import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
-import { sameTraffic } from '../../lib/domain/rollout-plan';
-import { newerWinner } from '../../lib/domain/stages';
-import { isControlSealed, isSealed, sealControl, sealDecision } from '../../lib/approval';
+import { sealControl, sealDecision } from '../../lib/approval';
 import { carriedLifecycle } from '../../lib/activities';
-import type { LifecycleEvent } from '../../lib/domain/lifecycle';
-import { freezeInForce, type RequestedFreeze } from '../../lib/domain/freeze';
 import {
-  ENDPOINT_CHANGED,
-  type Activities,
-  type ActivityName,
   type ApprovalDecision,
   type PromotionInput,
   type PromotionResult,
@@ -27,11 +20,12 @@ import {
   type RetirementResult,
   type RolloutControl,
 } from '../../orchestrations/contract';
-import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
+import { MODEL_LOCK_ENTITY } from '../../orchestrations/promote-model';
 import { FLOW_VERSION } from '../../orchestrations/durable';
-import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../../orchestrations/retire-slot';
+import { RETIRE_SLOT_ORCHESTRATION } from '../../orchestrations/retire-slot';
 import { versioningFromHostJson } from '../../local/runtime/durable/versioning';
 import { Registry, startEngine, tempDir, type TestEngine } from '../durable/helpers';
+import { SECRET, World } from './world';
 
 const policyInput = {
   modelName: 'demand',
@@ -42,237 +36,6 @@ const policyInput = {
   rollout: { instanceType: 'Standard_DS3_v2', provisioningDeadline: 'PT10M', testSpec: { sampleRows: [[0, 0]] } },
 } satisfies PolicyInput;
 const policy: Policy = parsePolicies({ policies: [policyInput] }).demand!;
-
-/** The activities promoteModel calls. */
-type PromotionActivity = Extract<
-  ActivityName,
-  | 'readEndpoint'
-  | 'beginCreateEndpoint'
-  | 'beginDeploy'
-  | 'checkProvisioning'
-  | 'deleteDeployment'
-  | 'testDeployment'
-  | 'evaluateChallenger'
-  | 'changeStage'
-  | 'requestApproval'
-  | 'remindApprovers'
-  | 'publishLifecycle'
-  | 'findNewerWinner'
-  | 'verifyDecision'
-  | 'verifyControl'
-  | 'startSlotRetirement'
-  | 'judgeRolloutStep'
-  | 'checkReleaseFreeze'
-  | 'readStage'
-  | 'setTraffic'
-  | 'recordRelease'
-  | 'signalInstance'
->;
-
-/** An in-memory endpoint and model registry behind the activity contract. */
-class World {
-  approvalRequests: Activities['requestApproval']['input'][] = [];
-  reminders: Activities['remindApprovers']['input'][] = [];
-  /** Lifecycle events the activities carried, in the order they ran (a retried activity's twice). */
-  published: LifecycleEvent[] = [];
-  traffic: Record<string, number> = {};
-  deployments: Record<string, string> = {};
-  stages: Record<string, string> = {};
-  endpointExists = false;
-  evaluation: 'win' | 'lose' | 'inconclusive' = 'win';
-  deployFailure: string | undefined;
-  testFails = false;
-  trafficFails = 0;
-  /** Endpoint updates that send traffic to version 2 fail provisioning. */
-  trafficUpdateFails = false;
-  /** Provisioning checks answered InProgress with "poll again now" before one succeeds. */
-  stillProvisioning = 0;
-  /** Rollbacks answered 409 (an update still in progress) before one is accepted. */
-  rollbackConflicts = 0;
-  /** The update to version 2 never reports done to Champion, yet has landed when the endpoint is read later. */
-  updateLandsLate = false;
-  /** Traffic changes whose update ARM accepted but whose answer was lost (the activity throws, then re-runs). */
-  lostAnswers = 0;
-  /** The endpoint's provisioning state, as traffic updates leave it. */
-  endpointState = 'Succeeded';
-  /** Deployments being deleted; ARM refuses a PUT to them (409) until their delete finishes. */
-  deleting = new Set<string>();
-  /** Polls of a delete answered InProgress before it finishes. */
-  deletePolls = 0;
-  calls: string[] = [];
-  /** The freeze a person asked for, as the release-freeze entity would hold it; the looks the promotion took. */
-  requestedFreeze: RequestedFreeze | undefined;
-  freezeChecks: Activities['checkReleaseFreeze']['input'][] = [];
-  /** Retirements of a warm slot the promotion asked for. */
-  retirements: Activities['startSlotRetirement']['input'][] = [];
-  /** Every traffic change asked for, in order. */
-  trafficChanges: Activities['setTraffic']['input'][] = [];
-  /** Staging throws on every try. */
-  stagingBroken = false;
-  /** Verdicts the judge gives, step by step (Pass once they run out); the steps it was asked to judge. */
-  verdicts: Activities['judgeRolloutStep']['output'][] = [];
-  judged: Activities['judgeRolloutStep']['input'][] = [];
-
-  versionTags() {
-    return Object.entries(this.stages).map(([version, stage]) => ({ version, tags: { stage } }));
-  }
-
-  register(registry: Registry): Registry {
-    const handlers: { [K in PromotionActivity]: (input: Activities[K]['input']) => Activities[K]['output'] } = {
-      readEndpoint: () => ({
-        exists: this.endpointExists,
-        provisioningState: this.updateLandsLate ? 'Succeeded' : this.endpointState,
-        traffic: { ...this.traffic },
-        deployments: Object.fromEntries(
-          Object.entries(this.deployments).map(([k, v]) => [
-            k,
-            { model: v, provisioningState: this.deleting.has(k) ? 'Deleting' : 'Succeeded' },
-          ]),
-        ),
-      }),
-      beginCreateEndpoint: () => {
-        this.endpointExists = true;
-        return { ok: true, retryAfterSeconds: 0 };
-      },
-      beginDeploy: (i) => {
-        if (this.deployFailure) return { ok: false, code: this.deployFailure, message: 'not enough quota' };
-        if (this.deleting.has(i.slot)) return { ok: false, code: 'Conflict', message: `${i.slot} is being deleted` };
-        this.deployments[i.slot] = `${i.modelName}:${i.modelVersion}`;
-        return { ok: true, retryAfterSeconds: 0 };
-      },
-      checkProvisioning: (i) => {
-        if (i.deleting) {
-          if (this.deletePolls-- > 0) return { state: 'InProgress', retryAfterSeconds: 0 };
-          this.deleting.delete(i.slot!);
-          delete this.deployments[i.slot!];
-          return { state: 'Succeeded' };
-        }
-        if (i.operationUrl === 'traffic-to-2' && this.updateLandsLate)
-          return { state: 'InProgress', retryAfterSeconds: 0 };
-        if (i.operationUrl === 'traffic-to-2' && this.trafficUpdateFails) {
-          this.endpointState = 'Failed';
-          return { state: 'Failed', code: 'ResourceNotReady', message: 'the endpoint update failed' };
-        }
-        if (i.operationUrl?.startsWith('traffic') || (!i.slot && !i.operationUrl)) this.endpointState = 'Succeeded';
-        if (this.stillProvisioning > 0) {
-          this.stillProvisioning--;
-          return { state: 'InProgress', retryAfterSeconds: 0 };
-        }
-        return { state: 'Succeeded' };
-      },
-      deleteDeployment: (i) => {
-        if (!(i.slot in this.deployments)) return { deleted: false };
-        this.deleting.add(i.slot);
-        return { deleted: true, retryAfterSeconds: 0, operationUrl: `delete-${i.slot}` };
-      },
-      testDeployment: () => ({
-        ok: !this.testFails,
-        requests: 1,
-        failures: this.testFails ? ['500'] : [],
-        p50LatencyMs: 1,
-        maxLatencyMs: 1,
-      }),
-      evaluateChallenger: () =>
-        ({ kind: 'paired', decision: this.evaluation, reason: `scripted ${this.evaluation}`, n: 400 }) as never,
-      changeStage: (i) => {
-        if (this.stagingBroken && i.transition === 'stage') throw new Error('ARM keeps answering 500');
-        const previous = Object.entries(this.stages).find(([v, s]) => s === 'staged' && v !== i.modelVersion)?.[0];
-        if (i.transition === 'stage') {
-          const superseded = newerWinner(this.versionTags(), i.modelVersion);
-          if (superseded) return { written: [], superseded };
-          if (previous) this.stages[previous] = 'unstaged';
-          this.stages[i.modelVersion] = 'staged';
-          return {
-            written: [i.modelVersion],
-            displaced: previous ? { version: previous, promotionId: `promote:demand:${previous}` } : undefined,
-          };
-        }
-        if (i.transition === 'promote') {
-          for (const [v, s] of Object.entries(this.stages)) if (s === 'production') this.stages[v] = 'surpassed';
-          this.stages[i.modelVersion] = 'production';
-        }
-        const leaving = i.transition === 'reject' || i.transition === 'unstage';
-        if (leaving && this.stages[i.modelVersion] === 'staged') this.stages[i.modelVersion] = 'unstaged';
-        return { written: [i.modelVersion] };
-      },
-      requestApproval: (i) => {
-        this.approvalRequests.push(i);
-        return { expiresAt: i.expiresAt };
-      },
-      remindApprovers: (i) => {
-        this.reminders.push(i);
-        return { expiresAt: i.expiresAt };
-      },
-      publishLifecycle: () => ({}),
-      verifyDecision: (i) => ({ sealed: isSealed(SECRET, i.promotionId, i.decision, i.seal) }),
-      verifyControl: (i) => ({ sealed: isControlSealed(SECRET, i.promotionId, i.control, i.seal) }),
-      startSlotRetirement: (i) => {
-        this.retirements.push(i);
-        return { started: true };
-      },
-      checkReleaseFreeze: (i) => {
-        this.freezeChecks.push(i);
-        return freezeInForce(i.windows, this.requestedFreeze, new Date(i.at));
-      },
-      judgeRolloutStep: (i) => {
-        this.judged.push(i);
-        return this.verdicts.shift() ?? { verdict: 'Pass', reason: 'healthy', metrics: [] };
-      },
-      findNewerWinner: (i) => {
-        const newer = newerWinner(this.versionTags(), i.modelVersion);
-        return newer ? { newer } : {};
-      },
-      readStage: (i) => ({ stage: this.stages[i.modelVersion] ?? null }),
-      setTraffic: (i) => {
-        this.trafficChanges.push(i);
-        if (
-          this.trafficFails > 0 &&
-          i.traffic[Object.keys(i.traffic).find((k) => this.deployments[k]?.endsWith(':2')) ?? ''] === 100
-        ) {
-          this.trafficFails--;
-          throw new Error('ARM refused the traffic update');
-        }
-        if (!i.expect && (this.rollbackConflicts > 0 || this.updateLandsLate)) {
-          this.rollbackConflicts--;
-          return { ok: false, code: 'Conflict', message: 'an update is in progress', retryAfterSeconds: 0 };
-        }
-        // The same rules as the activity: the slot first, then "already so" (unless that update failed), then the split.
-        const e = i.expect;
-        if (e && this.deployments[e.deployment] !== e.model) {
-          return { ok: false, code: ENDPOINT_CHANGED, message: `${e.deployment} holds another model` };
-        }
-        if (sameTraffic(this.traffic, i.traffic)) {
-          if (this.endpointState !== 'Failed') return { ok: true, retryAfterSeconds: 0 };
-        } else if (e && !sameTraffic(this.traffic, e.traffic)) {
-          return { ok: false, code: ENDPOINT_CHANGED, message: 'the split changed' };
-        }
-        this.traffic = { ...i.traffic };
-        this.endpointState = 'Updating';
-        const toChallenger = Object.entries(i.traffic).some(([d, w]) => w > 0 && this.deployments[d]?.endsWith(':2'));
-        if (this.lostAnswers > 0) {
-          this.lostAnswers--;
-          if (toChallenger && this.trafficUpdateFails) this.endpointState = 'Failed';
-          throw new Error('the connection dropped after ARM accepted the update');
-        }
-        return { ok: true, retryAfterSeconds: 0, operationUrl: toChallenger ? 'traffic-to-2' : 'traffic' };
-      },
-      recordRelease: () => ({ gitSha: 'abc1234', repository: 'local' }),
-      signalInstance: () => ({ delivered: true }),
-    };
-    for (const [name, fn] of Object.entries(handlers)) {
-      registry.activity(name, (input) => {
-        this.calls.push(name);
-        const output = (fn as (i: unknown) => unknown)(input);
-        // Published once the activity's work is done, as lib/activities.ts does.
-        this.published.push(...carriedLifecycle(input).events);
-        return output;
-      });
-    }
-    registry.entity(MODEL_LOCK_ENTITY, (context) => context.df.return(undefined));
-    registry.orchestration(RETIRE_SLOT_ORCHESTRATION, retireSlot);
-    return registry.orchestration('promoteModel', promoteModel);
-  }
-}
 
 const input = (version: string): PromotionInput => ({
   modelName: 'demand',
@@ -312,7 +75,6 @@ async function phase(t: TestEngine, id: string): Promise<string | undefined> {
   return ((await t.engine.getStatus(id))?.customStatus as { phase?: string } | undefined)?.phase;
 }
 
-const SECRET = 'an approval secret of at least 32 bytes';
 /** A decision as the app's routes send it: sealed for the promotion it is for. */
 const decision = (d: 'approve' | 'reject', over: Partial<ApprovalDecision> = {}, promotionId = 'promote:demand:1') => {
   const event: ApprovalDecision = { decision: d, approver: 'ana', via: 'api', at: '2026-01-01T00:00:00Z', ...over };
