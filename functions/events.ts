@@ -4,7 +4,7 @@
  */
 import * as df from 'durable-functions';
 import { getApp } from '../lib/app';
-import { EventValidationError, parseEvent } from '../lib/domain/events';
+import { EventValidationError, foreignRegistration, parseEvent } from '../lib/domain/events';
 import { startPromotion } from '../lib/promotions';
 
 df.app.client.eventGrid('onModelRegistered', {
@@ -23,7 +23,13 @@ df.app.client.eventGrid('onModelRegistered', {
       context.log(`Ignoring ${event.eventType}: not a model registration.`);
       return;
     }
-    const { policies, deps } = getApp();
+    const { policies, deps, workspaceId } = getApp();
+    // Only registrations in the app's own workspace start promotions: a copy registered in a later environment is not one.
+    const foreign = foreignRegistration(command, workspaceId);
+    if (foreign) {
+      context.log(`Ignoring ${command.modelName}:${command.modelVersion} (event ${command.eventId}): ${foreign}.`);
+      return;
+    }
     const outcome = await startPromotion(client, policies, deps.workspace, {
       modelName: command.modelName,
       modelVersion: command.modelVersion,

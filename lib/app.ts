@@ -34,6 +34,8 @@ export interface App {
   /** The in-memory Service Bus topic lifecycle messages go to when no namespace is set (off Azure). */
   lifecycleTopic?: MemoryTopic;
   policies: PolicySet;
+  /** The app's own workspace's ARM id: registrations there start promotions, and a policy's first environment is it. */
+  workspaceId: string;
   /** Where approvers' identities come from. */
   identity: IdentityMode;
   deps: Omit<ActivityDeps, 'signal' | 'start' | 'readFreeze'>;
@@ -41,7 +43,8 @@ export interface App {
 
 let app: App | undefined;
 
-export function loadPolicies(setting: string): PolicySet {
+/** `appWorkspace`: the app's own workspace's ARM id, which every policy's first environment must be. */
+export function loadPolicies(setting: string, appWorkspace?: string): PolicySet {
   const file = setting.startsWith('@') ? setting.slice(1) : undefined;
   const where = file ? `CHAMPION_POLICIES (${file})` : 'CHAMPION_POLICIES';
   let json: unknown;
@@ -52,7 +55,7 @@ export function loadPolicies(setting: string): PolicySet {
     throw new Error(`${where}: ${cause} (${(err as Error).message})`);
   }
   try {
-    return parsePolicies(json);
+    return parsePolicies(json, appWorkspace ? { appWorkspace } : {});
   } catch (err) {
     throw new Error(`${where}: ${(err as Error).message}`);
   }
@@ -61,7 +64,12 @@ export function loadPolicies(setting: string): PolicySet {
 export function getApp(env: Record<string, string | undefined> = process.env): App {
   if (app) return app;
   const settings = readSettings(env);
-  const policies = loadPolicies(settings.CHAMPION_POLICIES);
+  const ownWorkspaceId = workspaceId({
+    subscriptionId: settings.AZURE_SUBSCRIPTION_ID,
+    resourceGroup: settings.AZURE_RESOURCE_GROUP,
+    workspaceName: settings.AZUREML_WORKSPACE_NAME,
+  });
+  const policies = loadPolicies(settings.CHAMPION_POLICIES, ownWorkspaceId);
   const credential = createCredential({
     accessToken: settings.AZUREML_ACCESS_TOKEN,
     storageAccessToken: settings.AZUREML_STORAGE_ACCESS_TOKEN,
@@ -96,7 +104,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
   const forWorkspace = (id: string): WorkspaceDeps => {
     const ref = parseWorkspaceId(id);
     const key = id.toLowerCase();
-    if (sameWorkspace(id, workspaceId(address))) return own;
+    if (sameWorkspace(id, ownWorkspaceId)) return own;
     let ports = environments.get(key);
     if (!ports) {
       ports = workspacePorts({ ...address, ...ref });
@@ -124,6 +132,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     settings,
     ...(lifecycleTopic ? { lifecycleTopic } : {}),
     policies,
+    workspaceId: ownWorkspaceId,
     identity: identityMode(settings),
     deps: {
       ...own,

@@ -233,7 +233,7 @@ export async function startEmbedded(options: {
     }
   }
   // A bad policy file stops everything before anything starts, with the path of the bad field.
-  loadPolicies(`@${policiesFile}`);
+  loadPolicies(`@${policiesFile}`, localWorkspaceId(QA_WORKSPACE));
   const hostUrl = `http://127.0.0.1:${options.port}`;
   const workspace = await startWorkspace({
     dataDir: path.join(options.dataDir, 'workspace'),

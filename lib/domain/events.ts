@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ARM_NAME_RULES } from './names';
+import { sameWorkspace } from './workspace-id';
 
 export const AML_EVENT_PREFIX = 'Microsoft.MachineLearningServices.';
 
@@ -711,4 +712,18 @@ function utf8(text: string): number[] {
     else bytes.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
   }
   return bytes;
+}
+
+/**
+ * Why a registration is not the app's to act on, or undefined when it is. Promotions start from registrations in the
+ * app's own workspace only (the first environment of a policy with environments): a later environment's workspace
+ * emits ModelRegistered for the copy Champion registers there, and a subscription that reaches the app from it must
+ * not start a second promotion. The workspace is the event's `topic` (CloudEvents `source`): Event Grid sets it to the
+ * workspace's ARM id ("Azure Machine Learning as an Event Grid source", event schema); an event without one cannot be
+ * traced to a workspace.
+ */
+export function foreignRegistration(command: ModelRegisteredCommand, appWorkspace: string): string | undefined {
+  if (command.source === undefined) return 'it names no topic (the workspace it was registered in)';
+  if (sameWorkspace(command.source, appWorkspace)) return undefined;
+  return `registered in ${command.source}, not in the app's own workspace ${appWorkspace}`;
 }

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ARM_NAME_RULES, type ArmNameKind } from './names';
 import { nameProblem } from './people';
-import { workspaceIdProblem } from './workspace-id';
+import { sameWorkspace, workspaceIdProblem } from './workspace-id';
 import {
   CLASSIFICATION_METRICS,
   DEFAULT_BOOTSTRAP_SAMPLES,
@@ -639,7 +639,7 @@ const environmentSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1–32 lower-case letters, digits or "-", starting with a letter'),
-  /** The workspace's ARM id (the first is normally the app's own, whose ModelRegistered events start promotions). */
+  /** The workspace's ARM id; the first must be the app's own (checked at start), whose ModelRegistered events start promotions. */
   workspace: z.string().superRefine((id, context) => {
     const problem = workspaceIdProblem(id);
     if (problem) context.addIssue({ code: 'custom', message: problem });
@@ -936,7 +936,16 @@ const errorMap: z.core.$ZodErrorMap = (issue) => {
  * `PolicyError` naming the key path of the first bad field. Two policies may not share a model or an endpoint
  * (the blue/green slots of an endpoint belong to one model).
  */
-export function parsePolicies(json: unknown): PolicySet {
+export function parsePolicies(
+  json: unknown,
+  options: {
+    /**
+     * The app's own workspace's ARM id: a policy's first environment must be it, since registrations there (and only
+     * there) start promotions (functions/events.ts).
+     */
+    appWorkspace?: string;
+  } = {},
+): PolicySet {
   const parsed = policyFileSchema.safeParse(json, { error: errorMap });
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -963,6 +972,13 @@ export function parsePolicies(json: unknown): PolicySet {
     }
     modelAt.set(policy.modelName, index);
     endpointAt.set(endpoint, index);
+    const first = policy.environments?.[0];
+    if (first && options.appWorkspace && !sameWorkspace(first.workspace, options.appWorkspace)) {
+      throw new PolicyError(
+        `policies[${index}].environments[0].workspace`,
+        `must be the app's own workspace ${options.appWorkspace}: versions registered there start promotions`,
+      );
+    }
     // An online endpoint's name is unique in its region: an environment's may not be another policy's either.
     policy.environments?.forEach((environment, at) => {
       if (at === 0 || !environment.endpointName) return;

@@ -129,9 +129,7 @@ function route(
       const pattern = q.get('path');
       const writes = q.get('writes') === 'true';
       // Another workspace this host serves, by name: its own log.
-      const named = q.get('workspace');
-      const of = named ? ws.siblings().find((w) => w.opts.workspaceName.toLowerCase() === named.toLowerCase()) : ws;
-      if (!of) throw new ArmError(404, 'NotFound', `No workspace named '${named}' is served here.`, 'workspace');
+      const of = servedWorkspace(ws, q);
       let rows = of.store.requests({ since, method: method_ && method_ !== 'WRITE' ? method_ : undefined });
       if (writes || method_ === 'WRITE') rows = rows.filter((r) => r.method !== 'GET');
       if (pattern) {
@@ -189,33 +187,38 @@ function route(
       return { status: 202, body: ws.emitMonitorSignal('recovery', v(monitorBody)) };
     case 'POST /_local/monitor/dataset-drift':
       return { status: 202, body: ws.emitDatasetDrift(v(driftBody)) };
+    // Each served workspace is its own Event Grid topic: `workspace=NAME` subscribes to another one's events.
     case 'GET /_local/event-subscribers':
-      return { status: 200, body: { value: ws.events.subscribers() } };
+      return { status: 200, body: { value: servedWorkspace(ws, q).events.subscribers() } };
     case 'POST /_local/event-subscribers': {
       const b = v(subscriberBody);
-      ws.events.addSubscriber(b);
-      return { status: 201, body: { value: ws.events.subscribers() } };
+      const of = servedWorkspace(ws, q);
+      of.events.addSubscriber(b);
+      return { status: 201, body: { value: of.events.subscribers() } };
     }
     case 'DELETE /_local/event-subscribers': {
       const u = q.get('url');
       if (!u) throw new ArmError(400, 'BadRequest', "Query parameter 'url' names the subscriber to remove.", 'url');
-      if (!ws.events.removeSubscriber(u)) throw new ArmError(404, 'NotFound', `No subscriber '${u}'.`, 'url');
+      if (!servedWorkspace(ws, q).events.removeSubscriber(u))
+        throw new ArmError(404, 'NotFound', `No subscriber '${u}'.`, 'url');
       return { status: 204 };
     }
     case 'POST /_local/tokens': {
       const { name: who, type = 'User' } = v(tokenBody);
       return { status: 200, body: { token: ws.principals.tokenFor({ name: who, type }), name: who, type } };
     }
-    case 'GET /_local/events':
+    case 'GET /_local/events': {
+      const of = servedWorkspace(ws, q);
       return {
         status: 200,
         body: {
-          value: ws.store
+          value: of.store
             .events({ type: q.get('type') ? normalizeEventType(q.get('type')!) : undefined })
             .map((e) => e.event),
-          deliveries: ws.store.deliveries({ status: q.get('status') ?? undefined }).map(({ event: _e, ...d }) => d),
+          deliveries: of.store.deliveries({ status: q.get('status') ?? undefined }).map(({ event: _e, ...d }) => d),
         },
       };
+    }
   }
   const fault = /^\/_local\/faults\/([^/]+)$/.exec(path);
   if (fault && method === 'DELETE') {
@@ -229,6 +232,14 @@ function route(
     return { status: 200, body: { name: row.name, ...row.body.properties } };
   }
   return bad();
+}
+
+/** This workspace, or another one this host serves when the query names it (`workspace=NAME`). */
+function servedWorkspace(ws: Workspace, q: URLSearchParams): Workspace {
+  const named = q.get('workspace');
+  const of = named ? ws.siblings().find((w) => w.opts.workspaceName.toLowerCase() === named.toLowerCase()) : ws;
+  if (!of) throw new ArmError(404, 'NotFound', `No workspace named '${named}' is served here.`, 'workspace');
+  return of;
 }
 
 function intParam(q: URLSearchParams, key: string): number | undefined {
@@ -253,8 +264,8 @@ export const ROUTES = [
   'POST /_local/data/rows {name, version?, rows: [{...}] | {columns, data}}',
   'POST /_local/monitor/breach|recover {monitorName?, endpoint?, deployment?, signal?, metric?, value?, threshold?}',
   'POST /_local/monitor/dataset-drift {driftName?, baseDatasetId?, targetDatasetId?, driftCoefficient?}',
-  'GET|POST /_local/event-subscribers {url, eventTypes?}, DELETE /_local/event-subscribers?url=',
-  'GET /_local/events?type=&status=pending|delivered|dead',
+  'GET|POST /_local/event-subscribers?workspace=NAME {url, eventTypes?}, DELETE /_local/event-subscribers?url=&workspace=NAME',
+  'GET /_local/events?type=&status=pending|delivered|dead&workspace=NAME',
   'GET /_local/jobs/{name}',
   'POST /_local/tokens {name, type?: User|Application|ManagedIdentity|Key} — a bearer token for that principal',
 ];

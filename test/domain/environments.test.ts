@@ -70,6 +70,13 @@ describe('policy environments', () => {
     });
   });
 
+  it("refuses a first environment other than the app's own workspace, naming its path", () => {
+    expect(parsePolicies({ policies: [policy(twoEnvironments())] }, { appWorkspace: QA.toUpperCase() })).toBeDefined();
+    expect(() => parsePolicies({ policies: [policy(twoEnvironments())] }, { appWorkspace: PROD })).toThrow(
+      `policies[0].environments[0].workspace: must be the app's own workspace ${PROD}: versions registered there start promotions`,
+    );
+  });
+
   it('keeps a policy without environments exactly as before', () => {
     const { environments: _none, ...single } = policy([]);
     expect(parsePolicies({ policies: [single] })['house-prices']!.environments).toBeUndefined();

@@ -5,6 +5,7 @@ import {
   EventValidationError,
   durableInstanceId,
   fnv1a64,
+  foreignRegistration,
   parseEvent,
   parseEventGridDelivery,
   promotionInstanceId,
@@ -116,6 +117,34 @@ describe('parseEvent: ModelRegistered', () => {
     ['a string version is kept as is', { ModelName: 'm', ModelVersion: '2024.01.1' }, { modelVersion: '2024.01.1' }],
   ])('%s', (_name, data, fields) => {
     expect(parseEvent(eg('ModelRegistered', data))).toMatchObject(fields);
+  });
+});
+
+describe('foreignRegistration: which registrations start promotions', () => {
+  const registered = (overrides: Record<string, unknown> = {}) =>
+    parseEvent(eg('ModelRegistered', modelRegisteredPascal, overrides)) as Extract<
+      EventCommand,
+      { kind: 'model-registered' }
+    >;
+  it("acts on the app's own workspace, whatever the case of the ARM id", () => {
+    expect(foreignRegistration(registered(), WORKSPACE)).toBeUndefined();
+    expect(foreignRegistration(registered({ topic: WORKSPACE.toLowerCase() }), WORKSPACE)).toBeUndefined();
+    const cloud = parseEvent(ce('ModelRegistered', modelRegisteredPascal)) as Extract<
+      EventCommand,
+      { kind: 'model-registered' }
+    >;
+    expect(foreignRegistration(cloud, WORKSPACE)).toBeUndefined();
+  });
+  it('ignores another workspace (a later environment, where Champion registers its copy), saying which', () => {
+    const production = WORKSPACE.replace(/mlw$/, 'mlw-prod');
+    expect(foreignRegistration(registered({ topic: production }), WORKSPACE)).toBe(
+      `registered in ${production}, not in the app's own workspace ${WORKSPACE}`,
+    );
+  });
+  it('ignores an event that names no workspace', () => {
+    const { topic: _none, ...withoutTopic } = eg('ModelRegistered', modelRegisteredPascal);
+    const command = parseEvent(withoutTopic) as Extract<EventCommand, { kind: 'model-registered' }>;
+    expect(foreignRegistration(command, WORKSPACE)).toMatch(/names no topic/);
   });
 });
 

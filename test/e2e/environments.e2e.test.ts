@@ -54,8 +54,16 @@ describe('QA → production across two local workspaces', { timeout: 240_000 }, 
     expect(res.status).toBe(202);
   };
 
+  /** The app's Event Grid webhook for registrations. */
+  const registrationHook = () => `${app.url}/runtime/webhooks/eventgrid?functionName=onModelRegistered`;
+
   beforeAll(async () => {
     app = await EmbeddedApp.start({ provisioningMs: 50 });
+    // Production's registrations reach the app too, as a subscription on production's workspace would send them.
+    await app.lab.admin('POST', `event-subscribers?workspace=${PROD_WORKSPACE}`, {
+      url: registrationHook(),
+      eventTypes: ['ModelRegistered'],
+    });
   }, 60_000);
   afterAll(async () => app?.stop());
 
@@ -116,6 +124,41 @@ describe('QA → production across two local workspaces', { timeout: 240_000 }, 
       new RegExp(`/workspaces/${PROD_WORKSPACE}/models/${model}/versions/1$`),
     );
     expect((await app.lab.workspace.getModelVersion(model, '1'))?.tags.stage).toBe('production');
+  });
+
+  it("registrations in production's workspace reach the app and start nothing: Champion's copy, and a person's", async () => {
+    const prod = app.lab.inWorkspace(PROD_WORKSPACE);
+    const copy = await prod.getModelVersion(model, '1');
+    expect(copy?.tags[LINEAGE_TAGS.version]).toBe(`${model}:1`);
+    // Someone registers a version straight into production, from the copy's files.
+    await app.lab.client.modelVersions.createOrUpdate(app.lab.info.resourceGroup, PROD_WORKSPACE, model, '9', {
+      properties: { modelUri: copy!.modelUri!, modelType: 'mlflow_model' },
+    });
+    type Events = {
+      value: { id: string; topic: string }[];
+      deliveries: { eventId: string; subscriber: string; status: string }[];
+    };
+    const delivered = await eventually(
+      async () => {
+        const events = (await app.lab.admin(
+          'GET',
+          `events?type=ModelRegistered&workspace=${PROD_WORKSPACE}`,
+        )) as Events;
+        const toApp = events.deliveries.filter((d) => d.subscriber === registrationHook());
+        return toApp.length === 2 && toApp.every((d) => d.status === 'delivered') ? events : undefined;
+      },
+      "production's two registrations delivered to the app",
+      1800,
+    );
+    // Event Grid names production's workspace as their topic; the app acknowledged both.
+    expect(delivered.value.map((e) => e.topic)).toEqual([
+      localWorkspaceId(PROD_WORKSPACE),
+      localWorkspaceId(PROD_WORKSPACE),
+    ]);
+    // No promotion of version 9, and no second attempt of version 1.
+    expect(await read(`promote:${model}:9`)).toBeUndefined();
+    expect(await read(`promote:${model}:1:a2`)).toBeUndefined();
+    expect((await read(`promote:${model}:1`))?.result?.outcome).toBe('promoted');
   });
 
   it('a rejected gate stops before production: nothing is registered or deployed there', async () => {

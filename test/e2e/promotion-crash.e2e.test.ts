@@ -80,7 +80,8 @@ describe('a promotion interrupted by kill -9', { timeout: 120_000 }, () => {
     await d.until('promote:demand:1', (p) => p.status?.phase === 'awaiting-approval', 'awaiting approval');
     const event = {
       id: 'redelivered-1',
-      topic: '/subscriptions/x/resourceGroups/y/providers/Microsoft.MachineLearningServices/workspaces/z',
+      // The workspace it was registered in, as Event Grid names it: the app's own.
+      topic: `/subscriptions/${d.lab.info.subscriptionId}/resourceGroups/${d.lab.info.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${d.lab.info.workspaceName}`,
       subject: 'models/demand:1',
       eventType: 'Microsoft.MachineLearningServices.ModelRegistered',
       eventTime: new Date().toISOString(),
