@@ -11,6 +11,7 @@ import { promotion, PROMOTION_ORCHESTRATION } from '../orchestrations/promote-en
 import { ROLLBACK_MODEL_ORCHESTRATION, rollbackModel } from '../orchestrations/rollback-model';
 import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../orchestrations/retire-slot';
 import { RELEASE_FREEZE_ENTITY, releaseFreeze } from '../orchestrations/release-freeze';
+import { ENVIRONMENT_GATE_ENTITY, environmentGate } from '../orchestrations/environment-gate';
 import type { FreezeState } from '../lib/domain/freeze';
 import {
   RETRAIN_GUARD_ENTITY,
@@ -35,6 +36,9 @@ df.app.entity(RETRAIN_GUARD_ENTITY, retrainGuard);
 
 // The release freeze a person asked for, per model (lib/domain/freeze.ts).
 df.app.entity(RELEASE_FREEZE_ENTITY, releaseFreeze);
+
+// Who waits at each gate between environments, per model and gate (lib/domain/gates.ts).
+df.app.entity(ENVIRONMENT_GATE_ENTITY, environmentGate);
 
 // Only locked, never called: its state is the lock itself, which the Durable runtime keeps.
 df.app.entity(MODEL_LOCK_ENTITY, (context) => {

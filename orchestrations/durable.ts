@@ -176,8 +176,10 @@ export function now(ctx: Context): Date {
  *   9: a baked step is judged by the judgeRolloutStep activity when the policy has rollout.analysis.
  *  10: promoteModel looks for a release freeze under the lock before it releases (checkReleaseFreeze), and waits one
  *      out on a durable timer or a lift.
+ *  11: a promotion across environments takes its place at a gate (a newer version there supersedes an older one),
+ *      announces the gate and its approval, and reminds the gate's approvers (approval.remindBefore).
  */
-export const FLOW_VERSION = 10;
+export const FLOW_VERSION = 11;
 
 /** Flow version from which a flow's last announced steps are published by an activity of their own. */
 export const LIFECYCLE_FLUSH = 7;

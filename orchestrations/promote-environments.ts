@@ -11,12 +11,14 @@
  * registered or deployed in the next workspace. Registered as `promoteModel`: a policy without environments runs
  * promoteModel itself, yielding exactly what it always did.
  */
-import type * as df from 'durable-functions';
+import * as df from 'durable-functions';
 import { checkDecisionEvent } from '../lib/domain/decisions';
 import { environmentPolicy, environmentPromotionId, type ReusedEvidence } from '../lib/domain/environments';
+import { gateKey, type GateArrival } from '../lib/domain/gates';
 import type { Evidence } from '../lib/domain/evaluation';
 import type { EnvironmentSettings, GateSettings } from '../lib/domain/policy';
 import type {
+  ActivityInput,
   ApprovalDecision,
   EnvironmentProgress,
   PromotionInput,
@@ -25,8 +27,26 @@ import type {
   TimelineEntry,
 } from './contract';
 import { EVENTS } from './contract';
-import { activity, now, type Context, type Step } from './durable';
+import {
+  activity,
+  announce,
+  isAtLeast,
+  lifecycleSubject,
+  now,
+  publishPending,
+  type Context,
+  type Step,
+} from './durable';
+import { ENVIRONMENT_GATE_ENTITY } from './environment-gate';
 import { promoteModel } from './promote-model';
+
+/**
+ * Flow version from which gates are first-class: a promotion waits at a gate in the gate's entity (a newer version
+ * reaching it supersedes an older one waiting there), announces reaching, opening and closing it (gate-waiting,
+ * gate-opened, gate-closed) and the gate's approval as a promotion's, and reminds approvers before the gate's
+ * approval expires (its `approval.remindBefore`).
+ */
+export const FIRST_CLASS_GATES = 11;
 
 /** The name every promotion is registered under (the API, the dashboard and the decision routes look for it). */
 export const PROMOTION_ORCHESTRATION = 'promoteModel';
@@ -50,6 +70,23 @@ type GateOutcome =
     };
 
 export function* promoteAcrossEnvironments(ctx: Context): Step<PromotionResult> {
+  if (!isAtLeast(ctx, FIRST_CLASS_GATES)) return yield* acrossEnvironments(ctx);
+  const { modelName, modelVersion } = ctx.df.getInput() as PromotionInput;
+  lifecycleSubject(ctx, { modelName, modelVersion });
+  let result: PromotionResult;
+  try {
+    result = yield* acrossEnvironments(ctx);
+  } catch (err) {
+    // An activity that kept failing ends the promotion: the steps it would have carried are published first.
+    yield* publishPending(ctx);
+    throw err;
+  }
+  // A gate that closed is announced last: published before the promotion ends.
+  yield* publishPending(ctx);
+  return result;
+}
+
+function* acrossEnvironments(ctx: Context): Step<PromotionResult> {
   const input = ctx.df.getInput() as PromotionInput;
   const { policy, modelName, modelVersion } = input;
   const environments = policy.environments ?? [];
@@ -191,16 +228,103 @@ interface GateContext {
   mark: (phase: PromotionStatus['phase'], note: string) => void;
 }
 
+/**
+ * The gate into `to`. First-class (FIRST_CLASS_GATES): the promotion takes its place at the gate first — superseded
+ * at once by a newer version waiting there, or displacing an older one, which is told — then waits, and leaves the
+ * place when the wait ends, announcing whether the gate opened.
+ */
 function* passGate(ctx: Context, g: GateContext): Step<GateOutcome> {
+  if (!isAtLeast(ctx, FIRST_CLASS_GATES)) return yield* waitAtGate(ctx, g);
+  const { input, to, gate, promotionId } = g;
+  const { modelName, modelVersion } = input;
+  const place = new df.EntityId(ENVIRONMENT_GATE_ENTITY, gateKey(modelName, to.name));
+  const arrival = (yield ctx.df.callEntity(place, 'arrive', { promotionId, modelVersion })) as GateArrival;
+  let outcome: GateOutcome;
+  if (!arrival.waits) {
+    const by = arrival.supersededBy;
+    outcome = {
+      open: false,
+      outcome: 'superseded',
+      reason: `${to.name} gate: ${modelName}:${by.modelVersion} is newer and waits there (${by.promotionId})`,
+    };
+  } else {
+    if (arrival.displaced) {
+      yield* activity(ctx, 'signalInstance', {
+        instanceId: arrival.displaced.promotionId,
+        eventName: EVENTS.superseded,
+        data: { by: promotionId, modelVersion, gate: to.name },
+      });
+    }
+    outcome = yield* waitAtGate(ctx, g, ctx.df.waitForExternalEvent(EVENTS.superseded));
+    ctx.df.signalEntity(place, 'leave', { promotionId });
+  }
+  if (outcome.open) {
+    announce(ctx, 'gate-opened', { environment: to.name, kind: gate.kind, note: outcome.note });
+  } else {
+    announce(ctx, 'gate-closed', {
+      environment: to.name,
+      kind: gate.kind,
+      outcome: outcome.outcome,
+      reason: outcome.reason,
+    });
+  }
+  return outcome;
+}
+
+/** Whether a superseded event is for this gate (one sent for an earlier gate may still be buffered). */
+function supersedesHere(data: unknown, gate: string): boolean {
+  const named = (data as { gate?: unknown } | null | undefined)?.gate;
+  return named === undefined || named === gate;
+}
+
+/**
+ * Waits at the gate: a bake, or a person's approval. `superseded` (first-class gates): the event a newer version's
+ * promotion sends when it reaches the same gate; the wait then ends with this promotion superseded.
+ */
+function* waitAtGate(ctx: Context, g: GateContext, superseded?: df.Task): Step<GateOutcome> {
+  const firstClass = superseded !== undefined;
   const { input, gate, from, to } = g;
   const ref = `${input.modelName}:${input.modelVersion}`;
+  let newer = superseded;
+  /** The first of `tasks` and a newer version's promotion, skipping events sent for another gate. */
+  function* race(tasks: df.Task[]): Step<unknown> {
+    for (;;) {
+      const first: unknown = yield ctx.df.Task.any(newer ? [...tasks, newer] : tasks);
+      if (first !== newer || supersedesHere(newer?.result, to.name)) return first;
+      newer = ctx.df.waitForExternalEvent(EVENTS.superseded);
+    }
+  }
+  const supersededOutcome = (): GateOutcome => {
+    const by = (newer?.result as { by?: unknown } | undefined)?.by;
+    return {
+      open: false,
+      outcome: 'superseded',
+      reason: `${to.name} gate: a newer version's promotion (${typeof by === 'string' ? by : 'unknown'}) reached it`,
+    };
+  };
   if (gate.kind === 'bake') {
     // A bake: the version serves the previous environment for the whole duration, then its record is read.
     const until = new Date(now(ctx).getTime() + gate.bakeMs);
     g.status.gate = { environment: to.name, kind: 'bake', until: until.toISOString() };
     g.mark('rolling-out', `baking in ${from.environment.name} until ${until.toISOString()} before ${to.name}`);
     const startedAt = now(ctx).toISOString();
-    yield ctx.df.createTimer(until);
+    if (firstClass) {
+      announce(ctx, 'gate-waiting', {
+        environment: to.name,
+        from: from.environment.name,
+        kind: 'bake',
+        until: until.toISOString(),
+      });
+      // Published now, not by the activity after the bake.
+      yield* publishPending(ctx);
+    }
+    const timer = ctx.df.createTimer(until);
+    const first: unknown = firstClass ? yield* race([timer]) : yield timer;
+    if (firstClass && first !== timer) {
+      timer.cancel();
+      delete g.status.gate;
+      return supersededOutcome();
+    }
     const bake = yield* activity(ctx, 'checkBake', {
       workspace: from.environment.workspace,
       endpointName: from.environment.endpointName ?? input.policy.endpointName,
@@ -224,7 +348,7 @@ function* passGate(ctx: Context, g: GateContext): Step<GateOutcome> {
   const approval = gate.approval;
   const expiresAt = new Date(now(ctx).getTime() + approval.timeoutMs);
   const evidenceNote = g.evidence ? `; evidence: ${g.evidence.decision}: ${g.evidence.reason}` : '';
-  const requested = yield* activity(ctx, 'requestApproval', {
+  const request: ActivityInput<'requestApproval'> = {
     promotionId: g.promotionId,
     modelName: input.modelName,
     modelVersion: input.modelVersion,
@@ -232,7 +356,18 @@ function* passGate(ctx: Context, g: GateContext): Step<GateOutcome> {
     expiresAt: expiresAt.toISOString(),
     nonce: ctx.df.newGuid(`${g.promotionId}:gate:${to.name}`),
     ...(approval.approvers ? { approvers: [...approval.approvers] } : {}),
-  });
+  };
+  if (firstClass) {
+    // Published by requestApproval itself, once the approvers have been sent their links.
+    const details = { environment: to.name, expiresAt: request.expiresAt };
+    announce(ctx, 'gate-waiting', { ...details, from: from.environment.name, kind: 'approval' });
+    announce(ctx, 'approval-requested', {
+      ...details,
+      approvers: approval.approvers?.length ?? 0,
+      evidence: g.evidence?.decision,
+    });
+  }
+  const requested = yield* activity(ctx, 'requestApproval', request);
   g.status.approval = { expiresAt: requested.expiresAt };
   g.status.gate = {
     environment: to.name,
@@ -242,10 +377,29 @@ function* passGate(ctx: Context, g: GateContext): Step<GateOutcome> {
   };
   g.mark('awaiting-approval', `waiting for a decision to enter ${to.name} until ${requested.expiresAt}`);
   const timeout = ctx.df.createTimer(expiresAt);
+  // One reminder, raced with the decision like the expiry, when the gate's approval asks for it and there is time.
+  const remindAt =
+    firstClass && approval.remindBeforeMs !== undefined
+      ? new Date(expiresAt.getTime() - approval.remindBeforeMs)
+      : undefined;
+  let reminder = remindAt && remindAt.getTime() > now(ctx).getTime() ? ctx.df.createTimer(remindAt) : undefined;
+  /** The first of a decision event, a newer version and the expiry; a reminder on the way is sent and waited past. */
+  function* decisionOrExpiry(event: df.Task): Step<unknown> {
+    for (;;) {
+      const first = yield* race(reminder ? [event, timeout, reminder] : [event, timeout]);
+      if (!reminder || first !== reminder) return first;
+      reminder = undefined;
+      // Published by remindApprovers itself, once the approvers have been sent their links again.
+      announce(ctx, 'approval-reminded', { environment: to.name, expiresAt: requested.expiresAt });
+      yield* activity(ctx, 'remindApprovers', request);
+      g.mark('awaiting-approval', `reminded the approvers; waiting for a decision to enter ${to.name}`);
+    }
+  }
   let taken: ApprovalDecision | undefined;
+  let first: unknown;
   for (;;) {
     const event = ctx.df.waitForExternalEvent(EVENTS.decision);
-    const first: unknown = yield ctx.df.Task.any([event, timeout]);
+    first = firstClass ? yield* decisionOrExpiry(event) : yield ctx.df.Task.any([event, timeout]);
     if (first !== event) break;
     const check = checkDecisionEvent(event.result, {
       approvers: approval.approvers,
@@ -266,6 +420,13 @@ function* passGate(ctx: Context, g: GateContext): Step<GateOutcome> {
       g.mark('awaiting-approval', `ignored a decision event: ${check.problem}`);
     }
   }
+  reminder?.cancel();
+  if (firstClass && first === newer) {
+    timeout.cancel();
+    delete g.status.gate;
+    delete g.status.approval;
+    return supersededOutcome();
+  }
   if (taken) timeout.cancel();
   const decision: ApprovalDecision = taken ?? {
     decision: approval.onTimeout === 'reject' ? 'reject' : 'approve',
@@ -279,6 +440,17 @@ function* passGate(ctx: Context, g: GateContext): Step<GateOutcome> {
   delete g.status.approval;
   // Published at once: the decision's sender looks for it, as for a promotion's.
   ctx.df.setCustomStatus(g.status);
+  if (firstClass) {
+    if (!taken) announce(ctx, 'approval-expired', { environment: to.name, expiresAt: requested.expiresAt });
+    announce(ctx, 'approval-decided', {
+      environment: to.name,
+      decision: decision.decision,
+      approver: decision.approver,
+      via: decision.via,
+      authenticated: decision.authenticated,
+      timedOut: !taken,
+    });
+  }
   if (decision.decision === 'reject') {
     const reason = taken
       ? `${to.name} gate rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`

@@ -164,6 +164,13 @@ describe('policy environments', () => {
       [{ name: 'QA', workspace: QA }, twoEnvironments()[1]],
       /^policies\[0\]\.environments\[0\]\.name: must be 1–32 lower-case letters/,
     ],
+    [
+      [
+        { name: 'qa', workspace: QA },
+        { ...twoEnvironments()[1], gate: { approval: { timeout: 'PT4H', remindBefore: 'PT5H' } } },
+      ],
+      /^policies\[0\]\.environments\[1\]\.gate\.approval\.remindBefore: /,
+    ],
   ])('names the bad field: %#', (environments, message) => {
     expect(problem(environments as unknown[])).toMatch(message);
   });

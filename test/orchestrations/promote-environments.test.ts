@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { carriedLifecycle } from '../../lib/activities';
 import { sealDecision } from '../../lib/approval';
 import { parsePolicies, type Policy, type PolicyInput } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
@@ -13,6 +14,7 @@ import { versioningFromHostJson } from '../../local/runtime/durable/versioning';
 import { HistoryEventType as H, type HistoryExport } from '../../local/runtime/durable/types';
 import type { ApprovalDecision, PromotionInput, PromotionResult } from '../../orchestrations/contract';
 import { FLOW_VERSION } from '../../orchestrations/durable';
+import { FIRST_CLASS_GATES } from '../../orchestrations/promote-environments';
 import { Registry, startEngine, type TestEngine } from '../durable/helpers';
 import { SECRET, World } from './world';
 
@@ -140,7 +142,8 @@ describe('promotion across environments: golden history', () => {
   });
 
   it('is the current flow version’s; a flow version change freezes it first', () => {
-    // When FLOW_VERSION moves: rename this file to promote-environments.v{its version}.json (replayed below) and record the current one again (UPDATE_GOLDEN=1).
+    // When FLOW_VERSION moves: rename this file to promote-environments.v{its version}.json (replayed below) and
+    // record the current one again (UPDATE_GOLDEN=1).
     const golden = read();
     for (const h of [golden.flow, ...golden.environments]) expect(version(h), h.instanceId).toBe(String(FLOW_VERSION));
   });
@@ -185,5 +188,210 @@ describe('promotion across environments: golden history', () => {
     report = checkDeterminism(prod, await replayHistory(replayRegistry().handler('promoteModel'), prod));
     expect(report.ok).toBe(false);
     expect(report.message).toContain("named 'skipTraffic'");
+  });
+});
+
+describe(`gates between environments (flow version ${FIRST_CLASS_GATES})`, () => {
+  const minute = 60_000;
+  const t0 = Date.parse('2030-01-01T00:00:00Z');
+  let clock = t0;
+  type GateInput = NonNullable<NonNullable<PolicyInput['environments']>[number]['gate']>;
+  const qaEnvironment = environmentsPolicyInput.environments[0]!;
+  const prodEnvironment = environmentsPolicyInput.environments[1]!;
+  const withGate = (gate: GateInput) =>
+    policyOf({ ...environmentsPolicyInput, environments: [qaEnvironment, { ...prodEnvironment, gate }] });
+
+  /** An engine whose signalInstance activity raises the event, as the app's does through the durable client. */
+  function engineFor(qa: World, versioning = hostVersioning): TestEngine {
+    clock = t0;
+    const registry = qa.register(new Registry(), 'promotion');
+    const t = startEngine(registry, { versioning, now: () => new Date(clock) });
+    registry.activity('signalInstance', async (i) => {
+      const { instanceId, eventName, data } = i as { instanceId: string; eventName: string; data: unknown };
+      await t.engine.raiseEvent(instanceId, eventName, data);
+      return { delivered: true };
+    });
+    current = t;
+    return t;
+  }
+  async function at(t: TestEngine, minutes: number) {
+    clock = t0 + minutes * minute;
+    t.engine.checkTimers();
+    await t.engine.whenIdle();
+  }
+  /** Starts a version's promotion and approves it in QA: it then waits at the production gate. */
+  async function toGate(t: TestEngine, version: string, policy = policyOf(environmentsPolicyInput)) {
+    const id = await t.engine.startNew('promoteModel', {
+      instanceId: `promote:forecast:${version}`,
+      input: promotionInput(version, policy),
+    });
+    expect(await phase(t, `${id}@qa`)).toBe('awaiting-approval');
+    await t.engine.raiseEvent(`${id}@qa`, 'decision', decision(`${id}@qa`));
+    await t.engine.whenIdle();
+    return id;
+  }
+  const outcome = async (t: TestEngine, id: string) =>
+    ((await t.engine.waitForCompletion(id)).output as PromotionResult).outcome;
+  /** The lifecycle steps the flow's activities carried, in order, with the activity that carried each. */
+  const carried = (t: TestEngine, id: string) =>
+    t.registry.calls
+      .filter((c) => c.instanceId === id)
+      .flatMap((c) => carriedLifecycle(c.input).events.map((event) => ({ activity: c.name, event })));
+  const steps = (t: TestEngine, id: string) => carried(t, id).map((c) => `${c.activity}: ${c.event.step}`);
+  const gatePlace = (t: TestEngine) => t.engine.getEntity({ name: 'environmentgate', key: 'forecast@prod' });
+
+  it('announces reaching the gate with its approval request, and the decision and the opening with the copy', async () => {
+    const { qa, prod } = worlds();
+    const t = engineFor(qa);
+    const id = await toGate(t, '1');
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    expect(steps(t, id)).toEqual(['requestApproval: gate-waiting', 'requestApproval: approval-requested']);
+    expect(gatePlace(t)?.state).toEqual({ waiting: { promotionId: id, modelVersion: '1' } });
+    await t.engine.raiseEvent(id, 'decision', decision(id, 'approve', 'bo'));
+    expect(await outcome(t, id)).toBe('promoted');
+    expect(steps(t, id)).toEqual([
+      'requestApproval: gate-waiting',
+      'requestApproval: approval-requested',
+      'copyModelVersion: approval-decided',
+      'copyModelVersion: gate-opened',
+    ]);
+    const events = carried(t, id).map((c) => c.event);
+    expect(events[0]).toMatchObject({
+      id: `${id}:gate-waiting`,
+      type: 'Champion.Gate.Waiting',
+      subject: 'models/forecast/versions/1',
+      data: { instanceId: id, details: { environment: 'prod', from: 'qa', kind: 'approval' } },
+    });
+    expect(events[2]!.data.details).toMatchObject({ environment: 'prod', decision: 'approve', approver: 'bo' });
+    expect(events[3]).toMatchObject({ type: 'Champion.Gate.Opened', data: { details: { environment: 'prod' } } });
+    // Published by the copy, in production's workspace; the place at the gate is free again.
+    expect(prod.published.map((e) => e.id)).toContain(`${id}:gate-opened`);
+    expect(gatePlace(t)?.state).toEqual({});
+  });
+
+  it('announces a gate that closes, published before the promotion ends, and copies nothing', async () => {
+    const { qa, prod } = worlds();
+    const t = engineFor(qa);
+    const id = await toGate(t, '1');
+    await t.engine.raiseEvent(id, 'decision', decision(id, 'reject', 'bo'));
+    expect(await outcome(t, id)).toBe('rejected');
+    expect(steps(t, id)).toEqual([
+      'requestApproval: gate-waiting',
+      'requestApproval: approval-requested',
+      'publishLifecycle: approval-decided',
+      'publishLifecycle: gate-closed',
+    ]);
+    expect(carried(t, id).at(-1)!.event.data.details).toMatchObject({
+      environment: 'prod',
+      kind: 'approval',
+      outcome: 'rejected',
+    });
+    expect(prod.copies).toEqual([]);
+  });
+
+  it('publishes reaching a bake gate as the bake starts (not when it ends), and its opening with the copy', async () => {
+    const { qa } = worlds();
+    const t = engineFor(qa);
+    const id = await toGate(t, '1', withGate({ bake: 'PT2H' }));
+    expect(steps(t, id)).toEqual(['publishLifecycle: gate-waiting']);
+    expect(carried(t, id)[0]!.event.data.details).toMatchObject({
+      environment: 'prod',
+      kind: 'bake',
+      until: new Date(t0 + 120 * minute).toISOString(),
+    });
+    await at(t, 119);
+    expect(qa.bakes).toEqual([]);
+    await at(t, 120);
+    expect(await outcome(t, id)).toBe('promoted');
+    expect(steps(t, id)).toEqual(['publishLifecycle: gate-waiting', 'copyModelVersion: gate-opened']);
+  });
+
+  it("reminds the gate's approvers once, remindBefore ahead of its expiry, with the same request", async () => {
+    const { qa } = worlds();
+    const t = engineFor(qa);
+    const gate = { approval: { required: true, timeout: 'PT1H', remindBefore: 'PT15M', onTimeout: 'reject' as const } };
+    const id = await toGate(t, '1', withGate(gate));
+    const mine = (inputs: { promotionId: string }[]) =>
+      inputs.filter((i) => i.promotionId === id).map((i) => carriedLifecycle(i).rest);
+    await at(t, 44);
+    expect(mine(qa.reminders)).toEqual([]);
+    await at(t, 45);
+    expect(mine(qa.reminders)).toEqual(mine(qa.approvalRequests));
+    expect(mine(qa.reminders)).toHaveLength(1);
+    expect(steps(t, id).at(-1)).toBe('remindApprovers: approval-reminded');
+    expect(carried(t, id).at(-1)!.event.data.details).toMatchObject({ environment: 'prod' });
+    await at(t, 50);
+    expect(mine(qa.reminders)).toHaveLength(1);
+    await t.engine.raiseEvent(id, 'decision', decision(id, 'approve', 'bo'));
+    expect(await outcome(t, id)).toBe('promoted');
+    const recorded = (await t.engine.exportHistory(id))!;
+    const replay = await replayHistory(replayRegistry().handler('promoteModel'), recorded);
+    expect(checkDeterminism(recorded, replay)).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it('times out at the gate after one reminder when nobody decides, announcing the expiry', async () => {
+    const { qa } = worlds();
+    const t = engineFor(qa);
+    const gate = { approval: { required: true, timeout: 'PT1H', remindBefore: 'PT15M', onTimeout: 'reject' as const } };
+    const id = await toGate(t, '1', withGate(gate));
+    await at(t, 45);
+    await at(t, 60);
+    expect(await outcome(t, id)).toBe('approval-timed-out');
+    expect(steps(t, id).slice(-4)).toEqual([
+      'remindApprovers: approval-reminded',
+      'publishLifecycle: approval-expired',
+      'publishLifecycle: approval-decided',
+      'publishLifecycle: gate-closed',
+    ]);
+  });
+
+  it("supersedes an older version waiting at the gate when a newer version's promotion reaches it: nothing older is copied", async () => {
+    const { qa, prod } = worlds();
+    const t = engineFor(qa);
+    const older = await toGate(t, '1');
+    expect(await phase(t, older)).toBe('awaiting-approval');
+    const newer = await toGate(t, '2');
+    const result = (await t.engine.waitForCompletion(older)).output as PromotionResult;
+    expect(result.outcome).toBe('superseded');
+    expect(result.reason).toContain(newer);
+    expect(result.environments?.map((e) => [e.name, e.state])).toEqual([
+      ['qa', 'promoted'],
+      ['prod', 'stopped'],
+    ]);
+    expect(carried(t, older).at(-1)!.event).toMatchObject({
+      step: 'gate-closed',
+      data: { details: { environment: 'prod', outcome: 'superseded' } },
+    });
+    // The newer one waits there in its place (its own request asked), and goes on when approved.
+    expect(await phase(t, newer)).toBe('awaiting-approval');
+    expect(gatePlace(t)?.state).toEqual({ waiting: { promotionId: newer, modelVersion: '2' } });
+    await t.engine.raiseEvent(newer, 'decision', decision(newer, 'approve', 'bo'));
+    expect(await outcome(t, newer)).toBe('promoted');
+    expect(prod.copies.map((c) => c.modelVersion)).toEqual(['2']);
+  });
+
+  it('supersedes an older version baking before the gate the same way', async () => {
+    const { qa, prod } = worlds();
+    const t = engineFor(qa);
+    const baking = withGate({ bake: 'PT2H' });
+    const older = await toGate(t, '1', baking);
+    await at(t, 30);
+    const newer = await toGate(t, '2', baking);
+    expect(await outcome(t, older)).toBe('superseded');
+    await at(t, 150);
+    expect(await outcome(t, newer)).toBe('promoted');
+    expect(qa.bakes.map((b) => b.model)).toEqual(['forecast:2']);
+    expect(prod.copies.map((c) => c.modelVersion)).toEqual(['2']);
+  });
+
+  it('an instance of flow version 10 waits at the gate unannounced, and a newer one does not supersede it', async () => {
+    const { qa } = worlds();
+    const t = engineFor(qa, { ...hostVersioning, defaultVersion: '10' });
+    const older = await toGate(t, '1');
+    const newer = await toGate(t, '2');
+    expect(await phase(t, older)).toBe('awaiting-approval');
+    expect(await phase(t, newer)).toBe('awaiting-approval');
+    expect(steps(t, older)).toEqual([]);
+    expect(gatePlace(t)).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@ import { freezeInForce, type RequestedFreeze } from '../../lib/domain/freeze';
 import { sameTraffic } from '../../lib/domain/rollout-plan';
 import { newerWinner } from '../../lib/domain/stages';
 import { ENDPOINT_CHANGED, type Activities, type ActivityName } from '../../orchestrations/contract';
+import { ENVIRONMENT_GATE_ENTITY, environmentGate } from '../../orchestrations/environment-gate';
 import { promotion } from '../../orchestrations/promote-environments';
 import { MODEL_LOCK_ENTITY, promoteModel } from '../../orchestrations/promote-model';
 import { RETIRE_SLOT_ORCHESTRATION, retireSlot } from '../../orchestrations/retire-slot';
@@ -287,6 +288,7 @@ export class World {
       });
     }
     registry.entity(MODEL_LOCK_ENTITY, (context) => context.df.return(undefined));
+    registry.entity(ENVIRONMENT_GATE_ENTITY, environmentGate);
     registry.orchestration(RETIRE_SLOT_ORCHESTRATION, retireSlot);
     return registry.orchestration('promoteModel', flow === 'promotion' ? promotion : promoteModel);
   }
