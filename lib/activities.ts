@@ -942,6 +942,15 @@ export const trainingJobSpecSchema = z.strictObject({
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid output name')
         .default('model'),
       type: z.enum(['mlflow_model', 'custom_model', 'uri_folder']).default('mlflow_model'),
+      /**
+       * The datastore the output is written to (in `azureml/{job}/{output}/`), named in the job so the model's files
+       * stay at a datastore path the storage SDK reads: what a copy to another environment's workspace needs.
+       * Default `workspaceblobstore`, a workspace's default datastore.
+       */
+      datastore: z
+        .string()
+        .regex(/^[A-Za-z0-9_]{1,255}$/, 'must be a datastore name (letters, digits, "_")')
+        .default('workspaceblobstore'),
     })
     .prefault({}),
   /** More literal inputs (`task`, `target`, hyper-parameters). */
@@ -1142,6 +1151,17 @@ export async function resolveComputeId(
   return { ok: true, id: found.id };
 }
 
+/**
+ * Where a training job writes its model: a datastore path, declared as the output's `uri` (AssetJobOutput.uri in the
+ * REST spec; `path: azureml://datastores/{datastore}/paths/{path}` in "Access data in a job"), in a folder of the job's
+ * own (`azureml/{job}/{output}/`). Declared, it stays readable with the storage SDK after the job (copyModelVersion
+ * reads it through the job's outputs); left to the service, the job's resource names the output only as
+ * `azureml://jobs/{job}/outputs/{output}`, which the storage SDK cannot read.
+ */
+export function modelOutputUri(datastore: string, jobName: string, output: string): string {
+  return `azureml://datastores/${datastore}/paths/azureml/${jobName}/${output}/`;
+}
+
 /** The command job exactly as submitTrainingJob sends it (the `properties` of `PUT …/jobs/{name}`). */
 export function trainingJobBody(args: {
   spec: TrainingJobSpec;
@@ -1171,7 +1191,13 @@ export function trainingJobBody(args: {
     ...(args.computeId ? { computeId: args.computeId } : {}),
     ...(s.environmentVariables ? { environmentVariables: s.environmentVariables } : {}),
     inputs,
-    outputs: { [s.modelOutput.name]: { jobOutputType: s.modelOutput.type, mode: 'ReadWriteMount' } },
+    outputs: {
+      [s.modelOutput.name]: {
+        jobOutputType: s.modelOutput.type,
+        mode: 'ReadWriteMount',
+        uri: modelOutputUri(s.modelOutput.datastore, args.jobName, s.modelOutput.name),
+      },
+    },
     tags: { ...args.tags, ...(args.gitSha ? { 'git.commit': args.gitSha } : {}) },
     properties: {
       'champion.job_spec': args.jobSpec,

@@ -11,11 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTrainingActivities,
   environmentVersionOf,
+  modelFilesLocation,
   readCodeFolder,
   repoRoot,
   type ActivityDeps,
 } from '../../lib/activities';
 import { codeSnapshotHash } from '../../lib/domain/code-snapshot';
+import { BlobModelFiles, DatastoreContainers } from '../../lib/azure/blob-datastore';
 import { BlobDataReader } from '../../lib/azure/data-reader';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import type { TrainingJobCheck } from '../../orchestrations/contract';
@@ -207,7 +209,14 @@ describe('training activities against the local workspace', () => {
           mode: 'ReadOnlyMount',
         },
       },
-      outputs: { model: { jobOutputType: 'mlflow_model', mode: 'ReadWriteMount' } },
+      // At a datastore path of the job's own, so its files can be copied to another environment's workspace.
+      outputs: {
+        model: {
+          jobOutputType: 'mlflow_model',
+          mode: 'ReadWriteMount',
+          uri: 'azureml://datastores/workspaceblobstore/paths/azureml/retrain-demand-1-abcdef12/model/',
+        },
+      },
     });
 
     const done = await awaitJob('retrain-demand-1-abcdef12');
@@ -254,6 +263,23 @@ describe('training activities against the local workspace', () => {
     });
     expect(Number(props.mse)).toBeCloseTo(Number(props.rmse) ** 2, 10);
     expect(Number(props.mae)).toBeGreaterThan(0);
+    // The registered model's files are found through its job at that datastore path, and read with the storage SDK.
+    const location = await modelFilesLocation(mlWorkspace(ws), {
+      name: 'demand',
+      version: '1',
+      modelUri: done.modelUri,
+    });
+    expect(location).toEqual({
+      ok: true,
+      uri: 'azureml://datastores/workspaceblobstore/paths/azureml/retrain-demand-1-abcdef12/model/',
+    });
+    const files = await new BlobModelFiles(
+      new DatastoreContainers(sdk(ws), ws.credential(), ws.resourceGroup, ws.workspaceName, {
+        blobServiceUrl: ws.blobServiceUrl,
+        caCert: ws.caCert,
+      }),
+    ).read(location.ok ? location.uri : '');
+    expect(files.map((f) => f.path).sort()).toEqual(expect.arrayContaining(['MLmodel']));
   });
 
   it('uploads the job code once per content hash to the default datastore and registers it as a code version', async () => {
