@@ -50,6 +50,73 @@ export function* activityWithRetry<K extends ActivityName>(
 }
 
 /**
+ * Two independent activities at once: one durable round trip instead of two. Both are retried like `activity`; if
+ * either keeps failing, the step fails.
+ */
+export function* activityPair<A extends ActivityName, B extends ActivityName>(
+  ctx: Context,
+  first: [A, ActivityInput<A>],
+  second: [B, ActivityInput<B>],
+): Step<[ActivityOutput<A>, ActivityOutput<B>]> {
+  const [a, b] = twoActivities(ctx, first, second);
+  return (yield* carrying(ctx, a, function* () {
+    return yield ctx.df.Task.all([a.task, b]);
+  })) as [ActivityOutput<A>, ActivityOutput<B>];
+}
+
+/**
+ * Two activities at once, where the first can make the second moot: returns with the first's output, and a step
+ * that waits for the second's. A flow that does not take that step never looks at the second's result.
+ */
+export function* activityAlongside<A extends ActivityName, B extends ActivityName>(
+  ctx: Context,
+  first: [A, ActivityInput<A>],
+  second: [B, ActivityInput<B>],
+): Step<{ first: ActivityOutput<A>; second: () => Step<ActivityOutput<B>> }> {
+  const [a, b] = twoActivities(ctx, first, second);
+  const output = (yield* carrying(ctx, a, function* () {
+    // Both are scheduled by the race; then each is waited for (a finished one resumes at once, a failed one throws).
+    yield ctx.df.Task.any([a.task, b]);
+    return yield a.task;
+  })) as ActivityOutput<A>;
+  return {
+    first: output,
+    second: function* () {
+      return (yield b) as ActivityOutput<B>;
+    },
+  };
+}
+
+/** Tasks of two activities, not yet scheduled (yielding schedules them); the pending lifecycle steps ride the first. */
+function twoActivities<A extends ActivityName, B extends ActivityName>(
+  ctx: Context,
+  first: [A, ActivityInput<A>],
+  second: [B, ActivityInput<B>],
+): [{ task: df.Task; lifecycle: LifecycleEvent[] }, df.Task] {
+  const lifecycle = takeAnnounced(ctx);
+  const addressed = addressedInput(ctx, first[1]);
+  const carried = lifecycle.length > 0 ? { ...addressed, lifecycle } : addressed;
+  return [
+    { task: ctx.df.callActivityWithRetry(first[0], TRANSIENT_FAULTS, carried), lifecycle },
+    ctx.df.callActivityWithRetry(second[0], TRANSIENT_FAULTS, addressedInput(ctx, second[1])),
+  ];
+}
+
+/** Runs `body`; if the activity that carries lifecycle steps failed, the steps wait for the next activity. */
+function* carrying<T>(
+  ctx: Context,
+  carrier: { task: df.Task; lifecycle: LifecycleEvent[] },
+  body: () => Step<T>,
+): Step<T> {
+  try {
+    return yield* body();
+  } catch (err) {
+    if (carrier.task.isFaulted) announced(ctx).queue.unshift(...carrier.lifecycle);
+    throw err;
+  }
+}
+
+/**
  * A flow started for an environment has its workspace's ARM id in its input (`workspace`, set by the environments
  * flow): every activity it calls addresses that workspace, so the promotion's own code stays the same for every
  * environment. Flows started without one (every single-environment promotion) call activities exactly as before.
@@ -178,8 +245,10 @@ export function now(ctx: Context): Date {
  *      out on a durable timer or a lift.
  *  11: a promotion across environments takes its place at a gate (a newer version there supersedes an older one),
  *      announces the gate and its approval, and reminds the gate's approvers (approval.remindBefore).
+ *  12: promoteModel reads the endpoint while it looks for a newer winner, in one round trip (activityPair), and
+ *      evaluates the challenger while it smoke-tests it (activityAlongside): a failed smoke test decides at once.
  */
-export const FLOW_VERSION = 11;
+export const FLOW_VERSION = 12;
 
 /** Flow version from which a flow's last announced steps are published by an activity of their own. */
 export const LIFECYCLE_FLUSH = 7;

@@ -25,10 +25,19 @@ import type {
   RolloutState,
   TimelineEntry,
 } from './contract';
-import { EVENTS, retirementId, type ActivityInput, type FreezeLifted } from './contract';
+import {
+  EVENTS,
+  retirementId,
+  type ActivityInput,
+  type ActivityOutput,
+  type FreezeLifted,
+  type TestReport,
+} from './contract';
 import { describeFreeze, type FreezeInForce } from '../lib/domain/freeze';
 import {
   activity,
+  activityAlongside,
+  activityPair,
   announce,
   isAtLeast,
   lifecycleSubject,
@@ -78,6 +87,11 @@ const APPROVAL_REMINDERS = 7;
 const ROLLBACK_WINDOW = 8;
 /** Flow version from which a release waits out a freeze (the policy's windows, or a person's freeze). */
 const RELEASE_FREEZES = 10;
+/**
+ * Flow version from which the newer-winner check and the endpoint read before deploying are one round trip, and the
+ * evaluation runs alongside the smoke test.
+ */
+const FIRST_READS_TOGETHER = 12;
 /** Ignored events noted in the timeline; later ones are only counted. */
 const MAX_IGNORED_NOTES = 5;
 
@@ -229,37 +243,69 @@ function* promote(ctx: Context): Step<PromotionResult> {
   // 1. Prepare and judge the challenger, holding the model's lock so two promotions never share the idle slot.
   timeline.mark('preparing', `evaluating ${modelName}:${modelVersion} for endpoint ${policy.endpointName}`);
   const prepared = yield* withModelLock(ctx, modelName, function* (): Step<Prepared> {
-    if (isAtLeast(ctx, NEWEST_WINNER_STAGED)) {
-      // A newer winner already staged or serving: this version could never be staged, so it does not take the
-      // idle slot (which may hold that winner) for nothing.
+    // A newer winner already staged or serving: this version could never be staged, so it does not take the
+    // idle slot (which may hold that winner) for nothing. From flow version 11 the endpoint is read meanwhile.
+    let endpoint: ActivityOutput<'readEndpoint'> | undefined;
+    if (isAtLeast(ctx, FIRST_READS_TOGETHER)) {
+      const [{ newer }, view] = yield* activityPair(
+        ctx,
+        ['findNewerWinner', { modelName, modelVersion }],
+        ['readEndpoint', { endpointName: policy.endpointName }],
+      );
+      if (newer) return { ok: true, staged: false, superseded: newer };
+      endpoint = view;
+    } else if (isAtLeast(ctx, NEWEST_WINNER_STAGED)) {
       const { newer } = yield* activity(ctx, 'findNewerWinner', { modelName, modelVersion });
       if (newer) return { ok: true, staged: false, superseded: newer };
     }
-    const deployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId }, (note) =>
+    const deployed = yield* deployToSlot(ctx, { policy, modelName, modelVersion, promotionId, endpoint }, (note) =>
       timeline.mark('deploying', note),
     );
     if (!deployed.ok) return { ok: false, failure: deployed.failure };
     const { slot, champion } = deployed;
 
-    timeline.mark('testing', `smoke test of ${slot} through the azureml-model-deployment header`);
-    const test = yield* activity(ctx, 'testDeployment', {
+    const testInput: ActivityInput<'testDeployment'> = {
       endpointName: policy.endpointName,
       slot,
       testSpec: policy.rollout.testSpec,
       evaluation: policy.evaluation,
-    });
-    if (!test.ok) {
-      yield* removeSlot(ctx, policy, slot);
-      return { ok: false, failure: { code: 'SmokeTestFailed', message: test.failures.join('; ') } };
-    }
-
-    timeline.mark('evaluating', champion ? `paired comparison against ${champion}` : 'no champion yet');
-    const evidence = yield* activity(ctx, 'evaluateChallenger', {
+    };
+    const evaluationInput: ActivityInput<'evaluateChallenger'> = {
       policy,
       endpointName: policy.endpointName,
       championSlot: champion,
       challengerSlot: slot,
-    });
+    };
+    const comparison = champion ? `paired comparison against ${champion}` : 'no champion yet';
+    /** The smoke test's report, and the evidence when it passed. */
+    const testAndEvaluate = function* (): Step<{ test: TestReport; evidence?: Evidence }> {
+      if (isAtLeast(ctx, FIRST_READS_TOGETHER)) {
+        // The slot serves no one yet: the evaluation runs during the smoke test, which still decides first — a
+        // failed one ends the preparation without waiting for the evaluation, whose result is never looked at.
+        timeline.mark(
+          'testing',
+          `smoke test of ${slot} through the azureml-model-deployment header, evaluation alongside`,
+        );
+        const { first: test, second: evaluation } = yield* activityAlongside(
+          ctx,
+          ['testDeployment', testInput],
+          ['evaluateChallenger', evaluationInput],
+        );
+        if (!test.ok) return { test };
+        timeline.mark('evaluating', `smoke test passed; ${comparison}`);
+        return { test, evidence: yield* evaluation() };
+      }
+      timeline.mark('testing', `smoke test of ${slot} through the azureml-model-deployment header`);
+      const test = yield* activity(ctx, 'testDeployment', testInput);
+      if (!test.ok) return { test };
+      timeline.mark('evaluating', comparison);
+      return { test, evidence: yield* activity(ctx, 'evaluateChallenger', evaluationInput) };
+    };
+    const { test, evidence } = yield* testAndEvaluate();
+    if (!test.ok || !evidence) {
+      yield* removeSlot(ctx, policy, slot);
+      return { ok: false, failure: { code: 'SmokeTestFailed', message: test.failures.join('; ') } };
+    }
     // Both models' values, the interval, guardrails, smoke test and the chart's differences, within a bounded size.
     timeline.status.evidence = evidenceRecord(evidence, test);
     timeline.mark('evaluated', `${evidence.decision}: ${evidence.reason}`);

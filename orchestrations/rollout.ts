@@ -27,6 +27,7 @@ import {
   type Started,
   type StepVerdict,
   type TrafficExpectation,
+  type ActivityOutput,
 } from './contract';
 import { activity, announce, isAtLeast, now, sleep, type Context, type Step } from './durable';
 
@@ -82,6 +83,8 @@ export interface DeployRequest {
   modelName: string;
   modelVersion: string;
   promotionId: string;
+  /** The endpoint as just read under the model's lock, when the caller read it already. */
+  endpoint?: ActivityOutput<'readEndpoint'>;
 }
 
 export type DeployResult =
@@ -106,7 +109,7 @@ export function* deployToSlot(
   const endpointName = policy.endpointName;
   const deadline = new Date(now(ctx).getTime() + policy.rollout.provisioningDeadlineMs);
 
-  let view = yield* activity(ctx, 'readEndpoint', { endpointName });
+  let view = request.endpoint ?? (yield* activity(ctx, 'readEndpoint', { endpointName }));
   const preparation = endpointPreparation(view);
   if (preparation !== 'ready') {
     if (preparation === 'create') {

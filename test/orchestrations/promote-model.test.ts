@@ -282,7 +282,8 @@ describe('promoteModel', () => {
       const { t, id } = await start(world, '9');
       const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
       expect(result).toMatchObject({ outcome: 'superseded', reason: `demand:10 is newer and already ${stage}` });
-      expect(world.calls).toEqual(['findNewerWinner']);
+      // The endpoint is read in the same round trip as the look for a newer winner; nothing is written.
+      expect(world.calls).toEqual(['findNewerWinner', 'readEndpoint']);
       expect(world.stages).toEqual({ '10': stage });
     },
   );
@@ -304,6 +305,19 @@ describe('promoteModel', () => {
     const released = history.findIndex((e) => e.EventType === H.EventSent && e.Name === 'release');
     expect(asked).toBeGreaterThan(0);
     expect(asked).toBeLessThan(released);
+  });
+
+  it('looks for a newer winner and reads the endpoint in one round trip', async () => {
+    const world = new World();
+    const { t, id } = await start(world);
+    await phase(t, id);
+    const history = (await t.engine.exportHistory(id))!.history;
+    const scheduled = (name: string) => history.findIndex((e) => e.EventType === H.TaskScheduled && e.Name === name);
+    const firstCompletion = history.findIndex((e) => e.EventType === H.TaskCompleted);
+    // Both scheduled before either completed: one episode asked for both.
+    expect(scheduled('findNewerWinner')).toBeGreaterThan(0);
+    expect(scheduled('readEndpoint')).toBeGreaterThan(0);
+    expect(Math.max(scheduled('findNewerWinner'), scheduled('readEndpoint'))).toBeLessThan(firstCompletion);
   });
 
   it('reports a deployment that fails provisioning and leaves traffic alone', async () => {
@@ -329,10 +343,43 @@ describe('promoteModel', () => {
     expect(world.calls.filter((c) => c === 'checkProvisioning')).toHaveLength(3); // endpoint, deployment twice
   });
 
-  it('stops at a failed smoke test before any evaluation', async () => {
+  it('stops at a failed smoke test: the evaluation run alongside is never looked at', async () => {
     const world = new World();
     world.testFails = true;
     const { t, id } = await start(world);
+    const status = await t.engine.waitForCompletion(id);
+    const result = status.output as PromotionResult;
+    expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'SmokeTestFailed' } });
+    expect(result.evidence).toBeUndefined();
+    expect(result.timeline?.map((e) => e.phase)).toEqual(expect.not.arrayContaining(['evaluated']));
+    expect(world.stages).toEqual({});
+    expect(world.deployments).toEqual({});
+  });
+
+  it('reports the failed smoke test, not the evaluation that failed alongside it', async () => {
+    const world = new World();
+    world.testFails = true;
+    world.evaluationFails = true;
+    const { t, id } = await start(world);
+    const status = await t.engine.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.output).toMatchObject({ outcome: 'failed', failure: { code: 'SmokeTestFailed' } });
+    expect(world.deployments).toEqual({});
+  });
+
+  it('fails on an evaluation that keeps failing once the smoke test has passed', async () => {
+    const world = new World();
+    world.evaluationFails = true;
+    const { t, id } = await start(world);
+    const status = await t.engine.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(world.stages).toEqual({});
+  });
+
+  it('on flow version 11, stops at a failed smoke test before any evaluation', async () => {
+    const world = new World();
+    world.testFails = true;
+    const { t, id } = await start(world, '1', input('1'), { ...hostVersioning, defaultVersion: '11' });
     const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
     expect(result).toMatchObject({ outcome: 'failed', failure: { code: 'SmokeTestFailed' } });
     expect(world.calls).not.toContain('evaluateChallenger');
@@ -1191,6 +1238,7 @@ describe('promoteModel golden history', () => {
     ['7', 'no rollback window'],
     ['8', 'a baked step passes unjudged'],
     ['9', 'no look for a release freeze'],
+    ['10', 'the newer-winner check and the endpoint read one after the other'],
   ])('replays a flow version %s history (%s) unchanged', async (version) => {
     const file = join(__dirname, 'golden', `promote-model.v${version}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as HistoryExport;

@@ -61,6 +61,7 @@ export class World {
   evaluation: 'win' | 'lose' | 'inconclusive' = 'win';
   deployFailure: string | undefined;
   testFails = false;
+  evaluationFails = false;
   trafficFails = 0;
   /** Endpoint updates that send traffic to version 2 fail provisioning. */
   trafficUpdateFails = false;
@@ -160,8 +161,10 @@ export class World {
         p50LatencyMs: 1,
         maxLatencyMs: 1,
       }),
-      evaluateChallenger: () =>
-        ({ kind: 'paired', decision: this.evaluation, reason: `scripted ${this.evaluation}`, n: 400 }) as never,
+      evaluateChallenger: () => {
+        if (this.evaluationFails) throw new Error('the scoring requests keep failing');
+        return { kind: 'paired', decision: this.evaluation, reason: `scripted ${this.evaluation}`, n: 400 } as never;
+      },
       changeStage: (i) => {
         if (this.stagingBroken && i.transition === 'stage') throw new Error('ARM keeps answering 500');
         const previous = Object.entries(this.stages).find(([v, s]) => s === 'staged' && v !== i.modelVersion)?.[0];
