@@ -80,6 +80,12 @@ var approvalSecretName = 'approval-signing-key'
 var taskHubName = 'ChampionHub'
 var useScheduler = durableBackend == 'DurableTaskScheduler'
 var allTags = union(tags, { 'azd-env-name': environmentName, application: 'champion' })
+var ownWorkspaceId = toLower(resourceId(subscription().subscriptionId, workspaceRg, 'Microsoft.MachineLearningServices/workspaces', workspaceName))
+// Every other workspace the policies promote into (`environments[].workspace`, ARM ids), each once.
+var environmentWorkspaceIds = filter(
+  union(flatten(map(championPolicies.?policies ?? [], policy => map(policy.?environments ?? [], environment => toLower(environment.workspace)))), []),
+  id => id != ownWorkspaceId
+)
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-champion-${resourceToken}'
@@ -231,6 +237,22 @@ module workspaceAccess 'modules/workspace-access.bicep' = {
     workspaceStorageAccountName: workspaceStorageAccountName
   }
 }
+
+// The same roles on every other environment's workspace (its ARM id: /subscriptions/{s}/resourceGroups/{rg}/providers/
+// Microsoft.MachineLearningServices/workspaces/{name}). Only the app's own workspace sends it events.
+module environmentAccess 'modules/environment-access.bicep' = [
+  for id in environmentWorkspaceIds: {
+    name: 'champion-environment-access-${take(uniqueString(id), 8)}'
+    scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+    // A custom role is defined once per resource group: after the app's own workspace's, when they share one.
+    dependsOn: [workspaceAccess]
+    params: {
+      workspaceName: split(id, '/')[8]
+      principalId: identity.properties.principalId
+      workspaceRole: workspaceRole
+    }
+  }
+]
 
 module events 'modules/event-grid.bicep' = {
   name: 'champion-event-grid'

@@ -836,6 +836,26 @@ describe('infra templates (parsed)', () => {
     expect(calls).toContain('codeVersions.createOrUpdate');
   });
 
+  it("every other environment's workspace gets the app's workspace roles, scoped to its own resource group", () => {
+    const environments = all(files).find(({ d }) => d.symbol === 'environmentAccess')?.d;
+    expect(environments).toMatchObject({ kind: 'module', target: 'modules/environment-access.bicep' });
+    // One module per workspace the policies name in `environments`, the app's own left out.
+    expect(environments?.loop?.text).toMatch(/^\[\s*for id in environmentWorkspaceIds:/);
+    const ids = files['main.bicep']?.text.match(/var environmentWorkspaceIds = [\s\S]*?\n\)/)?.[0] ?? '';
+    expect(ids).toContain('championPolicies.?policies');
+    expect(ids).toContain('environment.workspace');
+    expect(ids).toContain('id != ownWorkspaceId');
+    // Addressed by the ARM id's parts: /subscriptions/{2}/resourceGroups/{4}/providers/…/workspaces/{8}.
+    expect(prop(environments?.body, 'scope')?.text).toBe("resourceGroup(split(id, '/')[2], split(id, '/')[4])");
+    expect(prop(environments?.body, 'params', 'workspaceName')?.text).toBe("split(id, '/')[8]");
+    // The same roles as on the app's own workspace, its storage account included (the copy writes model files there).
+    const inner = declarations(files['modules/environment-access.bicep']!).find((d) => d.kind === 'module');
+    expect(inner?.target).toBe('workspace-access.bicep');
+    expect(prop(inner?.body, 'params', 'workspaceStorageAccountName')?.text).toContain(
+      'workspace.properties.storageAccount',
+    );
+  });
+
   it('the settings the local sample configures are also set in Azure', () => {
     const sample = join(ROOT, 'local.settings.sample.json');
     const local = existsSync(sample)
