@@ -210,7 +210,10 @@ export interface ChampionApi {
   /** A new attempt of a promotion that failed, timed out or was stopped (409 for one running or finished well). */
   retryPromotion(id: string): Promise<RetriedPromotion>;
   /** Asks for the previous production version back (`by`: off Azure, who asks). */
-  rollback(model: string, request: { reason: string; by?: string }): Promise<{ id: string; statusUrl: string }>;
+  rollback(
+    model: string,
+    request: { reason: string; by?: string; environment?: string },
+  ): Promise<{ id: string; statusUrl: string }>;
   getRollback(id: string): Promise<RollbackView>;
   /** Freezes a model's releases (`until`: ISO 8601 with a zone; absent: until lifted), or lifts that freeze. */
   freeze(model: string, request: { reason: string; until?: string; by?: string }): Promise<FreezeView>;

@@ -396,6 +396,7 @@ df.app.client.http('rollbackModelHttp', {
       {
         modelName,
         reason: text(body.reason),
+        ...(body.environment !== undefined ? { environment: body.environment } : {}),
         identify: () => decisionCaller(identity, (name) => request.headers.get(name), claimed),
       },
       new Date(),

@@ -639,15 +639,22 @@ export interface RetirementResult {
 /** A person asked to put the previous production version back (orchestrations/rollback-model.ts). */
 export interface RollbackInput {
   modelName: string;
+  /** For an environment after the first: that environment's policy (its endpoint and rollout). */
   policy: Policy;
   requestedBy: { name: string; authenticated: boolean; identity: IdentitySource };
   reason: string;
   at: string;
+  /** The environment rolled back, when the policy names environments; the first one's is the app's own workspace. */
+  environment?: string;
+  /** An environment's workspace (ARM id) after the first: every activity of the rollback addresses it. */
+  workspace?: string;
 }
 
 export interface RollbackResult {
   outcome: 'rolled-back' | 'refused' | 'failed';
   modelName: string;
+  /** The environment rolled back, when the policy names environments. */
+  environment?: string;
   reason: string;
   requestedBy: RollbackInput['requestedBy'];
   /** Why the person asked. */

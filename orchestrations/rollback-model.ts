@@ -33,7 +33,12 @@ function* rollBack(ctx: Context): Step<RollbackResult> {
   };
   const done = (outcome: RollbackResult['outcome'], reason: string, extra: Partial<RollbackResult> = {}) => {
     mark('done', `${outcome}: ${reason}`);
-    const record = { requestedBy, requestReason: input.reason, timeline: status.timeline };
+    const record = {
+      ...(input.environment !== undefined ? { environment: input.environment } : {}),
+      requestedBy,
+      requestReason: input.reason,
+      timeline: status.timeline,
+    };
     return { outcome, modelName, reason, ...record, ...extra } satisfies RollbackResult;
   };
 
@@ -71,7 +76,13 @@ function* rollBack(ctx: Context): Step<RollbackResult> {
     );
     if (!shifted.ok) return done(shifted.stale ? 'refused' : 'failed', shifted.failure.message);
     // A person's rollback: published by the tag change below, as the production version changes with it.
-    const change = { endpointName: policy.endpointName, from: serving.model, to: warm.model, slot: warm.slot };
+    const change = {
+      endpointName: policy.endpointName,
+      environment: input.environment,
+      from: serving.model,
+      to: warm.model,
+      slot: warm.slot,
+    };
     announce(ctx, 'rolled-back', { ...change, requestedBy: requestedBy.name, reason: input.reason });
     announce(ctx, 'production-changed', { ...change, rollback: true });
     // Tags follow traffic: only now is the restored version production again.

@@ -14,17 +14,27 @@ export const rollback: CommandSpec = {
     "0 % in the endpoint's other slot after a release: one traffic update, no new analysis. Tags follow traffic (the\n" +
     "previous version is production again, the current one surpassed). It runs under the model's lock, so it waits\n" +
     'for a promotion that is moving traffic. Refused (exit 1, with the reason) when the other slot holds no earlier\n' +
-    'production version (a newer challenger took it, or it was removed). Who asked and why are recorded.',
+    'production version (a newer challenger took it, or it was removed). Who asked and why are recorded. For a\n' +
+    'policy with environments, --environment rolls back that one (its endpoint, the tags in its workspace).',
   args: [{ name: 'MODEL', description: 'the model name, e.g. demand' }],
   options: [
     { name: 'reason', value: 'TEXT', required: true, description: 'why, recorded with the rollback' },
+    {
+      name: 'environment',
+      value: 'NAME',
+      description: "for a policy with environments, which one's endpoint (default: the first)",
+    },
     { name: 'as', value: 'NAME', description: "off Azure, who asks (default: the app's local user)" },
   ],
-  examples: ["champion rollback demand --reason 'error rate doubled after the 14:00 release'"],
+  examples: [
+    "champion rollback demand --reason 'error rate doubled after the 14:00 release'",
+    "champion rollback forecast --environment prod --reason 'late answers in production'",
+  ],
   async run({ io, client, json, args, options }) {
     const started = await client.rollback(args.MODEL ?? '', {
       reason: options.reason ?? '',
       ...(options.as !== undefined ? { by: options.as } : {}),
+      ...(options.environment !== undefined ? { environment: options.environment } : {}),
     });
     if (!json) println(io.stdout, `Started ${started.id}; waiting for it to finish…`);
     const deadline = Date.now() + WAIT_MS;

@@ -62,6 +62,32 @@ export function environmentPolicy(
   };
 }
 
+/** An environment of a policy, by name, as an operator names it (`--environment`, `environment`, `?environment=`). */
+export type NamedEnvironment =
+  { ok: true; environment: EnvironmentSettings; index: number } | { ok: false; message: string };
+
+/**
+ * The environment `name` of `policy`, or the problem naming the field: a policy without environments has none to
+ * name, and a name that is not one of them is refused with the ones there are.
+ */
+export function environmentNamed(policy: Policy, name: unknown, field = 'environment'): NamedEnvironment {
+  if (typeof name !== 'string' || name === '') return { ok: false, message: `${field}: must be a non-empty string.` };
+  const environments = policy.environments ?? [];
+  const shown = JSON.stringify(name.slice(0, 40));
+  if (environments.length === 0) {
+    return {
+      ok: false,
+      message: `${field}: ${shown}: the policy of ${policy.modelName} names no environments (it serves one endpoint).`,
+    };
+  }
+  const index = environments.findIndex((e) => e.name === name);
+  if (index < 0) {
+    const names = environments.map((e) => e.name).join(', ');
+    return { ok: false, message: `${field}: ${shown} is not one of ${policy.modelName}'s environments (${names}).` };
+  }
+  return { ok: true, environment: environments[index]!, index };
+}
+
 /** The evidence an environment's promotion reuses, when its policy carries some. */
 export function reusedEvidence(policy: Policy): ReusedEvidence | undefined {
   return (policy as EnvironmentPolicy).evaluation.reuse;
