@@ -16,7 +16,8 @@ import type {
   RollbackStatus,
 } from '../orchestrations/contract';
 import type { Registrant } from '../lib/domain/people';
-import type { ModelHistory, ProductionInterval } from '../lib/domain/history';
+import type { ProductionInterval } from '../lib/domain/history';
+import type { ScopedHistory } from '../lib/history';
 import type { FreezeView } from '../lib/freezes';
 import type { CliIo } from './io';
 
@@ -198,6 +199,8 @@ export interface RollbackView {
 /** What was in production at one instant (`GET /api/models/{name}/history?at=…`). */
 export interface ProductionAt {
   modelName: string;
+  /** The environment asked about, for a policy with environments. */
+  environment?: string;
   at: string;
   production: ProductionInterval | null;
 }
@@ -239,11 +242,14 @@ export interface ChampionApi {
   getRetraining(id: string): Promise<RetrainingRunView | RetrainingSignalView>;
   /** Asks the model's guard for a run; a skip (cooldown, one already running) is refused (409) with its reason. */
   startRetraining(request: StartRetrainingRequest): Promise<StartedRetraining>;
-  /** The model's production intervals, oldest first. */
-  getHistory(model: string): Promise<ModelHistory>;
-  getProductionAt(model: string, at: string): Promise<ProductionAt>;
+  /**
+   * The model's production intervals, oldest first; for a policy with environments, the one named (default: the
+   * first) with every environment's beside it.
+   */
+  getHistory(model: string, environment?: string): Promise<ScopedHistory>;
+  getProductionAt(model: string, at: string, environment?: string): Promise<ProductionAt>;
   /** The same as CSV (RFC 4180, with a header); with `at`, the one row in production then. */
-  getHistoryCsv(model: string, at?: string): Promise<string>;
+  getHistoryCsv(model: string, at?: string, environment?: string): Promise<string>;
   /** What a start of this version would do, changing nothing (`dryRun: true`); 404 for an unknown model or version. */
   dryRunPromotion(request: StartPromotionRequest): Promise<PromotionDryRun>;
   /** What a retraining run would do now, changing nothing (`dryRun: true`). */
@@ -367,10 +373,21 @@ export function api(
       request('GET', `/api/retrainings${filter.model ? `?model=${enc(filter.model)}` : ''}`),
     getRetraining: (id) => request('GET', `/api/retrainings/${enc(id)}`),
     startRetraining: (req) => request('POST', '/api/retrainings', req),
-    getHistory: (model) => request('GET', `/api/models/${enc(model)}/history`),
-    getProductionAt: (model, at) => request('GET', `/api/models/${enc(model)}/history?at=${enc(at)}`),
-    getHistoryCsv: (model, at) =>
-      requestText(`/api/models/${enc(model)}/history?format=csv${at ? `&at=${enc(at)}` : ''}`, 'text/csv'),
+    getHistory: (model, environment) =>
+      request(
+        'GET',
+        `/api/models/${enc(model)}/history${environment !== undefined ? `?environment=${enc(environment)}` : ''}`,
+      ),
+    getProductionAt: (model, at, environment) =>
+      request(
+        'GET',
+        `/api/models/${enc(model)}/history?at=${enc(at)}${environment !== undefined ? `&environment=${enc(environment)}` : ''}`,
+      ),
+    getHistoryCsv: (model, at, environment) =>
+      requestText(
+        `/api/models/${enc(model)}/history?format=csv${at ? `&at=${enc(at)}` : ''}${environment !== undefined ? `&environment=${enc(environment)}` : ''}`,
+        'text/csv',
+      ),
     dryRunPromotion: (req) => request('POST', '/api/promotions', { ...req, dryRun: true }),
     dryRunRetraining: (req) => request('POST', '/api/retrainings', { ...req, dryRun: true }),
   };

@@ -9,8 +9,9 @@ import * as df from 'durable-functions';
 import { getApp } from '../lib/app';
 import { readDashboard } from '../lib/dashboard/data';
 import { dashboardPage, historyPage } from '../lib/dashboard/view';
-import { historyExport, historyQuery, noModel, readModelHistory } from '../lib/history';
+import { historyExport, historyQuery, historySources, noModel, readScopedHistory } from '../lib/history';
 import { productionAt } from '../lib/domain/history';
+import { problem } from '../lib/http';
 import { html } from '../lib/web/html';
 import { pageAccess } from '../lib/web/access';
 import { outboxPage, readOutbox } from '../lib/web/outbox-page';
@@ -25,6 +26,15 @@ const notFound = (what: string) =>
     title: 'Not found',
     main: html`<h1>Not found</h1>
       <p>${what}</p>
+      <p><a href="/">Dashboard</a></p>`,
+  });
+
+/** A request the page cannot answer as asked (a bad field), said on a page. */
+const badRequest = (what: string) =>
+  sitePage(400, {
+    title: 'Bad request',
+    main: html`<h1>Bad request</h1>
+      <p role="alert">${what}</p>
       <p><a href="/">Dashboard</a></p>`,
   });
 
@@ -49,7 +59,14 @@ df.app.client.http('dashboard', {
         return notFound('No outbox here: notifications go to the Service Bus topic.');
       return sitePage(200, outboxPage(readOutbox(settings.CHAMPION_OUTBOX_DIR)));
     }
-    const data = await readDashboard(context, policies, deps.workspace, new Date());
+    const forWorkspace = deps.forWorkspace;
+    const data = await readDashboard(
+      context,
+      policies,
+      deps.workspace,
+      new Date(),
+      forWorkspace ? (id) => forWorkspace(id).workspace : undefined,
+    );
     return sitePage(200, { ...dashboardPage(data), current: '/' });
   },
 });
@@ -79,7 +96,15 @@ df.app.client.http('historyPage', {
     const query = historyQuery(request.params.name ?? '', request.query, ['html', 'json', 'csv']);
     if (!query.ok && query.field !== 'at') return notFound(query.message);
     const modelName = request.params.name ?? '';
-    const history = await readModelHistory(context, getApp().deps.workspace, modelName);
+    const read = await readScopedHistory(
+      context,
+      historySources(getApp()),
+      modelName,
+      query.ok ? query.environment : undefined,
+    );
+    if (!read.ok)
+      return query.ok && query.format !== 'html' ? problem(read.status, read.message) : badRequest(read.message);
+    const history = read.history;
     if (!history)
       return query.ok && query.format !== 'html' ? noModel(modelName) : notFound(`No model "${modelName}".`);
     if (!query.ok) return sitePage(400, historyPage(history, { at: query.at ?? '', problem: query.message }));

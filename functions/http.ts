@@ -23,7 +23,7 @@ import type { PromotionInput, PromotionResult } from '../orchestrations/contract
 import { ROLLBACK_MODEL_ORCHESTRATION } from '../orchestrations/rollback-model';
 import { startRollback } from '../lib/rollbacks';
 import { freezeReleases, liftFreeze, readFreezes } from '../lib/freezes';
-import { historyExport, historyQuery, noModel, readModelHistory } from '../lib/history';
+import { historyExport, historyQuery, historySources, noModel, readScopedHistory } from '../lib/history';
 import { appDryRunDeps, dryRunPromotion } from '../lib/dry-run';
 import { submitControl } from '../lib/rollout-controls';
 import { nameProblem } from '../lib/domain/people';
@@ -455,7 +455,9 @@ df.app.client.http('modelHistory', {
   handler: async (request, _client, context) => {
     const query = historyQuery(request.params.name ?? '', request.query, ['json', 'csv']);
     if (!query.ok) return problem(query.status, query.message);
-    const history = await readModelHistory(context, getApp().deps.workspace, query.modelName);
+    const read = await readScopedHistory(context, historySources(getApp()), query.modelName, query.environment);
+    if (!read.ok) return problem(read.status, read.message);
+    const history = read.history;
     if (!history) return noModel(query.modelName);
     return historyExport(history, query.format === 'csv' ? 'csv' : 'json', query.at?.date);
   },

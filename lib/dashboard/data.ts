@@ -6,6 +6,7 @@
 import type { InvocationContext } from '@azure/functions';
 import type { PolicySet } from '../domain/policy';
 import { promotionInstanceIdPrefix } from '../domain/events';
+import { STAGE_TAG } from '../domain/stages';
 import { compareVersions } from '../domain/versions';
 import type { Deployment, Endpoint, MlWorkspace, ModelVersion } from '../ports';
 import { readAllInstances, type InstanceStatus } from '../promotion-list';
@@ -23,7 +24,22 @@ export interface ModelPanel {
   deployments: Deployment[];
   /** The registry or the endpoint could not be read: said instead of failing the page. */
   error?: string;
+  /** A policy with environments: each one's endpoint and what its workspace tags production, in order. */
+  environments?: EnvironmentPanel[];
 }
+
+export interface EnvironmentPanel {
+  name: string;
+  workspace: string;
+  endpointName: string;
+  /** The version its workspace tags `production` (null: none). */
+  production: string | null;
+  endpoint?: Endpoint;
+  deployments: Deployment[];
+  error?: string;
+}
+
+type DashboardWorkspace = Pick<MlWorkspace, 'listModelVersions' | 'getEndpoint' | 'listDeployments'>;
 
 export type ActivityKind = 'promotion' | 'rollback' | 'retraining';
 
@@ -61,13 +77,28 @@ export const isRunning = (view: Pick<ActivityView, 'runtimeStatus'>) => RUNNING.
 export async function readDashboard(
   context: InvocationContext,
   policies: PolicySet,
-  workspace: Pick<MlWorkspace, 'listModelVersions' | 'getEndpoint' | 'listDeployments'>,
+  workspace: DashboardWorkspace,
   now: Date,
+  /** An environment's workspace by ARM id (policies with environments). */
+  workspaceFor?: (id: string) => DashboardWorkspace,
 ): Promise<DashboardData> {
   const since = new Date(now.getTime() - RECENT_DAYS * 24 * 3600 * 1000).toISOString();
   const entries = Object.values(policies);
   const models = await Promise.all(
-    entries.map((policy) => readModel(workspace, policy.modelName, policy.endpointName)),
+    entries.map(async (policy) => {
+      const panel = await readModel(workspace, policy.modelName, policy.endpointName);
+      if (!policy.environments || !workspaceFor) return panel;
+      const environments = await Promise.all(
+        policy.environments.map((e, index) =>
+          index === 0
+            ? environmentPanel(e.name, e.workspace, panel)
+            : readModel(workspaceFor(e.workspace), policy.modelName, e.endpointName ?? policy.endpointName).then(
+                (read) => environmentPanel(e.name, e.workspace, read),
+              ),
+        ),
+      );
+      return { ...panel, environments };
+    }),
   );
   const names = new Set(entries.map((p) => p.modelName));
   const lists = await Promise.all([
@@ -85,11 +116,7 @@ export async function readDashboard(
   return { generatedAt: now.toISOString(), models, activities };
 }
 
-async function readModel(
-  workspace: Pick<MlWorkspace, 'listModelVersions' | 'getEndpoint' | 'listDeployments'>,
-  name: string,
-  endpointName: string,
-): Promise<ModelPanel> {
+async function readModel(workspace: DashboardWorkspace, name: string, endpointName: string): Promise<ModelPanel> {
   try {
     const [versions, endpoint] = await Promise.all([
       workspace.listModelVersions(name),
@@ -101,6 +128,18 @@ async function readModel(
   } catch (err) {
     return { name, endpointName, versions: [], deployments: [], error: (err as Error).message };
   }
+}
+
+function environmentPanel(name: string, workspace: string, read: ModelPanel): EnvironmentPanel {
+  return {
+    name,
+    workspace,
+    endpointName: read.endpointName,
+    production: read.versions.find((v) => v.tags[STAGE_TAG] === 'production')?.version ?? null,
+    ...(read.endpoint ? { endpoint: read.endpoint } : {}),
+    deployments: read.deployments,
+    ...(read.error ? { error: read.error } : {}),
+  };
 }
 
 /** Running instances of any age and those created since `since`. */

@@ -4,6 +4,7 @@
  */
 import { STAGE_TAG } from '../domain/stages';
 import type { ModelHistory, ProductionInterval } from '../domain/history';
+import type { ScopedHistory } from '../history';
 import { modelRef } from '../activities';
 import { html, type SafeHtml } from '../web/html';
 import type { PageOptions } from '../web/layout';
@@ -63,6 +64,64 @@ function stateOf(view: ActivityView): SafeHtml {
   return html`<span>${view.runtimeStatus.toLowerCase()}</span>`;
 }
 
+/** An endpoint's deployments and traffic (`label` tells endpoints of several environments apart). */
+function endpointBlock(
+  endpointName: string,
+  endpoint: ModelPanel['endpoint'],
+  deployments: ModelPanel['deployments'],
+  label = '',
+): SafeHtml {
+  const traffic = endpoint?.traffic ?? {};
+  return endpoint
+    ? html`<h4>Endpoint ${endpointName}${label} <span class="muted">(${endpoint.provisioningState})</span></h4>
+        ${
+          deployments.length
+            ? html`<table>
+                <caption class="visually-hidden">
+                  Deployments of endpoint ${endpointName}
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Deployment</th>
+                    <th scope="col">Model</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Traffic</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${deployments.map((d) => {
+                    const share = traffic[d.name] ?? 0;
+                    return html`<tr data-deployment="${d.name}">
+                      <td>${d.name}</td>
+                      <td>${modelRef(d.modelId) ?? '—'}</td>
+                      <td>${d.provisioningState}</td>
+                      <td><progress max="100" value="${share}" aria-hidden="true"></progress> ${share} %</td>
+                    </tr>`;
+                  })}
+                </tbody>
+              </table>`
+            : html`<p class="muted">No deployments.</p>`
+        }`
+    : html`<p class="muted">Endpoint ${endpointName}${label} does not exist yet.</p>`;
+}
+
+/** A policy with environments: each one's endpoint and production version, in order. */
+function environmentsBlock(panel: ModelPanel): SafeHtml {
+  return html`${(panel.environments ?? []).map(
+    (e) =>
+      html`<div class="environment" data-environment="${e.name}">
+        <p>
+          In production in <strong>${e.name}</strong>:
+          <strong data-production="${panel.name}@${e.name}"
+            >${e.production ? `${panel.name}:${e.production}` : 'none'}</strong
+          >
+        </p>
+        ${e.error ? html`<p class="error" role="alert">Could not read ${e.name}: ${e.error}</p>` : ''}
+        ${endpointBlock(e.endpointName, e.endpoint, e.deployments, ` (${e.name})`)}
+      </div>`,
+  )}`;
+}
+
 function modelSection(panel: ModelPanel): SafeHtml {
   const id = `model-${panel.name}`;
   const production = panel.versions.find((v) => v.tags[STAGE_TAG] === 'production');
@@ -95,38 +154,9 @@ function modelSection(panel: ModelPanel): SafeHtml {
         </tbody>
       </table>`
     : html`<p class="muted">No versions registered.</p>`;
-  const traffic = panel.endpoint?.traffic ?? {};
-  const endpoint = panel.endpoint
-    ? html`<h4>Endpoint ${panel.endpointName} <span class="muted">(${panel.endpoint.provisioningState})</span></h4>
-        ${
-          panel.deployments.length
-            ? html`<table>
-                <caption class="visually-hidden">
-                  Deployments of endpoint ${panel.endpointName}
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Deployment</th>
-                    <th scope="col">Model</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Traffic</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${panel.deployments.map((d) => {
-                    const share = traffic[d.name] ?? 0;
-                    return html`<tr data-deployment="${d.name}">
-                      <td>${d.name}</td>
-                      <td>${modelRef(d.modelId) ?? '—'}</td>
-                      <td>${d.provisioningState}</td>
-                      <td><progress max="100" value="${share}" aria-hidden="true"></progress> ${share} %</td>
-                    </tr>`;
-                  })}
-                </tbody>
-              </table>`
-            : html`<p class="muted">No deployments.</p>`
-        }`
-    : html`<p class="muted">Endpoint ${panel.endpointName} does not exist yet.</p>`;
+  const endpoint = panel.environments
+    ? environmentsBlock(panel)
+    : endpointBlock(panel.endpointName, panel.endpoint, panel.deployments);
   return html`<section class="card" aria-labelledby="${id}">
     <h3 id="${id}">${panel.name}</h3>
     ${panel.error ? html`<p class="error" role="alert">Could not read the model: ${panel.error}</p>` : ''}
@@ -248,21 +278,65 @@ const INTERVAL_HEADER = html`<thead>
   </tr>
 </thead>`;
 
+/** Every interval of one history (a model's, or one environment's), oldest first, with its notes. */
+function intervalsSection(history: ModelHistory, id: string, title: SafeHtml | string, what: string): SafeHtml {
+  return html`<section aria-labelledby="${id}">
+    <h2 id="${id}">${title}</h2>
+    ${
+      history.intervals.length
+        ? html`<table>
+            <caption class="visually-hidden">
+              Production intervals of ${what}, oldest first
+            </caption>
+            ${INTERVAL_HEADER}
+            <tbody>
+              ${history.intervals.map(intervalRow)}
+            </tbody>
+          </table>`
+        : html`<p class="muted">Nothing of ${what} has been in production.</p>`
+    }
+    ${history.notes.map((note) => html`<p class="error">${note}</p>`)}
+  </section>`;
+}
+
 /**
  * The history of one model, with a form asking "in production at T" (a GET, so it works without JavaScript and its
- * answer has an address) and links to the JSON and CSV exports.
+ * answer has an address) and links to the JSON and CSV exports. For a policy with environments: each environment's
+ * history (its endpoint, its releases and rollbacks, its workspace's registry); the question is asked of one of them.
  */
 export function historyPage(
-  history: ModelHistory,
+  history: ScopedHistory,
   question?: { at: string; answer?: ProductionInterval | null; problem?: string },
 ): PageOptions {
   const name = history.modelName;
   const base = `/models/${enc(name)}/history`;
   const answer = question?.answer;
+  const environments = history.environments;
+  const asked = history.environment;
+  const exportsOf = (environment?: string) => {
+    const scope = environment !== undefined ? `environment=${enc(environment)}&` : '';
+    return html`<a href="${base}?${scope}format=json">Export as JSON</a> ·
+      <a href="${base}?${scope}format=csv">Export as CSV</a>`;
+  };
   const main = html`<h1>Production history of ${name}</h1>
-    <p><a href="${base}?format=json">Export as JSON</a> · <a href="${base}?format=csv">Export as CSV</a></p>
+    ${environments ? '' : html`<p>${exportsOf()}</p>`}
     <form class="inline" method="get" action="${base}" aria-labelledby="ask">
       <h2 id="ask" class="visually-hidden">What was in production at a given time</h2>
+      ${
+        environments
+          ? html`<div>
+              <label for="environment">Environment</label>
+              <select id="environment" name="environment">
+                ${environments.map(
+                  (e) =>
+                    html`<option value="${e.environment}" ${e.environment === asked ? 'selected' : ''}>
+                      ${e.environment}
+                    </option>`,
+                )}
+              </select>
+            </div>`
+          : ''
+      }
       <div>
         <label for="at">In production at (ISO 8601, e.g. 2026-03-01T12:00:00Z)</label>
         <input
@@ -280,7 +354,7 @@ export function historyPage(
     ${
       question && !question.problem
         ? html`<section aria-labelledby="answer" class="card">
-            <h2 id="answer">At ${time(question.at)}</h2>
+            <h2 id="answer">At ${time(question.at)}${asked !== undefined ? ` in ${asked}` : ''}</h2>
             ${
               answer
                 ? html`<p data-answer="${answer.version}">
@@ -297,22 +371,25 @@ export function historyPage(
           </section>`
         : ''
     }
-    <section aria-labelledby="intervals">
-      <h2 id="intervals">Every version in production</h2>
-      ${
-        history.intervals.length
-          ? html`<table>
-              <caption class="visually-hidden">
-                Production intervals of ${name}, oldest first
-              </caption>
-              ${INTERVAL_HEADER}
-              <tbody>
-                ${history.intervals.map(intervalRow)}
-              </tbody>
-            </table>`
-          : html`<p class="muted">Nothing of ${name} has been in production.</p>`
-      }
-      ${history.notes.map((note) => html`<p class="error">${note}</p>`)}
-    </section>`;
+    ${
+      environments
+        ? environments.map(
+            (e) =>
+              html`<div class="card" data-environment="${e.environment}">
+                ${intervalsSection(
+                  e,
+                  `intervals-${e.environment}`,
+                  html`In ${e.environment}: endpoint ${e.endpointName}`,
+                  `${name} in ${e.environment}`,
+                )}
+                <p>
+                  In production in ${e.environment}:
+                  <strong>${e.productionNow !== null ? `${name}:${e.productionNow}` : 'none'}</strong> ·
+                  ${exportsOf(e.environment)}
+                </p>
+              </div>`,
+          )
+        : intervalsSection(history, 'intervals', 'Every version in production', name)
+    }`;
   return { title: `History of ${name}`, main };
 }

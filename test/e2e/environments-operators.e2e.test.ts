@@ -1,11 +1,15 @@
 /**
  * Operators' surfaces across environments on the embedded default (QA, the app's workspace, and production beside it):
  * forecast v1 then v2 promoted through QA and production; a rollback addresses the environment it names (production's
- * endpoint and registry, QA left as it is); bad environment names are refused naming the field, changing nothing.
+ * endpoint and registry, QA left as it is); each environment's production history (API, CSV, CLI, page) and endpoint
+ * (dashboard, in a real headless Chromium); bad environment names are refused naming the field, changing nothing.
  */
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EnvironmentHistory, ScopedHistory } from '../../lib/history';
 import { ENVIRONMENTS_MODEL, PROD_WORKSPACE } from '../../local/start';
 import type { PromotionResult, PromotionStatus, RollbackResult } from '../../orchestrations/contract';
+import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
 import { runCli } from '../support/cli';
 import { EmbeddedApp } from '../support/embedded';
 import { eventually } from '../support/processes';
@@ -71,7 +75,29 @@ describe('operating a model across QA and production', { timeout: 300_000 }, () 
   beforeAll(async () => {
     app = await EmbeddedApp.start({ provisioningMs: 50 });
   }, 60_000);
-  afterAll(async () => app?.stop());
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+  let browser: TestBrowser | undefined;
+  /** What the pages' policy blocked or their script threw. */
+  const pageErrors: string[] = [];
+  const open = async (path: string): Promise<Page> => {
+    browser ??= await launchBrowser();
+    const page = await browser.page();
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) pageErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => void pageErrors.push(error.message));
+    await page.goto(`${app.url}${path}`);
+    return page;
+  };
+  const history = async (query = '') => {
+    const res = await fetch(`${app.url}/api/models/${model}/history${query}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    return (await res.json()) as ScopedHistory;
+  };
+  const versions = (h: { intervals: { version: string }[] }) => h.intervals.map((i) => i.version);
 
   it('promotes v1 then v2 through QA and production', async () => {
     // v2 clearly better, so production (which reuses QA's evidence and asks nobody) releases it without a person.
@@ -136,5 +162,83 @@ describe('operating a model across QA and production', { timeout: 300_000 }, () 
     expect(await serving('qa')).toBe('2');
     expect((await app.lab.workspace.getModelVersion(model, '2'))?.tags.stage).toBe('production');
     expect((await app.lab.workspace.getModelVersion(model, '1'))?.tags.stage).toBe('surpassed');
+  });
+
+  it("keeps each environment's production history: the releases there, and production's rollback", async () => {
+    const prod = await history('?environment=prod');
+    expect(prod).toMatchObject({ environment: 'prod', endpointName: 'forecast-prod', productionNow: '1' });
+    expect(versions(prod)).toEqual(['1', '2', '1']);
+    expect(prod.intervals[0]!.cause).toEqual({ kind: 'promotion', id: `promote:${model}:1@prod` });
+    expect(prod.intervals[2]!.cause).toMatchObject({ kind: 'rollback', requestedBy: 'oncall' });
+    expect(prod.notes).toEqual([]);
+    // Without one: the first environment's, with every environment's beside it.
+    const all = await history();
+    expect(all).toMatchObject({ environment: 'qa', endpointName: 'forecast-qa', productionNow: '2' });
+    expect(versions(all)).toEqual(['1', '2']);
+    expect(all.intervals.map((i) => i.cause)).toEqual([
+      { kind: 'promotion', id: `promote:${model}:1@qa` },
+      { kind: 'promotion', id: `promote:${model}:2@qa` },
+    ]);
+    expect(all.environments?.map((e: EnvironmentHistory) => [e.environment, versions(e)])).toEqual([
+      ['qa', ['1', '2']],
+      ['prod', ['1', '2', '1']],
+    ]);
+    const csv = await fetch(`${app.url}/api/models/${model}/history?format=csv&environment=prod`);
+    expect(csv.headers.get('content-disposition')).toContain(`${model}-prod-history.csv`);
+    expect((await csv.text()).trim().split('\r\n')).toHaveLength(4);
+    const at = await history(`?environment=prod&at=${encodeURIComponent(new Date().toISOString())}`);
+    expect(at).toMatchObject({ environment: 'prod', production: { version: '1' } });
+
+    const bad = await fetch(`${app.url}/api/models/${model}/history?environment=staging`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/^environment: "staging" is not one of/);
+    const single = await fetch(`${app.url}/api/models/demand/history?environment=prod`);
+    expect(single.status).toBe(400);
+
+    const cli = await runCli(app.url, 'history', model);
+    expect(cli.code, cli.err).toBe(0);
+    expect(cli.out).toContain(`Model ${model} in production in qa (endpoint forecast-qa)`);
+    expect(cli.out).toContain(`Model ${model} in production in prod (endpoint forecast-prod)`);
+    expect(cli.out).toContain('by oncall: late answers in production');
+    const one = await runCli(app.url, 'history', model, '--environment', 'prod', '--at', new Date().toISOString());
+    expect(one.out).toMatch(new RegExp(`${model}:1 was in production in prod\\.`));
+  });
+
+  it("shows each environment's endpoint and production version on the dashboard, and each one's history on its page", async () => {
+    const page = await open('/');
+    const production = (env: string) => page.locator(`[data-production="${model}@${env}"]`).textContent();
+    expect(await production('qa')).toBe(`${model}:2`);
+    expect(await production('prod')).toBe(`${model}:1`);
+    const rows = async (env: string) =>
+      (await page.locator(`[data-environment="${env}"] tr[data-deployment]`).allTextContents()).map((r) =>
+        r.replace(/\s+/g, ' ').trim(),
+      );
+    // Production serves v1 again from its warm slot; v2 stays deployed at 0 %.
+    expect((await rows('prod')).sort()).toEqual(
+      [
+        expect.stringMatching(new RegExp(`${model}:1 Succeeded 100 %$`)),
+        expect.stringMatching(new RegExp(`${model}:2 Succeeded 0 %$`)),
+      ].sort() as never,
+    );
+    expect(await rows('qa')).toContainEqual(expect.stringMatching(new RegExp(`${model}:2 Succeeded 100 %$`)));
+    expect(await page.getByRole('heading', { name: /Endpoint forecast-prod \(prod\)/ }).count()).toBe(1);
+    await screenshot(page, 'dashboard-environments');
+
+    const historyPage = await open(`/models/${model}/history`);
+    const section = (env: string) => historyPage.locator(`[data-environment="${env}"] tbody tr`);
+    expect(await section('qa').count()).toBe(2);
+    expect(await section('prod').count()).toBe(3);
+    expect(await section('prod').last().textContent()).toContain('rolled back by oncall');
+    // "In production at T" asked of production, through the form.
+    await historyPage.selectOption('#environment', 'prod');
+    await historyPage.fill('#at', new Date().toISOString());
+    await historyPage.getByRole('button', { name: 'Ask' }).click();
+    await historyPage.waitForURL((url) => url.searchParams.get('environment') === 'prod');
+    expect(await historyPage.locator('[data-answer]').getAttribute('data-answer')).toBe('1');
+    expect(await historyPage.locator('#answer').textContent()).toContain('in prod');
+    await screenshot(historyPage, 'history-environments');
+    const bad = await open(`/models/${model}/history?environment=staging`);
+    expect(await bad.locator('[role="alert"]').textContent()).toMatch(/^environment: "staging" is not one of/);
+    expect(pageErrors).toEqual([]);
   });
 });
