@@ -37,28 +37,23 @@ export function* activityWithRetry<K extends ActivityName>(
   name: K,
   input: ActivityInput<K>,
 ): Step<ActivityOutput<K>> {
-  const lifecycle = takeAnnounced(ctx);
-  const addressed = addressedInput(ctx, input);
-  const carried = lifecycle.length > 0 ? { ...addressed, lifecycle } : addressed;
-  try {
-    return (yield ctx.df.callActivityWithRetry(name, retry, carried)) as ActivityOutput<K>;
-  } catch (err) {
-    // Not published: the next activity carries them.
-    announced(ctx).queue.unshift(...lifecycle);
-    throw err;
-  }
+  const carrier = carrierTask(ctx, name, input, retry);
+  return (yield* carrying(ctx, carrier, function* () {
+    return yield carrier.task;
+  })) as ActivityOutput<K>;
 }
 
 /**
- * Two independent activities at once: one durable round trip instead of two. Both are retried like `activity`; if
- * either keeps failing, the step fails.
+ * Two independent activities at once: the flow waits for the slower one instead of each in turn. Both are retried
+ * like `activity`; if either keeps failing, the step fails.
  */
 export function* activityPair<A extends ActivityName, B extends ActivityName>(
   ctx: Context,
   first: [A, ActivityInput<A>],
   second: [B, ActivityInput<B>],
 ): Step<[ActivityOutput<A>, ActivityOutput<B>]> {
-  const [a, b] = twoActivities(ctx, first, second);
+  const a = carrierTask(ctx, ...first);
+  const b = plainTask(ctx, ...second);
   return (yield* carrying(ctx, a, function* () {
     return yield ctx.df.Task.all([a.task, b]);
   })) as [ActivityOutput<A>, ActivityOutput<B>];
@@ -73,7 +68,8 @@ export function* activityAlongside<A extends ActivityName, B extends ActivityNam
   first: [A, ActivityInput<A>],
   second: [B, ActivityInput<B>],
 ): Step<{ first: ActivityOutput<A>; second: () => Step<ActivityOutput<B>> }> {
-  const [a, b] = twoActivities(ctx, first, second);
+  const a = carrierTask(ctx, ...first);
+  const b = plainTask(ctx, ...second);
   const output = (yield* carrying(ctx, a, function* () {
     // Both are scheduled by the race; then each is waited for (a finished one resumes at once, a failed one throws).
     yield ctx.df.Task.any([a.task, b]);
@@ -87,22 +83,25 @@ export function* activityAlongside<A extends ActivityName, B extends ActivityNam
   };
 }
 
-/** Tasks of two activities, not yet scheduled (yielding schedules them); the pending lifecycle steps ride the first. */
-function twoActivities<A extends ActivityName, B extends ActivityName>(
+/** An activity's task, not yet scheduled (yielding schedules it), carrying the lifecycle steps announced so far. */
+function carrierTask<K extends ActivityName>(
   ctx: Context,
-  first: [A, ActivityInput<A>],
-  second: [B, ActivityInput<B>],
-): [{ task: df.Task; lifecycle: LifecycleEvent[] }, df.Task] {
+  name: K,
+  input: ActivityInput<K>,
+  retry: df.RetryOptions = TRANSIENT_FAULTS,
+): { task: df.Task; lifecycle: LifecycleEvent[] } {
   const lifecycle = takeAnnounced(ctx);
-  const addressed = addressedInput(ctx, first[1]);
+  const addressed = addressedInput(ctx, input);
   const carried = lifecycle.length > 0 ? { ...addressed, lifecycle } : addressed;
-  return [
-    { task: ctx.df.callActivityWithRetry(first[0], TRANSIENT_FAULTS, carried), lifecycle },
-    ctx.df.callActivityWithRetry(second[0], TRANSIENT_FAULTS, addressedInput(ctx, second[1])),
-  ];
+  return { task: ctx.df.callActivityWithRetry(name, retry, carried), lifecycle };
 }
 
-/** Runs `body`; if the activity that carries lifecycle steps failed, the steps wait for the next activity. */
+/** An activity's task that carries nothing. */
+function plainTask<K extends ActivityName>(ctx: Context, name: K, input: ActivityInput<K>): df.Task {
+  return ctx.df.callActivityWithRetry(name, TRANSIENT_FAULTS, addressedInput(ctx, input));
+}
+
+/** Runs `body`; if the activity carrying lifecycle steps failed, they are not published: the next activity carries them. */
 function* carrying<T>(
   ctx: Context,
   carrier: { task: df.Task; lifecycle: LifecycleEvent[] },
@@ -245,7 +244,7 @@ export function now(ctx: Context): Date {
  *      out on a durable timer or a lift.
  *  11: a promotion across environments takes its place at a gate (a newer version there supersedes an older one),
  *      announces the gate and its approval, and reminds the gate's approvers (approval.remindBefore).
- *  12: promoteModel reads the endpoint while it looks for a newer winner, in one round trip (activityPair), and
+ *  12: promoteModel reads the endpoint while it looks for a newer winner (activityPair), and
  *      evaluates the challenger while it smoke-tests it (activityAlongside): a failed smoke test decides at once.
  */
 export const FLOW_VERSION = 12;
