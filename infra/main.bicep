@@ -86,6 +86,11 @@ var environmentWorkspaceIds = filter(
   union(flatten(map(championPolicies.?policies ?? [], policy => map(policy.?environments ?? [], environment => toLower(environment.workspace)))), []),
   id => id != ownWorkspaceId
 )
+// Every registry the policies copy models through (`environments[].registry`, ARM ids), each once.
+var environmentRegistryIds = filter(
+  union(flatten(map(championPolicies.?policies ?? [], policy => map(policy.?environments ?? [], environment => toLower(environment.?registry ?? '')))), []),
+  id => !empty(id)
+)
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-champion-${resourceToken}'
@@ -250,6 +255,19 @@ module environmentAccess 'modules/environment-access.bicep' = [
       workspaceName: split(id, '/')[8]
       principalId: identity.properties.principalId
       workspaceRole: workspaceRole
+    }
+  }
+]
+
+// AzureML Registry User on each of them (ARM id: /subscriptions/{s}/resourceGroups/{rg}/providers/
+// Microsoft.MachineLearningServices/registries/{name}).
+module registryAccess 'modules/registry-access.bicep' = [
+  for id in environmentRegistryIds: {
+    name: 'champion-registry-access-${take(uniqueString(id), 8)}'
+    scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+    params: {
+      registryName: split(id, '/')[8]
+      principalId: identity.properties.principalId
     }
   }
 ]

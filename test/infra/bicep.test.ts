@@ -360,6 +360,8 @@ const ROLE_JUSTIFICATIONS: Record<string, string> = {
   'f6c7c914-8db3-469d-8ca1-694a8f32e121': 'AzureML Data Scientist: the broader alternative to the custom role',
   '43d0d8ad-25c7-4714-9337-8ba259a9fe05':
     "Monitoring Reader: lib/azure/metrics.ts reads the online endpoints' platform metrics to judge rollout steps",
+  '1823dd4f-9b8c-4ab6-ab4e-7397a3684615':
+    'AzureML Registry User: the copy between environments through a registry reads and creates its model versions',
 };
 
 function roleJustificationProblems(f: Files): string[] {
@@ -854,6 +856,22 @@ describe('infra templates (parsed)', () => {
     expect(prop(inner?.body, 'params', 'workspaceStorageAccountName')?.text).toContain(
       'workspace.properties.storageAccount',
     );
+  });
+
+  it('every registry the policies copy models through gets AzureML Registry User, scoped to its resource group', () => {
+    const registries = all(files).find(({ d }) => d.symbol === 'registryAccess')?.d;
+    expect(registries).toMatchObject({ kind: 'module', target: 'modules/registry-access.bicep' });
+    expect(registries?.loop?.text).toMatch(/^\[\s*for id in environmentRegistryIds:/);
+    const ids = files['main.bicep']?.text.match(/var environmentRegistryIds = [\s\S]*?\n\)/)?.[0] ?? '';
+    expect(ids).toContain('championPolicies.?policies');
+    expect(ids).toContain('environment.?registry');
+    expect(prop(registries?.body, 'scope')?.text).toBe("resourceGroup(split(id, '/')[2], split(id, '/')[4])");
+    expect(prop(registries?.body, 'params', 'registryName')?.text).toBe("split(id, '/')[8]");
+    const assignment = declarations(files['modules/registry-access.bicep']!).find(
+      (d) => d.target === 'Microsoft.Authorization/roleAssignments',
+    );
+    expect(prop(assignment?.body, 'scope')?.text).toBe('registry');
+    expect(files['modules/registry-access.bicep']?.text).toContain("'1823dd4f-9b8c-4ab6-ab4e-7397a3684615'");
   });
 
   it('the settings the local sample configures are also set in Azure', () => {
