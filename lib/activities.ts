@@ -62,6 +62,7 @@ import type {
   LifecyclePublisher,
   MlWorkspace,
   ModelFiles,
+  ModelRegistry,
   ModelVersion,
   NewModelVersion,
   Notifier,
@@ -102,6 +103,8 @@ export interface ActivityDeps {
    * `workspace` runs against it. Absent: only the app's own workspace is reachable.
    */
   forWorkspace?: (workspaceId: string) => WorkspaceDeps;
+  /** An Azure ML registry, by its ARM id (a policy environment's `registry`). Absent: no registry is reachable. */
+  forRegistry?: (registryId: string) => ModelRegistry;
 }
 
 /** What differs from one workspace to the next. */
@@ -796,15 +799,21 @@ function createActivityHandlers(
             }
           : {}),
       };
+      /** Copied from the same source version (this promotion, or an earlier attempt of it). */
+      const copiedFromSource = (tags: Record<string, string>) =>
+        tags[LINEAGE_TAGS.workspace]?.toLowerCase() === input.fromWorkspace.toLowerCase() &&
+        tags[LINEAGE_TAGS.version] === ref;
       const existing = await workspace.getModelVersion(modelName, modelVersion);
       if (existing) {
-        // Copied before from the same source version (this promotion, or an earlier attempt of it): the same model,
-        // kept with the lineage it was copied with. Anything else under that name and version is not ours to replace.
-        const same =
-          existing.tags[LINEAGE_TAGS.workspace]?.toLowerCase() === input.fromWorkspace.toLowerCase() &&
-          existing.tags[LINEAGE_TAGS.version] === ref;
-        const kept = Object.fromEntries(Object.values(LINEAGE_TAGS).map((k) => [k, existing.tags[k] ?? '']));
-        if (same) return { ok: true, created: false, modelUri: existing.modelUri ?? '', tags: kept };
+        // The same model, kept with the lineage it was copied with. Anything else under that name and version is not
+        // ours to replace.
+        const kept = Object.fromEntries(
+          Object.values(LINEAGE_TAGS)
+            .filter((k) => k !== LINEAGE_TAGS.registry || existing.tags[k] !== undefined)
+            .map((k) => [k, existing.tags[k] ?? '']),
+        );
+        if (copiedFromSource(existing.tags))
+          return { ok: true, created: false, modelUri: existing.modelUri ?? '', tags: kept };
         return {
           ok: false,
           code: 'VersionExists',
@@ -824,6 +833,42 @@ function createActivityHandlers(
       if (files.length === 0) {
         return { ok: false, code: 'ModelFilesUnreachable', message: `${ref}: no files at ${location.uri}` };
       }
+      const modelType = (original.modelType ?? 'custom_model') as NewModelVersion['modelType'];
+      const description = original.description ? { description: original.description } : {};
+      if (input.registry) {
+        // Through the environment's registry: the version is created there first, with the same lineage, from files
+        // put where its pending upload says; the workspace's registration then names it.
+        if (!deps.forRegistry) throw new Error(`registry: ${input.registry} cannot be reached: no registry access.`);
+        const registry = deps.forRegistry(input.registry);
+        let inRegistry = await registry.getModelVersion(modelName, modelVersion);
+        if (inRegistry && !copiedFromSource(inRegistry.tags)) {
+          return {
+            ok: false,
+            code: 'VersionExists',
+            message: `${ref} already exists in ${input.registry} and was not copied from ${input.fromWorkspace}: nothing was copied`,
+          };
+        }
+        if (!inRegistry) {
+          // One pending upload per source version: a retried copy puts the same files in the same place.
+          const pendingUploadId = createHash('sha256')
+            .update(`${input.fromWorkspace.toLowerCase()}|${ref}`)
+            .digest('hex')
+            .slice(0, 32);
+          const upload = await registry.startPendingUpload(modelName, modelVersion, pendingUploadId);
+          await registry.uploadFiles(upload, files);
+          inRegistry = await registry.createModelVersion({
+            name: modelName,
+            version: modelVersion,
+            modelUri: upload.blobUri,
+            modelType,
+            properties: original.properties,
+            tags: lineage,
+            ...description,
+          });
+          deps.telemetry.event('Champion.Environment.Registry', { model: ref, registry: input.registry });
+        }
+        lineage[LINEAGE_TAGS.registry] = inRegistry.assetUri;
+      }
       // Below a folder of its own in the target's default datastore, as the Azure ML CLI uploads a model's files.
       const folder = `champion/environments/${input.sourceEnvironment}/${modelName}/${modelVersion}`;
       const modelUri = await deps.modelFiles.write(folder, files);
@@ -831,10 +876,10 @@ function createActivityHandlers(
         name: modelName,
         version: modelVersion,
         modelUri,
-        modelType: (original.modelType ?? 'custom_model') as NewModelVersion['modelType'],
+        modelType,
         properties: original.properties,
         tags: lineage,
-        ...(original.description ? { description: original.description } : {}),
+        ...description,
       });
       deps.telemetry.event('Champion.Environment.Copied', {
         model: ref,

@@ -20,6 +20,7 @@ import { AppInsightsTelemetry, createTelemetry, TelemetrySink } from './adapters
 import { createCredential } from './azure/credential';
 import { BlobCodeStore, BlobModelFiles, DatastoreContainers } from './azure/blob-datastore';
 import { BlobDataReader } from './azure/data-reader';
+import { AzureMlRegistry } from './azure/ml-registry';
 import { AzureMlWorkspace } from './azure/ml-workspace';
 import { AzureMonitorMetrics } from './azure/metrics';
 import { EndpointScoring } from './azure/scoring';
@@ -112,6 +113,17 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
     }
     return ports;
   };
+  // Registries through the app's own client pipeline (identity, ARM endpoint, retries), one per registry.
+  const registries = new Map<string, AzureMlRegistry>();
+  const forRegistry = (id: string): AzureMlRegistry => {
+    const key = id.toLowerCase();
+    let registry = registries.get(key);
+    if (!registry) {
+      registry = new AzureMlRegistry(own.workspace.client, id, { armEndpoint: address.armEndpoint, caCert });
+      registries.set(key, registry);
+    }
+    return registry;
+  };
   const log = (line: string) => console.log(line);
   const notifier: Notifier =
     settings.SERVICEBUS_NAMESPACE && settings.SERVICEBUS_TOPIC
@@ -140,6 +152,7 @@ export function getApp(env: Record<string, string | undefined> = process.env): A
       notifier,
       telemetry,
       forWorkspace,
+      forRegistry,
       approvalSecret: settings.CHAMPION_APPROVAL_SECRET,
       publicUrl,
       lifecycle: lifecyclePublisher(settings, credential, publicUrl, lifecycleTopic, telemetry, log),

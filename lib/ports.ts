@@ -345,3 +345,36 @@ export interface LifecyclePublisher {
    */
   publish(events: readonly LifecycleEvent[]): Promise<void>;
 }
+
+/** A model version in an Azure ML registry (`registries/{r}/models/{m}/versions/{v}`). */
+export interface RegistryModelVersion {
+  /** ARM id of the version. */
+  id: string;
+  name: string;
+  version: string;
+  /** `azureml://registries/{r}/models/{m}/versions/{v}`: how workspaces' jobs and deployments name it. */
+  assetUri: string;
+  modelUri?: string;
+  modelType?: string;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+}
+
+/** Where a registry takes a version's files before the version is created: a blob location and its SAS URL. */
+export interface PendingUpload {
+  blobUri: string;
+  sasUri: string;
+}
+
+/**
+ * An Azure ML registry's model versions, reached with the app's identity: a version is created there from files put
+ * at the location a pending upload gives (the Azure ML CLI's `az ml model create --registry-name` does the same).
+ */
+export interface ModelRegistry {
+  readonly registryId: string;
+  getModelVersion(name: string, version: string): Promise<RegistryModelVersion | undefined>;
+  startPendingUpload(name: string, version: string, pendingUploadId: string): Promise<PendingUpload>;
+  uploadFiles(upload: PendingUpload, files: readonly CodeFile[]): Promise<void>;
+  /** Creates the version (its `modelUri` the pending upload's `blobUri`) and answers it once it exists. */
+  createModelVersion(version: NewModelVersion): Promise<RegistryModelVersion>;
+}

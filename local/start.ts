@@ -103,6 +103,10 @@ export const LOCAL_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 export const LOCAL_RESOURCE_GROUP = 'champion-local';
 export const QA_WORKSPACE = 'champion-ws';
 export const PROD_WORKSPACE = 'champion-prod';
+/** The Azure ML registry the embedded default serves beside them, and its ARM id. */
+export const LOCAL_REGISTRY = 'champion-registry';
+export const localRegistryId = (name: string) =>
+  `/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.MachineLearningServices/registries/${name}`;
 export const localWorkspaceId = (name: string) =>
   `/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
 
@@ -248,6 +252,8 @@ export async function startEmbedded(options: {
     // Production, beside QA under its own ARM id; the app's Event Grid subscription is QA's, where models are
     // registered (a version copied into production starts no promotion of its own).
     workspaces: [{ workspaceName: PROD_WORKSPACE }],
+    // A registry a policy's environment may copy through (`environments[i].registry`).
+    registries: [{ registryName: LOCAL_REGISTRY }],
     eventSubscribers: [
       {
         url: `${hostUrl}/runtime/webhooks/eventgrid?functionName=onModelRegistered`,

@@ -269,6 +269,8 @@ export interface CopyModelVersionInput {
   sourcePromotionId: string;
   /** The evidence it was promoted on there (its digest is tagged). */
   evidence?: Evidence;
+  /** The target environment's registry (ARM id): the version goes through it (policy `environments[i].registry`). */
+  registry?: string;
 }
 
 export type CopyModelVersionOutput =

@@ -157,6 +157,7 @@ function* acrossEnvironments(ctx: Context): Step<PromotionResult> {
         sourceEnvironment: previous.environment.name,
         sourcePromotionId: previous.promotionId,
         ...(evidence ? { evidence } : {}),
+        ...(environment.registry ? { registry: environment.registry } : {}),
       });
       if (!copy.ok) {
         here.state = 'stopped';

@@ -27,6 +27,8 @@ export const LINEAGE_TAGS = {
   promotion: 'champion.source.promotion',
   /** `sha256:` of the evidence it was promoted on (lib/domain/environments.ts evidenceDigestInput). */
   evidence: 'champion.source.evidence',
+  /** With an environment's `registry`: the registry's version it came through (`azureml://registries/…`). */
+  registry: 'champion.source.registry',
 } as const;
 
 /** The instance id of an environment's promotion: its parent's, then `@` and the environment's name. */

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ARM_NAME_RULES, type ArmNameKind } from './names';
 import { nameProblem } from './people';
-import { sameWorkspace, workspaceIdProblem } from './workspace-id';
+import { registryIdProblem, sameWorkspace, workspaceIdProblem } from './workspace-id';
 import {
   CLASSIFICATION_METRICS,
   DEFAULT_BOOTSTRAP_SAMPLES,
@@ -646,6 +646,17 @@ const environmentSchema = z.strictObject({
   }),
   /** The endpoint it serves on; the first environment's is the policy's endpointName. */
   endpointName: armName('endpoint').optional(),
+  /**
+   * An Azure ML registry's ARM id: the version reaches this environment through it (created there with its lineage,
+   * then registered in this environment's workspace). Not for the first environment.
+   */
+  registry: z
+    .string()
+    .superRefine((id, context) => {
+      const problem = registryIdProblem(id);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /** Its own approval before release (default: the policy's). */
   approval: approvalSchema.optional(),
   /** Its own rollout (default: the policy's). */
@@ -727,6 +738,13 @@ export const policySchema = z
             code: 'custom',
             path: at(0, 'gate'),
             message: 'the first environment has no gate: a registered version enters it at once',
+          });
+        }
+        if (environment.registry !== undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: at(0, 'registry'),
+            message: 'the first environment is where the model is registered: a registry carries it to a later one',
           });
         }
         if (environment.evaluation.mode === 'reuse') {

@@ -45,3 +45,38 @@ export function workspaceId(ref: WorkspaceRef): string {
 export function sameWorkspace(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
+
+/**
+ * Azure ML registry ARM ids: `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/
+ * registries/{name}`; names as registries.json (stable 2024-10-01) `RegistryNameParameter` has them:
+ * `^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$`.
+ */
+export interface RegistryRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  registryName: string;
+}
+
+const REGISTRY_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/registries\/([^/]+)$/i;
+const REGISTRY_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$/;
+
+/** What is wrong with `id` as a registry ARM id, or undefined when it is one. */
+export function registryIdProblem(id: string): string | undefined {
+  const m = REGISTRY_ID.exec(id);
+  if (!m) {
+    return 'must be an Azure ML registry ARM id: /subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.MachineLearningServices/registries/{name}';
+  }
+  if (!GUID.test(m[1]!)) return `subscription '${m[1]}' must be a GUID`;
+  if (!RESOURCE_GROUP.test(m[2]!)) return `resource group '${m[2]}' is not a valid resource group name`;
+  if (!REGISTRY_NAME.test(m[3]!))
+    return `registry '${m[3]}' must be 3–33 letters, digits, "-" or "_", starting with a letter or digit`;
+  return undefined;
+}
+
+export function parseRegistryId(id: string): RegistryRef {
+  const problem = registryIdProblem(id);
+  if (problem) throw new Error(`${JSON.stringify(id)} ${problem}`);
+  const m = REGISTRY_ID.exec(id)!;
+  return { subscriptionId: m[1]!, resourceGroup: m[2]!, registryName: m[3]! };
+}

@@ -13,6 +13,7 @@ import { normalizeEventType, type EventGridEvent, type EventRetryOptions, type S
 import type { Fault, FaultSpec } from './faults';
 import { sendJson } from './http';
 import { Principals, type Principal, type PrincipalType } from './principals';
+import { LocalRegistry } from './registry';
 import { SCORING_PREFIX, type DeploymentStats } from './scoring';
 import { Store, type ArmRequestRow, type DeliveryRow } from './store';
 import { loadOrCreateCertificate } from './tls';
@@ -84,6 +85,12 @@ export interface WorkspaceOptions {
    * surface (`/_local`) is this workspace's.
    */
   workspaces?: { workspaceName: string; resourceGroup?: string; eventSubscribers?: Subscriber[] }[];
+  /**
+   * Azure ML registries served by the same host, each under its own ARM id in this workspace's subscription and
+   * resource group (`…/providers/Microsoft.MachineLearningServices/registries/{name}`): model versions and their
+   * pending uploads (local/workspace/registry.ts), its files in a container of the same storage account.
+   */
+  registries?: { registryName: string }[];
 }
 
 /** Another workspace served by the same host (WorkspaceOptions.workspaces). */
@@ -189,6 +196,8 @@ export interface LocalWorkspace {
   readonly workspace: Workspace;
   /** The other workspaces this host serves (WorkspaceOptions.workspaces), by name. */
   readonly workspaces: Record<string, ServedWorkspace>;
+  /** The registries this host serves (WorkspaceOptions.registries), by name. */
+  readonly registries: Record<string, LocalRegistry>;
 }
 
 export interface DataVersionBody {
@@ -280,7 +289,26 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
       await storage.container(other.datastoreContainer).createIfNotExists();
       for (const s of more.eventSubscribers ?? []) other.events.addSubscriber(s);
     }
+    const registries: LocalRegistry[] = [];
+    for (const { registryName } of opts.registries ?? []) {
+      if (registries.some((r) => same(r.opts.registryName, registryName))) {
+        throw new Error(`registries: '${registryName}' is served twice.`);
+      }
+      const registry = new LocalRegistry(
+        {
+          subscriptionId: ws.opts.subscriptionId,
+          resourceGroup: ws.opts.resourceGroup,
+          registryName,
+          location: ws.opts.location,
+        },
+        dataDir,
+        storage,
+      );
+      await registry.start();
+      registries.push(registry);
+    }
     const all = [ws, ...others];
+    for (const w of all) w.registries = () => registries;
     for (const w of all) w.siblings = () => all.filter((x) => x !== w);
     /** The workspace an ARM path names, or that started the operation it polls; else this one (which answers 404). */
     const armTarget = (u: string): Workspace => {
@@ -383,6 +411,9 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
             })),
           }
         : {}),
+      ...(registries.length > 0
+        ? { registries: registries.map((r) => ({ registryName: r.opts.registryName, registryId: r.registryId })) }
+        : {}),
       pid: process.pid,
     };
     writeFileSync(workspaceJsonPath, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
@@ -472,6 +503,7 @@ export async function startWorkspace(opts: WorkspaceOptions): Promise<LocalWorks
           .map((e) => e.event as unknown as EventGridEvent),
       deliveries: (filter) => store.deliveries(filter),
       workspaces: Object.fromEntries(others.map((w) => [w.opts.workspaceName, served(w)])),
+      registries: Object.fromEntries(registries.map((r) => [r.opts.registryName, r])),
     };
   } catch (err) {
     server?.close();

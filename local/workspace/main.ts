@@ -14,6 +14,7 @@ Options:
   --resource-group NAME   resource group (default champion-local)
   --workspace NAME        workspace name (default champion-ws)
   --also-serve NAME       serve another workspace of that name from the same host (its own ARM id); repeatable
+  --registry NAME         serve an Azure ML registry of that name from the same host (its own ARM id); repeatable
   --location REGION       region in resource bodies (default westeurope)
   --provisioning-ms N     how long endpoints/deployments stay Creating (default 1000)
   --delete-ms N           how long endpoints/deployments stay Deleting (default half the provisioning time)
@@ -81,6 +82,14 @@ export function parseArgs(argv: string[]): WorkspaceOptions & { help?: boolean; 
           throw new Error(`--also-serve needs a workspace name (3-33 letters, digits, "-" or "_"), got '${name}'`);
         }
         out.workspaces = [...(out.workspaces ?? []), { workspaceName: name }];
+        break;
+      }
+      case '--registry': {
+        const name = value();
+        if (!/^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$/.test(name)) {
+          throw new Error(`--registry needs a registry name (3-33 letters, digits, "-" or "_"), got '${name}'`);
+        }
+        out.registries = [...(out.registries ?? []), { registryName: name }];
         break;
       }
       case '--location':

@@ -25,6 +25,7 @@ import { formatMlmodel, isMlflowModelType, loadModelFolder, MLMODEL_FILE, mlmode
 import type { Principal, Principals } from './principals';
 import * as S from './schemas';
 import { ScoringPlane, type EndpointDef } from './scoring';
+import type { LocalRegistry } from './registry';
 import { STORAGE_ACCOUNT, type LocalStorage } from './storage';
 import { Store, type OperationRow, type ResourceKind, type ResourceRow } from './store';
 import { Layout, parseUri } from './uris';
@@ -162,6 +163,8 @@ export class Workspace {
    * the Azure region"), so one taken by a sibling is refused.
    */
   siblings: () => readonly Workspace[] = () => [];
+  /** The registries the host serves (WorkspaceOptions.registries): their ARM paths come to this workspace's server. */
+  registries: () => readonly LocalRegistry[] = () => [];
 
   /**
    * `token` is the app's (the ARM token `credential()` gives); `principals` says who each accepted token stands for;
@@ -434,6 +437,11 @@ export class Workspace {
     if (!eq(seg[2], 'resourceGroups') || seg.length < 4) throw this.unknownRoute(url.pathname);
     if (!eq(seg[3], o.resourceGroup)) {
       throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${seg[3]}' could not be found.`);
+    }
+    if (eq(seg[4], 'providers') && eq(seg[5], PROVIDER) && eq(seg[6], 'registries') && seg[7]) {
+      const registry = this.registries().find((r) => eq(seg[7], r.opts.registryName));
+      if (!registry) throw notFound(`${PROVIDER}/registries/${seg[7]}`);
+      return registry.route(method, seg.slice(8), body, this.caller());
     }
     if (!eq(seg[4], 'providers') || !eq(seg[5], PROVIDER) || !eq(seg[6], 'workspaces')) {
       throw this.unknownRoute(url.pathname);

@@ -77,6 +77,37 @@ describe('policy environments', () => {
     );
   });
 
+  it('takes a registry for a later environment, by its ARM id', () => {
+    const registry =
+      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/registries/shared-models';
+    const [qa, prod] = twoEnvironments();
+    const parsed = parsePolicies({ policies: [policy([qa, { ...prod, registry }])] })['house-prices']!;
+    expect(parsed.environments?.[1]?.registry).toBe(registry);
+    expect(parsed.environments?.[0]?.registry).toBeUndefined();
+  });
+
+  it.each([
+    [
+      (registry: string) => [{ name: 'qa', workspace: QA, registry }, twoEnvironments()[1]],
+      /^policies\[0\]\.environments\[0\]\.registry: the first environment is where the model is registered/,
+    ],
+    [
+      () => [twoEnvironments()[0], { ...twoEnvironments()[1], registry: QA }],
+      /^policies\[0\]\.environments\[1\]\.registry: must be an Azure ML registry ARM id: \/subscriptions\/\{subscription\}/,
+    ],
+    [
+      (registry: string) => [
+        twoEnvironments()[0],
+        { ...twoEnvironments()[1], registry: registry.replace('shared-models', 'x') },
+      ],
+      /^policies\[0\]\.environments\[1\]\.registry: registry 'x' must be 3–33 letters/,
+    ],
+  ])('refuses a bad registry, naming its path (%#)', (environments, message) => {
+    const registry =
+      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/registries/shared-models';
+    expect(problem(environments(registry))).toMatch(message);
+  });
+
   it('keeps a policy without environments exactly as before', () => {
     const { environments: _none, ...single } = policy([]);
     expect(parsePolicies({ policies: [single] })['house-prices']!.environments).toBeUndefined();
@@ -151,7 +182,7 @@ describe('policy environments', () => {
         { name: 'qa', workspace: QA },
         { ...twoEnvironments()[1], registry: 'shared' },
       ],
-      /^policies\[0\]\.environments\[1\]: unknown key 'registry'/,
+      /^policies\[0\]\.environments\[1\]\.registry: must be an Azure ML registry ARM id/,
     ],
     [
       [

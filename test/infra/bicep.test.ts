@@ -314,6 +314,12 @@ const ARM_OPERATIONS: Record<string, { action?: string; implied?: string[]; why:
   'dataVersions.get': { action: `${ML}/data/versions/read`, why: 'data asset URI' },
   'dataVersions.list': { action: `${ML}/data/versions/read`, why: 'latest data version' },
   'datastores.get': { action: `${ML}/datastores/read`, why: "data asset's storage account" },
+  // A policy environment's registry (lib/azure/ml-registry.ts): allowed by AzureML Registry User, assigned on each
+  // registry the policies name (modules/registry-access.bicep), not by the workspace role.
+  'send GET models': { why: "a registry's model version (registries/assets/read)" },
+  'send POST models': { why: "a registry version's pending upload (registries/assets/write)" },
+  'send PUT models': { why: 'a model version created in a registry (registries/assets/write)' },
+  'sendRequest in #follow': { why: "polling a registry version's creation" },
   // The status URL ARM returned for an operation this identity started (Location / Azure-AsyncOperation).
   'sendRequest in getOperationStatus': { why: 'polling a long-running operation' },
   // The implementation of the `send …` calls above.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureMlWorkspace } from '../../lib/azure/ml-workspace';
 import { createActivities, type ActivityDeps, type WorkspaceDeps } from '../../lib/activities';
+import { AzureMlRegistry } from '../../lib/azure/ml-registry';
 import type { LocalWorkspace } from '../../local/workspace/index';
 import { BlobModelFiles, DatastoreContainers } from '../../lib/azure/blob-datastore';
 import { LINEAGE_TAGS } from '../../lib/domain/environments';
@@ -105,11 +106,15 @@ describe("copying a promoted version into the next environment's workspace", () 
   let prodId: string;
   let prod: AzureMlWorkspace;
   let activities: ReturnType<typeof createActivities>;
+  let registryId: string;
+  let registry: AzureMlRegistry;
   const evidence = { kind: 'paired', decision: 'win', reason: 'better by 0.3' } as unknown as Evidence;
 
   beforeAll(async () => {
-    ws = await start({ workspaces: [{ workspaceName: PROD }] });
+    ws = await start({ workspaces: [{ workspaceName: PROD }], registries: [{ registryName: 'shared-models' }] });
     qaId = ws.workspace.workspaceId;
+    registryId = ws.registries['shared-models']!.registryId;
+    registry = new AzureMlRegistry(sdk(ws), registryId, { armEndpoint: ws.armEndpoint, caCert: ws.caCert });
     prodId = ws.workspaces[PROD]!.workspaceId;
     const ports = (name: string) => {
       const workspace = new AzureMlWorkspace(ws.credential(), {
@@ -137,6 +142,7 @@ describe("copying a promoted version into the next environment's workspace", () 
       publicUrl: 'http://127.0.0.1:7071',
       signal: async () => true,
       forWorkspace: (id: string) => (id.toLowerCase() === prodId.toLowerCase() ? prodPorts : qaPorts),
+      forRegistry: (id: string) => new AzureMlRegistry(sdk(ws), id, { armEndpoint: ws.armEndpoint, caCert: ws.caCert }),
     } as unknown as ActivityDeps);
     await trainAndRegister(ws, sdk(ws), {
       job: 'train-copy',
@@ -145,6 +151,14 @@ describe("copying a promoted version into the next environment's workspace", () 
       modelOutputUri: 'azureml://datastores/workspaceblobstore/paths/azureml/train-copy/model/',
     });
     await trainAndRegister(ws, sdk(ws), { job: 'train-kept', model: 'pricing', version: '2' });
+    for (const version of ['4', '5']) {
+      await trainAndRegister(ws, sdk(ws), {
+        job: `train-registry-${version}`,
+        model: 'pricing',
+        version,
+        modelOutputUri: `azureml://datastores/workspaceblobstore/paths/azureml/train-registry-${version}/model/`,
+      });
+    }
   }, 120_000);
 
   afterAll(async () => {
@@ -196,6 +210,67 @@ describe("copying a promoted version into the next environment's workspace", () 
     const refused = await copy('3', 'promote:pricing:3@qa');
     expect(refused).toMatchObject({ ok: false, code: 'VersionExists' });
     expect((await prod.getModelVersion('pricing', '3'))?.tags).toEqual({});
+  });
+
+  it("goes through the environment's registry: the version is created there with its lineage, then registered in the workspace naming it; once", async () => {
+    const through = () =>
+      activities.copyModelVersion({
+        workspace: prodId,
+        fromWorkspace: qaId,
+        modelName: 'pricing',
+        modelVersion: '4',
+        sourceEnvironment: 'qa',
+        sourcePromotionId: 'promote:pricing:4@qa',
+        evidence,
+        registry: registryId,
+      });
+    const first = await through();
+    expect(first).toMatchObject({ ok: true, created: true });
+    const shared = await registry.getModelVersion('pricing', '4');
+    expect(shared?.tags).toEqual({
+      [LINEAGE_TAGS.workspace]: qaId,
+      [LINEAGE_TAGS.version]: 'pricing:4',
+      [LINEAGE_TAGS.environment]: 'qa',
+      [LINEAGE_TAGS.promotion]: 'promote:pricing:4@qa',
+      [LINEAGE_TAGS.evidence]: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
+    expect(shared?.modelType).toBe('mlflow_model');
+    const copied = await prod.getModelVersion('pricing', '4');
+    expect(copied?.tags[LINEAGE_TAGS.registry]).toBe('azureml://registries/shared-models/models/pricing/versions/4');
+    expect(first.ok && first.tags[LINEAGE_TAGS.registry]).toBe(shared?.assetUri);
+    // Again (a retried activity): nothing more is written to the registry or the workspace.
+    expect(await through()).toMatchObject({ ok: true, created: false });
+    expect(ws.requestLog({ writesOnly: true, path: /\/registries\/.*\/versions\/4/ }).map((r) => r.method)).toEqual([
+      'POST',
+      'PUT',
+    ]);
+  });
+
+  it('refuses a version of that name already in the registry from elsewhere, registering nothing in the workspace', async () => {
+    const upload = await registry.startPendingUpload('pricing', '5', 'by-hand');
+    await registry.uploadFiles(upload, [{ path: 'MLmodel', content: Buffer.from('flavors: {}\n') }]);
+    await registry.createModelVersion({
+      name: 'pricing',
+      version: '5',
+      modelUri: upload.blobUri,
+      modelType: 'custom_model',
+      tags: {},
+      properties: {},
+    });
+    const refused = await activities.copyModelVersion({
+      workspace: prodId,
+      fromWorkspace: qaId,
+      modelName: 'pricing',
+      modelVersion: '5',
+      sourceEnvironment: 'qa',
+      sourcePromotionId: 'promote:pricing:5@qa',
+      registry: registryId,
+    });
+    expect(refused).toMatchObject({ ok: false, code: 'VersionExists' });
+    expect(refused.ok ? '' : refused.message).toMatch(
+      /already exists in .*registries\/shared-models and was not copied/,
+    );
+    expect(await prod.getModelVersion('pricing', '5')).toBeUndefined();
   });
 
   it('says why a model whose files the job kept cannot be copied, and registers nothing', async () => {
