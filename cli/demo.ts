@@ -9,10 +9,14 @@ import path from 'node:path';
 import { format, parseArgs } from 'node:util';
 import { decideByLink, Inbox } from '../local/inbox';
 import { Lab, runsAsOnAzure } from '../local/lab';
+import { readFileSync } from 'node:fs';
+import { AzureMlRegistry } from '../lib/azure/ml-registry';
 import { LINEAGE_TAGS } from '../lib/domain/environments';
 import {
   ENVIRONMENTS_MODEL,
   freePort,
+  LOCAL_REGISTRY,
+  localRegistryId,
   localWorkspaceId,
   PROD_WORKSPACE,
   QA_WORKSPACE,
@@ -33,8 +37,8 @@ promoted → a drifted training feed is stopped by the data checks before any jo
 job is checked to have run as Azure ML runs it → on a second model, released as a judged canary under live
 traffic: a challenger whose errors rise is rolled back before its second step, a healthy one walks its steps to
 100 %, and a person rolls back to the previous version → QA → production across two
-workspaces: forecast v1 is promoted in QA, approved at the gate and registered in production with its lineage, then
-released there; v2 is rejected at the gate and production is left as it was.
+workspaces: forecast v1 is promoted in QA, approved at the gate, copied through an Azure ML registry and registered
+in production with its lineage, then released there; v2 is rejected at the gate and production is left as it was.
 
 Options:
   --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
@@ -438,7 +442,9 @@ async function progressiveDelivery(story: Story): Promise<void> {
 /** Chapter 11: the `forecast` policy's environments, QA (the app's workspace) then production (a second workspace). */
 async function qaToProduction(story: Story): Promise<void> {
   story.say('11. QA → production across two workspaces: forecast v1 is promoted in QA, a person opens the gate,');
-  story.say('    and the same model is registered in production with its lineage and released there on QA’s evidence.');
+  story.say(
+    '    and the same model goes through a registry into production with its lineage, released there on QA’s evidence.',
+  );
   const prod = story.lab.inWorkspace(PROD_WORKSPACE);
   const model = ENVIRONMENTS_MODEL;
   const train = (version: string, seed: number, quality: number) =>
@@ -465,6 +471,19 @@ async function qaToProduction(story: Story): Promise<void> {
       copy.tags[LINEAGE_TAGS.evidence]?.startsWith('sha256:') === true,
     `the production copy points back to QA: ${lineage.map(([k, v]) => `${k.slice('champion.source.'.length)}=${v.startsWith('sha256:') ? `${v.slice(0, 19)}…` : v}`).join(', ')}`,
   );
+  // A policy that names a registry for production (the embedded default's does) sends the copy through it.
+  const through = copy?.tags[LINEAGE_TAGS.registry];
+  if (through) {
+    const registry = new AzureMlRegistry(story.lab.client, localRegistryId(LOCAL_REGISTRY), {
+      armEndpoint: story.lab.info.armEndpoint,
+      caCert: readFileSync(story.lab.info.caCertPath, 'utf8'),
+    });
+    const shared = await registry.getModelVersion(model, '1');
+    story.check(
+      shared?.assetUri === through && shared.tags[LINEAGE_TAGS.promotion] === `promote:${model}:1@qa`,
+      `it came through the registry: ${through}, whose version carries the same lineage`,
+    );
+  }
   const endpoint = await prod.getEndpoint('forecast-prod');
   const serving = Object.entries(endpoint?.traffic ?? {}).find(([, pct]) => pct === 100)?.[0];
   const deployment = serving ? await prod.getDeployment('forecast-prod', serving) : undefined;

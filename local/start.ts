@@ -114,8 +114,9 @@ export const ENVIRONMENTS_MODEL = 'forecast';
 
 /**
  * The QA → production demo's policy: `forecast` is promoted in QA (the app's workspace, endpoint forecast-qa, a
- * person's approval), then a person opens the gate into production, where the same model is registered with its
- * lineage and released on forecast-prod with QA's evidence reused (no second approval).
+ * person's approval), then a person opens the gate into production; the same model goes through the registry
+ * champion-registry and is registered in production with its lineage, and released on forecast-prod with QA's evidence
+ * reused (no second approval).
  */
 export function environmentsPolicy() {
   const base = demoPolicy();
@@ -135,6 +136,8 @@ export function environmentsPolicy() {
         name: 'prod',
         workspace: localWorkspaceId(PROD_WORKSPACE),
         endpointName: 'forecast-prod',
+        // Through the host's registry, which keeps the promoted version with its lineage.
+        registry: localRegistryId(LOCAL_REGISTRY),
         gate: { approval: { required: true, timeout: 'PT24H', onTimeout: 'reject' } },
         evaluation: { mode: 'reuse' },
         approval: { required: false },

@@ -25,6 +25,9 @@ describe('champion demo', () => {
     expect(out).toMatch(
       /✔ the production copy points back to QA: workspace=\/subscriptions\/.*\/workspaces\/champion-ws/,
     );
+    expect(out).toMatch(
+      /✔ it came through the registry: azureml:\/\/registries\/champion-registry\/models\/forecast\/versions\/1,/,
+    );
     expect(out).toMatch(/✔ forecast-prod in champion-prod serves forecast:1/);
     expect(out).toMatch(/✔ promote:forecast:2: prod gate rejected by bo/);
     expect(out).toMatch(/✔ nothing of forecast:2 was registered or deployed in production/);
