@@ -3,14 +3,12 @@
  * so a version promoted in QA is created in the registry with its lineage (files put through its pending upload),
  * then registered in production naming the registry's version, and released there.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureMlRegistry } from '../../lib/azure/ml-registry';
 import { LINEAGE_TAGS } from '../../lib/domain/environments';
 import {
   ENVIRONMENTS_MODEL,
-  environmentsPolicy,
   LOCAL_REGISTRY,
   localRegistryId,
   localWorkspaceId,
@@ -19,30 +17,19 @@ import {
 } from '../../local/start';
 import type { PromotionResult } from '../../orchestrations/contract';
 import { EmbeddedApp } from '../support/embedded';
-import { eventually, tempDir } from '../support/processes';
+import { startEnvironmentsApp } from '../support/environments';
+import { eventually } from '../support/processes';
 
 describe('QA → registry → production', { timeout: 240_000 }, () => {
   let app: EmbeddedApp;
   const model = ENVIRONMENTS_MODEL;
 
   beforeAll(async () => {
-    const dir = tempDir('environments-registry');
-    const file = path.join(dir, 'policies.json');
-    const base = environmentsPolicy();
-    const [qa, prod] = base.environments;
-    writeFileSync(
-      file,
-      JSON.stringify({
-        policies: [
-          {
-            ...base,
-            approval: { required: false },
-            environments: [qa, { ...prod, gate: { bake: 'PT1S' }, registry: localRegistryId(LOCAL_REGISTRY) }],
-          },
-        ],
-      }),
-    );
-    app = await EmbeddedApp.start({ provisioningMs: 50, args: ['--policies', file] });
+    app = await startEnvironmentsApp('environments-registry', (prod) => ({
+      ...prod,
+      gate: { bake: 'PT1S' },
+      registry: localRegistryId(LOCAL_REGISTRY),
+    }));
   }, 60_000);
   afterAll(async () => app?.stop());
 

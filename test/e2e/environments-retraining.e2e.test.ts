@@ -4,20 +4,13 @@
  * its promotion wins in QA, bakes, and registers the same model in production with its lineage back to QA, where it
  * is released.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LINEAGE_TAGS } from '../../lib/domain/environments';
-import {
-  ENVIRONMENTS_MODEL,
-  environmentsPolicy,
-  localWorkspaceId,
-  PROD_WORKSPACE,
-  QA_WORKSPACE,
-} from '../../local/start';
+import { ENVIRONMENTS_MODEL, localWorkspaceId, PROD_WORKSPACE, QA_WORKSPACE } from '../../local/start';
 import type { PromotionResult, RetrainingResult } from '../../orchestrations/contract';
 import { EmbeddedApp } from '../support/embedded';
-import { eventually, tempDir } from '../support/processes';
+import { startEnvironmentsApp } from '../support/environments';
+import { eventually } from '../support/processes';
 
 interface Instance<R> {
   runtimeStatus: string;
@@ -42,28 +35,13 @@ describe('a retrained model from QA to production', { timeout: 300_000 }, () => 
 
   beforeAll(async () => {
     // The QA → production policy, with retraining by the repository's job spec, no approvals, and a short bake.
-    const dir = tempDir('environments-retraining');
-    const file = path.join(dir, 'policies.json');
-    const base = environmentsPolicy();
-    const [qa, prod] = base.environments;
-    writeFileSync(
-      file,
-      JSON.stringify({
-        policies: [
-          {
-            ...base,
-            approval: { required: false },
-            retraining: {
-              cooldown: 'PT1S',
-              trainingDataAsset: { name: 'forecast-train' },
-              jobSpec: 'jobs/train-demand.json',
-            },
-            environments: [qa, { ...prod, gate: { bake: 'PT1S' } }],
-          },
-        ],
-      }),
-    );
-    app = await EmbeddedApp.start({ provisioningMs: 50, args: ['--policies', file] });
+    app = await startEnvironmentsApp('environments-retraining', (prod) => ({ ...prod, gate: { bake: 'PT1S' } }), {
+      retraining: {
+        cooldown: 'PT1S',
+        trainingDataAsset: { name: 'forecast-train' },
+        jobSpec: 'jobs/train-demand.json',
+      },
+    });
   }, 60_000);
   afterAll(async () => app?.stop());
 

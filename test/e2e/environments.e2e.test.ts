@@ -5,19 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideByLink } from '../../local/inbox';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import {
-  ENVIRONMENTS_MODEL,
-  environmentsPolicy,
-  localWorkspaceId,
-  PROD_WORKSPACE,
-  QA_WORKSPACE,
-} from '../../local/start';
+import { ENVIRONMENTS_MODEL, localWorkspaceId, PROD_WORKSPACE, QA_WORKSPACE } from '../../local/start';
 import { LINEAGE_TAGS } from '../../lib/domain/environments';
 import type { PromotionResult, PromotionStatus } from '../../orchestrations/contract';
 import { EmbeddedApp } from '../support/embedded';
-import { eventually, tempDir } from '../support/processes';
+import { startEnvironmentsApp } from '../support/environments';
+import { eventually } from '../support/processes';
 
 interface Promotion {
   runtimeStatus: string;
@@ -188,23 +181,11 @@ describe('QA → production across two local workspaces', { timeout: 240_000 }, 
 
   it('an automatic gate: a bake without incidents in QA opens production, where the model is evaluated again on its own data', async () => {
     // A second app on a policy whose production gate is a short bake, and which evaluates again in production.
-    const dir = tempDir('environments-bake');
-    const file = path.join(dir, 'policies.json');
-    const base = environmentsPolicy();
-    const [qa, prod] = base.environments;
-    writeFileSync(
-      file,
-      JSON.stringify({
-        policies: [
-          {
-            ...base,
-            approval: { required: false },
-            environments: [qa, { ...prod, gate: { bake: 'PT2S', maxErrorRate: 0.05 }, evaluation: { mode: 'rerun' } }],
-          },
-        ],
-      }),
-    );
-    const baked = await EmbeddedApp.start({ provisioningMs: 50, args: ['--policies', file] });
+    const baked = await startEnvironmentsApp('environments-bake', (prod) => ({
+      ...prod,
+      gate: { bake: 'PT2S', maxErrorRate: 0.05 },
+      evaluation: { mode: 'rerun' },
+    }));
     try {
       await baked.lab.trainAndRegister({ name: model, version: '1', seed: 7, as: 'dana', outputToDatastore: true });
       const parent = `promote:${model}:1`;
