@@ -12,6 +12,7 @@ import { Lab, runsAsOnAzure } from '../local/lab';
 import { readFileSync } from 'node:fs';
 import { AzureMlRegistry } from '../lib/azure/ml-registry';
 import { LINEAGE_TAGS } from '../lib/domain/environments';
+import type { PromotionDryRun } from '../lib/dry-run';
 import {
   ENVIRONMENTS_MODEL,
   freePort,
@@ -38,7 +39,8 @@ job is checked to have run as Azure ML runs it → on a second model, released a
 traffic: a challenger whose errors rise is rolled back before its second step, a healthy one walks its steps to
 100 %, and a person rolls back to the previous version → QA → production across two
 workspaces: forecast v1 is promoted in QA, approved at the gate, copied through an Azure ML registry and registered
-in production with its lineage, then released there; v2 is rejected at the gate and production is left as it was.
+in production with its lineage, then released there; v2 is rejected at the gate and production is left as it was →
+a dry run of v2 across both workspaces shows the plan (gate, copy through the registry, release) and writes nothing.
 
 Options:
   --url URL          a running Champion (npm start); default: start the embedded default in a temp folder
@@ -336,6 +338,7 @@ async function tell(story: Story): Promise<void> {
   );
   await progressiveDelivery(story);
   await qaToProduction(story);
+  await dryRunAcrossEnvironments(story);
 }
 
 /** Chapter 10: a second model released as a judged canary while live clients use its endpoint. */
@@ -509,6 +512,44 @@ async function qaToProduction(story: Story): Promise<void> {
   story.check(
     (await prod.getModelVersion(model, '2')) === undefined && /\/versions\/1$/.test(still?.modelId ?? ''),
     `nothing of ${model}:2 was registered or deployed in production; forecast-prod still serves ${model}:1`,
+  );
+}
+
+/** Chapter 13: a dry run after all that, across both workspaces and the registry: a plan, and no write anywhere. */
+async function dryRunAcrossEnvironments(story: Story): Promise<void> {
+  story.say('13. A dry run of forecast v2 across QA → production: the plan from live state, and nothing written.');
+  const model = ENVIRONMENTS_MODEL;
+  const lastSeq = async (workspace: string) =>
+    ((await story.lab.admin('GET', `requests?workspace=${workspace}`)) as { value: { seq: number }[] }).value.at(-1)
+      ?.seq ?? 0;
+  const writesSince = async (workspace: string, since: number) =>
+    (
+      (await story.lab.admin('GET', `requests?workspace=${workspace}&since=${since}&writes=true`)) as {
+        value: unknown[];
+      }
+    ).value.length;
+  const before = { qa: await lastSeq(QA_WORKSPACE), prod: await lastSeq(PROD_WORKSPACE) };
+  const res = await fetch(`${story.url}/api/promotions`, {
+    method: 'POST',
+    body: JSON.stringify({ modelName: model, modelVersion: '2', dryRun: true }),
+  });
+  const preview = res.status === 200 ? ((await res.json()) as PromotionDryRun) : undefined;
+  const [qa, prod] = preview?.environments ?? [];
+  story.check(
+    qa?.carried !== undefined && prod?.gate?.kind === 'approval' && prod.plan?.verdict === 'would-stage',
+    `the plan: ${model}:2 serves QA already (${qa?.carried?.promotionId}); production's gate, then ${prod?.plan?.summary}`,
+  );
+  const copy = prod?.copy?.armWrites.map(
+    (w) => `${w.method} ${w.path.replace(/^.*\/Microsoft\.MachineLearningServices\//, '')}`,
+  );
+  story.check(prod?.copy?.registry?.has === false && copy?.length === 3, `the copy it would make: ${copy?.join(', ')}`);
+  const writes = {
+    qa: await writesSince(QA_WORKSPACE, before.qa),
+    prod: await writesSince(PROD_WORKSPACE, before.prod),
+  };
+  story.check(
+    writes.qa === 0 && writes.prod === 0,
+    `no write while it ran: ${writes.qa} in ${QA_WORKSPACE} (and the registry), ${writes.prod} in ${PROD_WORKSPACE}`,
   );
 }
 

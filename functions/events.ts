@@ -37,7 +37,7 @@ df.app.client.eventGrid('onModelRegistered', {
       registeredAt: command.eventTime,
     });
     if (outcome.kind === 'not-found') context.log(`${outcome.message} Event ${command.eventId} acknowledged.`);
-    else if (outcome.kind === 'exists') context.log(outcome.message);
+    else if (outcome.kind === 'exists' || outcome.kind === 'in-production') context.log(outcome.message);
     else context.log(`Started promotion ${outcome.id}.`);
   },
 });

@@ -81,6 +81,7 @@ df.app.client.http('startPromotionHttp', {
     });
     if (outcome.kind === 'not-found') return problem(404, outcome.message);
     if (outcome.kind === 'exists') return json(409, { id: outcome.id, error: outcome.message });
+    if (outcome.kind === 'in-production') return problem(409, outcome.message);
     return json(202, { id: outcome.id, attempt: outcome.attempt, statusUrl: statusUrl(request, outcome.id) });
   },
 });
@@ -92,7 +93,14 @@ df.app.client.http('retryPromotion', {
   methods: ['POST'],
   handler: async (request, client) => {
     const { policies, deps } = getApp();
-    const outcome = await retryPromotion(client, policies, deps.workspace, request.params.id ?? '');
+    const { forWorkspace } = deps;
+    const outcome = await retryPromotion(
+      client,
+      policies,
+      deps.workspace,
+      request.params.id ?? '',
+      forWorkspace && ((id) => forWorkspace(id).workspace),
+    );
     if (outcome.kind === 'refused') return problem(outcome.status, outcome.message);
     return json(202, {
       id: outcome.id,

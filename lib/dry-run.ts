@@ -16,6 +16,7 @@ import {
   createActivities,
   createTrainingActivities,
   isMlflowModel,
+  modelFilesLocation,
   readCodeFolder,
   readEnvironmentDefinition,
   readTrainingJobSpec,
@@ -26,17 +27,22 @@ import {
   trainingJobBody,
   type ActivityDeps,
   type EndpointKeyCache,
+  type WorkspaceDeps,
 } from './activities';
 import { attemptInstanceId, retryVerdict } from './domain/attempts';
 import { codeAssetName, codeSnapshotHash, codeUploadFolder } from './domain/code-snapshot';
 import { compareRecordedMetrics, type Evidence } from './domain/evaluation';
 import { registrantOf } from './domain/people';
-import { policyFor, type Policy, type PolicySet } from './domain/policy';
+import { environmentPolicy, environmentPromotionId, LINEAGE_TAGS } from './domain/environments';
+import { policyFor, type EnvironmentSettings, type Policy, type PolicySet } from './domain/policy';
+import { parseRegistryId, sameWorkspace } from './domain/workspace-id';
 import { planPromotion, type ArmWrite, type EvaluationPreview, type PromotionPlan } from './domain/promotion-plan';
 import type { Slot } from './domain/rollout-plan';
+import { stageOf } from './domain/stages';
 import { decideRetraining, type RetrainingDecision, type RetrainingTrigger } from './domain/retraining-guard';
-import type { CodeStore, DataReader, MlWorkspace, Notifier, Scoring } from './ports';
-import { attemptsOf, attemptState, exists, unregistered } from './promotions';
+import type { CodeStore, DataReader, MlWorkspace, ModelRegistry, ModelVersion, Notifier, Scoring } from './ports';
+import type { CarriedEnvironment } from '../orchestrations/contract';
+import { attemptsOf, attemptState, carriedEnvironments, exists, inProduction, unregistered } from './promotions';
 import type { RetrainingPolicy } from './retraining';
 
 /** The workspace port's methods that change something (ARM PUT, PATCH, DELETE, or a POST that acts). */
@@ -94,6 +100,10 @@ export interface DryRunDeps {
   workspacePath: string;
   /** Where jobs/ and environments/ are read from (the app's root by default). */
   repoDir?: string;
+  /** Another workspace's ports, by its ARM id (a policy environment's): read through the same write-refusing port. */
+  forWorkspace?: (workspaceId: string) => WorkspaceDeps;
+  /** An Azure ML registry, by its ARM id: only read. */
+  forRegistry?: (registryId: string) => Pick<ModelRegistry, 'getModelVersion'>;
 }
 
 /** Activity dependencies that can only read: the dry runs call the activities' reads through them. */
@@ -126,11 +136,16 @@ export function appDryRunDeps(app: {
   settings: Parameters<typeof workspaceArmPath>[0];
   deps: Omit<ActivityDeps, 'signal' | 'start' | 'readFreeze'>;
 }): DryRunDeps {
-  const { workspace, scoring, data, keys, gitSha, gitRepository } = app.deps;
+  const { workspace, scoring, data, keys, gitSha, gitRepository, forWorkspace, forRegistry } = app.deps;
   return {
     workspace,
     scoring,
     data,
+    ...(forWorkspace ? { forWorkspace } : {}),
+    // Only its reads: a registry's writes are not in the dry run's reach at all.
+    ...(forRegistry
+      ? { forRegistry: (id: string) => ({ getModelVersion: forRegistry(id).getModelVersion.bind(forRegistry(id)) }) }
+      : {}),
     ...(keys ? { keys } : {}),
     ...(gitSha ? { gitSha } : {}),
     ...(gitRepository ? { gitRepository } : {}),
@@ -156,7 +171,42 @@ export interface PromotionDryRun {
   dryRun: true;
   /** Whether a start now would start it, and the instance id it would take; else why not (as the start answers). */
   start: { id: string; wouldStart: boolean; refusal?: string };
+  /** The promotion's plan; across environments, the first environment's this attempt would promote in. */
   plan: PromotionPlan;
+  /** A policy with environments: each one's part, in order (QA → production). */
+  environments?: EnvironmentPlan[];
+}
+
+/** One environment's part of a promotion across environments. */
+export interface EnvironmentPlan {
+  name: string;
+  workspace: string;
+  endpointName: string;
+  /** Promoted there by an earlier attempt and in production still: a retry goes on after it, changing nothing there. */
+  carried?: { promotionId: string };
+  /** What opens the way in (every environment but the first), while the version serves the previous one. */
+  gate?:
+    | { kind: 'approval'; approvers: string[] | null; timeout: string | number; onTimeout: 'approve' | 'reject' }
+    | { kind: 'bake'; bake: string | number; maxErrorRate: number; in: string };
+  /** How the version gets into its workspace (every environment but the first), once the gate opens. */
+  copy?: CopyPlan;
+  /** Its own promotion, from its workspace's live state as the copy would leave it. */
+  plan?: PromotionPlan;
+  /** Why the promotion would not get here. */
+  notReached?: string;
+}
+
+export interface CopyPlan {
+  from: string;
+  /** The registry it goes through (its ARM id), and whether the version is there already. */
+  registry?: { id: string; has: boolean };
+  /** Registered in the workspace already, copied from the same source: used as it is. */
+  registered: boolean;
+  /** Why the copy would stop (a version of that name and number that came from elsewhere). */
+  problem?: string;
+  /** Uploads to blob storage (not ARM) before the writes. */
+  uploads: string[];
+  armWrites: ArmWrite[];
 }
 
 export type PromotionDryRunOutcome = { kind: 'plan'; result: PromotionDryRun } | { kind: 'not-found'; message: string };
@@ -175,8 +225,7 @@ export async function dryRunPromotion(
   const policy = policyFor(policies, modelName);
   if (!policy) return { kind: 'not-found', message: `No promotion policy covers model "${modelName}".` };
   const reading = readingDeps(deps);
-  const { workspace } = reading;
-  const version = await workspace.getModelVersion(modelName, modelVersion);
+  const version = await reading.workspace.getModelVersion(modelName, modelVersion);
   if (!version) return unregistered(modelName, modelVersion);
 
   // Planned for the promotion that would act: a new one; else the next attempt when the last one may be retried;
@@ -184,29 +233,74 @@ export async function dryRunPromotion(
   const latest = (await attemptsOf(client, modelName, modelVersion)).at(-1);
   const next = attemptInstanceId(modelName, modelVersion, (latest?.attempt ?? 0) + 1);
   const latestState = latest ? attemptState(latest.status) : undefined;
-  const promotionId = latestState && !retryVerdict(latestState).retry ? latestState.id : next;
+  const retried = latestState !== undefined && retryVerdict(latestState).retry;
+  const promotionId = latestState && !retried ? latestState.id : next;
   const start = latestState
     ? { id: latestState.id, wouldStart: false, refusal: exists(latestState).message }
-    : { id: next, wouldStart: true };
+    : stageOf(version) === 'production'
+      ? { id: next, wouldStart: false, refusal: inProduction(modelName, modelVersion).message }
+      : { id: next, wouldStart: true };
 
+  if (!policy.environments) {
+    const { plan } = await planIn(reading, deps, policy, { modelName, modelVersion, promotionId, version });
+    return { kind: 'plan', result: { dryRun: true, start, plan } };
+  }
+  // Environments the latest attempt (or those before it) promoted it in and where it serves still are carried: a
+  // retry goes on after them, and an attempt that runs or ended has nothing left to do there.
+  const carried = latest
+    ? await carriedEnvironments(client, policy, latest.status, (id) => portsOf(deps, id).workspace)
+    : [];
+  const target = { modelName, modelVersion, promotionId, version };
+  const environments = await planEnvironments(deps, policy, target, carried);
+  // Promoted everywhere: the first environment's plan says there is nothing to promote.
+  const plan =
+    environments.find((e) => e.plan)?.plan ??
+    (await planIn(reading, deps, environmentPolicy(policy, policy.environments[0]!), target)).plan;
+  return { kind: 'plan', result: { dryRun: true, start, plan, environments } };
+}
+
+interface Planned {
+  modelName: string;
+  modelVersion: string;
+  promotionId: string;
+  /** The version as registered in the workspace planned in (or as the copy would register it). */
+  version: ModelVersion;
+  /** The version as first registered, whose registrant may not approve it anywhere. */
+  registeredAs?: ModelVersion;
+}
+
+/** A promotion's plan in one workspace: its live state read through `reading`, evaluated as far as it can be. */
+async function planIn(
+  reading: ActivityDeps,
+  deps: DryRunDeps,
+  policy: Policy,
+  target: Planned,
+  options: { workspacePath?: string; evaluation?: EvaluationPreview } = {},
+): Promise<{ plan: PromotionPlan; evaluation: EvaluationPreview }> {
+  const { modelName, modelVersion, promotionId, version } = target;
+  const { workspace } = reading;
   const activities = createActivities(reading);
-  const [versions, endpoint] = await Promise.all([
+  const [listed, endpoint] = await Promise.all([
     workspace.listModelVersions(modelName),
     activities.readEndpoint({ endpointName: policy.endpointName }),
   ]);
+  // The copy a later environment would make is among its versions once made.
+  const versions = listed.some((v) => v.version === modelVersion) ? listed : [...listed, version];
   const champion = Object.entries(endpoint.traffic).find(([, percent]) => percent === 100)?.[0] ?? null;
-  const evaluation = await previewEvaluation(policy, `${modelName}:${modelVersion}`, endpoint, champion, {
-    workspace,
-    evaluate: (challengerSlot) =>
-      // Any deployment holding the challenger scores it: the activity only names it in the routing header.
-      activities.evaluateChallenger({
-        policy,
-        endpointName: policy.endpointName,
-        championSlot: champion,
-        challengerSlot: challengerSlot as Slot,
-      }),
-    challengerProperties: version.properties,
-  });
+  const evaluation =
+    options.evaluation ??
+    (await previewEvaluation(policy, `${modelName}:${modelVersion}`, endpoint, champion, {
+      workspace,
+      evaluate: (challengerSlot) =>
+        // Any deployment holding the challenger scores it: the activity only names it in the routing header.
+        activities.evaluateChallenger({
+          policy,
+          endpointName: policy.endpointName,
+          championSlot: champion,
+          challengerSlot: challengerSlot as Slot,
+        }),
+      challengerProperties: version.properties,
+    }));
   const plan = planPromotion({
     policy,
     modelName,
@@ -219,12 +313,197 @@ export async function dryRunPromotion(
     })),
     endpoint,
     model: { id: version.id, deployableWithoutCode: isMlflowModel(version) },
-    ...registrantOf(version),
+    // Who registered it first: a copy is registered by the app, and the flow hands each environment the original's.
+    ...registrantOf(target.registeredAs ?? version),
     evaluation,
     releaseTags: releaseTags(deps, modelName, modelVersion, promotionId),
-    workspacePath: deps.workspacePath,
+    workspacePath: options.workspacePath ?? deps.workspacePath,
   });
-  return { kind: 'plan', result: { dryRun: true, start, plan } };
+  return { plan, evaluation };
+}
+
+/** The ports of a workspace a policy environment names: the app's own, or another's through `forWorkspace`. */
+function portsOf(deps: DryRunDeps, workspaceId: string): DryRunDeps {
+  if (sameWorkspace(workspaceId, deps.workspacePath)) return deps;
+  if (!deps.forWorkspace)
+    throw new Error(`workspace: ${workspaceId} cannot be reached: this app serves one workspace.`);
+  const { workspace, data, keys } = deps.forWorkspace(workspaceId);
+  return { ...deps, workspace, data, ...(keys ? { keys } : { keys: undefined }), workspacePath: workspaceId };
+}
+
+/**
+ * A promotion across the policy's environments, as orchestrations/promote-environments.ts runs it: environments an
+ * earlier attempt promoted it in are carried; then, in each, the gate, the copy and its own promotion, planned from
+ * that workspace's live state. It stops at the first environment whose plan does not release the version.
+ */
+async function planEnvironments(
+  deps: DryRunDeps,
+  policy: Policy,
+  target: Planned,
+  carried: readonly CarriedEnvironment[],
+): Promise<EnvironmentPlan[]> {
+  const { modelName, modelVersion } = target;
+  const ref = `${modelName}:${modelVersion}`;
+  const plans: EnvironmentPlan[] = [];
+  let previous: { name: string; workspace: string; promotionId: string } | undefined;
+  let evidence: { from: string; preview: EvaluationPreview } | undefined;
+  let stopped: string | undefined;
+  for (const [index, environment] of (policy.environments ?? []).entries()) {
+    const here: EnvironmentPlan = {
+      name: environment.name,
+      workspace: environment.workspace,
+      endpointName: environment.endpointName ?? policy.endpointName,
+    };
+    plans.push(here);
+    const carriedHere = carried[index];
+    if (carriedHere?.environment === environment.name) {
+      here.carried = { promotionId: carriedHere.promotionId };
+      previous = { name: environment.name, workspace: environment.workspace, promotionId: carriedHere.promotionId };
+      if (carriedHere.evidence) {
+        const through = `the evidence ${carriedHere.promotionId} was promoted on`;
+        evidence = { from: environment.name, preview: { previewed: true, evidence: carriedHere.evidence, through } };
+      }
+      continue;
+    }
+    if (stopped) {
+      here.notReached = stopped;
+      continue;
+    }
+    const ports = portsOf(deps, environment.workspace);
+    const reading = readingDeps(ports);
+    const promotionId = environmentPromotionId(target.promotionId, environment.name);
+    let version = target.version;
+    if (previous) {
+      const gate = environment.gate!;
+      here.gate =
+        gate.kind === 'approval'
+          ? {
+              kind: 'approval',
+              approvers: gate.approval.approvers ? [...gate.approval.approvers] : null,
+              timeout: gate.approval.timeout,
+              onTimeout: gate.approval.onTimeout,
+            }
+          : { kind: 'bake', bake: gate.bake, maxErrorRate: gate.maxErrorRate, in: previous.name };
+      const copy = await planCopy(deps, reading.workspace, { ...target, from: previous, environment });
+      here.copy = copy.plan;
+      if (!copy.version) {
+        stopped = here.notReached = `${environment.name}: ${copy.plan.problem}`;
+        continue;
+      }
+      version = copy.version;
+    }
+    const reuse = environment.evaluation.mode === 'reuse' && previous !== undefined;
+    const reused: EvaluationPreview | undefined = !reuse
+      ? undefined
+      : evidence?.preview.previewed
+        ? { ...evidence.preview, through: `${evidence.from}'s evidence, reused (${evidence.preview.through})` }
+        : {
+            previewed: false,
+            why: `${environment.name} reuses ${previous!.name}'s evidence, which cannot be previewed${evidence && !evidence.preview.previewed ? `: ${evidence.preview.why}` : ''}`,
+          };
+    const { plan, evaluation } = await planIn(
+      reading,
+      ports,
+      environmentPolicy(policy, environment),
+      { ...target, promotionId, version, registeredAs: target.version },
+      { workspacePath: ports.workspacePath, ...(reused ? { evaluation: reused } : {}) },
+    );
+    here.plan = plan;
+    if (!reuse) evidence = { from: environment.name, preview: evaluation };
+    if (plan.verdict !== 'would-stage') {
+      stopped = `${environment.name}'s promotion would not release ${ref} (${plan.verdict}: ${plan.summary})`;
+    }
+    previous = { name: environment.name, workspace: environment.workspace, promotionId };
+  }
+  return plans;
+}
+
+/**
+ * The copy into `environment`'s workspace, as copyModelVersion makes it: through its registry when it names one,
+ * then registered with lineage. Reads only; the version it would register is returned for the environment's plan.
+ */
+async function planCopy(
+  deps: DryRunDeps,
+  target: MlWorkspace,
+  c: Planned & { from: { name: string; workspace: string; promotionId: string }; environment: EnvironmentSettings },
+): Promise<{ plan: CopyPlan; version?: ModelVersion }> {
+  const { modelName, modelVersion, environment, from } = c;
+  const ref = `${modelName}:${modelVersion}`;
+  const plan: CopyPlan = { from: from.name, registered: false, uploads: [], armWrites: [] };
+  const stop = (problem: string) => ({ plan: Object.assign(plan, { problem }) });
+  const fromSource = (tags: Record<string, string>) =>
+    tags[LINEAGE_TAGS.workspace]?.toLowerCase() === from.workspace.toLowerCase() && tags[LINEAGE_TAGS.version] === ref;
+  const existing = await target.getModelVersion(modelName, modelVersion);
+  if (existing) {
+    if (!fromSource(existing.tags)) {
+      return stop(
+        `${ref} already exists in ${environment.workspace} and was not copied from ${from.workspace}: nothing would be copied`,
+      );
+    }
+    plan.registered = true;
+    return { plan, version: existing };
+  }
+  // The source is the previous environment's registration: planned, not made yet, when that one is a copy too.
+  const source = readOnlyWorkspace(portsOf(deps, from.workspace).workspace);
+  const original = (await source.getModelVersion(modelName, modelVersion)) ?? c.version;
+  const location = original.modelUri?.startsWith('azureml://jobs/')
+    ? await modelFilesLocation(source, original)
+    : { ok: true as const, uri: original.modelUri ?? `the files of ${ref} in ${from.name}` };
+  if (!location.ok) return stop(location.message);
+  const lineage = [
+    `${LINEAGE_TAGS.workspace}=${from.workspace}`,
+    `${LINEAGE_TAGS.version}=${ref}`,
+    `${LINEAGE_TAGS.environment}=${from.name}`,
+    `${LINEAGE_TAGS.promotion}=${from.promotionId}`,
+    `${LINEAGE_TAGS.evidence}=sha256 of the evidence it was promoted on`,
+  ];
+  const registered: Record<string, string> = {
+    [LINEAGE_TAGS.workspace]: from.workspace,
+    [LINEAGE_TAGS.version]: ref,
+    [LINEAGE_TAGS.environment]: from.name,
+    [LINEAGE_TAGS.promotion]: from.promotionId,
+  };
+  const described = `${original.modelType ?? 'custom_model'}, the same properties, tags ${lineage.join(', ')}`;
+  if (environment.registry) {
+    if (!deps.forRegistry) throw new Error(`registry: ${environment.registry} cannot be reached: no registry access.`);
+    const { registryName } = parseRegistryId(environment.registry);
+    const inRegistry = await deps.forRegistry(environment.registry).getModelVersion(modelName, modelVersion);
+    if (inRegistry && !fromSource(inRegistry.tags)) {
+      return stop(
+        `${ref} already exists in ${environment.registry} and was not copied from ${from.workspace}: nothing would be copied`,
+      );
+    }
+    plan.registry = { id: environment.registry, has: inRegistry !== undefined };
+    const versionPath = `${environment.registry}/models/${modelName}/versions/${modelVersion}`;
+    if (!inRegistry) {
+      plan.armWrites.push({
+        method: 'POST',
+        path: `${versionPath}/startPendingUpload`,
+        body: 'asks the registry where to put the files (a blob location and its SAS)',
+        when: 'once the gate opens',
+      });
+      plan.uploads.push(`${location.uri} → the registry's pending upload`);
+      plan.armWrites.push({
+        method: 'PUT',
+        path: versionPath,
+        body: `the version from the pending upload: ${described}`,
+        when: 'once the gate opens, after the upload',
+      });
+    }
+    registered[LINEAGE_TAGS.registry] =
+      `azureml://registries/${registryName}/models/${modelName}/versions/${modelVersion}`;
+  }
+  const folder = `champion/environments/${from.name}/${modelName}/${modelVersion}`;
+  plan.uploads.push(`${location.uri} → ${folder} in ${environment.name}'s default datastore`);
+  const path = `${environment.workspace}/models/${modelName}/versions/${modelVersion}`;
+  plan.armWrites.push({
+    method: 'PUT',
+    path,
+    body: `the version from ${folder}: ${described}${registered[LINEAGE_TAGS.registry] ? `, ${LINEAGE_TAGS.registry}=${registered[LINEAGE_TAGS.registry]}` : ''}`,
+    when: `once the gate opens${environment.registry ? ', after the registry has it' : ', after the upload'}`,
+  });
+  const { modelUri: _uri, createdAt: _at, createdBy: _by, createdByType: _type, ...kept } = original;
+  return { plan, version: { ...kept, id: path, tags: registered } };
 }
 
 /**

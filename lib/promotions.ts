@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
 import type {
   ApprovalDecision,
+  CarriedEnvironment,
   PromotionInput,
   PromotionResult,
   PromotionStatus,
@@ -19,12 +20,16 @@ import { alreadyDecided, checkApprover, MAX_COMMENT_LENGTH, sealDecision, verify
 import { attemptInstanceId, registrationStartsNewAttempt, retryVerdict, type AttemptState } from './domain/attempts';
 import type { CallerResult } from './identity';
 import { registrantOf } from './domain/people';
-import { policyFor, type PolicySet } from './domain/policy';
+import { environmentPromotionId } from './domain/environments';
+import { policyFor, type Policy, type PolicySet } from './domain/policy';
+import { stageOf } from './domain/stages';
 import type { MlWorkspace } from './ports';
 
 export type StartOutcome =
   | { kind: 'started'; id: string; attempt: number }
   | { kind: 'exists'; id: string; runtimeStatus: string; message: string }
+  /** Nothing to promote: the version is in production already. */
+  | { kind: 'in-production'; message: string }
   | { kind: 'not-found'; message: string };
 
 export async function instanceStatus(
@@ -107,6 +112,7 @@ export async function startPromotion(
     const again = start.source === 'event' && registeredAt && registrationStartsNewAttempt(state, registeredAt);
     if (!again) return exists(state);
   }
+  if (version && stageOf(version) === 'production') return inProduction(start.modelName, start.modelVersion);
   const attempt = (latest?.attempt ?? 0) + 1;
   return startAttempt(client, {
     ...start,
@@ -131,6 +137,8 @@ export async function retryPromotion(
   policies: PolicySet,
   registry: Registry,
   id: string,
+  /** The registry of another workspace (a policy environment's): where a retry looks whether the version serves. */
+  registryIn?: (workspaceId: string) => Registry,
 ): Promise<RetryOutcome> {
   const named = await instanceStatus(client, id);
   if (!named || named.name !== 'promoteModel')
@@ -145,7 +153,16 @@ export async function retryPromotion(
   const version = await registry.getModelVersion(previous.modelName, previous.modelVersion);
   if (!version)
     return { kind: 'refused', status: 404, message: unregistered(previous.modelName, previous.modelVersion).message };
-  const retryOf = latest?.status.instanceId ?? id;
+  const last = latest?.status ?? named;
+  const carried = policy.environments
+    ? await carriedEnvironments(client, policy, last, registryIn ?? (() => registry))
+    : [];
+  // Its promotion would stop when staging it, however often it were tried: unless an earlier attempt promoted it in
+  // the first environment, and this one goes on after it.
+  if (stageOf(version) === 'production' && carried.length === 0) {
+    return { kind: 'refused', status: 409, message: inProduction(previous.modelName, previous.modelVersion).message };
+  }
+  const retryOf = last.instanceId;
   const outcome = await startAttempt(client, {
     modelName: previous.modelName,
     modelVersion: previous.modelVersion,
@@ -155,9 +172,54 @@ export async function retryPromotion(
     source: 'retry',
     attempt: (latest?.attempt ?? 1) + 1,
     retryOf,
+    ...(carried.length > 0 ? { carried } : {}),
   });
   if (outcome.kind !== 'started') return { kind: 'refused', status: 409, message: outcome.message };
   return { ...outcome, retryOf };
+}
+
+/**
+ * The environments, from the first on, that earlier attempts promoted the version in and where it is in production
+ * still: a retry goes on after them (orchestrations/promote-environments.ts). An environment's promotion is found as
+ * the previous attempt's sub-orchestration, or as one it carried itself; one rolled back or surpassed since is not
+ * carried, and is promoted again.
+ */
+export async function carriedEnvironments(
+  client: df.DurableClient,
+  policy: Policy,
+  previous: df.DurableOrchestrationStatus,
+  registryIn: (workspaceId: string) => Registry,
+): Promise<CarriedEnvironment[]> {
+  const { modelName, modelVersion, carried: before = [] } = previous.input as PromotionInput;
+  const carried: CarriedEnvironment[] = [];
+  for (const environment of policy.environments ?? []) {
+    let promoted = before.find((c) => c.environment === environment.name);
+    if (!promoted) {
+      const promotionId = environmentPromotionId(previous.instanceId, environment.name);
+      const child = await instanceStatus(client, promotionId);
+      const result = child?.output as PromotionResult | null | undefined;
+      if (child?.runtimeStatus !== 'Completed' || result?.outcome !== 'promoted') break;
+      promoted = {
+        environment: environment.name,
+        promotionId,
+        ...(result.evidence ? { evidence: result.evidence } : {}),
+      };
+    }
+    const there = await registryIn(environment.workspace).getModelVersion(modelName, modelVersion);
+    if (!there || stageOf(there) !== 'production') break;
+    carried.push(promoted);
+  }
+  return carried;
+}
+
+export function inProduction(
+  modelName: string,
+  modelVersion: string,
+): Extract<StartOutcome, { kind: 'in-production' }> {
+  return {
+    kind: 'in-production',
+    message: `${modelName}:${modelVersion} is in production already (stage=production): there is nothing to promote.`,
+  };
 }
 
 export function exists(state: AttemptState): Extract<StartOutcome, { kind: 'exists' }> {

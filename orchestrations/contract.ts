@@ -323,6 +323,18 @@ export interface PromotionInput {
   workspace?: string;
   /** The environment's name, when a policy's environments started it. */
   environment?: string;
+  /**
+   * A retry across environments: the first environments, in order, that earlier attempts promoted the version in and
+   * where it still serves (lib/promotions.ts carriedEnvironments). The attempt goes on after them.
+   */
+  carried?: CarriedEnvironment[];
+}
+
+/** An environment an earlier attempt promoted the version in: its promotion, and the evidence it was promoted on. */
+export interface CarriedEnvironment {
+  environment: string;
+  promotionId: string;
+  evidence?: Evidence;
 }
 
 export type PromotionOutcome =
@@ -382,6 +394,8 @@ export interface EnvironmentProgress {
   gate?: string;
   /** The lineage tags of the version registered in its workspace (after the first). */
   lineage?: Record<string, string>;
+  /** Promoted there by an earlier attempt (`promotionId`), and serving still: this attempt did nothing there. */
+  carried?: true;
 }
 
 export interface TimelineEntry {

@@ -123,6 +123,17 @@ function* acrossEnvironments(ctx: Context): Step<PromotionResult> {
 
   for (const [index, environment] of environments.entries()) {
     const here = progress[index]!;
+    const carried = input.carried?.[index];
+    if (carried?.environment === environment.name) {
+      // An earlier attempt promoted it here and it serves still: promoting it again would find it in production.
+      const { promotionId: by } = carried;
+      Object.assign(here, { state: 'promoted', carried: true, promotionId: by, outcome: 'promoted' });
+      here.reason = `promoted by ${by}, an earlier attempt`;
+      if (carried.evidence) evidence = carried.evidence;
+      mark('rolling-out', `${environment.name}: serves it already, promoted by ${by}`);
+      previous = { environment, promotionId: by, releasedAt: now(ctx).toISOString() };
+      continue;
+    }
     if (previous) {
       // 1. The gate into this environment, while the version serves the previous one.
       here.state = 'gate';
@@ -181,8 +192,9 @@ function* acrossEnvironments(ctx: Context): Step<PromotionResult> {
       previous && evidence
         ? { environment: previous.environment.name, promotionId: previous.promotionId, evidence }
         : undefined;
+    const { carried: _carried, ...parentInput } = input;
     const childInput: PromotionInput = {
-      ...input,
+      ...parentInput,
       policy: environmentPolicy(policy, environment, reuse),
       workspace: environment.workspace,
       environment: environment.name,

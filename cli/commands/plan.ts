@@ -1,7 +1,7 @@
 /** How `--dry-run` prints a plan: what would happen, in the order it would, then every ARM write. */
-import type { ArmWrite } from '../../lib/domain/promotion-plan';
+import type { ArmWrite, PromotionPlan } from '../../lib/domain/promotion-plan';
 import type { TagWrite } from '../../lib/domain/stages';
-import type { PromotionDryRun, RetrainingPlan } from '../../lib/dry-run';
+import type { EnvironmentPlan, PromotionDryRun, RetrainingPlan } from '../../lib/dry-run';
 
 const tags = (writes: TagWrite[]): string =>
   writes.length === 0
@@ -23,13 +23,67 @@ function armWrites(writes: ArmWrite[]): string[] {
   ];
 }
 
-export function promotionPlanLines({ start, plan }: PromotionDryRun): string[] {
-  const lines = [`Dry run of ${plan.modelName}:${plan.modelVersion}: nothing was changed.`, '', plan.summary, ''];
+export function promotionPlanLines({ start, plan, environments }: PromotionDryRun): string[] {
+  const lines = [`Dry run of ${plan.modelName}:${plan.modelVersion}: nothing was changed.`, ''];
+  if (environments)
+    lines.push(
+      `Across ${environments.map((e) => e.name).join(' → ')}: ${environments.map(environmentOutline).join('; ')}`,
+    );
+  else lines.push(plan.summary);
+  lines.push('');
   lines.push(
     start.wouldStart
       ? `Start: ${start.id} would start.`
       : `Start: refused now (${start.refusal ?? `${start.id} exists`}); the plan is what ${plan.promotionId} ${plan.promotionId === start.id ? 'does from here' : 'would do'}.`,
   );
+  if (!environments) return [...lines, ...planBody(plan)];
+  for (const environment of environments) lines.push('', ...environmentLines(environment));
+  return lines;
+}
+
+function environmentOutline(e: EnvironmentPlan): string {
+  if (e.carried) return `${e.name} serves it already (${e.carried.promotionId})`;
+  if (e.plan) return `${e.name} ${e.plan.verdict}`;
+  return `${e.name} not reached`;
+}
+
+function environmentLines(e: EnvironmentPlan): string[] {
+  const lines = [`== ${e.name}: ${e.endpointName} in ${e.workspace}`];
+  if (e.carried)
+    return [
+      ...lines,
+      `Promoted there by ${e.carried.promotionId}, an earlier attempt, and in production still: nothing is done there.`,
+    ];
+  if (e.gate) {
+    const g = e.gate;
+    lines.push(
+      g.kind === 'approval'
+        ? `Gate: approval of ${g.approvers ? g.approvers.join(', ') : 'anyone holding a link'}; expires after ${g.timeout}, then ${g.onTimeout}`
+        : `Gate: a bake of ${g.bake} in ${g.in}, at most ${g.maxErrorRate * 100} % of requests answered 5xx`,
+    );
+  }
+  if (e.copy) {
+    const c = e.copy;
+    const through = c.registry ? ` through ${c.registry.id}${c.registry.has ? ' (which has it already)' : ''}` : '';
+    lines.push(
+      c.problem
+        ? `Copy from ${c.from}: refused: ${c.problem}`
+        : c.registered
+          ? `Copy from ${c.from}: registered there already, with its lineage: used as it is`
+          : `Copy from ${c.from}${through}, then registered with its lineage`,
+    );
+    if (c.uploads.length > 0) lines.push(`Uploads (${c.uploads.length}): ${c.uploads.join('; ')}`);
+    if (c.armWrites.length > 0)
+      lines.push(...armWrites(c.armWrites).map((l) => (l.startsWith('ARM') ? `Copy's ${l}` : l)));
+  }
+  if (e.notReached) return [...lines, `Not reached: ${e.notReached}`];
+  if (e.plan) lines.push(e.plan.summary, ...planBody(e.plan));
+  return lines;
+}
+
+/** A plan's steps in the order they would happen, then its ARM writes. */
+function planBody(plan: PromotionPlan): string[] {
+  const lines: string[] = [];
   const endpoint = plan.endpoint;
   lines.push(
     `Endpoint: ${endpoint.name} ${endpoint.preparation === 'create' ? 'would be created' : endpoint.preparation === 'ready' ? 'exists' : 'is provisioning: the promotion waits for it'}`,

@@ -19,7 +19,7 @@ import {
   type Slot,
   type TrafficMap,
 } from './rollout-plan';
-import { applyTagWrites, transitionWrites, type ModelVersionTags, type TagWrite } from './stages';
+import { applyTagWrites, stageOf, transitionWrites, type ModelVersionTags, type TagWrite } from './stages';
 
 /** The endpoint as the flow's `readEndpoint` sees it. */
 export interface EndpointState {
@@ -62,6 +62,8 @@ export interface ArmWrite {
 }
 
 export type PlanVerdict =
+  /** The version is in production already: there is nothing to promote, and a start is refused. */
+  | 'in-production'
   /** A newer version is already staged or serving: nothing would be deployed. */
   | 'superseded'
   /** The promotion would fail before evaluating (no idle slot, a model Azure cannot deploy as is). */
@@ -167,6 +169,16 @@ export function planPromotion(input: PromotionPlanInput): PromotionPlan {
     productionTags: [] as TagWrite[],
     armWrites: writes,
   };
+
+  // A version in production cannot be staged: the start refuses it (lib/promotions.ts), so nothing is planned.
+  const own = input.versions.find((v) => v.version === modelVersion);
+  if (own && stageOf(own) === 'production') {
+    return {
+      ...base,
+      verdict: 'in-production',
+      summary: `${model} is in production already (stage=production): there is nothing to promote`,
+    };
+  }
 
   // As the flow, first: a newer winner already staged or serving supersedes this version before anything is deployed.
   const staging = transitionWrites(input.versions, modelVersion, 'stage', promotionId);

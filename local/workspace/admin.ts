@@ -156,12 +156,13 @@ function route(
       ws.scoring.resetStats(b?.endpoint);
       return { status: 204 };
     }
+    // Another workspace this host serves, by name: its own faults.
     case 'GET /_local/faults':
-      return { status: 200, body: { value: ws.faults.all() } };
+      return { status: 200, body: { value: servedWorkspace(ws, q).faults.all() } };
     case 'POST /_local/faults':
-      return { status: 201, body: ws.faults.add(v(faultSchema)) };
+      return { status: 201, body: servedWorkspace(ws, q).faults.add(v(faultSchema)) };
     case 'DELETE /_local/faults':
-      ws.faults.clear();
+      servedWorkspace(ws, q).faults.clear();
       return { status: 204 };
     case 'POST /_local/data/generate':
       return ws.generateData(v(generateBody)).then((body) => ({ status: 201, body }));
@@ -237,7 +238,9 @@ function route(
 /** This workspace, or another one this host serves when the query names it (`workspace=NAME`). */
 function servedWorkspace(ws: Workspace, q: URLSearchParams): Workspace {
   const named = q.get('workspace');
-  const of = named ? ws.siblings().find((w) => w.opts.workspaceName.toLowerCase() === named.toLowerCase()) : ws;
+  const of = named
+    ? [ws, ...ws.siblings()].find((w) => w.opts.workspaceName.toLowerCase() === named.toLowerCase())
+    : ws;
   if (!of) throw new ArmError(404, 'NotFound', `No workspace named '${named}' is served here.`, 'workspace');
   return of;
 }
@@ -258,7 +261,7 @@ export const ROUTES = [
   'DELETE /_local/requests',
   'GET /_local/scoring/stats?endpoint=&deployment=',
   'POST /_local/scoring/stats/reset {endpoint?}',
-  'GET|POST|DELETE /_local/faults, DELETE /_local/faults/{id}',
+  'GET|POST|DELETE /_local/faults?workspace=NAME (of another served workspace with workspace), DELETE /_local/faults/{id}',
   'POST /_local/data/generate {name, version?, rows?, seed?, task?, features?, drift?, quality?, noise?, target?}',
   'POST /_local/data/sample {rows?, seed?, drift?, ..., omitTarget?} — rows without registering',
   'POST /_local/data/rows {name, version?, rows: [{...}] | {columns, data}}',

@@ -112,6 +112,15 @@ describe('planPromotion', () => {
     expect(plan.armWrites).toEqual([]);
   });
 
+  it('the version in production: nothing to promote, nothing planned (staging it would be refused)', () => {
+    const plan = planPromotion(input({ modelVersion: '2', promotionId: 'promote:demand:2' }));
+    expect(plan.verdict).toBe('in-production');
+    expect(plan.summary).toBe('demand:2 is in production already (stage=production): there is nothing to promote');
+    expect(plan.armWrites).toEqual([]);
+    expect(plan.slot).toBeUndefined();
+    expect(plan.stageTags).toEqual([]);
+  });
+
   it('a previewed loss: deployed, then removed, nothing staged or moved', () => {
     const plan = planPromotion(
       input({ evaluation: { previewed: true, evidence: evidence('lose'), through: 'green' } }),

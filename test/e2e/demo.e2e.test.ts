@@ -31,6 +31,12 @@ describe('champion demo', () => {
     expect(out).toMatch(/✔ forecast-prod in champion-prod serves forecast:1/);
     expect(out).toMatch(/✔ promote:forecast:2: prod gate rejected by bo/);
     expect(out).toMatch(/✔ nothing of forecast:2 was registered or deployed in production/);
+    // A dry run after the demo: a plan across both workspaces, and no write in either (or in the registry).
+    expect(out).toMatch(/✔ the plan: forecast:2 serves QA already \(promote:forecast:2@qa\)/);
+    expect(out).toMatch(
+      /✔ the copy it would make: POST registries\/champion-registry\/models\/forecast\/versions\/2\/startPendingUpload, PUT registries\/.*, PUT workspaces\/champion-prod\/models\/forecast\/versions\/2$/m,
+    );
+    expect(out).toMatch(/✔ no write while it ran: 0 in champion-ws \(and the registry\), 0 in champion-prod/);
     expect(code).toBe(0);
   });
 });

@@ -85,6 +85,17 @@ describe('dry runs on live state', { timeout: 240_000 }, () => {
     expect(await promotion('promote:demand:42')).toBeUndefined();
   });
 
+  it('the version serving: a plan that says there is nothing to promote (not a 500), writing nothing', async () => {
+    const since = await lastSeq();
+    const res = await runCli(app.url, 'promote', 'demand', '1', '--dry-run', '--json');
+    expect(res.code, res.err).toBe(0);
+    const { start, plan } = JSON.parse(res.out) as PromotionDryRun;
+    expect(start).toMatchObject({ id: 'promote:demand:1', wouldStart: false });
+    expect(plan).toMatchObject({ verdict: 'in-production', armWrites: [], stageTags: [], productionTags: [] });
+    expect(plan.summary).toBe('demand:1 is in production already (stage=production): there is nothing to promote');
+    expect(await requests(since, true)).toEqual([]);
+  });
+
   it("a promotion's dry run reports the plan, writes nothing, and the release then makes exactly the writes it listed", async () => {
     const since = await lastSeq();
     const printed = await runCli(app.url, 'promote', 'demand', '2', '--dry-run');

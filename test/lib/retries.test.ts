@@ -234,3 +234,96 @@ describe('retrying a promotion', () => {
     expect(instances.size).toBe(1);
   });
 });
+
+describe('retrying a promotion whose version is in production', () => {
+  const QA = '/subscriptions/s/resourceGroups/ml/providers/Microsoft.MachineLearningServices/workspaces/qa';
+  const PROD = '/subscriptions/s/resourceGroups/ml/providers/Microsoft.MachineLearningServices/workspaces/prod';
+  const ACROSS = {
+    demand: {
+      modelName: 'demand',
+      endpointName: 'demand-ep',
+      environments: [
+        { name: 'qa', workspace: QA },
+        { name: 'prod', workspace: PROD },
+      ],
+    } as Policy,
+  } as PolicySet;
+  const staged = (stages: Record<string, string>): Registry => ({
+    getModelVersion: async (_name, version) =>
+      ({ version, tags: stages[version] ? { stage: stages[version] } : {}, ...DANA }) as unknown as ModelVersion,
+  });
+  const inWorkspace = (byWorkspace: Record<string, string | undefined>) => (id: string) =>
+    staged(byWorkspace[id] ? { '3': byWorkspace[id]! } : {});
+  const evidence = { decision: 'win', reason: 'better' };
+
+  async function failedAttempt(policies: PolicySet) {
+    const fake = fakeClient();
+    await startPromotion(fake.client, policies, registry(['3']), byHand);
+    fake.finish('promote:demand:3', 'Completed', 'failed');
+    return fake;
+  }
+
+  /** An attempt across environments that promoted the version in QA, then failed in production. */
+  async function failedInProduction() {
+    const fake = await failedAttempt(ACROSS);
+    fake.instances.set('promote:demand:3@qa', {
+      instanceId: 'promote:demand:3@qa',
+      name: 'promoteModel',
+      runtimeStatus: 'Completed',
+      createdTime: new Date(),
+      input: {} as PromotionInput,
+      output: { outcome: 'promoted', reason: 'released', evidence } as unknown as PromotionResult,
+    });
+    return fake;
+  }
+
+  it('a start by hand is refused (409 from the route), creating nothing', async () => {
+    const { client, instances } = fakeClient();
+    expect(await startPromotion(client, POLICIES, staged({ '3': 'production' }), byHand)).toEqual({
+      kind: 'in-production',
+      message: 'demand:3 is in production already (stage=production): there is nothing to promote.',
+    });
+    expect(instances.size).toBe(0);
+  });
+
+  it('refuses one serving a single endpoint (its promotion would stop when staging it), starting nothing', async () => {
+    const { client, instances } = await failedAttempt(POLICIES);
+    const refused = await retryPromotion(client, POLICIES, staged({ '3': 'production' }), 'promote:demand:3');
+    expect(refused).toEqual({
+      kind: 'refused',
+      status: 409,
+      message: 'demand:3 is in production already (stage=production): there is nothing to promote.',
+    });
+    expect(instances.size).toBe(1);
+  });
+
+  it('across environments: carries the ones an earlier attempt promoted it in, where it serves still', async () => {
+    const { client, instances, finish } = await failedInProduction();
+    const serving = inWorkspace({ [QA]: 'production' });
+    const outcome = await retryPromotion(client, ACROSS, serving(QA), 'promote:demand:3', serving);
+    expect(outcome).toMatchObject({ kind: 'started', id: 'promote:demand:3:a2' });
+    const carried = [{ environment: 'qa', promotionId: 'promote:demand:3@qa', evidence }];
+    expect(instances.get('promote:demand:3:a2')?.input.carried).toEqual(carried);
+    // A third attempt carries what the second carried: the second promoted nothing in QA itself.
+    finish('promote:demand:3:a2', 'Completed', 'failed');
+    await retryPromotion(client, ACROSS, serving(QA), 'promote:demand:3', serving);
+    expect(instances.get('promote:demand:3:a3')?.input.carried).toEqual(carried);
+  });
+
+  it('across environments: one rolled back in QA since is promoted there again; in production with nothing carried is refused', async () => {
+    const rolledBack = await failedInProduction();
+    const surpassed = inWorkspace({ [QA]: 'surpassed' });
+    expect(await retryPromotion(rolledBack.client, ACROSS, surpassed(QA), 'promote:demand:3', surpassed)).toMatchObject(
+      { kind: 'started' },
+    );
+    expect(rolledBack.instances.get('promote:demand:3:a2')?.input.carried).toBeUndefined();
+
+    const { client, instances } = await failedAttempt(ACROSS);
+    const serving = inWorkspace({ [QA]: 'production' });
+    expect(await retryPromotion(client, ACROSS, serving(QA), 'promote:demand:3', serving)).toMatchObject({
+      kind: 'refused',
+      status: 409,
+    });
+    expect(instances.size).toBe(1);
+  });
+});

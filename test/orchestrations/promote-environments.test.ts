@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { carriedLifecycle } from '../../lib/activities';
 import { sealDecision } from '../../lib/approval';
+import type { Evidence } from '../../lib/domain/evaluation';
 import { parsePolicies, type Policy, type PolicyInput } from '../../lib/domain/policy';
 import { checkDeterminism, replayHistory } from '../../local/runtime/durable/replay';
 import { versioningFromHostJson } from '../../local/runtime/durable/versioning';
@@ -393,5 +394,40 @@ describe(`gates between environments (flow version ${FIRST_CLASS_GATES})`, () =>
     expect(await phase(t, newer)).toBe('awaiting-approval');
     expect(steps(t, older)).toEqual([]);
     expect(gatePlace(t)).toBeUndefined();
+  });
+});
+
+describe('a retry across environments', () => {
+  it('goes on after the environments an earlier attempt promoted it in: no promotion there, the gate, then the next', async () => {
+    const { qa, prod } = worlds();
+    qa.stages['1'] = 'production';
+    const evidence = { kind: 'paired', decision: 'win', reason: 'better by 0.4' } as unknown as Evidence;
+    const input: PromotionInput = {
+      ...promotionInput('1'),
+      source: 'retry',
+      attempt: 2,
+      retryOf: 'promote:forecast:1',
+      carried: [{ environment: 'qa', promotionId: 'promote:forecast:1@qa', evidence }],
+    };
+    current = startEngine(qa.register(new Registry(), 'promotion'), { versioning: hostVersioning });
+    const t = current;
+    const id = await t.engine.startNew('promoteModel', { instanceId: 'promote:forecast:1:a2', input });
+    // QA is not promoted again (its stage would refuse it): the attempt waits at production's gate at once.
+    expect(await phase(t, id)).toBe('awaiting-approval');
+    expect(await t.engine.getStatus(`${id}@qa`)).toBeUndefined();
+    await t.engine.raiseEvent(id, 'decision', decision(id, 'approve', 'bo'));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    // Copied with its lineage back to the promotion that promoted it in QA, and released on QA's evidence.
+    expect(prod.copies).toMatchObject([
+      { fromWorkspace: QA, sourceEnvironment: 'qa', sourcePromotionId: 'promote:forecast:1@qa', evidence },
+    ]);
+    expect(result.environments?.map((e) => [e.name, e.state, e.promotionId, e.carried])).toEqual([
+      ['qa', 'promoted', 'promote:forecast:1@qa', true],
+      ['prod', 'promoted', `${id}@prod`, undefined],
+    ]);
+    expect(prod.stages['1']).toBe('production');
+    // Its environments' promotions are not handed what was carried.
+    expect(((await t.engine.getStatus(`${id}@prod`))?.input as PromotionInput).carried).toBeUndefined();
   });
 });
