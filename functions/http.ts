@@ -350,32 +350,41 @@ df.app.client.http('readFreezeHttp', {
     return read.ok ? json(200, read.value) : problem(read.status, read.message);
   },
 });
-/** Freezing and lifting share their checks: a model named as Azure ML names it, a JSON body, who asks. */
+/**
+ * A person's request about a model (freeze, lift, roll back): the model named as Azure ML names it, a JSON body, and
+ * who asks — the platform's say-so where there is one, else the body's `by` (lib/identity.ts).
+ */
+async function modelRequest(request: HttpRequest) {
+  const modelName = request.params.name ?? '';
+  const invalid = armNameProblem('asset', modelName);
+  if (invalid) return { ok: false as const, response: problem(400, `name: ${invalid}.`) };
+  const read = await readJsonObject(request);
+  if (!read.ok) return read;
+  const { body } = read;
+  if (body.by !== undefined && typeof body.by !== 'string') {
+    return { ok: false as const, response: problem(400, 'by: must be a string.') };
+  }
+  const claimed = body.by;
+  const { identity } = getApp();
+  const identify = () => decisionCaller(identity, (header) => request.headers.get(header), claimed);
+  return { ok: true as const, modelName, body, identify };
+}
+
 function freezeRoute(name: string, action: 'freeze' | 'unfreeze') {
   df.app.client.http(name, {
     authLevel: 'function',
     route: `api/models/{name}/${action}`,
     methods: ['POST'],
     handler: async (request, client, context) => {
-      const modelName = request.params.name ?? '';
-      const invalid = armNameProblem('asset', modelName);
-      if (invalid) return problem(400, `name: ${invalid}.`);
-      const read = await readJsonObject(request);
-      if (!read.ok) return read.response;
-      const { body } = read;
-      if (body.by !== undefined && typeof body.by !== 'string') return problem(400, 'by: must be a string.');
-      const claimed = body.by;
-      const { policies, identity } = getApp();
-      const identify = () => decisionCaller(identity, (header) => request.headers.get(header), claimed);
+      const asked = await modelRequest(request);
+      if (!asked.ok) return asked.response;
+      const { modelName, body, identify } = asked;
+      const { policies, deps } = getApp();
+      const asking = { modelName, reason: body.reason, identify, ...(deps.lifecycle && { lifecycle: deps.lifecycle }) };
       const answer =
         action === 'unfreeze'
-          ? await liftFreeze(context, client, policies, { modelName, reason: body.reason, identify }, new Date())
-          : await freezeReleases(
-              client,
-              policies,
-              { modelName, reason: body.reason, until: body.until, identify },
-              new Date(),
-            );
+          ? await liftFreeze(context, client, policies, asking, new Date())
+          : await freezeReleases(client, policies, { ...asking, until: body.until }, new Date());
       return answer.ok ? json(200, answer.value) : problem(answer.status, answer.message);
     },
   });
@@ -389,23 +398,17 @@ df.app.client.http('rollbackModelHttp', {
   route: 'api/models/{name}/rollback',
   methods: ['POST'],
   handler: async (request, client) => {
-    const modelName = request.params.name ?? '';
-    const invalid = armNameProblem('asset', modelName);
-    if (invalid) return problem(400, `name: ${invalid}.`);
-    const read = await readJsonObject(request);
-    if (!read.ok) return read.response;
-    const { body } = read;
-    if (body.by !== undefined && typeof body.by !== 'string') return problem(400, 'by: must be a string.');
-    const claimed = body.by;
-    const { policies, identity } = getApp();
+    const asked = await modelRequest(request);
+    if (!asked.ok) return asked.response;
+    const { modelName, body, identify } = asked;
     const started = await startRollback(
       client,
-      policies,
+      getApp().policies,
       {
         modelName,
         reason: text(body.reason),
         ...(body.environment !== undefined ? { environment: body.environment } : {}),
-        identify: () => decisionCaller(identity, (name) => request.headers.get(name), claimed),
+        identify,
       },
       new Date(),
     );

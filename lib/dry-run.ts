@@ -32,6 +32,8 @@ import {
 import { attemptInstanceId, retryVerdict } from './domain/attempts';
 import { codeAssetName, codeSnapshotHash, codeUploadFolder } from './domain/code-snapshot';
 import { compareRecordedMetrics, type Evidence } from './domain/evaluation';
+import { describeFreeze } from './domain/freeze';
+import { readFreezes } from './freezes';
 import { registrantOf } from './domain/people';
 import { environmentPolicy, environmentPromotionId, LINEAGE_TAGS } from './domain/environments';
 import { policyFor, type EnvironmentSettings, type Policy, type PolicySet } from './domain/policy';
@@ -175,6 +177,8 @@ export interface PromotionDryRun {
   plan: PromotionPlan;
   /** A policy with environments: each one's part, in order (QA → production). */
   environments?: EnvironmentPlan[];
+  /** A freeze in force now (the policy's window or a person's): a release reaching it would wait, as the flow waits. */
+  freeze?: { holds: string; until?: string };
 }
 
 /** One environment's part of a promotion across environments. */
@@ -220,6 +224,7 @@ export async function dryRunPromotion(
   policies: PolicySet,
   deps: DryRunDeps,
   request: { modelName: string; modelVersion: string },
+  now = new Date(),
 ): Promise<PromotionDryRunOutcome> {
   const { modelName, modelVersion } = request;
   const policy = policyFor(policies, modelName);
@@ -241,9 +246,11 @@ export async function dryRunPromotion(
       ? { id: next, wouldStart: false, refusal: inProduction(modelName, modelVersion).message }
       : { id: next, wouldStart: true };
 
+  const frozen = await freezeNow(client, policies, modelName, now);
+  const freeze = frozen ? { freeze: frozen } : {};
   if (!policy.environments) {
     const { plan } = await planIn(reading, deps, policy, { modelName, modelVersion, promotionId, version });
-    return { kind: 'plan', result: { dryRun: true, start, plan } };
+    return { kind: 'plan', result: { dryRun: true, start, plan, ...freeze } };
   }
   // Environments the latest attempt (or those before it) promoted it in and where it serves still are carried: a
   // retry goes on after them, and an attempt that runs or ended has nothing left to do there.
@@ -256,7 +263,20 @@ export async function dryRunPromotion(
   const plan =
     environments.find((e) => e.plan)?.plan ??
     (await planIn(reading, deps, environmentPolicy(policy, policy.environments[0]!), target)).plan;
-  return { kind: 'plan', result: { dryRun: true, start, plan, environments } };
+  return { kind: 'plan', result: { dryRun: true, start, plan, environments, ...freeze } };
+}
+
+/** The freeze on the model's releases now, read as the flow reads it before a release. */
+async function freezeNow(
+  client: df.DurableClient,
+  policies: PolicySet,
+  modelName: string,
+  now: Date,
+): Promise<PromotionDryRun['freeze']> {
+  const read = await readFreezes(client, policies, modelName, now);
+  if (!read.ok || !read.value.inForce.frozen) return undefined;
+  const inForce = read.value.inForce;
+  return { holds: describeFreeze(inForce), ...(inForce.until ? { until: inForce.until } : {}) };
 }
 
 interface Planned {

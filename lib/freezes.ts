@@ -14,8 +14,10 @@ import {
   type FreezeWindow,
   type RequestedFreeze,
 } from './domain/freeze';
+import { lifecycleEvent } from './domain/lifecycle';
 import { policyFor, type PolicySet } from './domain/policy';
 import type { CallerResult } from './identity';
+import type { LifecyclePublisher } from './ports';
 import { readAllInstances } from './promotion-list';
 import { EVENTS, type FreezeLifted, type PromotionStatus } from '../orchestrations/contract';
 import { RELEASE_FREEZE_ENTITY } from '../orchestrations/release-freeze';
@@ -42,6 +44,25 @@ interface FreezeRequest {
   modelName: string;
   reason: unknown;
   identify: () => CallerResult;
+  /** Where freezing and lifting are announced (lifecycle events); none: not announced. */
+  lifecycle?: LifecyclePublisher;
+}
+
+/** A person's freeze, named by its model and when it was asked for: its lifecycle events' `instanceId`. */
+export function freezeId(modelName: string, freeze: Pick<RequestedFreeze, 'at'>): string {
+  return `freeze:${modelName}:${freeze.at.replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
+}
+
+/** Announces a freeze or its lift to the lifecycle topics, as the flows announce their steps (never failing). */
+async function announceFreeze(
+  request: FreezeRequest,
+  freeze: RequestedFreeze,
+  step: 'release-frozen' | 'release-unfrozen',
+  now: Date,
+  details: Record<string, string | boolean | number | undefined>,
+): Promise<void> {
+  const subject = { instanceId: freezeId(request.modelName, freeze), modelName: request.modelName };
+  await request.lifecycle?.publish([lifecycleEvent(subject, step, 1, now, details)]);
 }
 
 const entity = (modelName: string) => new df.EntityId(RELEASE_FREEZE_ENTITY, modelName);
@@ -143,6 +164,12 @@ export async function freezeReleases(
     request.modelName,
     (s) => s?.frozen?.at === freeze.at && s.frozen.by === freeze.by,
   );
+  await announceFreeze(request, freeze, 'release-frozen', now, {
+    by: freeze.by,
+    authenticated: freeze.authenticated,
+    reason: freeze.reason,
+    until: freeze.until,
+  });
   return { ok: true, value: freezeView(request.modelName, policy.freezes ?? [], state, now) };
 }
 
@@ -195,5 +222,11 @@ export async function liftFreeze(
       // It finished meanwhile: nothing waits.
     }
   }
+  await announceFreeze(request, before!.frozen!, 'release-unfrozen', now, {
+    by: lift.by,
+    authenticated: lift.authenticated,
+    reason: lift.reason,
+    woke: woke.length,
+  });
   return { ok: true, value: { ...freezeView(request.modelName, policy.freezes ?? [], state, now), woke } };
 }

@@ -23,7 +23,7 @@ function armWrites(writes: ArmWrite[]): string[] {
   ];
 }
 
-export function promotionPlanLines({ start, plan, environments }: PromotionDryRun): string[] {
+export function promotionPlanLines({ start, plan, environments, freeze }: PromotionDryRun): string[] {
   const lines = [`Dry run of ${plan.modelName}:${plan.modelVersion}: nothing was changed.`, ''];
   if (environments)
     lines.push(
@@ -36,6 +36,7 @@ export function promotionPlanLines({ start, plan, environments }: PromotionDryRu
       ? `Start: ${start.id} would start.`
       : `Start: refused now (${start.refusal ?? `${start.id} exists`}); the plan is what ${plan.promotionId} ${plan.promotionId === start.id ? 'does from here' : 'would do'}.`,
   );
+  if (freeze) lines.push(`Freeze: ${freeze.holds}; a release reaching it now would wait.`);
   if (!environments) return [...lines, ...planBody(plan)];
   for (const environment of environments) lines.push('', ...environmentLines(environment));
   return lines;

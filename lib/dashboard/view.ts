@@ -154,6 +154,12 @@ function modelSection(panel: ModelPanel): SafeHtml {
         </tbody>
       </table>`
     : html`<p class="muted">No versions registered.</p>`;
+  // With environments, each says what it serves (below): this workspace's tag is only the first one's.
+  const serving = panel.environments
+    ? ''
+    : html`In production:
+        <strong data-production="${panel.name}">${production ? `${panel.name}:${production.version}` : 'none'}</strong>
+        ·`;
   const endpoint = panel.environments
     ? environmentsBlock(panel)
     : endpointBlock(panel.endpointName, panel.endpoint, panel.deployments);
@@ -161,8 +167,7 @@ function modelSection(panel: ModelPanel): SafeHtml {
     <h3 id="${id}">${panel.name}</h3>
     ${panel.error ? html`<p class="error" role="alert">Could not read the model: ${panel.error}</p>` : ''}
     <p>
-      In production:
-      <strong data-production="${panel.name}">${production ? `${panel.name}:${production.version}` : 'none'}</strong> ·
+      ${serving}
       <a href="/models/${enc(panel.name)}/history">Production history of ${panel.name}</a>
     </p>
     ${versions} ${endpoint}

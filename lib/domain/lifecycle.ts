@@ -24,6 +24,8 @@ export const LIFECYCLE_STEPS = {
   verdict: 'Champion.Rollout.Verdict',
   'rolled-back': 'Champion.Rollout.RolledBack',
   'production-changed': 'Champion.Production.Changed',
+  'release-frozen': 'Champion.Release.Frozen',
+  'release-unfrozen': 'Champion.Release.Unfrozen',
   'retraining-started': 'Champion.Retraining.Started',
   'retraining-skipped': 'Champion.Retraining.Skipped',
   'retraining-finished': 'Champion.Retraining.Finished',
@@ -36,7 +38,7 @@ export type LifecycleValue = string | number | boolean | null;
 
 /** What a flow is about: its instance and model (and version, for promotions). */
 export interface LifecycleSubject {
-  /** The orchestration instance: promotion, retraining run or signal, rollback. */
+  /** The orchestration instance (promotion, retraining run or signal, rollback), or a person's freeze. */
   instanceId: string;
   modelName: string;
   modelVersion?: string;

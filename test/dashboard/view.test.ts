@@ -94,6 +94,28 @@ describe('the dashboard', () => {
     expect(page).toContain('href="/promotions/promote%3Ademand%3A2"');
   });
 
+  it('across environments: what each one serves, and no single "in production" that is only the first one\'s', () => {
+    const base = data();
+    const model = base.models[0]!;
+    const environment = (name: string, production: string | null) => ({
+      name,
+      workspace: `/subscriptions/s/resourceGroups/ml/providers/Microsoft.MachineLearningServices/workspaces/${name}`,
+      endpointName: `demand-${name}`,
+      production,
+      deployments: [],
+    });
+    const page = render(
+      dashboardPage({
+        ...base,
+        models: [{ ...model, environments: [environment('qa', '2'), environment('prod', '1')] }],
+      }),
+    );
+    expect(page).toMatch(/data-production="demand@qa"\s*>demand:2</);
+    expect(page).toMatch(/data-production="demand@prod"\s*>demand:1</);
+    expect(page).not.toContain('data-production="demand"');
+    expect(page).toContain('href="/models/demand/history"');
+  });
+
   it('draws the traffic of a rollout from its timeline, with a table of the same points', () => {
     const page = render(dashboardPage(data()));
     expect(page).toMatch(

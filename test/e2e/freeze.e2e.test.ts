@@ -15,6 +15,12 @@ import { finished, promotionsOf } from '../support/promotions';
 
 const BAKE_SECONDS = 15;
 
+interface Announced {
+  type: string;
+  subject: string;
+  data: { instanceId: string; details: Record<string, unknown> };
+}
+
 describe('release freezes and one rollout per endpoint', { timeout: 300_000 }, () => {
   let app: EmbeddedApp;
 
@@ -89,6 +95,12 @@ describe('release freezes and one rollout per endpoint', { timeout: 300_000 }, (
     // Nothing moved while it waits: the champion serves everything.
     expect((await endpoint()).traffic).toEqual(before.traffic);
     expect(await app.lab.modelStages('demand')).toMatchObject({ '1': 'production', '2': 'staged' });
+    // A dry run says so too: a release reaching the freeze now would wait.
+    const plan = await runCli(app.url, 'promote', 'demand', '2', '--dry-run');
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).toContain(
+      'Freeze: releases of this model are frozen by ana until it is lifted: Black Friday; a release reaching it now would wait.',
+    );
 
     const lifted = await runCli(app.url, 'unfreeze', 'demand', '--reason', 'sale over', '--as', 'bob');
     expect(lifted.code, lifted.err).toBe(0);
@@ -99,6 +111,22 @@ describe('release freezes and one rollout per endpoint', { timeout: 300_000 }, (
     expect(notes).toContain('the freeze was lifted by bob: sale over; looking again');
     expect(notes).toContain('the release freeze is over: releasing');
     expect(await app.lab.modelStages('demand')).toMatchObject({ '1': 'surpassed', '2': 'production' });
+    // Both announced on the lifecycle topic, the lift naming the freeze it lifted.
+    const announced = await eventually(
+      async () => {
+        const stream = (await (await fetch(`${app.url}/_local/events`)).json()) as { events: { event: Announced }[] };
+        const about = stream.events.map((e) => e.event).filter((e) => e.type.startsWith('Champion.Release.'));
+        return about.length === 2 ? about : undefined;
+      },
+      'the freeze and its lift on the topic',
+      200,
+    );
+    expect(announced.map((e) => [e.type, e.subject, e.data.details])).toEqual([
+      ['Champion.Release.Frozen', 'models/demand', { by: 'ana', authenticated: false, reason: 'Black Friday' }],
+      ['Champion.Release.Unfrozen', 'models/demand', { by: 'bob', authenticated: false, reason: 'sale over', woke: 1 }],
+    ]);
+    expect(announced[0]!.data.instanceId).toMatch(/^freeze:demand:\d{8}T\d{6}Z$/);
+    expect(announced[1]!.data.instanceId).toBe(announced[0]!.data.instanceId);
     const view = (await (await fetch(`${app.url}/api/models/demand/freeze`)).json()) as Record<string, unknown>;
     expect(view).toMatchObject({
       frozen: null,
