@@ -101,6 +101,8 @@ export interface DecisionRequest {
   comment?: string;
   /** A signed approval-link token; sent in the body, never in the URL (where it would be logged). */
   token?: string;
+  /** The digest of the evidence decided on (getDecisionEvidence): refused (409) when the evidence changed since. */
+  evidenceDigest?: string;
 }
 
 export interface ModelVersionView {
@@ -234,6 +236,8 @@ export interface ChampionApi {
    */
   /** `approver`: who the app recorded as deciding. */
   decide(id: string, request: DecisionRequest): Promise<{ accepted: boolean; pending?: boolean; approver?: string }>;
+  /** The digest of the evidence a decision would be taken on now (404 when it waits for none). */
+  getDecisionEvidence(id: string): Promise<{ id: string; evidenceDigest: string }>;
   getModel(name: string): Promise<ModelView>;
   getEndpoint(name: string): Promise<EndpointDetails>;
   health(): Promise<Health>;
@@ -359,6 +363,7 @@ export function api(
       decision.token
         ? request('POST', `/api/promotions/${enc(id)}/decision`, { ...decision, via: 'cli' })
         : request('POST', `/api/promotions/${enc(id)}/decisions`, { ...decision, via: 'cli' }),
+    getDecisionEvidence: (id) => request('GET', `/api/promotions/${enc(id)}/evidence`),
     rollback: (model, req) => request('POST', `/api/models/${enc(model)}/rollback`, req),
     getRollback: (id) => request('GET', `/api/rollbacks/${enc(id)}`),
     freeze: (model, req) => request('POST', `/api/models/${enc(model)}/freeze`, req),

@@ -26,6 +26,7 @@ import { freezeReleases, liftFreeze, readFreezes } from '../lib/freezes';
 import { historyExport, historyQuery, historySources, noModel, readScopedHistory } from '../lib/history';
 import { appDryRunDeps, dryRunPromotion } from '../lib/dry-run';
 import { submitControl } from '../lib/rollout-controls';
+import { decisionEvidenceDigest } from '../lib/web/promotion-routes';
 import { nameProblem } from '../lib/domain/people';
 
 function summary(status: df.DurableOrchestrationStatus | InstanceStatus) {
@@ -224,6 +225,19 @@ df.app.client.http('approvalLinkRedirect', {
   }),
 });
 
+/** The digest of the evidence a decision would be taken on now (while the promotion or run waits for one). */
+df.app.client.http('getDecisionEvidence', {
+  authLevel: 'function',
+  route: 'api/promotions/{id}/evidence',
+  methods: ['GET'],
+  handler: async (request, client) => {
+    const id = request.params.id ?? '';
+    const digest = await decisionEvidenceDigest(client, id);
+    if (digest === undefined) return problem(404, `${id} does not wait for a decision.`);
+    return json(200, { id, evidenceDigest: digest });
+  },
+});
+
 /** Decisions through the API and the CLI: the caller holds a function key (or passes App Service authentication). */
 df.app.client.http('decidePromotionApi', {
   authLevel: 'function',
@@ -247,16 +261,30 @@ async function decide(
   const { settings, identity } = getApp();
   if (body.approver !== undefined && typeof body.approver !== 'string')
     return problem(400, 'approver: must be a string.');
+  if (body.evidenceDigest !== undefined && typeof body.evidenceDigest !== 'string')
+    return problem(400, 'evidenceDigest: must be a string (GET /api/promotions/{id}/evidence gives it).');
   const claimed = body.approver;
+  const id = request.params.id ?? '';
+  // Bound to the evidence the decider read, as the page binds its form: refused when it has changed since.
+  const given = body.evidenceDigest;
+  if (given !== undefined) {
+    const now = await decisionEvidenceDigest(client, id);
+    if (now !== undefined && now !== given)
+      return problem(
+        409,
+        `evidenceDigest: the evidence of ${id} changed since it was read (${given.slice(0, 12)}… is now ${now.slice(0, 12)}…): read it again (champion show ${id}) and decide on it.`,
+      );
+  }
   const outcome = await submitDecision(
     client,
     settings.CHAMPION_APPROVAL_SECRET,
     {
-      promotionId: request.params.id ?? '',
+      promotionId: id,
       decision: text(body.decision),
       comment: text(body.comment),
       token,
       via,
+      ...(given !== undefined ? { evidenceDigest: given } : {}),
       identify: (issuedTo) => decisionCaller(identity, (name) => request.headers.get(name), claimed, issuedTo),
     },
     new Date(),

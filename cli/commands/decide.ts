@@ -22,6 +22,11 @@ function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
         description: "off Azure, who decides (default: the app's local user); on Azure, your signed-in identity",
       },
       { name: 'comment', value: 'TEXT', description: 'why, recorded with the decision' },
+      {
+        name: 'evidence',
+        value: 'DIGEST',
+        description: 'decide on the evidence `champion show ID` printed: refused if it changed since',
+      },
     ],
     examples: [
       decision === 'approve'
@@ -34,6 +39,7 @@ function decisionCommand(decision: ApprovalDecision['decision']): CommandSpec {
         decision,
         ...(options.as !== undefined ? { approver: options.as } : {}),
         ...(options.comment !== undefined ? { comment: options.comment } : {}),
+        ...(options.evidence !== undefined ? { evidenceDigest: options.evidence } : {}),
       });
       if (json) {
         printJson(io, response);

@@ -89,7 +89,16 @@ export const show: CommandSpec = {
       const rows: [string, string][] = [];
       // The links went to the approvers only (they carry tokens); the CLI decides as its user.
       if (approval) rows.push(['Expires', formatTime(approval.expiresAt)]);
-      rows.push(['Decide', `champion approve ${p.id}  (or: champion reject ${p.id})`]);
+      // Deciding with it binds the decision to the evidence above, as the approval page does.
+      const digest = await client.getDecisionEvidence(p.id).then(
+        (e) => e.evidenceDigest,
+        () => undefined,
+      );
+      if (digest) rows.push(['Evidence', digest]);
+      rows.push([
+        'Decide',
+        `champion approve ${p.id}${digest ? ` --evidence ${digest}` : ''}  (or: champion reject ${p.id})`,
+      ]);
       out.push(fields(rows));
     }
 

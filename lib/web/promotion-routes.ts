@@ -103,6 +103,15 @@ async function readEndpoint(name: string): Promise<EndpointState | undefined> {
 const digestOf = (shown: Shown) =>
   shown.kind === 'promotion' ? evidenceDigest(shown.data) : runEvidenceDigest(shown.data);
 
+/**
+ * The digest of the evidence a decision on `id` would be taken on now (the one its page shows and its form sends),
+ * while it waits for one; undefined otherwise. The API and the CLI bind a decision to it as the page does.
+ */
+export async function decisionEvidenceDigest(client: df.DurableClient, id: string): Promise<string | undefined> {
+  const shown = await loadShown(client, id);
+  return shown && decisionState(shown.data).waiting ? digestOf(shown) : undefined;
+}
+
 function render(shown: Shown, form: DecisionForm, options: { notice?: Notice; closed?: Notice }): PageOptions {
   return shown.kind === 'promotion' ? promotionPage(shown.data, form, options) : runPage(shown.data, form, options);
 }

@@ -21,7 +21,7 @@ interface LoggedRequest {
 interface Promotion {
   runtimeStatus: string;
   status?: { phase: string };
-  result?: { outcome: string; reason: string };
+  result?: { outcome: string; reason: string; decision?: { evidenceDigest?: string } };
 }
 
 describe('dry runs on live state', { timeout: 240_000 }, () => {
@@ -96,6 +96,33 @@ describe('dry runs on live state', { timeout: 240_000 }, () => {
     expect(await requests(since, true)).toEqual([]);
   });
 
+  it('a decision through the API or the CLI can be bound to the evidence read: a stale digest is refused, changing nothing', async () => {
+    const id = 'promote:demand:2';
+    const shown = await runCli(app.url, 'show', id);
+    expect(shown.code, shown.err).toBe(0);
+    const digest = /^\s*Evidence\s+(\S+)$/m.exec(shown.out)?.[1];
+    const evidence = (await (await fetch(`${app.url}/api/promotions/${encodeURIComponent(id)}/evidence`)).json()) as {
+      evidenceDigest: string;
+    };
+    expect(digest).toBe(evidence.evidenceDigest);
+    expect(shown.out).toContain(`champion approve ${id} --evidence ${digest}`);
+    // The approval page binds its form to the same digest.
+    expect(await (await fetch(`${app.url}/promotions/${encodeURIComponent(id)}`)).text()).toContain(
+      `name="evidenceDigest" value="${digest}"`,
+    );
+
+    const stale = await runCli(app.url, 'approve', id, '--as', 'ana', '--evidence', 'a-digest-of-other-evidence');
+    expect(stale.code).toBe(1);
+    expect(stale.err).toContain(`evidenceDigest: the evidence of ${id} changed since it was read`);
+    const bad = await fetch(`${app.url}/api/promotions/${encodeURIComponent(id)}/decisions`, {
+      method: 'POST',
+      body: JSON.stringify({ decision: 'approve', approver: 'ana', evidenceDigest: 42 }),
+    });
+    expect(bad.status).toBe(400);
+    expect((await promotion(id))?.status?.phase).toBe('awaiting-approval');
+    expect((await fetch(`${app.url}/api/promotions/promote:demand:1/evidence`)).status).toBe(404);
+  });
+
   it("a promotion's dry run reports the plan, writes nothing, and the release then makes exactly the writes it listed", async () => {
     const since = await lastSeq();
     const printed = await runCli(app.url, 'promote', 'demand', '2', '--dry-run');
@@ -136,8 +163,13 @@ describe('dry runs on live state', { timeout: 240_000 }, () => {
 
     // Approved, the promotion makes the writes the plan gave for a release, in that order, and no other.
     const beforeRelease = await lastSeq();
-    expect((await runCli(app.url, 'approve', 'promote:demand:2', '--as', 'ana')).code).toBe(0);
+    const { evidenceDigest } = (await (await fetch(`${app.url}/api/promotions/promote:demand:2/evidence`)).json()) as {
+      evidenceDigest: string;
+    };
+    const approved = await runCli(app.url, 'approve', 'promote:demand:2', '--as', 'ana', '--evidence', evidenceDigest);
+    expect(approved.code, approved.err).toBe(0);
     expect((await finished('promote:demand:2')).result?.outcome).toBe('promoted');
+    expect((await finished('promote:demand:2')).result?.decision).toMatchObject({ evidenceDigest });
     const made = (await requests(beforeRelease, true)).map((r) => `${r.method} ${r.path}`);
     const planned = plan.armWrites.filter((w) => !w.when.startsWith('if ')).map((w) => `${w.method} ${w.path}`);
     expect(made).toEqual(planned);
