@@ -368,15 +368,15 @@ async function planEnvironments(
   let previous: { name: string; workspace: string; promotionId: string } | undefined;
   let evidence: { from: string; preview: EvaluationPreview } | undefined;
   let stopped: string | undefined;
-  for (const [index, environment] of (policy.environments ?? []).entries()) {
+  for (const environment of policy.environments ?? []) {
     const here: EnvironmentPlan = {
       name: environment.name,
       workspace: environment.workspace,
       endpointName: environment.endpointName ?? policy.endpointName,
     };
     plans.push(here);
-    const carriedHere = carried[index];
-    if (carriedHere?.environment === environment.name) {
+    const carriedHere = carried.find((c) => c.environment === environment.name);
+    if (carriedHere) {
       here.carried = { promotionId: carriedHere.promotionId };
       previous = { name: environment.name, workspace: environment.workspace, promotionId: carriedHere.promotionId };
       if (carriedHere.evidence) {

@@ -158,8 +158,9 @@ export async function retryPromotion(
     ? await carriedEnvironments(client, policy, last, registryIn ?? (() => registry))
     : [];
   // Its promotion would stop when staging it, however often it were tried: unless an earlier attempt promoted it in
-  // the first environment, and this one goes on after it.
-  if (stageOf(version) === 'production' && carried.length === 0) {
+  // the first environment (the app's workspace), and this one goes on after it.
+  const first = policy.environments?.[0]?.name;
+  if (stageOf(version) === 'production' && !carried.some((c) => c.environment === first)) {
     return { kind: 'refused', status: 409, message: inProduction(previous.modelName, previous.modelVersion).message };
   }
   const retryOf = last.instanceId;
@@ -179,10 +180,10 @@ export async function retryPromotion(
 }
 
 /**
- * The environments, from the first on, that earlier attempts promoted the version in and where it is in production
- * still: a retry goes on after them (orchestrations/promote-environments.ts). An environment's promotion is found as
- * the previous attempt's sub-orchestration, or as one it carried itself; one rolled back or surpassed since is not
- * carried, and is promoted again.
+ * The environments that earlier attempts promoted the version in and where it is in production still: a retry does
+ * nothing there (orchestrations/promote-environments.ts). An environment's promotion is found as the previous
+ * attempt's sub-orchestration, or as one it carried itself; one rolled back or surpassed since is not carried, and is
+ * promoted again.
  */
 export async function carriedEnvironments(
   client: df.DurableClient,
@@ -198,7 +199,7 @@ export async function carriedEnvironments(
       const promotionId = environmentPromotionId(previous.instanceId, environment.name);
       const child = await instanceStatus(client, promotionId);
       const result = child?.output as PromotionResult | null | undefined;
-      if (child?.runtimeStatus !== 'Completed' || result?.outcome !== 'promoted') break;
+      if (child?.runtimeStatus !== 'Completed' || result?.outcome !== 'promoted') continue;
       promoted = {
         environment: environment.name,
         promotionId,
@@ -206,7 +207,7 @@ export async function carriedEnvironments(
       };
     }
     const there = await registryIn(environment.workspace).getModelVersion(modelName, modelVersion);
-    if (!there || stageOf(there) !== 'production') break;
+    if (!there || stageOf(there) !== 'production') continue;
     carried.push(promoted);
   }
   return carried;

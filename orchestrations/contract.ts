@@ -324,8 +324,8 @@ export interface PromotionInput {
   /** The environment's name, when a policy's environments started it. */
   environment?: string;
   /**
-   * A retry across environments: the first environments, in order, that earlier attempts promoted the version in and
-   * where it still serves (lib/promotions.ts carriedEnvironments). The attempt goes on after them.
+   * A retry across environments: the environments earlier attempts promoted the version in and where it still serves
+   * (lib/promotions.ts carriedEnvironments). The attempt does nothing there.
    */
   carried?: CarriedEnvironment[];
 }

@@ -123,8 +123,8 @@ function* acrossEnvironments(ctx: Context): Step<PromotionResult> {
 
   for (const [index, environment] of environments.entries()) {
     const here = progress[index]!;
-    const carried = input.carried?.[index];
-    if (carried?.environment === environment.name) {
+    const carried = input.carried?.find((c) => c.environment === environment.name);
+    if (carried) {
       // An earlier attempt promoted it here and it serves still: promoting it again would find it in production.
       const { promotionId: by } = carried;
       Object.assign(here, { state: 'promoted', carried: true, promotionId: by, outcome: 'promoted' });

@@ -310,6 +310,19 @@ describe('retrying a promotion whose version is in production', () => {
     expect(instances.get('promote:demand:3:a3')?.input.carried).toEqual(carried);
   });
 
+  it('across environments: carries production while QA, rolled back since, is promoted again', async () => {
+    const { client, instances } = await failedInProduction();
+    instances.set('promote:demand:3@prod', {
+      ...instances.get('promote:demand:3@qa')!,
+      instanceId: 'promote:demand:3@prod',
+    });
+    const rolledBackInQa = inWorkspace({ [QA]: 'surpassed', [PROD]: 'production' });
+    await retryPromotion(client, ACROSS, rolledBackInQa(QA), 'promote:demand:3', rolledBackInQa);
+    expect(instances.get('promote:demand:3:a2')?.input.carried).toEqual([
+      { environment: 'prod', promotionId: 'promote:demand:3@prod', evidence },
+    ]);
+  });
+
   it('across environments: one rolled back in QA since is promoted there again; in production with nothing carried is refused', async () => {
     const rolledBack = await failedInProduction();
     const surpassed = inWorkspace({ [QA]: 'surpassed' });

@@ -430,4 +430,28 @@ describe('a retry across environments', () => {
     // Its environments' promotions are not handed what was carried.
     expect(((await t.engine.getStatus(`${id}@prod`))?.input as PromotionInput).carried).toBeUndefined();
   });
+
+  it('does nothing where it serves still, after promoting again where it was rolled back: no gate, no copy', async () => {
+    const { qa, prod } = worlds();
+    prod.stages['1'] = 'production';
+    const input: PromotionInput = {
+      ...promotionInput('1'),
+      source: 'retry',
+      attempt: 2,
+      carried: [{ environment: 'prod', promotionId: 'promote:forecast:1@prod' }],
+    };
+    current = startEngine(qa.register(new Registry(), 'promotion'), { versioning: hostVersioning });
+    const t = current;
+    const id = await t.engine.startNew('promoteModel', { instanceId: 'promote:forecast:1:a2', input });
+    expect(await phase(t, `${id}@qa`)).toBe('awaiting-approval');
+    await t.engine.raiseEvent(`${id}@qa`, 'decision', decision(`${id}@qa`));
+    const result = (await t.engine.waitForCompletion(id)).output as PromotionResult;
+    expect(result.outcome).toBe('promoted');
+    expect(result.environments?.map((e) => [e.name, e.promotionId, e.carried])).toEqual([
+      ['qa', `${id}@qa`, undefined],
+      ['prod', 'promote:forecast:1@prod', true],
+    ]);
+    expect(prod.copies).toEqual([]);
+    expect(await t.engine.getStatus(`${id}@prod`)).toBeUndefined();
+  });
 });
