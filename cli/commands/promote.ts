@@ -31,7 +31,8 @@ export const promote: CommandSpec = {
     { name: 'wait', short: 'w', description: 'then follow the promotion until it ends (see the exit codes)' },
     {
       name: 'dry-run',
-      description: 'change nothing: print the plan (slot, evaluation, tags, approvals, traffic, ARM writes)',
+      description:
+        'change nothing: print the plan (slot, evaluation, tags, approvals, traffic, ARM writes; by environment)',
     },
   ],
   exitCodes: PROMOTION_EXIT_CODE_HELP,
