@@ -389,51 +389,57 @@ async function planEnvironments(
       here.notReached = stopped;
       continue;
     }
-    const ports = portsOf(deps, environment.workspace);
-    const reading = readingDeps(ports);
-    const promotionId = environmentPromotionId(target.promotionId, environment.name);
-    let version = target.version;
-    if (previous) {
-      const gate = environment.gate!;
-      here.gate =
-        gate.kind === 'approval'
-          ? {
-              kind: 'approval',
-              approvers: gate.approval.approvers ? [...gate.approval.approvers] : null,
-              timeout: gate.approval.timeout,
-              onTimeout: gate.approval.onTimeout,
-            }
-          : { kind: 'bake', bake: gate.bake, maxErrorRate: gate.maxErrorRate, in: previous.name };
-      const copy = await planCopy(deps, reading.workspace, { ...target, from: previous, environment });
-      here.copy = copy.plan;
-      if (!copy.version) {
-        stopped = here.notReached = `${environment.name}: ${copy.plan.problem}`;
-        continue;
+    try {
+      const ports = portsOf(deps, environment.workspace);
+      const reading = readingDeps(ports);
+      const promotionId = environmentPromotionId(target.promotionId, environment.name);
+      let version = target.version;
+      if (previous) {
+        const gate = environment.gate!;
+        here.gate =
+          gate.kind === 'approval'
+            ? {
+                kind: 'approval',
+                approvers: gate.approval.approvers ? [...gate.approval.approvers] : null,
+                timeout: gate.approval.timeout,
+                onTimeout: gate.approval.onTimeout,
+              }
+            : { kind: 'bake', bake: gate.bake, maxErrorRate: gate.maxErrorRate, in: previous.name };
+        const copy = await planCopy(deps, reading.workspace, { ...target, from: previous, environment });
+        here.copy = copy.plan;
+        if (!copy.version) {
+          stopped = here.notReached = `${environment.name}: ${copy.plan.problem}`;
+          continue;
+        }
+        version = copy.version;
       }
-      version = copy.version;
+      const reuse = environment.evaluation.mode === 'reuse' && previous !== undefined;
+      const reused: EvaluationPreview | undefined = !reuse
+        ? undefined
+        : evidence?.preview.previewed
+          ? { ...evidence.preview, through: `${evidence.from}'s evidence, reused (${evidence.preview.through})` }
+          : {
+              previewed: false,
+              why: `${environment.name} reuses ${previous!.name}'s evidence, which cannot be previewed${evidence && !evidence.preview.previewed ? `: ${evidence.preview.why}` : ''}`,
+            };
+      const { plan, evaluation } = await planIn(
+        reading,
+        ports,
+        environmentPolicy(policy, environment),
+        { ...target, promotionId, version, registeredAs: target.version },
+        { workspacePath: ports.workspacePath, ...(reused ? { evaluation: reused } : {}) },
+      );
+      here.plan = plan;
+      if (!reuse) evidence = { from: environment.name, preview: evaluation };
+      if (plan.verdict !== 'would-stage') {
+        stopped = `${environment.name}'s promotion would not release ${ref} (${plan.verdict}: ${plan.summary})`;
+      }
+      previous = { name: environment.name, workspace: environment.workspace, promotionId };
+    } catch (err) {
+      // A workspace or registry the app cannot read (a role missing, say) is what a dry run is for finding.
+      if (err instanceof DryRunWriteRefused) throw err;
+      stopped = here.notReached = `${environment.name}: could not read it: ${(err as Error).message.slice(0, 300)}`;
     }
-    const reuse = environment.evaluation.mode === 'reuse' && previous !== undefined;
-    const reused: EvaluationPreview | undefined = !reuse
-      ? undefined
-      : evidence?.preview.previewed
-        ? { ...evidence.preview, through: `${evidence.from}'s evidence, reused (${evidence.preview.through})` }
-        : {
-            previewed: false,
-            why: `${environment.name} reuses ${previous!.name}'s evidence, which cannot be previewed${evidence && !evidence.preview.previewed ? `: ${evidence.preview.why}` : ''}`,
-          };
-    const { plan, evaluation } = await planIn(
-      reading,
-      ports,
-      environmentPolicy(policy, environment),
-      { ...target, promotionId, version, registeredAs: target.version },
-      { workspacePath: ports.workspacePath, ...(reused ? { evaluation: reused } : {}) },
-    );
-    here.plan = plan;
-    if (!reuse) evidence = { from: environment.name, preview: evaluation };
-    if (plan.verdict !== 'would-stage') {
-      stopped = `${environment.name}'s promotion would not release ${ref} (${plan.verdict}: ${plan.summary})`;
-    }
-    previous = { name: environment.name, workspace: environment.workspace, promotionId };
   }
   return plans;
 }

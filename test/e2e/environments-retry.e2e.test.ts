@@ -67,6 +67,27 @@ describe('retrying a promotion that failed in production', { timeout: 300_000 },
   }, 240_000);
   afterAll(async () => app?.stop());
 
+  it('dry run: an environment it cannot read (a role missing) is reported as not reached, naming the error', async () => {
+    await app.lab.admin('POST', `faults?workspace=${PROD_WORKSPACE}`, {
+      kind: 'arm',
+      method: 'GET',
+      path: '*/onlineEndpoints/forecast-prod',
+      status: 403,
+      code: 'AuthorizationFailed',
+      message: 'The client does not have authorization to perform action read over scope forecast-prod.',
+      count: 20,
+    });
+    try {
+      const res = await runCli(app.url, 'promote', model, '1', '--dry-run', '--json');
+      expect(res.code, res.err).toBe(0);
+      const prod = (JSON.parse(res.out) as PromotionDryRun).environments![1]!;
+      expect(prod.plan).toBeUndefined();
+      expect(prod.notReached).toMatch(/^prod: could not read it: .*AuthorizationFailed/);
+    } finally {
+      await app.lab.admin('DELETE', `faults?workspace=${PROD_WORKSPACE}`);
+    }
+  });
+
   it('dry run: the retry carries QA and plans the gate, the copy (made already) and production, writing nothing', async () => {
     const since = await lastSeq();
     const prodSince = await lastSeq(PROD_WORKSPACE);
