@@ -69,6 +69,25 @@ export const show: CommandSpec = {
           ),
     );
 
+    // Across a policy's environments: where the version is in each, by which promotion, and the gate passed.
+    const environments = p.result?.environments ?? p.status?.environments ?? [];
+    if (environments.length > 0) {
+      out.push('', 'Environments');
+      out.push(
+        indent(
+          table(
+            ['ENVIRONMENT', 'STATE', 'PROMOTION', 'NOTE'],
+            environments.map((e) => [
+              e.name,
+              e.carried ? `${e.state} (earlier attempt)` : e.outcome && e.state === 'stopped' ? e.outcome : e.state,
+              e.promotionId ?? '—',
+              [e.gate, e.reason].filter(Boolean).join('; ') || `${e.endpointName} in ${workspaceName(e.workspace)}`,
+            ]),
+          ),
+        ),
+      );
+    }
+
     const evidence = p.status?.evidence;
     if (evidence) {
       out.push(
@@ -126,6 +145,9 @@ export const show: CommandSpec = {
     return 0;
   },
 };
+
+/** The workspace's name from its ARM id (the last segment). */
+const workspaceName = (id: string) => id.slice(id.lastIndexOf('/') + 1);
 
 /** Who registered the version, as the registry recorded it: a person's name, or an application's id and its kind. */
 function registeredBy(registrant: Registrant): [string, string] {

@@ -235,6 +235,38 @@ function planSection(data: PromotionPageData): SafeHtml {
   </section>`;
 }
 
+/** Across a policy's environments: where the version is in each, by which promotion, and the gate passed. */
+function environmentsSection(data: PromotionPageData): SafeHtml {
+  const environments = data.result?.environments ?? data.status?.environments ?? [];
+  if (environments.length === 0) return html``;
+  return html`<section aria-labelledby="environments-h">
+    <h2 id="environments-h">Environments</h2>
+    <table id="environments">
+      <thead>
+        <tr>
+          <th scope="col">Environment</th>
+          <th scope="col">State</th>
+          <th scope="col">Promotion</th>
+          <th scope="col">Gate and outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${environments.map(
+          (e) =>
+            html`<tr data-environment="${e.name}">
+              <th scope="row">${e.name}</th>
+              <td>${e.carried ? `${e.state} (by an earlier attempt)` : (e.outcome ?? e.state)}</td>
+              <td>
+                ${e.promotionId ? html`<a href="/promotions/${encodeURIComponent(e.promotionId)}">${e.promotionId}</a>` : '—'}
+              </td>
+              <td>${[e.gate, e.reason].filter(Boolean).join('; ') || html`<code>${e.endpointName}</code>`}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
 function rolloutSection(data: PromotionPageData): SafeHtml {
   const endpoint = data.endpoint;
   if (!endpoint) return html``;
@@ -481,8 +513,9 @@ export function promotionPage(
           : ''
       }
     </dl>
-    ${evidenceSection(evidence)} ${smokeSection(evidence)} ${data.result ? '' : planSection(data)}
-    ${decisionSectionFor(decisionState(data), form, digest)} ${rolloutSection(data)}
+    ${environmentsSection(data)} ${evidenceSection(evidence)} ${smokeSection(evidence)}
+    ${data.result ? '' : planSection(data)} ${decisionSectionFor(decisionState(data), form, digest)}
+    ${rolloutSection(data)}
     <section aria-labelledby="timeline-h">
       <h2 id="timeline-h">Timeline</h2>
       ${data.status?.earlierEntries && !data.result?.timeline ? html`<p class="muted">${data.status.earlierEntries} earlier entries not shown.</p>` : ''}

@@ -132,6 +132,17 @@ describe('retrying a promotion that failed in production', { timeout: 300_000 },
       ['prod', 'promoted', false],
     ]);
     expect((await fetch(`${app.url}/api/promotions/${encodeURIComponent(`${retried}@qa`)}`)).status).toBe(404);
+    // On call, `champion show` says where it is in each environment and by which promotion.
+    const shown = await runCli(app.url, 'show', retried);
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toMatch(new RegExp(`\\n\\s+qa\\s+promoted \\(earlier attempt\\)\\s+${id}@qa\\s`));
+    expect(shown.out).toMatch(new RegExp(`\\n\\s+prod\\s+promoted\\s+${retried}@prod\\s+baked PT1S in qa`));
+    // And so does its page, linking each environment's promotion.
+    const page = await (await fetch(`${app.url}/promotions/${encodeURIComponent(retried)}`)).text();
+    const row = (name: string) => new RegExp(`<tr data-environment="${name}">(.*?)</tr>`, 's').exec(page)?.[1] ?? '';
+    expect(row('qa')).toContain('promoted (by an earlier attempt)');
+    expect(row('qa')).toContain(`href="/promotions/${encodeURIComponent(`${id}@qa`)}"`);
+    expect(row('prod')).toContain('baked PT1S in qa');
     expect(await requests(beforeRetry, true)).toEqual([]);
     // listKeys is a POST that changes nothing: the smoke test's key, read once.
     const made = (await requests(prodBeforeRetry, true, PROD_WORKSPACE)).filter((r) => !r.path.endsWith('/listKeys'));
