@@ -24,6 +24,8 @@ function armWrites(writes: ArmWrite[]): string[] {
 }
 
 export function promotionPlanLines({ start, plan, environments, freeze }: PromotionDryRun): string[] {
+  // Across environments the plan is an environment's promotion's (`{id}@{environment}`): its parent acts.
+  const acting = plan.promotionId.replace(/@[^@]*$/, '');
   const lines = [`Dry run of ${plan.modelName}:${plan.modelVersion}: nothing was changed.`, ''];
   if (environments)
     lines.push(
@@ -34,7 +36,7 @@ export function promotionPlanLines({ start, plan, environments, freeze }: Promot
   lines.push(
     start.wouldStart
       ? `Start: ${start.id} would start.`
-      : `Start: refused now (${start.refusal ?? `${start.id} exists`}); the plan is what ${plan.promotionId} ${plan.promotionId === start.id ? 'does from here' : 'would do'}.`,
+      : `Start: refused now (${start.refusal ?? `${start.id} exists`}); the plan is what ${acting} ${acting === start.id ? 'does from here' : 'would do'}.`,
   );
   if (freeze) lines.push(`Freeze: ${freeze.holds}; a release reaching it now would wait.`);
   if (!environments) return [...lines, ...planBody(plan)];
@@ -51,10 +53,7 @@ function environmentOutline(e: EnvironmentPlan): string {
 function environmentLines(e: EnvironmentPlan): string[] {
   const lines = [`== ${e.name}: ${e.endpointName} in ${e.workspace}`];
   if (e.carried)
-    return [
-      ...lines,
-      `Promoted there by ${e.carried.promotionId}, an earlier attempt, and in production still: nothing is done there.`,
-    ];
+    return [...lines, `Promoted there by ${e.carried.promotionId}, and in production still: nothing is done there.`];
   if (e.gate) {
     const g = e.gate;
     lines.push(
