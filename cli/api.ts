@@ -92,6 +92,8 @@ export interface StartedPromotion {
 
 export interface RetriedPromotion extends StartedPromotion {
   retryOf: string;
+  /** Across environments: where it serves already, promoted by an earlier attempt; the retry does nothing there. */
+  carried?: { environment: string; promotionId: string }[];
 }
 
 export interface DecisionRequest {

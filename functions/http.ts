@@ -107,6 +107,7 @@ df.app.client.http('retryPromotion', {
       id: outcome.id,
       attempt: outcome.attempt,
       retryOf: outcome.retryOf,
+      ...(outcome.carried ? { carried: outcome.carried } : {}),
       statusUrl: statusUrl(request, outcome.id),
     });
   },

@@ -124,7 +124,14 @@ export async function startPromotion(
 }
 
 export type RetryOutcome =
-  | { kind: 'started'; id: string; attempt: number; retryOf: string }
+  | {
+      kind: 'started';
+      id: string;
+      attempt: number;
+      retryOf: string;
+      /** Across environments: where it serves already, promoted by an earlier attempt; nothing is done there. */
+      carried?: { environment: string; promotionId: string }[];
+    }
   | { kind: 'refused'; status: 404 | 409; message: string };
 
 /**
@@ -176,7 +183,8 @@ export async function retryPromotion(
     ...(carried.length > 0 ? { carried } : {}),
   });
   if (outcome.kind !== 'started') return { kind: 'refused', status: 409, message: outcome.message };
-  return { ...outcome, retryOf };
+  const kept = carried.map(({ environment, promotionId }) => ({ environment, promotionId }));
+  return { ...outcome, retryOf, ...(kept.length > 0 ? { carried: kept } : {}) };
 }
 
 /**

@@ -125,6 +125,7 @@ describe('retrying a promotion that failed in production', { timeout: 300_000 },
     const prodBeforeRetry = await lastSeq(PROD_WORKSPACE);
     const retry = await runCli(app.url, 'retry', id);
     expect(retry.code, retry.err).toBe(0);
+    expect(retry.out).toContain(`Serves qa already (promoted by ${id}@qa): nothing is done there.`);
     const done = await ended(retried);
     expect(done.result?.outcome, JSON.stringify(done.result)).toBe('promoted');
     expect(done.result?.environments?.map((e) => [e.name, e.state, e.carried ?? false])).toEqual([
