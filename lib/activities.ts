@@ -40,7 +40,7 @@ import { isLifecycleEvent, type LifecycleEvent } from './domain/lifecycle';
 import { pairedDifferences } from './domain/evidence-record';
 import { registrantOf } from './domain/people';
 import { workspaceIdProblem } from './domain/workspace-id';
-import { evidenceDigestInput, LINEAGE_TAGS, reusedEvidence } from './domain/environments';
+import { copiedFrom, evidenceDigestInput, LINEAGE_TAGS, reusedEvidence } from './domain/environments';
 import { durationToMilliseconds } from './domain/policy';
 import { sameTraffic } from './domain/rollout-plan';
 import {
@@ -800,9 +800,7 @@ function createActivityHandlers(
           : {}),
       };
       /** Copied from the same source version (this promotion, or an earlier attempt of it). */
-      const copiedFromSource = (tags: Record<string, string>) =>
-        tags[LINEAGE_TAGS.workspace]?.toLowerCase() === input.fromWorkspace.toLowerCase() &&
-        tags[LINEAGE_TAGS.version] === ref;
+      const copiedFromSource = (tags: Record<string, string>) => copiedFrom(tags, input.fromWorkspace, ref);
       const existing = await workspace.getModelVersion(modelName, modelVersion);
       if (existing) {
         // The same model, kept with the lineage it was copied with. Anything else under that name and version is not

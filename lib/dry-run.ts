@@ -35,7 +35,7 @@ import { compareRecordedMetrics, type Evidence } from './domain/evaluation';
 import { describeFreeze } from './domain/freeze';
 import { readFreezes } from './freezes';
 import { registrantOf } from './domain/people';
-import { environmentPolicy, environmentPromotionId, LINEAGE_TAGS } from './domain/environments';
+import { copiedFrom, environmentPolicy, environmentPromotionId, LINEAGE_TAGS } from './domain/environments';
 import { policyFor, type EnvironmentSettings, type Policy, type PolicySet } from './domain/policy';
 import { parseRegistryId, sameWorkspace } from './domain/workspace-id';
 import { planPromotion, type ArmWrite, type EvaluationPreview, type PromotionPlan } from './domain/promotion-plan';
@@ -146,7 +146,12 @@ export function appDryRunDeps(app: {
     ...(forWorkspace ? { forWorkspace } : {}),
     // Only its reads: a registry's writes are not in the dry run's reach at all.
     ...(forRegistry
-      ? { forRegistry: (id: string) => ({ getModelVersion: forRegistry(id).getModelVersion.bind(forRegistry(id)) }) }
+      ? {
+          forRegistry: (id: string) => {
+            const registry = forRegistry(id);
+            return { getModelVersion: (name: string, version: string) => registry.getModelVersion(name, version) };
+          },
+        }
       : {}),
     ...(keys ? { keys } : {}),
     ...(gitSha ? { gitSha } : {}),
@@ -457,8 +462,7 @@ async function planCopy(
   const ref = `${modelName}:${modelVersion}`;
   const plan: CopyPlan = { from: from.name, registered: false, uploads: [], armWrites: [] };
   const stop = (problem: string) => ({ plan: Object.assign(plan, { problem }) });
-  const fromSource = (tags: Record<string, string>) =>
-    tags[LINEAGE_TAGS.workspace]?.toLowerCase() === from.workspace.toLowerCase() && tags[LINEAGE_TAGS.version] === ref;
+  const fromSource = (tags: Record<string, string>) => copiedFrom(tags, from.workspace, ref);
   const existing = await target.getModelVersion(modelName, modelVersion);
   if (existing) {
     if (!fromSource(existing.tags)) {
@@ -476,19 +480,16 @@ async function planCopy(
     ? await modelFilesLocation(source, original)
     : { ok: true as const, uri: original.modelUri ?? `the files of ${ref} in ${from.name}` };
   if (!location.ok) return stop(location.message);
-  const lineage = [
-    `${LINEAGE_TAGS.workspace}=${from.workspace}`,
-    `${LINEAGE_TAGS.version}=${ref}`,
-    `${LINEAGE_TAGS.environment}=${from.name}`,
-    `${LINEAGE_TAGS.promotion}=${from.promotionId}`,
-    `${LINEAGE_TAGS.evidence}=sha256 of the evidence it was promoted on`,
-  ];
   const registered: Record<string, string> = {
     [LINEAGE_TAGS.workspace]: from.workspace,
     [LINEAGE_TAGS.version]: ref,
     [LINEAGE_TAGS.environment]: from.name,
     [LINEAGE_TAGS.promotion]: from.promotionId,
   };
+  const lineage = [
+    ...Object.entries(registered).map(([k, v]) => `${k}=${v}`),
+    `${LINEAGE_TAGS.evidence}=sha256 of the evidence it was promoted on`,
+  ];
   const described = `${original.modelType ?? 'custom_model'}, the same properties, tags ${lineage.join(', ')}`;
   if (environment.registry) {
     if (!deps.forRegistry) throw new Error(`registry: ${environment.registry} cannot be reached: no registry access.`);

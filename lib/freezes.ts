@@ -49,7 +49,7 @@ interface FreezeRequest {
 }
 
 /** A person's freeze, named by its model and when it was asked for: its lifecycle events' `instanceId`. */
-export function freezeId(modelName: string, freeze: Pick<RequestedFreeze, 'at'>): string {
+function freezeId(modelName: string, freeze: Pick<RequestedFreeze, 'at'>): string {
   return `freeze:${modelName}:${freeze.at.replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
 }
 

@@ -7,7 +7,8 @@
  * the pending upload gives.
  */
 import type { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
-import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { armJson, armRequest } from './arm-request';
 import { AnonymousCredential, BlockBlobClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { PipelineOptions } from '@azure/core-rest-pipeline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,7 +41,7 @@ export class AzureMlRegistry implements ModelRegistry {
   async getModelVersion(name: string, version: string): Promise<RegistryModelVersion | undefined> {
     const response = await this.#send('GET', `/models/${this.#versionPath(name, version)}`);
     if (response.status === 404) return undefined;
-    return this.#toVersion(name, this.#json(response));
+    return this.#toVersion(name, armJson(response));
   }
 
   async startPendingUpload(name: string, version: string, pendingUploadId: string): Promise<PendingUpload> {
@@ -48,7 +49,7 @@ export class AzureMlRegistry implements ModelRegistry {
       pendingUploadId,
       pendingUploadType: 'TemporaryBlobReference',
     });
-    const body = this.#json(response) as {
+    const body = armJson(response) as {
       blobReferenceForConsumption?: { blobUri?: string; credential?: { credentialType?: string; sasUri?: string } };
     };
     const reference = body.blobReferenceForConsumption;
@@ -87,7 +88,7 @@ export class AzureMlRegistry implements ModelRegistry {
     // A long-running create (Azure-AsyncOperation or Location, as ARM's async contract has it) is followed to its end.
     const operation = response.headers.get('azure-asyncoperation') ?? response.headers.get('location');
     if (operation && (response.status === 201 || response.status === 202)) await this.#follow(operation);
-    else this.#json(response);
+    else armJson(response);
     const created = await this.getModelVersion(version.name, version.version);
     if (!created)
       throw new Error(`${version.name}:${version.version} is not in ${this.registryId} after its creation.`);
@@ -103,7 +104,7 @@ export class AzureMlRegistry implements ModelRegistry {
     for (;;) {
       const response = await this.client.sendRequest(createPipelineRequest({ url: operationUrl, method: 'GET' }));
       if (response.status !== 202) {
-        const body = this.#json(response) as { status?: string; error?: { code?: string; message?: string } };
+        const body = armJson(response) as { status?: string; error?: { code?: string; message?: string } };
         const status = body.status ?? 'Succeeded';
         if (status === 'Succeeded') return;
         if (status === 'Failed' || status === 'Canceled') {
@@ -147,32 +148,9 @@ export class AzureMlRegistry implements ModelRegistry {
     };
   }
 
-  async #send(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<PipelineResponse> {
-    const request = createPipelineRequest({
-      url: `${this.#base}${path}?api-version=${REGISTRY_API_VERSION}`,
-      method,
-      headers: createHttpHeaders({ 'content-type': 'application/json' }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return this.client.sendRequest(request);
-  }
-
-  #json(response: PipelineResponse): unknown {
-    let body: unknown = {};
-    try {
-      body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as unknown) : {};
-    } catch {
-      body = {};
-    }
-    if (response.status >= 400) {
-      const error = (body as { error?: { code?: string; message?: string } }).error;
-      const err = new Error(
-        `${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
-      ) as Error & { statusCode: number; code?: string };
-      err.statusCode = response.status;
-      err.code = error?.code;
-      throw err;
-    }
-    return body;
+  #send(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<PipelineResponse> {
+    return this.client.sendRequest(
+      armRequest(method, `${this.#base}${path}?api-version=${REGISTRY_API_VERSION}`, body),
+    );
   }
 }

@@ -12,7 +12,8 @@
  */
 import { AzureMachineLearningWorkspaces, type ModelVersion as ArmModelVersion } from '@azure/arm-machinelearning';
 import type { TokenCredential } from '@azure/core-auth';
-import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { armErrorOf, armJson, armRequest } from './arm-request';
 import type {
   Accepted,
   CodeVersion,
@@ -179,7 +180,7 @@ export class AzureMlWorkspace implements MlWorkspace {
     // Read with the newer api-version so mirror traffic is visible.
     const response = await this.#send('GET', endpointPath(name), TRAFFIC_API_VERSION);
     if (response.status === 404) return undefined;
-    const body = this.#json(response) as {
+    const body = armJson(response) as {
       name: string;
       tags?: Record<string, string>;
       properties: {
@@ -219,7 +220,7 @@ export class AzureMlWorkspace implements MlWorkspace {
 
   async readTraffic(endpointName: string): Promise<TrafficRead> {
     const response = await this.#send('GET', endpointPath(endpointName), TRAFFIC_API_VERSION);
-    const resource = this.#json(response) as {
+    const resource = armJson(response) as {
       properties: {
         traffic?: Record<string, number>;
         mirrorTraffic?: Record<string, number>;
@@ -245,7 +246,7 @@ export class AzureMlWorkspace implements MlWorkspace {
     const mirrorTraffic = mirror === undefined ? {} : { mirrorTraffic: mirror };
     const body = { ...resource, properties: { ...resource.properties, traffic, ...mirrorTraffic } };
     const put = await this.#send('PUT', endpointPath(read.endpointName), TRAFFIC_API_VERSION, body);
-    this.#json(put);
+    armJson(put);
     return acceptedFrom(put.headers);
   }
 
@@ -353,14 +354,14 @@ export class AzureMlWorkspace implements MlWorkspace {
     // itself when it failed (ARM's async contract); an Azure-AsyncOperation URL answers 200 with {status, error}.
     if (response.status === 202) return { status: 'InProgress', retryAfterSeconds };
     if (response.status >= 400 && response.status < 500 && !RETRYABLE_STATUS.has(response.status)) {
-      const error = this.#errorOf(response);
+      const error = armErrorOf(response);
       return {
         status: 'Failed',
         error: { code: error?.code ?? `Http${response.status}`, message: error?.message ?? '' },
         retryAfterSeconds,
       };
     }
-    const body = this.#json(response) as { status?: string; error?: { code?: string; message?: string } };
+    const body = armJson(response) as { status?: string; error?: { code?: string; message?: string } };
     return {
       status: body.status ?? 'Succeeded',
       error: body.error ? { code: body.error.code ?? 'Unknown', message: body.error.message ?? '' } : undefined,
@@ -370,20 +371,20 @@ export class AzureMlWorkspace implements MlWorkspace {
 
   async submitJob(name: string, spec: Record<string, unknown>): Promise<Job> {
     const response = await this.#send('PUT', `/jobs/${name}`, JOB_API_VERSION, { properties: spec });
-    return this.#toJob(this.#json(response) as never);
+    return this.#toJob(armJson(response) as never);
   }
 
   async getJob(name: string): Promise<Job | undefined> {
     const response = await this.#send('GET', `/jobs/${name}`, JOB_API_VERSION);
     if (response.status === 404) return undefined;
-    return this.#toJob(this.#json(response) as never);
+    return this.#toJob(armJson(response) as never);
   }
 
   async getRunMetrics(jobName: string): Promise<Record<string, number> | undefined> {
     const url = `${await this.#trackingUri()}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(jobName)}`;
     const response = await this.client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
     if (response.status === 404) return undefined;
-    const body = this.#json(response) as { run?: { data?: { metrics?: { key: string; value: number }[] } } };
+    const body = armJson(response) as { run?: { data?: { metrics?: { key: string; value: number }[] } } };
     return Object.fromEntries((body.run?.data?.metrics ?? []).map((m) => [m.key, m.value]));
   }
 
@@ -557,36 +558,7 @@ export class AzureMlWorkspace implements MlWorkspace {
     return acceptedFrom(headers);
   }
 
-  async #send(method: 'GET' | 'PUT', path: string, apiVersion: string, body?: unknown): Promise<PipelineResponse> {
-    const request = createPipelineRequest({
-      url: `${this.#base}${path}?api-version=${apiVersion}`,
-      method,
-      headers: createHttpHeaders({ 'content-type': 'application/json' }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return this.client.sendRequest(request);
-  }
-
-  #errorOf(response: PipelineResponse): { code?: string; message?: string } | undefined {
-    try {
-      return (JSON.parse(response.bodyAsText ?? '{}') as { error?: { code?: string; message?: string } }).error;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #json(response: PipelineResponse): unknown {
-    const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as unknown) : {};
-    if (response.status >= 400) {
-      const error = this.#errorOf(response);
-      const err = new Error(
-        `${response.request.method} ${response.request.url} failed: ${response.status} ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
-      ) as Error & { statusCode: number; code?: string; response: PipelineResponse };
-      err.statusCode = response.status;
-      err.code = error?.code;
-      err.response = response;
-      throw err;
-    }
-    return body;
+  #send(method: 'GET' | 'PUT', path: string, apiVersion: string, body?: unknown): Promise<PipelineResponse> {
+    return this.client.sendRequest(armRequest(method, `${this.#base}${path}?api-version=${apiVersion}`, body));
   }
 }

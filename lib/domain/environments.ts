@@ -31,6 +31,11 @@ export const LINEAGE_TAGS = {
   registry: 'champion.source.registry',
 } as const;
 
+/** Whether a version's lineage tags say it was copied from `ref` (`name:version`) in the workspace `from`. */
+export function copiedFrom(tags: Record<string, string>, from: string, ref: string): boolean {
+  return tags[LINEAGE_TAGS.workspace]?.toLowerCase() === from.toLowerCase() && tags[LINEAGE_TAGS.version] === ref;
+}
+
 /** The instance id of an environment's promotion: its parent's, then `@` and the environment's name. */
 export function environmentPromotionId(parentId: string, environment: string): string {
   return `${parentId}@${environment}`;
